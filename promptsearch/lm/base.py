@@ -1,0 +1,71 @@
+"""The narrow language-model interface every backend implements (after lm-evaluation-harness).
+
+Callers build request objects; a backend answers a whole list at once, so it is free to sort,
+bucket, share prompt prefixes and batch however its hardware likes. Tasks, rendering and search
+never see tensors, and backends never see tasks.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """log P(continuation | context). The continuation usually starts with a space (" positive")."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class LoglikelihoodResult:
+    logprob: float  # sum of the continuation tokens' log-probabilities (natural log)
+    num_tokens: int  # continuation length in tokens, for length normalisation
+    is_greedy: bool  # every continuation token is the argmax at its position
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Continue `context`; stop at the first of `stop` (the stop string is not returned)."""
+
+    context: str
+    max_new_tokens: int = 32
+    stop: tuple[str, ...] = ("\n",)
+    temperature: float = 0.0  # 0 = greedy
+    num_return_sequences: int = 1
+    seed: int = 0  # for sampling; ignored when greedy
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    texts: list[str]  # num_return_sequences continuations, stop strings cut off
+    logprobs: list[float] = field(default_factory=list)  # summed log-prob of each text's tokens
+
+
+class LM(ABC):
+    """A language model behind two calls. `name` identifies weights + precision for caching."""
+
+    name: str
+
+    @abstractmethod
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """One result per request, in request order."""
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        """One result per request, in request order."""
+
+    def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
+        """Render OpenAI-style messages as the model's chat prompt, ready for the assistant turn."""
+        raise NotImplementedError(f"{type(self).__name__} has no chat template")
+
+    @property
+    def max_length(self) -> int:
+        """Longest context + continuation the model accepts, in tokens."""
+        return 2048
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` (used to reject examples longer than the context window)."""
+        return len(text.split())
