@@ -1,0 +1,5 @@
+import sys
+
+from promptsearch.cli.main import main
+
+sys.exit(main())

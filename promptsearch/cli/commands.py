@@ -1,0 +1,110 @@
+"""One function per subcommand: parse inputs, call the library, show the result."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from promptsearch.cli import display
+from promptsearch.config import load_space, load_task
+from promptsearch.config.task import check_name
+from promptsearch.errors import NotFoundError, UserError
+from promptsearch.export import render_export
+from promptsearch.search import SearchSettings, create_search, open_parts, run_search
+from promptsearch.search.runner import check_data
+from promptsearch.search.results import best, completed_trials, leaderboard, trial_counts
+from promptsearch.storage import Store, mask_url
+
+console = display.console
+
+
+def _load_lm(model: str, settings: SearchSettings):
+    from promptsearch.lm.loading import load_lm  # torch + transformers: imported only when needed
+    with console.status(f"loading model {model} …"):
+        return load_lm(model, device=settings.device, dtype=settings.dtype, batch_size=settings.batch_size)
+
+
+def optimize(args: argparse.Namespace) -> int:
+    task = load_task(args.task)
+    space = load_space(args.space)
+    name = check_name(args.name or task.name, "--name")
+    settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit, batch_size=args.batch_size,
+                              sampler=args.sampler, max_new_tokens=args.max_new_tokens,
+                              device=args.device, dtype=args.dtype)
+    check_data(task)
+    store = Store(args.db)
+    if store.find_search(name) is not None:  # fail before the model loads
+        raise UserError(f"a search named '{name}' already exists in {mask_url(args.db)}; "
+                        f"continue it with `promptsearch resume {name} --trials N` or choose another --name")
+    lm = _load_lm(args.model, settings)
+    record = create_search(store, name, task, space, args.model, settings)
+    console.print(f"search [bold]{name}[/bold]: task {task.name}, space {space.name}, model {lm.name}")
+    return _run(store, record, lm, args.trials)
+
+
+def resume(args: argparse.Namespace) -> int:
+    store = Store(args.db, create=False)
+    record = store.get_search(args.name)
+    _, _, settings = open_parts(record)
+    lm = _load_lm(record.model, settings)
+    console.print(f"resuming [bold]{record.name}[/bold] "
+                  f"({len(completed_trials(store, record))} completed trials so far)")
+    return _run(store, record, lm, args.trials)
+
+
+def _run(store: Store, record, lm, n_trials: int) -> int:
+    already = len(completed_trials(store, record))
+    try:
+        with display.TrialProgress(n_trials, already) as bar:
+            summary = run_search(store, record, lm, n_trials, on_trial=bar.update)
+    except KeyboardInterrupt:
+        done = len(completed_trials(store, record))
+        display.err_console.print(f"interrupted: {done} completed trials are saved; continue with "
+                                  f"`promptsearch resume {record.name} --trials N`")
+        return 130
+    if summary.failed_stale:
+        console.print(f"marked {len(summary.failed_stale)} trial(s) left running by a stopped process as failed")
+    console.print(display.run_summary_line(summary))
+    console.print(display.leaderboard_table(leaderboard(store, record, 5)))
+    console.print(display.best_prompt_panel(best(store, record)))
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    store = Store(args.db, create=False)
+    record = store.get_search(args.name)
+    console.print(display.settings_table(record, trial_counts(store, record), mask_url(args.db)))
+    entries = leaderboard(store, record, args.top)
+    if entries:
+        console.print(display.leaderboard_table(entries))
+    else:
+        console.print("no completed trials yet")
+    return 0
+
+
+def list(args: argparse.Namespace) -> int:  # noqa: A001 - the subcommand's name
+    try:
+        store = Store(args.db, create=False)
+    except NotFoundError:
+        console.print(f"no searches: {mask_url(args.db)} does not exist yet")
+        return 0
+    rows = []
+    for record in store.list_searches():
+        trials = completed_trials(store, record)
+        rows.append((record, len(trials), max((t.value for t in trials), default=None)))
+    console.print(display.searches_table(rows) if rows else f"no searches in {mask_url(args.db)}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    store = Store(args.db, create=False)
+    record = store.get_search(args.name)
+    text = render_export(store, record, best(store, record), args.format)
+    if args.output:
+        path = Path(args.output)
+        if path.parent and not path.parent.exists():
+            raise UserError(f"-o: folder {path.parent} does not exist")
+        path.write_text(text, encoding="utf-8")
+        display.err_console.print(f"wrote {args.format} to {path}")
+    else:
+        print(text)
+    return 0

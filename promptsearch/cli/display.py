@@ -1,0 +1,96 @@
+"""Everything the CLI shows: progress bars and tables (rich). Library code never prints."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+
+from promptsearch.search.results import Entry
+from promptsearch.search.runner import RunSummary, TrialEvent
+from promptsearch.storage.store import SearchRecord
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    if not text:
+        return "-"
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
+
+
+class TrialProgress:
+    """A progress bar over trials showing the best score so far and the time left."""
+
+    def __init__(self, total: int, already: int = 0):
+        self.progress = Progress(
+            TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("best [bold green]{task.fields[best]}"), TextColumn("last {task.fields[last]}"),
+            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+            console=console, transient=False)
+        self.task_id = self.progress.add_task("search", total=total, best="-", last="-")
+        self.already = already
+
+    def __enter__(self) -> "TrialProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, event: TrialEvent) -> None:
+        self.progress.update(self.task_id, completed=event.completed - self.already,
+                             best=f"{event.best:.4f}", last=f"{event.score:.4f}")
+
+
+def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table:
+    table = Table(title=title, title_justify="left")
+    for col, kw in (("#", {"justify": "right"}), ("trial", {"justify": "right"}),
+                    ("score", {"justify": "right"}), ("instruction", {}), ("demos", {"justify": "right"}),
+                    ("CoT trigger", {}), ("layout", {})):
+        table.add_column(col, **kw)
+    for rank, e in enumerate(entries, start=1):
+        c = e.candidate
+        table.add_row(str(rank), str(e.trial), f"{e.score:.4f}", _short(c.instruction),
+                      str(len(c.demos)), _short(c.cot_trigger, 30), c.template)
+    return table
+
+
+def best_prompt_panel(entry: Entry) -> Panel:
+    return Panel(entry.candidate.prompt, title=f"Best prompt (trial {entry.trial}, score {entry.score:.4f})",
+                 title_align="left", expand=False)
+
+
+def run_summary_line(summary: RunSummary) -> str:
+    rate = summary.examples_computed / summary.model_seconds if summary.model_seconds > 0 else 0.0
+    return (f"{summary.completed} trials in {summary.wall_seconds:.1f}s; "
+            f"{summary.examples_computed} examples scored by the model at {rate:.1f} examples/s")
+
+
+def settings_table(record: SearchRecord, counts: dict[str, int], db: str) -> Table:
+    table = Table(show_header=False, title=f"Search '{record.name}'", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    task, space = record.task, record.space
+    rows = [("database", db), ("created", record.created.strftime("%Y-%m-%d %H:%M:%S")),
+            ("task", f"{task['name']} ({task.get('source', '')})"),
+            ("metric", task["metric"] + (f", labels: {', '.join(task['labels'])}" if task.get("labels") else "")),
+            ("space", f"{space['name']} ({space.get('source', '')})"), ("model", record.model)]
+    rows += [(k, str(v)) for k, v in record.settings.items() if v is not None]
+    rows.append(("trials", ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"))
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def searches_table(rows: list[tuple[SearchRecord, int, float | None]]) -> Table:
+    table = Table(title="Searches", title_justify="left")
+    for col in ("name", "task", "model", "completed", "best", "created"):
+        table.add_column(col, justify="right" if col in ("completed", "best") else "left")
+    for rec, n, best in rows:
+        table.add_row(rec.name, rec.task["name"], rec.model, str(n),
+                      f"{best:.4f}" if best is not None else "-", rec.created.strftime("%Y-%m-%d %H:%M"))
+    return table

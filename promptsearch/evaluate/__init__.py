@@ -1,0 +1,4 @@
+"""Evaluation of rendered prompts with an LM. Never imports storage, search or the CLI."""
+from promptsearch.evaluate.evaluator import Decoding, EvalCache, Evaluation, Evaluator, ExampleResult
+
+__all__ = ["Decoding", "EvalCache", "Evaluation", "Evaluator", "ExampleResult"]

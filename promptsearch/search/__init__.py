@@ -1,0 +1,5 @@
+"""The search loop over Optuna. Uses storage, evaluation and rendering; never the CLI."""
+from promptsearch.search.runner import (RunSummary, SearchSettings, TrialEvent, create_search,
+                                        open_parts, run_search)
+
+__all__ = ["RunSummary", "SearchSettings", "TrialEvent", "create_search", "open_parts", "run_search"]

@@ -1,0 +1,66 @@
+"""Reading a search's results back: trial counts, leaderboard, best candidate."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from optuna.trial import FrozenTrial, TrialState
+
+from promptsearch.errors import UserError
+from promptsearch.storage.models import CandidateRow
+from promptsearch.storage.store import SearchRecord, Store
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A distinct candidate with its score (the first trial that scored it)."""
+
+    trial: int
+    score: float
+    candidate: CandidateRow
+
+
+def trial_counts(store: Store, record: SearchRecord) -> dict[str, int]:
+    study = store.load_study(record)
+    counts = Counter(t.state.name.lower() for t in study.get_trials(deepcopy=False))
+    return {state.name.lower(): counts.get(state.name.lower(), 0) for state in TrialState}
+
+
+def completed_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
+    return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[Entry]:
+    """Distinct candidates, best first; ties go to the earlier trial."""
+    trials = sorted(completed_trials(store, record), key=lambda t: (-t.value, t.number))
+    seen: set[str] = set()
+    entries = []
+    for t in trials:
+        h = t.user_attrs.get("prompt_hash")
+        if h is None or h in seen:
+            continue
+        seen.add(h)
+        candidate = store.get_candidate(record.id, h)
+        if candidate is not None:
+            entries.append(Entry(t.number, t.value, candidate))
+        if k is not None and len(entries) >= k:
+            break
+    return entries
+
+
+def best(store: Store, record: SearchRecord) -> Entry:
+    top = leaderboard(store, record, k=1)
+    if not top:
+        raise UserError(f"search '{record.name}' has no completed trial yet; "
+                        f"run `promptsearch resume {record.name} --trials N` first")
+    return top[0]
+
+
+def first_trial(store: Store, record: SearchRecord) -> Entry | None:
+    """The earliest completed trial: the baseline a search is compared with."""
+    trials = sorted(completed_trials(store, record), key=lambda t: t.number)
+    if not trials:
+        return None
+    t = trials[0]
+    candidate = store.get_candidate(record.id, t.user_attrs.get("prompt_hash", ""))
+    return Entry(t.number, t.value, candidate) if candidate is not None else None

@@ -1,0 +1,54 @@
+import pytest
+
+from promptsearch.config import load_task
+from promptsearch.config.task import TaskSpec
+from promptsearch.errors import ConfigError, NotFoundError
+
+
+def test_loads_a_good_task(tiny_task):
+    task = load_task(tiny_task)
+    assert task.name == "tiny" and task.inputs == ("review",) and task.output == "label"
+    assert task.labels == ("negative", "positive") and task.is_classification
+    assert task.split_path("dev").is_absolute() and task.split_path("dev").is_file()
+    assert TaskSpec.from_dict(task.to_dict()) == task
+
+
+def _rewrite(path, old, new):
+    path.write_text(path.read_text().replace(old, new))
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("metric: accuracy", "metric: f1", "field 'metric' is 'f1'; allowed: accuracy, exact_match, contains, numeric"),
+    ("inputs: [review]", "inputs: review", "field 'inputs' must be a list, got a string"),
+    ("inputs: [review]", "inputs: []", "field 'inputs' must not be an empty list"),
+    ("output: label\n", "", "field 'output' is missing"),
+    ("output: label", "output: [label]", "field 'output' must be a string, got a list"),
+    ("dev: dev.jsonl", "dev: nowhere.jsonl", "field 'dev' points to"),
+    ("labels: [negative, positive]", "labels: [negative, negative]", "field 'labels' lists a label twice"),
+    ("name: tiny", "name: tiny\nlabel: x", "unknown field 'label'; allowed: name, description"),
+])
+def test_bad_task_is_one_line_naming_file_and_field(tiny_task, old, new, message):
+    _rewrite(tiny_task, old, new)
+    with pytest.raises(ConfigError) as e:
+        load_task(tiny_task)
+    text = str(e.value)
+    assert message in text and str(tiny_task) in text and "\n" not in text
+
+
+def test_missing_task_file(tmp_path):
+    with pytest.raises(NotFoundError, match="task file not found"):
+        load_task(tmp_path / "nope.yaml")
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("name: a\ninputs: [a\n")
+    with pytest.raises(ConfigError, match=r"invalid YAML \(line"):
+        load_task(p)
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must be a YAML mapping"):
+        load_task(p)

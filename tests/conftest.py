@@ -1,0 +1,104 @@
+"""Shared fixtures: tiny tasks written to tmp_path, a scripted fake LM for logic tests, and the
+real embedded model (loaded once per session) for everything that must prove a feature works."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class FakeLM(LM):
+    """Scripted model for unit tests of logic: a label scores high when its word is in the last
+    input line; generation returns the last line's last capitalised word. Counts its calls."""
+
+    name = "fake-lm"
+
+    def __init__(self):
+        self.calls = 0
+        self.requests = 0
+
+    def loglikelihood(self, requests):
+        self.calls += 1
+        self.requests += len(requests)
+        out = []
+        for r in requests:
+            last = r.context.rstrip().split("\n\n")[-1].lower()
+            hit = r.continuation.strip().lower() in last
+            out.append(LoglikelihoodResult(logprob=-1.0 if hit else -5.0, num_tokens=1, is_greedy=hit))
+        return out
+
+    def generate(self, requests):
+        self.calls += 1
+        self.requests += len(requests)
+        out = []
+        for r in requests:
+            words = [w.strip(".,!?") for w in r.context.split("\n\n")[-1].split()]
+            caps = [w for w in words if w[:1].isupper() and not w.endswith(":")]
+            out.append(GenerateResult(texts=[" " + (caps[-1] if caps else "none")]))
+        return out
+
+    def apply_chat_template(self, messages):
+        return "".join(f"<{m['role']}>{m['content']}</{m['role']}>\n" for m in messages) + "<assistant>"
+
+
+@pytest.fixture
+def fake_lm():
+    return FakeLM()
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+SENTIMENT_WORDS = {"positive": ["great", "lovely", "superb", "excellent"],
+                   "negative": ["awful", "terrible", "bad", "dreadful"]}
+
+
+def sentiment_rows(n: int, offset: int = 0):
+    rows = []
+    for i in range(n):
+        label = "positive" if (i + offset) % 2 == 0 else "negative"
+        word = SENTIMENT_WORDS[label][(i + offset) % 4]
+        rows.append({"review": f"item {i + offset} was {word}, I think it is {label}", "label": label})
+    return rows
+
+
+@pytest.fixture
+def tiny_task(tmp_path) -> Path:
+    """A small label task (train 12, dev 6, test 6) whose labels the fake LM finds in the text."""
+    d = tmp_path / "task"
+    write_jsonl(d / "train.jsonl", sentiment_rows(12))
+    write_jsonl(d / "dev.jsonl", sentiment_rows(6, offset=100))
+    write_jsonl(d / "test.jsonl", sentiment_rows(6, offset=200))
+    (d / "task.yaml").write_text(
+        "name: tiny\ntrain: train.jsonl\ndev: dev.jsonl\ntest: test.jsonl\n"
+        "inputs: [review]\noutput: label\nmetric: accuracy\nlabels: [negative, positive]\n")
+    return d / "task.yaml"
+
+
+@pytest.fixture
+def tiny_space(tmp_path) -> Path:
+    p = tmp_path / "space.yaml"
+    p.write_text(
+        "name: tiny\ninstructions:\n  - 'Classify as {labels}.'\n  - 'Sentiment?'\n"
+        "demos:\n  counts: [0, 2]\n  selection: [random, stratified]\n  draws: 2\n"
+        "cot_triggers: [null, \"Let's think step by step.\"]\ntemplates: [plain, chat]\nseed: 0\n")
+    return p
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    """The real embedded model, loaded once for the whole test session."""
+    from promptsearch.lm.loading import load_lm
+    return load_lm("smollm2", device="cpu")

@@ -1,0 +1,60 @@
+import sqlite3
+
+import pytest
+
+from promptsearch.errors import ConfigError, NotFoundError, UserError
+from promptsearch.evaluate import ExampleResult
+from promptsearch.storage import Store, mask_url
+
+
+def test_create_find_list(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/x.db")
+    rec = store.create_search("s1", {"name": "t"}, {"name": "sp"}, "smollm2", {"seed": 1})
+    assert store.get_search("s1") == rec
+    assert [r.name for r in store.list_searches()] == ["s1"]
+    assert store.load_study(rec).study_name == "promptsearch:s1"
+
+
+def test_duplicate_name_is_refused_and_nothing_written(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/x.db")
+    store.create_search("s1", {}, {}, "m", {})
+    with pytest.raises(UserError, match="already exists.*resume s1"):
+        store.create_search("s1", {}, {}, "m", {})
+    assert len(store.list_searches()) == 1
+
+
+def test_unknown_name_lists_known(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/x.db")
+    store.create_search("alpha", {}, {}, "m", {})
+    with pytest.raises(NotFoundError, match="no search named 'beta'.*known: alpha"):
+        store.get_search("beta")
+
+
+def test_read_only_open_does_not_create(tmp_path):
+    with pytest.raises(NotFoundError, match="no such file"):
+        Store(f"sqlite:///{tmp_path}/missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_bad_url():
+    with pytest.raises(ConfigError, match="not a SQLAlchemy URL"):
+        Store("not a url")
+
+
+def test_mask_url():
+    assert mask_url("postgresql://bob:secret@host/db") == "postgresql://bob:***@host/db"
+
+
+def test_evaluation_cache_roundtrip(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/x.db")
+    rs = [ExampleResult("e1", "positive", 1.0), ExampleResult("e2", "negative", 0.0)]
+    store.put("m", "h", "rank", rs)
+    store.put("m", "h", "rank", rs)  # a second put of the same rows is a no-op, not an error
+    assert store.get("m", "h", "rank", ["e1", "e2", "e3"]) == {r.example_id: r for r in rs}
+    assert store.get("other-model", "h", "rank", ["e1"]) == {}
+    assert store.count_evaluations() == 2
+
+
+def test_sqlite_uses_wal(tmp_path):
+    Store(f"sqlite:///{tmp_path}/x.db")
+    assert sqlite3.connect(tmp_path / "x.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
