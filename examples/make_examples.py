@@ -76,72 +76,89 @@ RESTAURANT_ASPECTS = {
                 "disappeared for most of the evening", "rushed us out before we had finished"],
     },
     "atmosphere": {
-        "subjects": [("the atmosphere", S), ("the dining room", S), ("the patio", S), ("the music", S),
-                     ("the interior", S)],
-        "pos": ["{was} cozy and relaxed", "{was} lovely on a warm evening", "made the evening feel special",
-                "{was} calm enough to actually hold a conversation", "{was} charming without trying too hard"],
-        "neg": ["{was} so loud we couldn't hear each other", "{was} cramped and stuffy",
-                "smelled like old frying oil", "{was} sticky and clearly hadn't been cleaned",
-                "felt like a school cafeteria"],
+        "subjects": [("the atmosphere", S), ("the vibe", S)],
+        "pos": ["{was} cozy and relaxed", "made the evening feel special", "{was} charming without trying too hard",
+                "{was} calm enough to actually hold a conversation"],
+        "neg": ["{was} so loud we couldn't hear each other", "felt like a school cafeteria",
+                "{was} cold and lifeless"],
+    },
+    "room": {
+        "subjects": [("the dining room", S), ("the patio", S), ("our table", S)],
+        "pos": ["{was} lovely on a warm evening", "{was} spotless and nicely laid out"],
+        "neg": ["{was} cramped and stuffy", "{was} sticky and clearly hadn't been cleaned",
+                "smelled like old frying oil"],
+    },
+    "music": {
+        "subjects": [("the music", S), ("the playlist", S)],
+        "pos": ["{was} just loud enough to set the mood", "{was} a lovely touch"],
+        "neg": ["{was} so loud we had to shout", "{was} grating and far too loud"],
     },
     "speed": {
-        "subjects": [("our food", S), ("the order", S), ("the delivery", S), ("our main course", S)],
-        "pos": ["came out quickly even though the place was packed", "arrived within fifteen minutes",
-                "showed up earlier than the app promised", "arrived hot and right on time"],
-        "neg": ["took over an hour to arrive", "showed up forty minutes late and cold",
-                "came out long after everyone else at the table had eaten",
-                "took so long that we nearly walked out"],
+        "subjects": [("our food", S), ("our main course", S), ("the starters", P)],
+        "pos": ["came out quickly even though the place was packed", "arrived within fifteen minutes of ordering"],
+        "neg": ["came out long after everyone else at the table had eaten",
+                "took so long that we nearly walked out", "took over an hour to reach our table"],
+    },
+    "delivery": {
+        "subjects": [("the delivery", S), ("our takeout order", S)],
+        "pos": ["showed up earlier than the app promised", "arrived hot and right on time"],
+        "neg": ["took over an hour to arrive", "showed up forty minutes late and cold"],
     },
     "value": {
-        "subjects": [("the prices", P), ("the bill", S), ("the portions", P)],
+        "subjects": [("the prices", P), ("the bill", S)],
         "pos": ["{was} very fair for the quality", "{was} more reasonable than I expected",
                 "{was} honest for a place this good"],
         "neg": ["{was} outrageous for what we got", "{was} far too steep for food this average",
                 "{was} a joke for the quality"],
     },
+    "portions": {
+        "subjects": [("the portions", P), ("the servings", P)],
+        "pos": ["{was} generous", "{was} big enough to share", "{was} more than enough for two"],
+        "neg": ["{was} tiny for the price", "{was} laughably small", "{was} stingy for what they charge"],
+    },
 }
 
-FOOD_POS = ["{was} delicious", "{was} perfectly seasoned", "came out hot and fresh",
-            "{was} packed with flavor", "{was} cooked exactly right", "tasted homemade in the best way",
-            "{was} easily the best I've had in years", "{was} generous and full of flavor",
-            "{was} fresh and beautifully presented", "{was} so good that we ordered a second round"]
-FOOD_NEG = ["{was} bland and overcooked", "came out lukewarm", "tasted like it had been microwaved",
-            "{was} swimming in grease", "{was} dry and flavorless", "{was} far too salty to finish",
-            "arrived cold and soggy", "{was} clearly not fresh", "{was} burnt on one side and raw on the other",
-            "gave my partner an upset stomach"]
+FOOD_POS = ["{was} delicious", "{was} perfectly seasoned", "{was} packed with flavor",
+            "tasted homemade in the best way", "{was} easily the best I've had in years",
+            "{was} generous and full of flavor", "{was} fresh and beautifully presented",
+            "{was} so good that we ordered a second round", "{was} full of flavor and not at all greasy"]
+FOOD_NEG = ["{was} bland and flavorless", "came out lukewarm", "tasted like it had been microwaved",
+            "{was} swimming in grease", "{was} far too salty to finish", "arrived stone cold",
+            "{was} clearly not fresh", "gave my partner an upset stomach", "{was} overcooked and bland",
+            "tasted like it had been sitting out for hours"]
 DESSERT_POS = ["{was} worth saving room for", "{was} rich but not too sweet", "{was} the highlight of the meal"]
 DESSERT_NEG = ["{was} stale", "tasted like it came straight from a supermarket freezer", "{was} sickly sweet and dry"]
 
 RESTAURANT_KINDS = {
     "Thai place": {"dishes": [("the pad thai", S), ("the green curry", S), ("the spring rolls", P),
-                              ("the papaya salad", S), ("the tom yum soup", S)],
+                              ("the drunken noodles", P), ("the massaman curry", S)],
                    "desserts": [("the mango sticky rice", S)]},
     "pizzeria": {"dishes": [("the margherita", S), ("the pizza", S), ("the crust", S), ("the garlic knots", P),
                             ("the calzone", S)],
                  "desserts": [("the tiramisu", S), ("the cannoli", P)]},
-    "sushi bar": {"dishes": [("the sushi", S), ("the salmon nigiri", S), ("the spicy tuna roll", S),
-                             ("the miso soup", S), ("the tempura", S)],
-                  "desserts": [("the matcha ice cream", S)]},
+    "Korean barbecue place": {"dishes": [("the bulgogi", S), ("the short ribs", P), ("the kimchi pancake", S),
+                                         ("the bibimbap", S), ("the fried chicken", S)],
+                              "desserts": [("the bingsu", S)]},
     "taco spot": {"dishes": [("the fish tacos", P), ("the carnitas", P), ("the burrito", S),
-                             ("the guacamole", S), ("the elote", S)],
+                             ("the quesadilla", S), ("the enchiladas", P)],
                   "desserts": [("the churros", P)]},
     "diner": {"dishes": [("the pancakes", P), ("the burger", S), ("the fries", P), ("the omelette", S),
                          ("the club sandwich", S)],
               "desserts": [("the apple pie", S), ("the milkshake", S)]},
     "steakhouse": {"dishes": [("the steak", S), ("the ribeye", S), ("the lamb chops", P),
-                              ("the mashed potatoes", P), ("the creamed spinach", S)],
+                              ("the mashed potatoes", P), ("the pork chop", S)],
                    "desserts": [("the cheesecake", S), ("the chocolate cake", S)]},
-    "noodle shop": {"dishes": [("the ramen", S), ("the pho", S), ("the dumplings", P), ("the broth", S),
-                               ("the dan dan noodles", P)],
+    "noodle shop": {"dishes": [("the ramen", S), ("the dumplings", P), ("the dan dan noodles", P),
+                               ("the fried rice", S), ("the pork buns", P)],
                     "desserts": [("the sesame balls", P)]},
     "Indian restaurant": {"dishes": [("the butter chicken", S), ("the lamb biryani", S), ("the naan", S),
-                                     ("the samosas", P), ("the dal", S)],
+                                     ("the samosas", P), ("the chana masala", S)],
                           "desserts": [("the gulab jamun", S), ("the mango lassi", S)]},
-    "bakery cafe": {"dishes": [("the croissants", P), ("the sourdough", S), ("the quiche", S),
-                               ("the coffee", S), ("the avocado toast", S)],
+    "bakery cafe": {"dishes": [("the croissants", P), ("the quiche", S), ("the avocado toast", S),
+                               ("the breakfast sandwich", S), ("the cheese scones", P)],
                     "desserts": [("the lemon tart", S), ("the cinnamon rolls", P)]},
-    "seafood restaurant": {"dishes": [("the grilled octopus", S), ("the oysters", P), ("the fish and chips", P),
-                                      ("the lobster roll", S), ("the clam chowder", S)],
+    "seafood restaurant": {"dishes": [("the grilled octopus", S), ("the fish and chips", P), ("the lobster roll", S),
+                                      ("the fried calamari", S), ("the seafood paella", S)],
                            "desserts": [("the key lime pie", S)]},
 }
 
@@ -177,10 +194,9 @@ RESTAURANT = {
 # Product categories: names and specific aspects; generic aspects are shared.
 PRODUCT_GENERIC = {
     "build": {
-        "subjects": [("the build quality", S), ("the casing", S), ("the materials", P)],
-        "pos": ["{is_} excellent for the price", "feel{s} solid and well made", "{has} held up to daily use"],
-        "neg": ["feel{s} cheap and flimsy", "{is_} poor, and a clip snapped on day two",
-                "started cracking within a month"],
+        "subjects": [("the build quality", S), ("the finish", S)],
+        "pos": ["{is_} excellent for the price", "feel{s} premium and sturdy"],
+        "neg": ["feel{s} cheap and flimsy", "{is_} far worse than the photos suggest"],
     },
     "price": {
         "subjects": [("the price", S)],
@@ -188,10 +204,10 @@ PRODUCT_GENERIC = {
         "neg": ["{is_} a joke for something this cheaply made", "{is_} way too high for what you get"],
     },
     "shipping": {
-        "subjects": [("delivery", S), ("shipping", S), ("the package", S)],
-        "pos": ["{was} fast", "arrived two days early", "{was} quick and everything was well packed"],
-        "neg": ["took three weeks", "arrived with a crushed box and missing parts",
-                "{was} so slow I almost cancelled the order"],
+        "subjects": [("the package", S), ("my order", S)],
+        "pos": ["arrived two days early", "arrived quickly and well packed"],
+        "neg": ["took three weeks to arrive", "arrived with a crushed box and missing parts",
+                "showed up a week late"],
     },
     "support": {
         "subjects": [("customer support", S), ("the seller", S), ("the manufacturer", S)],
@@ -201,10 +217,14 @@ PRODUCT_GENERIC = {
                 "refused to honor the warranty"],
     },
     "setup": {
-        "subjects": [("setup", S), ("the instructions", P), ("assembly", S)],
-        "pos": ["took about five minutes", "{was} clear and simple", "{was} painless"],
-        "neg": ["{was} confusing and missing steps", "took an entire afternoon",
-                "{was} a nightmare from start to finish"],
+        "subjects": [("setup", S), ("assembly", S)],
+        "pos": ["took about five minutes", "{was} painless"],
+        "neg": ["took an entire afternoon", "{was} a nightmare from start to finish"],
+    },
+    "manual": {
+        "subjects": [("the instructions", P), ("the manual", S)],
+        "pos": ["{is_} clear and simple", "{is_} easy to follow"],
+        "neg": ["{is_} confusing and missing steps", "{is_} badly translated and useless"],
     },
 }
 
@@ -251,13 +271,16 @@ PRODUCTS = {
                        "neg": ["{is_} dim and washed out", "developed a dead line of pixels in a week"]},
             "keyboard": {"subjects": [("the keyboard", S), ("the trackpad", S)],
                          "pos": ["{is_} comfortable to use for hours", "feel{s} precise and responsive"],
-                         "neg": ["{is_} mushy and unreliable", "stopped responding after the first update"]},
+                         "neg": ["{is_} flimsy and unreliable", "stopped responding after the first update"]},
             "battery": {"subjects": [("the battery", S)],
                         "pos": ["get{s} me through a full workday", "last{s} longer than advertised"],
                         "neg": ["barely last{s} three hours", "drop{s} from full to empty during one meeting"]},
-            "speed": {"subjects": [("performance", S), ("the fan", S)],
-                      "pos": ["{is_} snappy even with dozens of tabs open", "{is_} whisper quiet"],
-                      "neg": ["{is_} sluggish even opening a browser", "{is_} loud enough to annoy everyone nearby"]},
+            "performance": {"subjects": [("performance", S)],
+                            "pos": ["{is_} snappy even with dozens of tabs open"],
+                            "neg": ["{is_} sluggish even when opening a browser"]},
+            "fan": {"subjects": [("the fan", S)],
+                    "pos": ["{is_} whisper quiet", "rarely even switch{es} on"],
+                    "neg": ["{is_} loud enough to annoy everyone nearby", "whine{s} constantly"]},
         },
     },
     "running shoes": {
@@ -266,12 +289,15 @@ PRODUCTS = {
             "fit": {"subjects": [("the fit", S), ("the sizing", S)],
                     "pos": ["{is_} perfect right out of the box", "{is_} spot on"],
                     "neg": ["{is_} way too narrow", "{is_} at least a size off"]},
-            "soles": {"subjects": [("the soles", P), ("the cushioning", S)],
-                      "pos": ["{has} great grip on wet pavement", "{is_} springy and supportive on long runs"],
-                      "neg": ["started peeling off after a month", "{is_} flat and gives my knees no support"]},
-            "durability": {"subjects": [("the stitching", S), ("the upper", S)],
-                           "pos": ["{has} survived three hundred miles without a scratch", "{is_} tough and breathable"],
-                           "neg": ["tore after two weeks", "{is_} already coming apart at the toe"]},
+            "soles": {"subjects": [("the soles", P), ("the tread", S)],
+                      "pos": ["{has} great grip on wet pavement", "{has} held up for hundreds of miles"],
+                      "neg": ["started peeling off after a month", "{is_} slippery on anything damp"]},
+            "cushioning": {"subjects": [("the cushioning", S), ("the arch support", S)],
+                           "pos": ["{is_} springy and supportive on long runs"],
+                           "neg": ["{is_} flat and gives my knees no support"]},
+            "upper": {"subjects": [("the upper", S), ("the mesh", S)],
+                      "pos": ["{is_} tough and breathable", "{has} survived three hundred miles without a tear"],
+                      "neg": ["tore after two weeks", "{is_} already coming apart at the toe"]},
         },
     },
     "robot vacuum": {
@@ -280,9 +306,11 @@ PRODUCTS = {
             "suction": {"subjects": [("the suction", S)],
                         "pos": ["{is_} impressive, even on thick carpet", "pick{s} up every bit of dog hair"],
                         "neg": ["{is_} weak and barely picks up crumbs", "can't handle even a thin rug"]},
-            "app": {"subjects": [("the app", S), ("the navigation", S)],
-                    "pos": ["{is_} simple and reliable", "map{s} the whole flat without getting stuck"],
-                    "neg": ["{is_} buggy and keeps disconnecting", "get{s} stuck under the sofa every single day"]},
+            "app": {"subjects": [("the app", S)],
+                    "pos": ["{is_} simple and reliable"], "neg": ["{is_} buggy and keeps disconnecting"]},
+            "robot": {"subjects": [("the robot", S)],
+                      "pos": ["map{s} the whole flat without getting stuck"],
+                      "neg": ["get{s} stuck under the sofa every single day"]},
             "noise": {"subjects": [("the noise level", S)],
                       "pos": ["{is_} low enough to run during calls"],
                       "neg": ["{is_} unbearable, like a jet taking off"]},
@@ -292,22 +320,26 @@ PRODUCTS = {
         "names": [("this coffee maker", S), ("this espresso machine", S)],
         "aspects": {
             "taste": {"subjects": [("the coffee", S), ("the espresso", S)],
-                      "pos": ["taste{s} rich and smooth", "{is_} as good as my favorite cafe"],
+                      "pos": ["taste{s} rich and smooth", "{is_} as good as my favorite cafe's"],
                       "neg": ["taste{s} burnt and bitter", "come{s} out lukewarm and watery"]},
-            "cleaning": {"subjects": [("the water tank", S), ("the milk frother", S)],
-                         "pos": ["{is_} easy to remove and clean", "work{s} perfectly every time"],
-                         "neg": ["leak{s} all over the counter", "stopped working after a month"]},
+            "parts": {"subjects": [("the water tank", S), ("the milk frother", S)],
+                      "pos": ["{is_} easy to remove and clean", "work{s} perfectly every time"],
+                      "neg": ["leak{s} all over the counter", "stopped working after a month"]},
         },
     },
     "office chair": {
         "names": [("this office chair", S), ("this desk chair", S)],
         "aspects": {
-            "comfort": {"subjects": [("the seat", S), ("the lumbar support", S), ("the armrests", P)],
-                        "pos": ["{is_} comfortable through long workdays", "{has} fixed my back pain"],
-                        "neg": ["{is_} rock hard after an hour", "{is_} wobbly and impossible to adjust"]},
-            "mechanism": {"subjects": [("the height lever", S), ("the wheels", P)],
-                          "pos": ["work{s} smoothly", "glide{s} quietly on hardwood"],
-                          "neg": ["stopped holding its height within a week", "squeak{s} with every move"]},
+            "seat": {"subjects": [("the seat", S), ("the cushion", S)],
+                     "pos": ["{is_} comfortable through long workdays"], "neg": ["{is_} rock hard after an hour"]},
+            "lumbar": {"subjects": [("the lumbar support", S)],
+                       "pos": ["{has} fixed my back pain"], "neg": ["{does} nothing for my lower back"]},
+            "armrests": {"subjects": [("the armrests", P)],
+                         "pos": ["{is_} easy to adjust"], "neg": ["{is_} wobbly and impossible to adjust"]},
+            "wheels": {"subjects": [("the wheels", P), ("the casters", P)],
+                       "pos": ["glide{s} quietly on hardwood"], "neg": ["squeak{s} with every move"]},
+            "lever": {"subjects": [("the height lever", S), ("the gas lift", S)],
+                      "pos": ["work{s} smoothly"], "neg": ["stopped holding its height within a week"]},
         },
     },
     "air fryer": {
@@ -324,40 +356,45 @@ PRODUCTS = {
     "smartwatch": {
         "names": [("this smartwatch", S), ("this fitness tracker", S)],
         "aspects": {
-            "tracking": {"subjects": [("the step counter", S), ("the heart rate sensor", S), ("the GPS", S)],
-                         "pos": ["{is_} accurate on every run", "lock{s} on within seconds"],
-                         "neg": ["{is_} wildly inaccurate", "lose{s} signal constantly"]},
+            "sensors": {"subjects": [("the step counter", S), ("the heart rate sensor", S), ("the sleep tracking", S)],
+                        "pos": ["{is_} accurate and consistent"], "neg": ["{is_} wildly inaccurate"]},
+            "gps": {"subjects": [("the GPS", S)],
+                    "pos": ["lock{s} on within seconds"], "neg": ["lose{s} signal constantly"]},
             "battery": {"subjects": [("the battery", S)],
                         "pos": ["last{s} nearly ten days", "charge{s} in under an hour"],
                         "neg": ["barely make{s} it through a day", "die{s} overnight even with tracking off"]},
-            "strap": {"subjects": [("the strap", S), ("the screen", S)],
-                      "pos": ["{is_} comfortable enough to sleep in", "{is_} easy to read in bright sun"],
-                      "neg": ["gave me a rash within a week", "scratched on the first day"]},
+            "strap": {"subjects": [("the strap", S), ("the band", S)],
+                      "pos": ["{is_} comfortable enough to sleep in"], "neg": ["gave me a rash within a week"]},
+            "screen": {"subjects": [("the screen", S), ("the display", S)],
+                       "pos": ["{is_} easy to read in bright sun"], "neg": ["scratched on the first day"]},
         },
     },
     "backpack": {
         "names": [("this backpack", S), ("this travel backpack", S)],
         "aspects": {
             "space": {"subjects": [("the main compartment", S), ("the pockets", P)],
-                      "pos": ["{is_} roomy and smartly laid out", "fit{s} my laptop and a week of clothes"],
-                      "neg": ["{is_} much smaller than the photos suggest", "{is_} awkward to reach and half useless"]},
-            "straps": {"subjects": [("the straps", P), ("the zippers", P)],
-                       "pos": ["{is_} padded and comfortable on long walks", "{is_} sturdy and glide{s} smoothly"],
-                       "neg": ["dig{s} into my shoulders", "broke on the first trip"]},
+                      "pos": ["{is_} roomy and smartly laid out"],
+                      "neg": ["{is_} much smaller than the photos suggest"]},
+            "straps": {"subjects": [("the straps", P), ("the shoulder straps", P)],
+                       "pos": ["{is_} padded and comfortable on long walks"], "neg": ["dig into my shoulders"]},
+            "zippers": {"subjects": [("the zippers", P), ("the main zipper", S)],
+                        "pos": ["{is_} sturdy and glide{s} smoothly"], "neg": ["broke on the first trip"]},
             "weather": {"subjects": [("the fabric", S)],
-                        "pos": ["kept everything dry in a downpour"],
-                        "neg": ["soaked through in light rain"]},
+                        "pos": ["kept everything dry in a downpour"], "neg": ["soaked through in light rain"]},
         },
     },
     "desk lamp": {
         "names": [("this desk lamp", S), ("this lamp", S)],
         "aspects": {
-            "light": {"subjects": [("the light", S), ("the dimmer", S)],
-                      "pos": ["{is_} warm and easy on the eyes", "work{s} smoothly across every level"],
+            "light": {"subjects": [("the light", S)],
+                      "pos": ["{is_} warm and easy on the eyes", "{is_} bright enough for the whole desk"],
                       "neg": ["flicker{s} constantly", "{is_} harsh and gives me a headache"]},
-            "arm": {"subjects": [("the arm", S), ("the base", S)],
-                    "pos": ["stay{s} exactly where I put it", "{is_} heavy and stable"],
-                    "neg": ["droop{s} within minutes", "{is_} so light the lamp tips over"]},
+            "dimmer": {"subjects": [("the dimmer", S), ("the touch control", S)],
+                       "pos": ["work{s} smoothly across every level"], "neg": ["stopped working after a week"]},
+            "arm": {"subjects": [("the arm", S), ("the hinge", S)],
+                    "pos": ["stay{s} exactly where I put it"], "neg": ["droop{s} within minutes"]},
+            "base": {"subjects": [("the base", S)],
+                     "pos": ["{is_} heavy and stable"], "neg": ["{is_} so light the lamp tips over"]},
         },
     },
 }
@@ -368,11 +405,11 @@ PRODUCT = {
         "Bought {name} for my daughter's birthday.",
         "I've been using {name} every day for about two months now.",
         "Got {name} on sale last week.",
-        "Replaced my old {cat} with this one in the spring.",
+        "Replaced my old {cat} with {one} in the spring.",
         "Ordered {name} after reading a lot of reviews.",
         "My partner picked out {name} for our new flat.",
         "Picked up {name} as a gift for myself.",
-        "This is my second {cat} from a different brand.",
+        "Switched to {name} from a cheaper brand.",
     ],
     "verdict_pos": ["Would buy again.", "Worth every penny.", "Highly recommend.", "Best purchase I've made this year.",
                     "I've already ordered a second one as a gift.", "Five stars.", "Very happy with it."],
@@ -393,17 +430,17 @@ SERVICE_GENERIC = {
         "subjects": [("the staff", P), ("the receptionist", S), ("the manager", S), ("everyone we dealt with", S)],
         "pos": ["{was} friendly and professional", "went out of their way to help",
                 "{was} patient with all of my questions", "treated us like regulars"],
-        "neg": ["{was} rude and impatient", "couldn't be bothered to look up from their phone",
+        "neg": ["{was} rude and impatient", "couldn't be bothered to look up from their phones",
                 "brushed off every question we asked", "argued with us instead of helping"],
     },
     "price": {
-        "subjects": [("the price", S), ("the final bill", S), ("the quote", S)],
-        "pos": ["{was} exactly what they promised", "{was} fair and clearly explained", "{was} lower than I expected"],
-        "neg": ["{was} nearly double what we agreed", "{was} padded with fees nobody mentioned",
+        "subjects": [("the price", S), ("the final bill", S)],
+        "pos": ["{was} exactly what they quoted", "{was} fair and clearly explained", "{was} lower than I expected"],
+        "neg": ["{was} nearly double the quote", "{was} padded with fees nobody mentioned",
                 "{was} way over the top for such sloppy work"],
     },
     "booking": {
-        "subjects": [("booking", S), ("scheduling", S), ("getting hold of someone", S)],
+        "subjects": [("booking", S), ("scheduling", S)],
         "pos": ["{was} quick and easy", "took two minutes online", "{was} refreshingly simple"],
         "neg": ["{was} a nightmare", "took a week of phone calls", "{was} nearly impossible"],
     },
@@ -420,8 +457,9 @@ SERVICES = {
                              "{was} bright, clean and beautifully kept"],
                      "neg": ["{was} dirty and smelled of smoke", "{was} tiny and hadn't been cleaned properly",
                              "had mold on the ceiling"]},
-            "bed": {"subjects": [("the bed", S), ("the pillows", P)],
-                    "pos": ["{was} incredibly comfortable"], "neg": ["{was} lumpy and creaked all night"]},
+            "bed": {"subjects": [("the bed", S), ("the mattress", S)],
+                    "pos": ["{was} incredibly comfortable", "{was} like sleeping on a cloud"],
+                    "neg": ["{was} lumpy and creaked all night", "{was} so saggy my back still hurts"]},
             "breakfast": {"subjects": [("the breakfast", S), ("the breakfast buffet", S)],
                           "pos": ["{was} fresh with plenty of choice", "{was} a great start to every day"],
                           "neg": ["{was} stale and ran out by eight", "{was} sad and overpriced"]},
@@ -453,9 +491,9 @@ SERVICES = {
                              "found the real problem after two other garages failed"],
                      "neg": ["charged me for parts they never replaced", "kept my car for two weeks with no updates",
                              "returned the car with a new scratch on the door"]},
-            "car": {"subjects": [("the car", S), ("the rattling", S)],
-                    "pos": ["runs better than it has in years", "{is_} completely gone"],
-                    "neg": ["broke down again three days later", "{is_} still there, only louder"]},
+            "car": {"subjects": [("the car", S), ("my car", S)],
+                    "pos": ["runs better than it has in years", "drives like new again"],
+                    "neg": ["broke down again three days later", "still makes the same noise, only louder"]},
         },
         "minor_neg": ["the waiting room was a little cramped", "it cost a bit more than I'd hoped"],
         "minor_pos": ["the waiting room had decent coffee", "they were open on Saturday"],
@@ -494,9 +532,11 @@ SERVICES = {
         "contexts": ["Flew with them to visit family over the holidays.", "Booked a last-minute return flight for work.",
                      "Took a long-haul flight with this airline in May."],
         "aspects": {
-            "flight": {"subjects": [("the flight", S), ("boarding", S)],
-                       "pos": ["left on time and landed early", "{was} smooth and well organized"],
-                       "neg": ["{was} delayed four hours with no explanation", "{was} total chaos"]},
+            "flight": {"subjects": [("the flight", S), ("our flight home", S)],
+                       "pos": ["left on time and landed early", "{was} smooth from start to finish"],
+                       "neg": ["{was} delayed four hours with no explanation", "{was} cancelled with two hours' notice"]},
+            "boarding": {"subjects": [("boarding", S), ("check-in", S)],
+                         "pos": ["{was} smooth and well organized"], "neg": ["{was} total chaos"]},
             "crew": {"subjects": [("the cabin crew", S), ("the flight attendants", P)],
                      "pos": ["{was} warm and attentive", "went above and beyond for a nervous flyer"],
                      "neg": ["{was} curt and unhelpful", "snapped at a crying child"]},
@@ -524,9 +564,9 @@ SERVICES = {
         "contexts": ["Switched to this provider when we moved in March.", "We've had their fiber plan for about a year.",
                      "Signed up for their home internet last autumn."],
         "aspects": {
-            "connection": {"subjects": [("the connection", S), ("the speed", S)],
-                           "pos": ["{has} been fast and stable since day one", "{is_} exactly what they advertised"],
-                           "neg": ["drop{s} several times a day", "{is_} a fraction of what they advertised"]},
+            "connection": {"subjects": [("the connection", S), ("the wifi", S)],
+                           "pos": ["{has} been fast and stable since day one", "{is_} exactly as fast as advertised"],
+                           "neg": ["drop{s} several times a day", "{is_} nowhere near the speed they advertised"]},
             "tech": {"subjects": [("the technician", S), ("the installer", S)],
                      "pos": ["had everything running in half an hour"],
                      "neg": ["never showed up for two scheduled appointments"]},
@@ -541,12 +581,12 @@ SERVICES = {
         "aspects": {
             "equipment": {"subjects": [("the equipment", S), ("the machines", P)],
                           "pos": ["{is_} modern and well maintained", "{is_} always available, even at peak hours"],
-                          "neg": ["{is_} old and half of it is broken", "{is_} never available after five"]},
+                          "neg": ["{is_} old and badly maintained", "{is_} never available after five"]},
             "lockers": {"subjects": [("the locker rooms", P), ("the showers", P)],
-                        "pos": ["{is_} always spotless"], "neg": ["{is_} filthy and smell of mildew"]},
+                        "pos": ["are always spotless"], "neg": ["are filthy and smell of mildew"]},
             "trainers": {"subjects": [("the trainers", P), ("the instructors", P)],
-                         "pos": ["{is_} encouraging and know their stuff"],
-                         "neg": ["{is_} more interested in selling supplements than helping"]},
+                         "pos": ["are encouraging and know their stuff"],
+                         "neg": ["are more interested in selling supplements than helping"]},
         },
         "minor_neg": ["it gets crowded around six", "the music is a bit loud"],
         "minor_pos": ["the building looks nice", "it's close to my office"],
@@ -567,11 +607,11 @@ SERVICES = {
 
 SERVICE = {
     "tense_be": ("was", "were"),
-    "verdict_pos": ["Highly recommend.", "Five stars.", "Great experience overall.", "I'd go back without hesitation.",
+    "verdict_pos": ["Highly recommend.", "Five stars.", "Great experience overall.", "I wouldn't hesitate to book them again.",
                     "Can't recommend them enough.", "Really impressed."],
     "verdict_neg": ["Never again.", "Avoid.", "One star, and that's generous.", "Terrible experience overall.",
                     "I'll be taking my business elsewhere.", "Stay away."],
-    "tail_pos": ["so I'd happily go back", "and I'd recommend them to anyone", "so they've earned my loyalty"],
+    "tail_pos": ["so I'll gladly book them again", "and I'd recommend them to anyone", "so they've earned my loyalty"],
     "tail_neg": ["never again", "so I'm taking my business elsewhere", "and I'd warn anyone away"],
 }
 
@@ -599,6 +639,7 @@ class Scene:
             aspects["food2"] = aspects["food"]  # food is mentioned most often
             aspects["dessert"] = {"subjects": spec["desserts"], "pos": DESSERT_POS, "neg": DESSERT_NEG}
             self.aspects = aspects
+            self.things = {"food": spec["dishes"], "food2": spec["dishes"], "dessert": spec["desserts"]}
             self.contexts = [c.format(kind=kind) for c in RESTAURANT["contexts"]]
             self.entities = [e.format(kind=kind) for e in RESTAURANT["entities"]]
             base = RESTAURANT
@@ -606,13 +647,16 @@ class Scene:
         elif domain == "product":
             cat = rng.choice(sorted(PRODUCTS))
             spec = PRODUCTS[cat]
-            name, _ = rng.choice(spec["names"])
+            name, plural = rng.choice(spec["names"])
             aspects = dict(PRODUCT_GENERIC)
             for key, val in spec["aspects"].items():
                 aspects["p_" + key] = val
                 aspects["p2_" + key] = val  # weight product-specific aspects up
             self.aspects = aspects
-            self.contexts = [c.format(name=name, cat=cat) for c in PRODUCT["contexts"]]
+            self.things = {"product": [(name, plural)]}
+            self.things.update({"p_" + k: v["subjects"] for k, v in spec["aspects"].items()})
+            one = "these" if plural else "this one"
+            self.contexts = [c.format(name=name, cat=cat, one=one) for c in PRODUCT["contexts"]]
             self.entities = [name]
             base = PRODUCT
             self.minor_neg, self.minor_pos = base["minor_neg"], base["minor_pos"]
@@ -624,6 +668,7 @@ class Scene:
                 aspects["s_" + key] = val
                 aspects["s2_" + key] = val
             self.aspects = aspects
+            self.things = {"s_" + k: v["subjects"] for k, v in spec["aspects"].items()}
             self.contexts = list(spec["contexts"])
             self.entities = [spec["entity"]]
             base = SERVICE
@@ -631,49 +676,49 @@ class Scene:
         self.base = base
         self.be = base["tense_be"]
 
-    def clause(self, polarity: str, exclude: set[str]) -> tuple[str, str, str]:
-        """A full clause 'subject predicate' of the given polarity, on an unused aspect."""
-        keys = [k for k in sorted(self.aspects) if k.rstrip("2") not in exclude and k not in exclude]
+    def clause(self, polarity: str, used: set[str]) -> str:
+        """A full clause 'subject predicate' of the given polarity, on an aspect not yet used."""
+        keys = [k for k in sorted(self.aspects) if canon(k) not in used]
         key = self.rng.choice(keys)
+        used.add(canon(key))
         spec = self.aspects[key]
         subj, plural = self.rng.choice(spec["subjects"])
-        pred = conj(self.rng.choice(spec[polarity]), plural)
-        exclude.add(key)
-        exclude.add(key.replace("2", ""))
-        return f"{subj} {pred}", subj, ("were" if plural and self.be[0] == "was" else
-                                        "are" if plural else self.be[0])
+        return f"{subj} {conj(self.rng.choice(spec[polarity]), plural)}"
 
-    def subject(self, exclude: set[str]) -> tuple[str, str]:
-        keys = [k for k in sorted(self.aspects) if k not in exclude]
+    def subject(self, used: set[str]) -> tuple[str, str]:
+        """A concrete thing to talk about (a dish, the product, the room...) and its form of 'to be'."""
+        keys = [k for k in sorted(self.things) if canon(k) not in used]
         key = self.rng.choice(keys)
-        exclude.add(key)
-        exclude.add(key.replace("2", ""))
-        subj, plural = self.rng.choice(self.aspects[key]["subjects"])
-        be = self.be[1] if plural else self.be[0]
-        return subj, be
+        used.add(canon(key))
+        subj, plural = self.rng.choice(self.things[key])
+        return subj, (self.be[1] if plural else self.be[0])
+
+
+def canon(key: str) -> str:
+    return key.replace("2", "")
 
 
 def review_plain(sc: Scene, pol: str) -> str:
     rng, used = sc.rng, set()
     verdicts = sc.base["verdict_" + pol]
     openers = OPENERS_POS if pol == "pos" else OPENERS_NEG
-    c1 = sc.clause(pol, used)[0]
+    c1 = sc.clause(pol, used)
     form = rng.randrange(7)
     if form == 0:
         return f"{rng.choice(sc.contexts)} {cap(c1)}. {rng.choice(verdicts)}"
     if form == 1:
-        c2 = sc.clause(pol, used)[0]
-        return f"{cap(c1)} and {c2}."
+        c2 = sc.clause(pol, used)
+        return f"{cap(c1)}, and {c2}."
     if form == 2:
-        c2, c3 = sc.clause(pol, used)[0], sc.clause(pol, used)[0]
+        c2, c3 = sc.clause(pol, used), sc.clause(pol, used)
         return f"{cap(c1)}, {c2}, and {c3}. {rng.choice(verdicts)}"
     if form == 3:
         return f"{rng.choice(openers)} {cap(c1)}."
     if form == 4:
-        c2 = sc.clause(pol, used)[0]
+        c2 = sc.clause(pol, used)
         return f"{rng.choice(sc.contexts)} {cap(c1)}, and {c2}."
     if form == 5:
-        c2 = sc.clause(pol, used)[0]
+        c2 = sc.clause(pol, used)
         return f"{cap(c1)}. {cap(c2)}. {rng.choice(verdicts)}"
     return f"{rng.choice(openers)} {cap(c1)}. {rng.choice(verdicts)}"
 
@@ -685,7 +730,7 @@ def review_negation(sc: Scene, pol: str) -> str:
     subj, be = sc.subject(used)
     neg_be = {"was": "wasn't", "were": "weren't", "is": "isn't", "are": "aren't"}[be]
     if pol == "pos":
-        c2 = sc.clause("pos", used)[0]
+        c2 = sc.clause("pos", used)
         forms = [
             f"{cap(subj)} {be} not bad at all, and {c2}.",
             f"Honestly, {subj} {be} not bad at all. {rng.choice(sc.base['verdict_pos'])}",
@@ -700,7 +745,7 @@ def review_negation(sc: Scene, pol: str) -> str:
             f"Can't complain about {subj} at all, and {c2}.",
         ]
     else:
-        c2 = sc.clause("neg", used)[0]
+        c2 = sc.clause("neg", used)
         forms = [
             f"{cap(subj)} {be} not good, and {c2}.",
             f"{cap(subj)} {neg_be} worth the money, and {c2}. {rng.choice(sc.base['verdict_neg'])}",
@@ -723,21 +768,21 @@ def review_mixed(sc: Scene, pol: str) -> str:
     base = sc.base
     if pol == "pos":
         minor = rng.choice(sc.minor_neg)
-        c1 = sc.clause("pos", used)[0]
-        c2 = sc.clause("pos", used)[0]
+        c1 = sc.clause("pos", used)
+        c2 = sc.clause("pos", used)
         forms = [
             f"{cap(minor)}, but {c1}. {rng.choice(base['verdict_pos'])}",
             f"{cap(c1)}, even if {minor}. {rng.choice(base['verdict_pos'])}",
-            f"{cap(minor)}, but honestly that's my only complaint. {cap(c1)} and {c2}.",
+            f"{cap(minor)}, but honestly that's my only complaint. {cap(c1)}, and {c2}.",
             f"{cap(minor)}, but {c1}, {rng.choice(base['tail_pos'])}.",
             f"Sure, {minor}. Still, {c1}, and {c2}.",
             f"{cap(c1)}. {cap(minor)}, but that's a small price to pay. {rng.choice(base['verdict_pos'])}",
         ]
     else:
-        praise = sc.clause("pos", used)[0]
+        praise = sc.clause("pos", used)
         minor = rng.choice(sc.minor_pos)
-        c1 = sc.clause("neg", used)[0]
-        c2 = sc.clause("neg", used)[0]
+        c1 = sc.clause("neg", used)
+        c2 = sc.clause("neg", used)
         forms = [
             f"{cap(praise)}, but {c1}. {rng.choice(base['verdict_neg'])}",
             f"{cap(praise)} but {c1}, {rng.choice(base['tail_neg'])}.",
@@ -882,7 +927,7 @@ OTHER_COUNTRIES = [
     "Brazil", "Canada", "Germany", "Japan", "Kenya", "India", "Norway", "Chile", "Vietnam", "Poland", "Morocco",
     "Australia", "Portugal", "South Korea", "Ghana", "Peru", "Finland", "Indonesia", "Turkey", "Ireland",
     "Argentina", "Egypt", "Sweden", "Thailand", "Nigeria", "Colombia", "Austria", "Greece", "Malaysia", "Spain",
-    "Italy", "France", "Denmark", "the Netherlands", "Switzerland", "Uruguay", "Estonia", "Vietnam", "New Zealand",
+    "Italy", "France", "Denmark", "the Netherlands", "Switzerland", "Uruguay", "Estonia", "New Zealand",
 ]
 
 FIRST_NAMES = [
@@ -917,11 +962,12 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 TIMES = ["6:40 a.m.", "7:15 a.m.", "9:05 a.m.", "11:30 a.m.", "1:20 p.m.", "4:45 p.m.", "10:10 p.m."]
 
 # Slots: {city} {country} (the city's own) {ocountry} (another) {person} {first}
-# {company} {sector} {weekday} {month} {day} {n} {time}
+# {company} {sector} {weekday} {month} {day} {time} {country_app} (short form of {country})
+# numbers: {h} two-nine (in words), {n} 3-90, {big} 40-300
 CITY_TEMPLATES = [
     # travel
     "We spent four rainy days in {city} and still can't wait to go back.",
-    "My flight to {city} was delayed by {n} hours, so I missed the opening night of the conference.",
+    "My flight to {city} was delayed by {h} hours, so I missed the opening night of the conference.",
     "{person} recommended a small family-run guesthouse near the old harbor in {city}.",
     "The cheapest train to {city} leaves at {time} on {weekday}.",
     "After two weeks backpacking across {country}, we finally reached {city}.",
@@ -952,9 +998,9 @@ CITY_TEMPLATES = [
     "{person} has been appointed head of the {city} branch, replacing a manager who retired in {month}.",
     "Shares of {company} rose after the firm announced a new factory outside {city}.",
     "The interview will take place at our {city} office. Ask for {person} at reception.",
-    "Because of the dock strike, the shipment from {city} will arrive {n} days late.",
+    "Because of the dock strike, the shipment from {city} will arrive {h} days late.",
     "{company} signed a ten-year lease on three floors of offices in central {city}.",
-    "{company} opened a research lab in {city}, {country}, last spring.",
+    "{company} opened a research lab in {city}, {country_app}, last spring.",
     "Analysts at {company} expect office rents in {city} to fall again this year.",
     "{person} left {company} after eight years to start a {sector} company in {city}.",
     "Our quarterly offsite is in {city} this time, so please book your travel before {month} {day}.",
@@ -967,7 +1013,7 @@ CITY_TEMPLATES = [
     "{person}, a retired teacher, was honored by the {city} council for thirty years of volunteer work.",
     "Power was restored to most homes in {city} late on {weekday} night.",
     "Tourism in {city} reached a record high last year, according to the national statistics office of {country}.",
-    "The film festival in {city} will screen more than {n} films, including several from {ocountry}.",
+    "The film festival in {city} will screen more than {big} films, including several from {ocountry}.",
     "Firefighters in {city} brought a warehouse blaze under control early this morning.",
     "Residents of {city} voted to turn a disused rail line into a public park.",
     "{city}'s oldest bookstore will close in {month} after nearly a century in business.",
@@ -984,18 +1030,50 @@ CITY_TEMPLATES = [
     "Can you recommend a good dentist in {city}? We just moved here from {ocountry}.",
     "I'll be in {city} for the {sector} conference. Want to grab dinner on {weekday}?",
     "The weather in {city} was perfect all week. {first} got sunburned on the first day anyway.",
-    "{person} was born in {city}, {country}, and moved abroad at eighteen.",
+    "{person} was born in {city}, {country_app}, and moved abroad at eighteen.",
     "My old university roommate, {person}, now runs a bakery in {city}.",
     "Our daughter is spending her exchange semester in {city}, and she calls home every {weekday}.",
 ]
 
 
-def city_regexes() -> list[tuple[str, re.Pattern]]:
-    return [(c, re.compile(r"(?<![\w'])" + re.escape(c) + r"(?!\w)")) for c, _ in CITIES]
+CITY_PATTERNS = {c: re.compile(r"(?<!\w)" + re.escape(c) + r"(?!\w)") for c, _ in CITIES}
+
+
+def mentions_only(text: str, city: str) -> bool:
+    """True if `city` occurs exactly once in `text` and no other listed city occurs outside it."""
+    spans = [m.span() for m in CITY_PATTERNS[city].finditer(text)]
+    if len(spans) != 1:
+        return False
+    start, end = spans[0]
+    for other, pattern in CITY_PATTERNS.items():
+        if other == city:
+            continue
+        for m in pattern.finditer(text):
+            if m.end() <= start or m.start() >= end:  # outside the target, e.g. not "Porto" in "Porto Alegre"
+                return False
+    return True
+
+
+def check_distractors() -> None:
+    """Names, companies and countries used as distractors must never look like a listed city."""
+    words = FIRST_NAMES + LAST_NAMES + COMPANIES + OTHER_COUNTRIES + SECTORS
+    words += [t.format(city="", country="", country_app="", ocountry="", person="", first="", company="",
+                       sector="", weekday="", month="", day="", h="", n="", big="", time="") for t in CITY_TEMPLATES]
+    for w in words:
+        for city, pattern in CITY_PATTERNS.items():
+            assert not pattern.search(w), f"{w!r} contains the city {city!r}"
+
+
+def appositive(country: str | None) -> str | None:
+    """'Boston, USA' rather than 'Boston, the United States'."""
+    if country is None:
+        return None
+    short = {"the United States": "USA", "the United Kingdom": "UK", "the United Arab Emirates": "UAE"}
+    return short.get(country, country.removeprefix("the "))
 
 
 def make_city_sentence(rng: random.Random, city: str, country: str | None) -> str:
-    templates = [t for t in CITY_TEMPLATES if country is not None or "{country}" not in t]
+    templates = [t for t in CITY_TEMPLATES if country is not None or "{country" not in t]
     tpl = rng.choice(templates)
     first = rng.choice(FIRST_NAMES)
     other = rng.choice([c for c in OTHER_COUNTRIES if c != country])
@@ -1003,16 +1081,17 @@ def make_city_sentence(rng: random.Random, city: str, country: str | None) -> st
     text = tpl.format(
         city=city, country=country, ocountry=other, first=first,
         person=f"{first} {rng.choice(LAST_NAMES)}", company=rng.choice(COMPANIES), sector=rng.choice(SECTORS),
-        weekday=rng.choice(WEEKDAYS), month=rng.choice(MONTHS), day=day, n=rng.randint(2, 90),
+        weekday=rng.choice(WEEKDAYS), month=rng.choice(MONTHS), day=day, n=rng.randint(3, 90),
+        h=rng.choice(["two", "three", "four", "five", "six", "seven", "eight", "nine"]), big=rng.randint(40, 300), country_app=appositive(country),
         time=rng.choice(TIMES),
     )
-    text = text.replace(" the the ", " the ")
     return text[:1].upper() + text[1:]
 
 
 def build_cities(rng: random.Random) -> dict[str, list[dict]]:
     names = [c for c, _ in CITIES]
     assert len(names) == len(set(names)), "duplicate city"
+    check_distractors()
     country_of = dict(CITIES)
     pool = sorted(names)
     rng.shuffle(pool)
@@ -1036,7 +1115,7 @@ def build_cities(rng: random.Random) -> dict[str, list[dict]]:
             for city in order[:count]:
                 while True:
                     text = make_city_sentence(rng, city, country_of[city])
-                    if text not in seen:
+                    if text not in seen and mentions_only(text, city):
                         break
                 seen.add(text)
                 rows.append({"sentence": text, "city": city})

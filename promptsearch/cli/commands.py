@@ -11,7 +11,8 @@ from promptsearch.errors import NotFoundError, UserError
 from promptsearch.export import render_export
 from promptsearch.search import SearchSettings, create_search, open_parts, run_search
 from promptsearch.search.runner import check_data
-from promptsearch.search.results import best, completed_trials, leaderboard, trial_counts
+from promptsearch.search.results import (best, completed_trials, finished_trials, leaderboard,
+                                         pruned_trials, trial_counts)
 from promptsearch.storage import Store, mask_url
 
 console = display.console
@@ -29,7 +30,8 @@ def optimize(args: argparse.Namespace) -> int:
     name = check_name(args.name or task.name, "--name")
     settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit, batch_size=args.batch_size,
                               sampler=args.sampler, max_new_tokens=args.max_new_tokens,
-                              device=args.device, dtype=args.dtype)
+                              device=args.device, dtype=args.dtype, pruner=args.pruner,
+                              chunk_size=args.chunk_size)
     check_data(task)
     store = Store(args.db)
     if store.find_search(name) is not None:  # fail before the model loads
@@ -52,7 +54,7 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def _run(store: Store, record, lm, n_trials: int) -> int:
-    already = len(completed_trials(store, record))
+    already = len(finished_trials(store, record))
     try:
         with display.TrialProgress(n_trials, already) as bar:
             summary = run_search(store, record, lm, n_trials, on_trial=bar.update)
@@ -78,6 +80,9 @@ def show(args: argparse.Namespace) -> int:
         console.print(display.leaderboard_table(entries))
     else:
         console.print("no completed trials yet")
+    pruned = pruned_trials(store, record)
+    if pruned:
+        console.print(display.pruned_table(store, record, pruned[-args.top:]))
     return 0
 
 

@@ -42,8 +42,9 @@ class TrialProgress:
         self.progress.__exit__(*exc)
 
     def update(self, event: TrialEvent) -> None:
-        self.progress.update(self.task_id, completed=event.completed - self.already,
-                             best=f"{event.best:.4f}", last=f"{event.score:.4f}")
+        last = f"{event.score:.4f}" + (" (pruned)" if event.state == "pruned" else "")
+        best = f"{event.best:.4f}" if event.best is not None else "-"
+        self.progress.update(self.task_id, completed=event.completed - self.already, best=best, last=last)
 
 
 def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table:
@@ -66,7 +67,8 @@ def best_prompt_panel(entry: Entry) -> Panel:
 
 def run_summary_line(summary: RunSummary) -> str:
     rate = summary.examples_computed / summary.model_seconds if summary.model_seconds > 0 else 0.0
-    return (f"{summary.completed} trials in {summary.wall_seconds:.1f}s; "
+    pruned = f" (+{summary.pruned} pruned)" if summary.pruned else ""
+    return (f"{summary.completed} trials{pruned} in {summary.wall_seconds:.1f}s; "
             f"{summary.examples_computed} examples scored by the model at {rate:.1f} examples/s")
 
 
@@ -93,4 +95,17 @@ def searches_table(rows: list[tuple[SearchRecord, int, float | None]]) -> Table:
     for rec, n, best in rows:
         table.add_row(rec.name, rec.task["name"], rec.model, str(n),
                       f"{best:.4f}" if best is not None else "-", rec.created.strftime("%Y-%m-%d %H:%M"))
+    return table
+
+
+def pruned_table(store, record: SearchRecord, trials) -> Table:
+    """Pruned trials with the partial score they had when the pruner stopped them."""
+    table = Table(title="Pruned trials (partial dev scores)", title_justify="left")
+    for col in ("trial", "partial score", "examples", "instruction", "demos"):
+        table.add_column(col, justify="right" if col != "instruction" else "left")
+    for t in trials:
+        c = store.get_candidate(record.id, t.user_attrs.get("prompt_hash", ""))
+        table.add_row(str(t.number), f"{t.user_attrs.get('partial_score', float('nan')):.4f}",
+                      str(t.user_attrs.get("partial_examples", "-")), _short(c.instruction if c else None),
+                      str(len(c.demos)) if c else "-")
     return table

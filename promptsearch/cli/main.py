@@ -54,6 +54,10 @@ def build_parser() -> Parser:
     opt.add_argument("--batch-size", type=_positive("--batch-size"), default=32)
     opt.add_argument("--max-new-tokens", type=_positive("--max-new-tokens"), default=32,
                      help="generation tasks: longest answer in tokens")
+    opt.add_argument("--pruner", default="none", choices=("none", "wilcoxon", "halving"),
+                     help="score dev in chunks and stop losing candidates early")
+    opt.add_argument("--chunk-size", type=_positive("--chunk-size"), default=16,
+                     help="dev examples per step when a pruner is on")
     opt.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     opt.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
 

@@ -30,6 +30,15 @@ def completed_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
     return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+def finished_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
+    """Completed or pruned: what `--trials` counts."""
+    return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def pruned_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
+    return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+
+
 def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[Entry]:
     """Distinct candidates, best first; ties go to the earlier trial."""
     trials = sorted(completed_trials(store, record), key=lambda t: (-t.value, t.number))

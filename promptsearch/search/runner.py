@@ -6,6 +6,7 @@ a crash or Ctrl-C loses at most the trial in flight, and `resume` continues from
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -25,6 +26,8 @@ from promptsearch.storage.store import SearchRecord, Store
 
 log = logging.getLogger(__name__)
 SAMPLERS = ("tpe", "random")
+PRUNERS = ("none", "wilcoxon", "halving")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what --trials counts
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class SearchSettings:
     max_new_tokens: int = 32  # generation tasks
     device: str | None = None
     dtype: str | None = None
+    pruner: str = "none"  # multi-fidelity: score dev in chunks and stop losing candidates early
+    chunk_size: int = 16  # dev examples per fidelity step when a pruner is on
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,16 +52,18 @@ class TrialEvent:
 
     number: int
     score: float
-    best: float
-    completed: int  # completed trials in the study so far
-    target: int  # completed trials the run stops at
+    best: float | None  # best complete trial so far (None while every trial was pruned)
+    completed: int  # finished (complete or pruned) trials in the study so far
+    target: int  # finished trials the run stops at
     examples_computed: int  # dev examples that needed the model in this trial
     seconds: float
+    state: str = "complete"  # or "pruned" (score is then the partial mean)
 
 
 @dataclass
 class RunSummary:
     completed: int = 0  # trials completed by this run
+    pruned: int = 0  # trials stopped early by the pruner
     examples_computed: int = 0
     model_seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -68,6 +75,8 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     """Check the task's data and the settings, then store the search (nothing is written on error)."""
     if settings.sampler not in SAMPLERS:
         raise ConfigError(f"--sampler: '{settings.sampler}' is not known; allowed: {', '.join(SAMPLERS)}")
+    if settings.pruner not in PRUNERS:
+        raise ConfigError(f"--pruner: '{settings.pruner}' is not known; allowed: {', '.join(PRUNERS)}")
     if settings.dev_limit is not None and settings.dev_limit < 1:
         raise ConfigError(f"--dev-limit: must be at least 1, got {settings.dev_limit}")
     check_data(task)
@@ -111,42 +120,80 @@ def _sampler(settings: SearchSettings, n_existing: int) -> optuna.samplers.BaseS
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
 
 
+def _pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:
+    if settings.pruner == "wilcoxon":
+        # Paired test of this candidate's per-example scores against the best trial's on the
+        # same examples: made for "same instances, different configurations".
+        return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=settings.chunk_size)
+    if settings.pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=settings.chunk_size, reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def dev_order(dev: list[Example], settings: SearchSettings) -> list[Example]:
+    """With a pruner, the dev set in one seeded shuffled order, the same for every candidate:
+    each fidelity step is then an unbiased sample, and steps line up across trials."""
+    if settings.pruner == "none":
+        return dev
+    order = list(dev)
+    random.Random(f"dev-order:{settings.seed}").shuffle(order)
+    return order
+
+
+class _Pruned(Exception):
+    def __init__(self, score: float, computed: int, seconds: float):
+        self.score, self.computed, self.seconds = score, computed, seconds
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return max((t.value for t in done), default=None)
+
+
 def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
                on_trial: Callable[[TrialEvent], None] | None = None) -> RunSummary:
-    """Run until `n_trials` more trials have completed."""
+    """Run until `n_trials` more trials have finished (completed, or pruned by the pruner)."""
     if n_trials < 1:
         raise UserError(f"--trials: must be at least 1, got {n_trials}")
     task, space, settings = open_parts(record)
     train = load_split(task, "train")
-    dev = load_split(task, "dev", settings.dev_limit)
+    dev = dev_order(load_split(task, "dev", settings.dev_limit), settings)
     study = store.load_study(record)
     summary = RunSummary(failed_stale=fail_stale_trials(study))
     study.sampler = _sampler(settings, len(study.trials))
+    study.pruner = _pruner(settings)
     evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
-    completed = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    target = completed + n_trials
+    finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+    target = finished + n_trials
     start = time.perf_counter()
-    while completed < target:
+    while finished < target:
         trial = study.ask()
+        state = "complete"
         try:
-            score, computed, seconds = _run_trial(trial, store, record, space, task, train, dev, lm, evaluator)
+            prompt = _prepare_trial(trial, store, record, space, task, train, lm)
+            score, computed, seconds = _score(trial, prompt, dev, evaluator, settings)
+            study.tell(trial, score)
+        except _Pruned as p:
+            state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
+            study.tell(trial, state=TrialState.PRUNED)
         except BaseException:
             study.tell(trial, state=TrialState.FAIL)  # Ctrl-C or a crash: the finished trials stay
             raise
-        study.tell(trial, score)
-        completed += 1
-        summary.completed += 1
+        finished += 1
+        summary.completed += state == "complete"
+        summary.pruned += state == "pruned"
         summary.examples_computed += computed
         summary.model_seconds += seconds if computed else 0.0
         if on_trial is not None:
-            on_trial(TrialEvent(trial.number, score, study.best_value, completed, target, computed, seconds))
+            on_trial(TrialEvent(trial.number, score, _best_value(study), finished, target, computed,
+                                seconds, state))
     summary.wall_seconds = time.perf_counter() - start
     return summary
 
 
-def _run_trial(trial: optuna.Trial, store: Store, record: SearchRecord, space: SpaceSpec,
-               task: TaskSpec, train: list[Example], dev: list[Example], lm: LM,
-               evaluator: Evaluator) -> tuple[float, int, float]:
+def _prepare_trial(trial: optuna.Trial, store: Store, record: SearchRecord, space: SpaceSpec,
+                   task: TaskSpec, train: list[Example], lm: LM) -> PromptTemplate:
+    """Sample a point, render it, and store the candidate before any scoring starts."""
     params = suggest(trial, space, task)
     candidate = build_candidate(params, space, task, train)
     prompt = render_candidate(candidate, task, lm)
@@ -157,6 +204,32 @@ def _run_trial(trial: optuna.Trial, store: Store, record: SearchRecord, space: S
     trial.set_user_attr("prompt_hash", prompt.hash)
     trial.set_user_attr("n_demos", len(candidate.demos))
     trial.set_user_attr("prompt", prompt.with_placeholders()[:2000])  # visible in optuna-dashboard
-    evaluation = evaluator.evaluate(prompt, dev)
+    return prompt
+
+
+def _score(trial: optuna.Trial, prompt: PromptTemplate, dev: list[Example], evaluator: Evaluator,
+           settings: SearchSettings) -> tuple[float, int, float]:
+    """Mean dev score; with a pruner, chunk by chunk, reporting to Optuna after each chunk."""
+    chunk = len(dev) if settings.pruner == "none" else settings.chunk_size
+    scores: list[float] = []
+    computed, seconds = 0, 0.0
+    for begin in range(0, len(dev), chunk):
+        ev = evaluator.evaluate(prompt, dev[begin:begin + chunk])
+        computed, seconds = computed + ev.computed, seconds + ev.seconds
+        scores += [r.score for r in ev.results]
+        _report(trial, settings, scores, begin)
+        if begin + chunk < len(dev) and settings.pruner != "none" and trial.should_prune():
+            partial = sum(scores) / len(scores)
+            trial.set_user_attr("partial_score", partial)
+            trial.set_user_attr("partial_examples", len(scores))
+            raise _Pruned(partial, computed, seconds)
     trial.set_user_attr("dev_examples", len(dev))
-    return evaluation.score, evaluation.computed, evaluation.seconds
+    return sum(scores) / len(scores), computed, seconds
+
+
+def _report(trial: optuna.Trial, settings: SearchSettings, scores: list[float], begin: int) -> None:
+    if settings.pruner == "wilcoxon":  # one value per example; the step is its dev position
+        for step in range(begin, len(scores)):
+            trial.report(scores[step], step)
+    elif settings.pruner == "halving":  # the running mean; the step is the examples scored
+        trial.report(sum(scores) / len(scores), len(scores))
