@@ -33,6 +33,8 @@ class FakeLM(LM):
         for r in requests:
             last = r.context.rstrip().split("\n\n")[-1].lower()
             hit = r.continuation.strip().lower() in last
+            if "BAD" in r.context:  # a scripted bad instruction: always wrong
+                hit = not hit
             out.append(LoglikelihoodResult(logprob=-1.0 if hit else -5.0, num_tokens=1, is_greedy=hit))
         return out
 

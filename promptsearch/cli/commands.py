@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from promptsearch.cli import display
+from promptsearch.cli.args import positive
 from promptsearch.config import load_space, load_task
 from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
@@ -16,6 +17,47 @@ from promptsearch.search.results import (best, completed_trials, finished_trials
 from promptsearch.storage import Store, mask_url
 
 console = display.console
+
+
+def add_parsers(sub, common) -> None:
+    opt = sub.add_parser("optimize", parents=[common], help="start a new search")
+    opt.set_defaults(func=optimize)
+    opt.add_argument("task", help="task YAML file (see examples/)")
+    opt.add_argument("--space", default="search_spaces/default.yaml", help="search-space YAML file")
+    opt.add_argument("--trials", type=positive("--trials"), default=20, help="trials to complete")
+    opt.add_argument("--name", help="name of the search (default: the task's name)")
+    opt.add_argument("--model", default="smollm2",
+                     help="'smollm2' (the embedded model), a local Hugging Face model folder or a .gguf file")
+    opt.add_argument("--dev-limit", type=positive("--dev-limit"), help="score on the first N dev examples only")
+    opt.add_argument("--seed", type=int, default=0, help="sampler seed")
+    opt.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
+    opt.add_argument("--batch-size", type=positive("--batch-size"), default=32)
+    opt.add_argument("--max-new-tokens", type=positive("--max-new-tokens"), default=32,
+                     help="generation tasks: longest answer in tokens")
+    opt.add_argument("--pruner", default="none", choices=("none", "wilcoxon", "halving"),
+                     help="score dev in chunks and stop losing candidates early")
+    opt.add_argument("--chunk-size", type=positive("--chunk-size"), default=16,
+                     help="dev examples per step when a pruner is on")
+    opt.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    opt.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
+
+    res = sub.add_parser("resume", parents=[common], help="continue a stopped search")
+    res.set_defaults(func=resume)
+    res.add_argument("name")
+    res.add_argument("--trials", type=positive("--trials"), required=True, help="more trials to complete")
+
+    show = sub.add_parser("show", parents=[common], help="settings, trial counts and leaderboard")
+    show.set_defaults(func=show_search)
+    show.add_argument("name")
+    show.add_argument("--top", type=positive("--top"), default=5)
+
+    sub.add_parser("list", parents=[common], help="every search in the database").set_defaults(func=list_searches)
+
+    exp = sub.add_parser("export", parents=[common], help="write the best prompt")
+    exp.set_defaults(func=export)
+    exp.add_argument("name")
+    exp.add_argument("--format", default="text", choices=("text", "json"))
+    exp.add_argument("-o", "--output", help="file to write (default: standard output)")
 
 
 def _load_lm(model: str, settings: SearchSettings):
@@ -71,7 +113,7 @@ def _run(store: Store, record, lm, n_trials: int) -> int:
     return 0
 
 
-def show(args: argparse.Namespace) -> int:
+def show_search(args: argparse.Namespace) -> int:
     store = Store(args.db, create=False)
     record = store.get_search(args.name)
     console.print(display.settings_table(record, trial_counts(store, record), mask_url(args.db)))
@@ -86,7 +128,7 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def list(args: argparse.Namespace) -> int:  # noqa: A001 - the subcommand's name
+def list_searches(args: argparse.Namespace) -> int:
     try:
         store = Store(args.db, create=False)
     except NotFoundError:

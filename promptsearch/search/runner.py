@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -124,7 +125,9 @@ def _pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:
     if settings.pruner == "wilcoxon":
         # Paired test of this candidate's per-example scores against the best trial's on the
         # same examples: made for "same instances, different configurations".
-        return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=settings.chunk_size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=settings.chunk_size)
     if settings.pruner == "halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=settings.chunk_size, reduction_factor=3)
     return optuna.pruners.NopPruner()

@@ -1,5 +1,4 @@
 """Logic of the search loop, with the scripted fake LM (the real model is tested in tests/cli)."""
-import optuna
 import pytest
 from optuna.trial import TrialState
 
@@ -101,3 +100,35 @@ def test_sampler_is_seeded(tmp_path, tiny_task, tiny_space, fake_lm):
         run_search(store, rec, fake_lm, 4)
         params.append([t.params for t in store.load_study(rec).get_trials(states=(TrialState.COMPLETE,))])
     assert params[0] == params[1]
+
+
+@pytest.mark.parametrize("pruner", ["halving", "wilcoxon"])
+def test_pruner_stops_losing_candidates_and_stores_them_as_pruned(tmp_path, tiny_task, fake_lm, pruner):
+    from conftest import sentiment_rows, write_jsonl
+    write_jsonl(tiny_task.parent / "dev.jsonl", sentiment_rows(48, offset=300))
+    space = tmp_path / "two.yaml"
+    space.write_text("name: two\ninstructions: ['Classify.', 'BAD one.', 'BAD two.', 'BAD three.']\n"
+                     "demos:\n  counts: [0, 2]\n  draws: 3\n")
+    store = Store(f"sqlite:///{tmp_path}/p.db")
+    rec = _create(store, tiny_task, space, pruner=pruner, chunk_size=8, seed=1)
+    events = []
+    summary = run_search(store, rec, fake_lm, 16, on_trial=events.append)
+    counts = trial_counts(store, rec)
+    assert counts["complete"] + counts["pruned"] == 16 == summary.completed + summary.pruned
+    assert counts["pruned"] >= 1
+    pruned = [t for t in store.load_study(rec).trials if t.state == TrialState.PRUNED]
+    for t in pruned:
+        assert 8 <= t.user_attrs["partial_examples"] < 48
+        assert 0.0 <= t.user_attrs["partial_score"] <= 1.0
+    assert best(store, rec).score == 1.0  # the good instruction still wins, scored on all of dev
+    assert [e.state for e in events].count("pruned") == counts["pruned"]
+
+
+def test_dev_order_is_a_seeded_shuffle(tiny_task):
+    from promptsearch.data import load_split
+    from promptsearch.search.runner import dev_order
+    dev = load_split(load_task(tiny_task), "dev")
+    a = dev_order(dev, SearchSettings(pruner="halving", seed=1))
+    assert sorted(e.id for e in a) == sorted(e.id for e in dev)
+    assert a == dev_order(dev, SearchSettings(pruner="halving", seed=1))
+    assert dev_order(dev, SearchSettings()) == dev
