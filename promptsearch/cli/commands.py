@@ -9,7 +9,7 @@ from promptsearch.cli.args import positive
 from promptsearch.config import load_space, load_task
 from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
-from promptsearch.export import render_export
+from promptsearch.export import FORMATS, render_export
 from promptsearch.search import SearchSettings, create_search, open_parts, run_search
 from promptsearch.search.runner import check_data
 from promptsearch.search.results import (best, completed_trials, finished_trials, leaderboard,
@@ -56,7 +56,8 @@ def add_parsers(sub, common) -> None:
     exp = sub.add_parser("export", parents=[common], help="write the best prompt")
     exp.set_defaults(func=export)
     exp.add_argument("name")
-    exp.add_argument("--format", default="text", choices=("text", "json"))
+    exp.add_argument("--format", default="text", choices=FORMATS)
+    exp.add_argument("--force", action="store_true", help="overwrite an existing -o file")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
 
 
@@ -148,8 +149,10 @@ def export(args: argparse.Namespace) -> int:
     text = render_export(store, record, best(store, record), args.format)
     if args.output:
         path = Path(args.output)
-        if path.parent and not path.parent.exists():
+        if not path.parent.exists():
             raise UserError(f"-o: folder {path.parent} does not exist")
+        if path.exists() and not args.force:
+            raise UserError(f"-o: {path} exists; pass --force to overwrite it")
         path.write_text(text, encoding="utf-8")
         display.err_console.print(f"wrote {args.format} to {path}")
     else:

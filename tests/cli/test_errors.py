@@ -116,3 +116,12 @@ def test_debug_shows_the_traceback(db, tiny_space):
     from promptsearch.errors import NotFoundError
     with pytest.raises(NotFoundError):
         main(["optimize", "nowhere.yaml", "--space", str(tiny_space), "--db", f"sqlite:///{db}", "--debug"])
+
+
+def test_export_never_overwrites_without_force(capsys, db, tmp_path):
+    target = tmp_path / "keep.txt"
+    target.write_text("precious")
+    err = _run_error(capsys, ["export", "done", "-o", str(target)], db)
+    assert "exists; pass --force" in err and target.read_text() == "precious"
+    assert main(["export", "done", "-o", str(target), "--force", "--db", f"sqlite:///{db}"]) == 0
+    assert target.read_text() != "precious"
