@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from promptsearch.cli import display
@@ -156,5 +157,6 @@ def export(args: argparse.Namespace) -> int:
         path.write_text(text, encoding="utf-8")
         display.err_console.print(f"wrote {args.format} to {path}")
     else:
-        print(text)
+        sys.stdout.write(text)  # exactly the exported bytes: the answer follows the last character
+        sys.stdout.flush()
     return 0

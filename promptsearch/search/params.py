@@ -14,9 +14,14 @@ from promptsearch.render.prompt import Candidate
 NO_TRIGGER = "none"  # Optuna stores categorical choices; a readable name for "no CoT trigger"
 
 
-def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec) -> dict[str, Any]:
-    """Sample one point. Dimensions with a single choice are fixed, not sampled."""
-    params: dict[str, Any] = {"instruction": _categorical(trial, "instruction", space.instructions)}
+def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec,
+            instructions: Sequence[str]) -> dict[str, Any]:
+    """Sample one point. Dimensions with a single choice are fixed, not sampled.
+
+    `instructions` is the pool (the space's seeds, plus proposals when the space has any):
+    an index into it is what Optuna samples, since a categorical's choices cannot grow.
+    """
+    params: dict[str, Any] = {"instruction": _categorical(trial, "instruction", range(len(instructions)))}
     n = _categorical(trial, "n_demos", space.demo_counts)
     params["n_demos"] = n
     if n > 0:
@@ -37,11 +42,11 @@ def _categorical(trial: optuna.Trial, name: str, choices: Sequence[Any]) -> Any:
 
 
 def build_candidate(params: dict[str, Any], space: SpaceSpec, task: TaskSpec,
-                    train: Sequence[Example]) -> Candidate:
+                    train: Sequence[Example], instructions: Sequence[str]) -> Candidate:
     """The candidate a parameter set stands for; demos are drawn deterministically from train."""
     demos = select_demos(train, params["n_demos"], params.get("demo_selection", "random"),
                          params.get("demo_draw", 0), space.seed, task.output)
     trigger = params["cot_trigger"]
-    return Candidate(instruction=params["instruction"], demos=tuple(demos),
+    return Candidate(instruction=instructions[params["instruction"]], demos=tuple(demos),
                      cot_trigger=None if trigger == NO_TRIGGER else trigger,
                      template=params["template"], params=dict(params))

@@ -10,7 +10,7 @@ import random
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import optuna
 from optuna.trial import TrialState
@@ -153,58 +153,93 @@ def _best_value(study: optuna.Study) -> float | None:
     return max((t.value for t in done), default=None)
 
 
+@dataclass
+class SearchContext:
+    """Everything one run of a search works with; hooks (e.g. proposal) read and extend it."""
+
+    store: Store
+    record: SearchRecord
+    lm: LM
+    task: TaskSpec
+    space: SpaceSpec
+    settings: SearchSettings
+    train: list[Example]
+    dev: list[Example]
+    study: optuna.Study
+    evaluator: Evaluator
+    instructions: list[str]  # the instruction pool: the space's seeds, plus any proposals
+
+
+# Called before each trial is asked for; may add instructions and enqueue trials.
+TrialHook = Callable[[SearchContext], None]
+
+
+def open_context(store: Store, record: SearchRecord, lm: LM) -> SearchContext:
+    task, space, settings = open_parts(record)
+    dev = dev_order(load_split(task, "dev", settings.dev_limit), settings)
+    evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
+    return SearchContext(store, record, lm, task, space, settings, load_split(task, "train"), dev,
+                         store.load_study(record), evaluator, list(space.instructions))
+
+
 def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
-               on_trial: Callable[[TrialEvent], None] | None = None) -> RunSummary:
+               on_trial: Callable[[TrialEvent], None] | None = None,
+               hooks: Sequence[TrialHook] = ()) -> RunSummary:
     """Run until `n_trials` more trials have finished (completed, or pruned by the pruner)."""
     if n_trials < 1:
         raise UserError(f"--trials: must be at least 1, got {n_trials}")
-    task, space, settings = open_parts(record)
-    train = load_split(task, "train")
-    dev = dev_order(load_split(task, "dev", settings.dev_limit), settings)
-    study = store.load_study(record)
+    ctx = open_context(store, record, lm)
+    study = ctx.study
     summary = RunSummary(failed_stale=fail_stale_trials(study))
-    study.sampler = _sampler(settings, len(study.trials))
-    study.pruner = _pruner(settings)
-    evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
+    study.sampler = _sampler(ctx.settings, len(study.trials))
+    study.pruner = _pruner(ctx.settings)
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     target = finished + n_trials
     start = time.perf_counter()
     while finished < target:
-        trial = study.ask()
-        state = "complete"
-        try:
-            prompt = _prepare_trial(trial, store, record, space, task, train, lm)
-            score, computed, seconds = _score(trial, prompt, dev, evaluator, settings)
-            study.tell(trial, score)
-        except _Pruned as p:
-            state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
-            study.tell(trial, state=TrialState.PRUNED)
-        except BaseException:
-            study.tell(trial, state=TrialState.FAIL)  # Ctrl-C or a crash: the finished trials stay
-            raise
+        for hook in hooks:
+            hook(ctx)
+        event = _one_trial(ctx, finished + 1, target)
         finished += 1
-        summary.completed += state == "complete"
-        summary.pruned += state == "pruned"
-        summary.examples_computed += computed
-        summary.model_seconds += seconds if computed else 0.0
+        summary.completed += event.state == "complete"
+        summary.pruned += event.state == "pruned"
+        summary.examples_computed += event.examples_computed
+        summary.model_seconds += event.seconds if event.examples_computed else 0.0
         if on_trial is not None:
-            on_trial(TrialEvent(trial.number, score, _best_value(study), finished, target, computed,
-                                seconds, state))
+            on_trial(event)
     summary.wall_seconds = time.perf_counter() - start
     return summary
 
 
-def _prepare_trial(trial: optuna.Trial, store: Store, record: SearchRecord, space: SpaceSpec,
-                   task: TaskSpec, train: list[Example], lm: LM) -> PromptTemplate:
+def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
+    """Ask, render, score, tell. The trial is told (committed) before this returns."""
+    study = ctx.study
+    trial = study.ask()
+    state = "complete"
+    try:
+        prompt = _prepare_trial(trial, ctx)
+        score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.settings)
+        study.tell(trial, score)
+    except _Pruned as p:
+        state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
+        study.tell(trial, state=TrialState.PRUNED)
+    except BaseException:
+        study.tell(trial, state=TrialState.FAIL)  # Ctrl-C or a crash: the finished trials stay
+        raise
+    return TrialEvent(trial.number, score, _best_value(study), finished, target, computed, seconds, state)
+
+
+def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> PromptTemplate:
     """Sample a point, render it, and store the candidate before any scoring starts."""
-    params = suggest(trial, space, task)
-    candidate = build_candidate(params, space, task, train)
-    prompt = render_candidate(candidate, task, lm)
-    store.save_candidate(record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
-                         answer_prefix=prompt.answer_prefix, instruction=candidate.instruction,
-                         demos=[d.fields for d in candidate.demos], cot_trigger=candidate.cot_trigger,
-                         template=candidate.template, params=params)
+    params = suggest(trial, ctx.space, ctx.task, ctx.instructions)
+    candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions)
+    prompt = render_candidate(candidate, ctx.task, ctx.lm)
+    ctx.store.save_candidate(ctx.record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
+                             answer_prefix=prompt.answer_prefix, instruction=candidate.instruction,
+                             demos=[d.fields for d in candidate.demos], cot_trigger=candidate.cot_trigger,
+                             template=candidate.template, params=params)
     trial.set_user_attr("prompt_hash", prompt.hash)
+    trial.set_user_attr("instruction", candidate.instruction)
     trial.set_user_attr("n_demos", len(candidate.demos))
     trial.set_user_attr("prompt", prompt.with_placeholders()[:2000])  # visible in optuna-dashboard
     return prompt

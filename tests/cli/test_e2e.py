@@ -51,7 +51,7 @@ def test_optimize_resume_show_list_export(tmp_path, capsys, smollm):
         assert key in exported
 
     assert main(["export", "e2e", "--format", "text", *args]) == 0
-    assert capsys.readouterr().out.rstrip("\n") == top.candidate.prompt
+    assert capsys.readouterr().out == top.candidate.prompt
 
     assert main(["show", "e2e", *args]) == 0
     out = capsys.readouterr().out
