@@ -15,13 +15,13 @@ NO_TRIGGER = "none"  # Optuna stores categorical choices; a readable name for "n
 
 
 def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec,
-            instructions: Sequence[str]) -> dict[str, Any]:
+            instructions: Sequence[str], dynamic: bool = False) -> dict[str, Any]:
     """Sample one point. Dimensions with a single choice are fixed, not sampled.
 
     `instructions` is the pool (the space's seeds, plus proposals when the space has any):
     an index into it is what Optuna samples, since a categorical's choices cannot grow.
     """
-    params: dict[str, Any] = {"instruction": _categorical(trial, "instruction", range(len(instructions)))}
+    params: dict[str, Any] = {"instruction": suggest_instruction(trial, len(instructions), dynamic)}
     n = _categorical(trial, "n_demos", space.demo_counts)
     params["n_demos"] = n
     if n > 0:
@@ -33,6 +33,14 @@ def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec,
     params["cot_trigger"] = _categorical(trial, "cot_trigger", triggers)
     params["template"] = _categorical(trial, "template", space.templates)
     return params
+
+
+def suggest_instruction(trial: optuna.Trial, pool_size: int, dynamic: bool) -> int:
+    """An index into the instruction pool. A pool that grows (LLM proposals) is sampled as an
+    integer, because Optuna's categorical choices are fixed for the life of a study."""
+    if dynamic:
+        return trial.suggest_int("instruction", 0, pool_size - 1) if pool_size > 1 else 0
+    return _categorical(trial, "instruction", range(pool_size))
 
 
 def _categorical(trial: optuna.Trial, name: str, choices: Sequence[Any]) -> Any:

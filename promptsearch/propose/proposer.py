@@ -1,0 +1,70 @@
+"""Who writes the proposals: the in-process model through our engine, or any model `dspy.LM`
+reaches through a DSPy program. Both answer `complete(prompt, n)` with raw texts."""
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from promptsearch.lm.base import LM, GenerateRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Completion:
+    sent: str  # exactly what went to the model (for a DSPy proposer: the adapter's messages)
+    texts: list[str]  # the raw answers
+
+
+class Proposer(ABC):
+    name: str
+
+    @abstractmethod
+    def complete(self, prompts: list[str], n: int, *, temperature: float, max_tokens: int,
+                 seed: int) -> list[Completion]:
+        """n sampled answers for each prompt."""
+
+
+class LocalProposer(Proposer):
+    """The in-process model, by plain completion: a 135M model cannot follow DSPy's adapters,
+    but it continues "The instruction was to" well enough."""
+
+    def __init__(self, lm: LM):
+        self.lm, self.name = lm, lm.name
+
+    def complete(self, prompts, n, *, temperature, max_tokens, seed):
+        requests = [GenerateRequest(p, max_new_tokens=max_tokens, stop=("\n",), temperature=temperature,
+                                    num_return_sequences=n, seed=seed + i) for i, p in enumerate(prompts)]
+        return [Completion(p, r.texts) for p, r in zip(prompts, self.lm.generate(requests))]
+
+
+class DSPyProposer(Proposer):
+    """A `dspy.LM` (hosted API, vLLM, Ollama, ...) running a DSPy signature. DSPy's settings are
+    never set globally: the LM is bound with `dspy.context` for each call."""
+
+    def __init__(self, model: str, **lm_kwargs):
+        import dspy  # only on this path: the local path never imports DSPy
+
+        self.dspy, self.name = dspy, model
+        self.lm = dspy.LM(model, cache=False, **lm_kwargs)
+
+        class ProposeInstruction(dspy.Signature):
+            """Read the request and answer with exactly one new instruction for a language model."""
+
+            request: str = dspy.InputField()
+            instruction: str = dspy.OutputField(desc="one instruction, one or two sentences")
+
+        self.program = dspy.Predict(ProposeInstruction)
+
+    def complete(self, prompts, n, *, temperature, max_tokens, seed):
+        out = []
+        for prompt in prompts:
+            with self.dspy.context(lm=self.lm):
+                pred = self.program(request=prompt, config={"n": n, "temperature": temperature,
+                                                            "max_tokens": max(max_tokens, 256)})
+            texts = list(pred.completions.instruction) if hasattr(pred, "completions") else [pred.instruction]
+            sent = self.lm.history[-1].get("messages") if self.lm.history else None
+            out.append(Completion(json.dumps(sent, ensure_ascii=False) if sent else prompt, texts))
+        return out
