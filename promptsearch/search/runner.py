@@ -24,6 +24,7 @@ from promptsearch.lm.base import LM
 from promptsearch.render.prompt import Candidate, PromptTemplate, render
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.storage.trials import fail_stale
 
 log = logging.getLogger(__name__)
 SAMPLERS = ("tpe", "random")
@@ -42,6 +43,7 @@ class SearchSettings:
     dtype: str | None = None
     pruner: str = "none"  # multi-fidelity: score dev in chunks and stop losing candidates early
     chunk_size: int = 16  # dev examples per fidelity step when a pruner is on
+    proposer: str | None = None  # model writing instruction proposals (default: the task's model)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,16 +102,13 @@ def render_candidate(candidate: Candidate, task: TaskSpec, lm: LM | None) -> Pro
 
 
 def fail_stale_trials(study: optuna.Study) -> list[int]:
-    """Mark trials left RUNNING by a killed process as FAIL, so their points can be retried.
+    """Mark trials left RUNNING by a stopped process as FAIL and queue their points again.
 
-    One process runs a search at a time here; a trial still RUNNING when `resume` starts
-    belongs to a process that no longer runs.
+    Safe while other workers run on the same search: a trial counts as stale only when its
+    owner process is gone (same machine: checked at once) or, for another machine, when its
+    heartbeat has been silent for the grace period (see promptsearch.storage.trials).
     """
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        log.warning("trial %d was left running by a stopped process: marked failed", t.number)
-    return [t.number for t in stale]
+    return fail_stale(study)
 
 
 def _sampler(settings: SearchSettings, n_existing: int) -> optuna.samplers.BaseSampler:
@@ -168,6 +167,7 @@ class SearchContext:
     study: optuna.Study
     evaluator: Evaluator
     instructions: list[str]  # the instruction pool: the space's seeds, plus any proposals
+    dynamic_instructions: bool = False  # set by a proposal hook: the pool may grow
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
@@ -231,7 +231,7 @@ def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
 
 def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> PromptTemplate:
     """Sample a point, render it, and store the candidate before any scoring starts."""
-    params = suggest(trial, ctx.space, ctx.task, ctx.instructions)
+    params = suggest(trial, ctx.space, ctx.task, ctx.instructions, ctx.dynamic_instructions)
     candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions)
     prompt = render_candidate(candidate, ctx.task, ctx.lm)
     ctx.store.save_candidate(ctx.record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
