@@ -13,6 +13,8 @@ from promptsearch.errors import NotFoundError, UserError
 from promptsearch.export import FORMATS, render_export
 from promptsearch.search import SearchSettings, create_search, open_parts, run_search
 from promptsearch.search.runner import check_data
+from promptsearch.search.workers import check_context
+from promptsearch.cli.workers import run_pool
 from promptsearch.search.results import (best, completed_trials, finished_trials, leaderboard,
                                          pruned_trials, trial_counts)
 from promptsearch.storage import Store, mask_url
@@ -41,6 +43,9 @@ def add_parsers(sub, common) -> None:
                      help="dev examples per step when a pruner is on")
     opt.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     opt.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
+    opt.add_argument("--workers", type=positive("--workers"), default=1,
+                     help="run the trials in N worker processes sharing the --trials target (default: 1, "
+                          "in this process); more can join with `promptsearch worker NAME`")
 
     res = sub.add_parser("resume", parents=[common], help="continue a stopped search")
     res.set_defaults(func=resume)
@@ -81,8 +86,18 @@ def optimize(args: argparse.Namespace) -> int:
     if store.find_search(name) is not None:  # fail before the model loads
         raise UserError(f"a search named '{name}' already exists in {mask_url(args.db)}; "
                         f"continue it with `promptsearch resume {name} --trials N` or choose another --name")
+    if args.workers > 1:  # the workers load the model; here only check that it exists
+        from promptsearch.lm.loading import resolve_spec
+        resolve_spec(args.model)
+        record = create_search(store, name, task, space, args.model, settings)
+        store.set_trial_target(record, args.trials)
+        console.print(f"search [bold]{name}[/bold]: task {task.name}, space {space.name}, "
+                      f"model {args.model}, {args.workers} workers")
+        return run_pool(store, record, args.db, args.workers, args.trials)
     lm = _load_lm(args.model, settings)
+    check_context(task, lm)
     record = create_search(store, name, task, space, args.model, settings)
+    store.set_trial_target(record, args.trials)  # what workers joining later aim at
     console.print(f"search [bold]{name}[/bold]: task {task.name}, space {space.name}, model {lm.name}")
     return _run(store, record, lm, args.trials)
 

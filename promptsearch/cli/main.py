@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130
 
 
 # Each module adds its subcommands with add_parsers(sub, common); a handler is set as `func`.
-COMMAND_MODULES = ("promptsearch.cli.commands",)
+COMMAND_MODULES = ("promptsearch.cli.commands", "promptsearch.cli.extra", "promptsearch.cli.workers")
 
 
 def build_parser() -> Parser:

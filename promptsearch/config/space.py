@@ -1,4 +1,8 @@
-"""The search space: which instructions, demonstrations, CoT triggers and layouts to try."""
+"""The search space: which instructions, demonstrations, CoT triggers, strategies and layouts to try.
+
+Every key is optional except `instructions`; see search_spaces/default.yaml (label tasks) and
+search_spaces/reasoning.yaml (strategies, self-consistency, bootstrapping, nearest demos).
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -8,7 +12,13 @@ from typing import Any
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
 
 TEMPLATES = ("plain", "chat")
-SELECTIONS = ("random", "stratified")
+SELECTIONS = ("random", "stratified", "nearest")
+ORDERS = ("drawn", "similar_last")
+EMBEDDINGS = ("minilm", "lm")
+# Kept in step with render/strategy.py (config may not import render).
+STRATEGIES = ("direct", "zero_shot_cot", "few_shot_cot", "self_consistency", "least_to_most")
+BOOTSTRAP_STRATEGIES = ("zero_shot_cot", "self_consistency", "least_to_most")
+LABEL_ANSWERS = ("rank", "extract")
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,17 @@ class SpaceSpec:
     seed: int = 0
     description: str = ""
     source: str = ""
+    strategies: tuple[str, ...] = ("direct",)
+    demo_orders: tuple[str, ...] = ("drawn",)  # nearest demos: most similar first, or last
+    embedding: str = "minilm"  # nearest demos: the sentence-embedding model, or "lm"
+    max_reasoning_tokens: int = 128
+    label_answers: tuple[str, ...] = ("rank",)  # label tasks after reasoning
+    max_subquestions: int = 3  # least-to-most
+    sc_samples: tuple[int, ...] = (5,)  # self-consistency: reasoning paths
+    sc_temperatures: tuple[float, ...] = (0.7,)
+    bootstrap_strategy: str = "zero_shot_cot"  # how demo rationales are made when the data has none
+    bootstrap_trigger: str | None = "Let's think step by step."
+    bootstrap_tries: int = 16  # train examples run to find correctly answered ones
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -48,10 +69,69 @@ def load_space(path: str | Path) -> SpaceSpec:
         if t not in TEMPLATES:
             raise f.error(f"templates[{i}]", f"is '{t}'; allowed: {', '.join(TEMPLATES)}")
     seed = f.get("seed", int, default=0)
+    strategies = _choices(f, "strategies", STRATEGIES, ["direct"])
+    if "few_shot_cot" in strategies and max(demos["demo_counts"]) == 0:
+        raise f.error("strategies", "lists few_shot_cot, which needs demos; add a count above 0 to demos.counts")
+    extra = {**_reasoning(f, path), **_self_consistency(f, path), **_bootstrap(f, path)}
     f.done()
     return SpaceSpec(name=name, description=description, instructions=tuple(instructions),
                      cot_triggers=tuple(triggers), templates=tuple(templates), seed=seed,
-                     source=str(path), **demos)
+                     source=str(path), strategies=tuple(strategies), **demos, **extra)
+
+
+def _choices(f: Fields, key: str, allowed: tuple[str, ...], default: list[str]) -> list[str]:
+    """A non-empty list of distinct values from `allowed`."""
+    values = f.str_list(key) or default
+    for i, v in enumerate(values):
+        if v not in allowed:
+            raise f.error(f"{key}[{i}]", f"is '{v}'; allowed: {', '.join(allowed)}")
+    if len(set(values)) != len(values):
+        raise f.error(key, "lists a value twice")
+    return values
+
+
+def _int(f: Fields, key: str, default: int, low: int, high: int) -> int:
+    value = f.get(key, int, default=default)
+    if not low <= value <= high:
+        raise f.error(key, f"must be from {low} to {high}, got {value}")
+    return value
+
+
+def _reasoning(f: Fields, path: Path) -> dict[str, Any]:
+    r = Fields(f.get("reasoning", dict, default={}), path, prefix="reasoning.")
+    out = {"max_reasoning_tokens": _int(r, "max_tokens", 128, 8, 4096),
+           "label_answers": tuple(_choices(r, "label_answer", LABEL_ANSWERS, ["rank"])),
+           "max_subquestions": _int(r, "max_subquestions", 3, 1, 10)}
+    r.done()
+    return out
+
+
+def _self_consistency(f: Fields, path: Path) -> dict[str, Any]:
+    sc = Fields(f.get("self_consistency", dict, default={}), path, prefix="self_consistency.")
+    samples = sc.get("samples", list, default=[5])
+    for i, n in enumerate(samples):
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
+            raise sc.error(f"samples[{i}]", f"must be an integer from 1 to 64, got {n!r}")
+    temps = sc.get("temperatures", list, default=[0.7])
+    for i, t in enumerate(temps):
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 2:
+            raise sc.error(f"temperatures[{i}]", f"must be a number above 0 and at most 2, got {t!r}")
+    for key, values in (("samples", samples), ("temperatures", temps)):
+        if not values:
+            raise sc.error(key, "must not be an empty list")
+    sc.done()
+    return {"sc_samples": tuple(sorted(set(samples))), "sc_temperatures": tuple(sorted({float(t) for t in temps}))}
+
+
+def _bootstrap(f: Fields, path: Path) -> dict[str, Any]:
+    b = Fields(f.get("bootstrap", dict, default={}), path, prefix="bootstrap.")
+    strategy = b.choice("strategy", BOOTSTRAP_STRATEGIES, default="zero_shot_cot")
+    # null is a value here (reason without a trigger), not "use the default"
+    trigger = b.get("trigger", str, default=None if "trigger" in b.data else "Let's think step by step.")
+    out = {"bootstrap_strategy": strategy, "bootstrap_trigger": trigger,
+           "bootstrap_tries": _int(b, "tries", 16, 1, 100000)}
+    b.done()
+    return out
 
 
 def _demos(f: Fields, path: Path) -> dict[str, Any]:
@@ -70,6 +150,8 @@ def _demos(f: Fields, path: Path) -> dict[str, Any]:
     draws = d.get("draws", int, default=1)
     if draws < 1:
         raise d.error("draws", f"must be at least 1, got {draws}")
+    orders = _choices(d, "order", ORDERS, ["drawn"])
+    embedding = d.choice("embedding", EMBEDDINGS, default="minilm")
     d.done()
     return {"demo_counts": tuple(sorted(set(counts))), "demo_selection": tuple(selection),
-            "demo_draws": draws}
+            "demo_draws": draws, "demo_orders": tuple(orders), "embedding": embedding}

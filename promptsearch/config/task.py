@@ -24,6 +24,7 @@ class TaskSpec:
     labels: tuple[str, ...] | None = None
     description: str = ""
     source: str = ""  # the YAML file it was read from
+    rationale: str | None = None  # a train field with worked solutions, for chain-of-thought demos
 
     @property
     def is_classification(self) -> bool:
@@ -72,11 +73,16 @@ def load_task(path: str | Path) -> TaskSpec:
     labels = f.str_list("labels")
     if labels is not None and len(set(labels)) != len(labels):
         raise f.error("labels", "lists a label twice")
+    rationale = f.get("rationale", str)
+    if rationale is not None and rationale in (*inputs, output):
+        raise f.error("rationale", f"'{rationale}' is also an input or the output; name the field "
+                                   f"that holds worked solutions in the train split")
     f.done()
     return TaskSpec(name=name, description=description,
                     train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]),
                     inputs=tuple(inputs), output=output, metric=metric,
-                    labels=tuple(labels) if labels is not None else None, source=str(path))
+                    labels=tuple(labels) if labels is not None else None, source=str(path),
+                    rationale=rationale)
 
 
 def check_name(name: str, where: str) -> str:

@@ -1,21 +1,27 @@
-"""Scoring a rendered prompt on examples: label ranking by log-likelihood, or greedy generation.
+"""Scoring a rendered prompt on examples, with the strategy the prompt carries (strategies.py).
 
 Per-example results are looked up in a cache first (the database, keyed by model, prompt hash,
 example id and decoding settings), so a repeated or resumed candidate costs no model calls.
+The prompt hash is that of the template the example is actually scored with: a prompt whose
+demonstrations differ per example (render/dynamic.py) is cached per example, never under one
+hash for different texts.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.data.metrics import get_metric
-from promptsearch.lm.base import LM, GenerateRequest, LoglikelihoodRequest
+from promptsearch.evaluate.strategies import Options, Trace, run_strategy
+from promptsearch.lm.base import LM
 from promptsearch.render.prompt import PromptTemplate
+from promptsearch.render.strategy import DIRECT, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +51,22 @@ class EvalCache(Protocol):
 
 @dataclass(frozen=True)
 class Decoding:
-    """How an answer is obtained; part of the cache key."""
+    """How an answer is obtained; part of the cache key (with the strategy's own settings)."""
 
     max_new_tokens: int = 32
     length_normalize: bool = False  # label ranking by mean instead of summed token log-prob
 
-    def key(self, task: TaskSpec) -> str:
+    def key(self, task: TaskSpec, strategy: Strategy = DIRECT) -> str:
         if task.is_classification:
             labels = hashlib.sha256("\x1f".join(task.labels).encode()).hexdigest()[:12]
-            return f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{task.metric}"
-        return f"greedy:{self.max_new_tokens}:nl:{task.metric}"
+            base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{task.metric}"
+        else:
+            base = f"greedy:{self.max_new_tokens}:nl:{task.metric}"
+        return base if not strategy.reasons else f"{strategy.key()}|{base}"
+
+    @property
+    def options(self) -> Options:
+        return Options(self.max_new_tokens, self.length_normalize)
 
 
 @dataclass
@@ -64,46 +76,50 @@ class Evaluator:
     cache: EvalCache | None = None
     decoding: Decoding = field(default_factory=Decoding)
 
-    def evaluate(self, prompt: PromptTemplate, examples: Sequence[Example]) -> Evaluation:
+    def evaluate(self, prompt, examples: Sequence[Example]) -> Evaluation:
+        """Score `prompt` (a PromptTemplate, or a DynamicPrompt with per-example templates) on
+        `examples`, with the strategy it carries."""
         start = time.perf_counter()
-        key = self.decoding.key(self.task)
-        cached = self.cache.get(self.lm.name, prompt.hash, key, [e.id for e in examples]) if self.cache else {}
-        todo = [e for e in examples if e.id not in cached]
-        fresh = self._compute(prompt, todo) if todo else []
+        templates = prompt.per_example(examples)
+        key = self.decoding.key(self.task, prompt.strategy)
+        cached = self._cached(templates, examples, key)
+        todo = [(t, e) for t, e in zip(templates, examples) if e.id not in cached]
+        fresh = self._compute(prompt.strategy, todo) if todo else []
         if self.cache and fresh:
-            self.cache.put(self.lm.name, prompt.hash, key, fresh)
+            by_hash: dict[str, list[ExampleResult]] = defaultdict(list)
+            for (t, _), r in zip(todo, fresh):
+                by_hash[t.hash].append(r)
+            for h, results in by_hash.items():
+                self.cache.put(self.lm.name, h, key, results)
         by_id = {**cached, **{r.example_id: r for r in fresh}}
         results = [by_id[e.id] for e in examples]
         score = sum(r.score for r in results) / len(results) if results else 0.0
         seconds = time.perf_counter() - start
-        log.debug("prompt %s: %d examples (%d computed) in %.2fs, score %.4f",
-                  prompt.hash[:8], len(examples), len(todo), seconds, score)
+        log.debug("prompt %s (%s): %d examples (%d computed) in %.2fs, score %.4f", prompt.hash[:8],
+                  prompt.strategy.name, len(examples), len(todo), seconds, score)
         return Evaluation(score, results, computed=len(todo), seconds=seconds)
 
-    def _compute(self, prompt: PromptTemplate, examples: Sequence[Example]) -> list[ExampleResult]:
-        if self.task.is_classification:
-            predictions = self._rank_labels(prompt, examples)
-        else:
-            predictions = self._generate(prompt, examples)
+    def traces(self, prompt, examples: Sequence[Example]) -> list[Trace]:
+        """Run the prompt's strategy on every example, uncached, keeping the reasoning it wrote
+        (for bootstrapped demonstrations)."""
+        return run_strategy(self.lm, self.task, prompt.strategy,
+                            list(zip(prompt.per_example(examples), examples)), self.decoding.options)
+
+    def _cached(self, templates: Sequence[PromptTemplate], examples: Sequence[Example],
+                key: str) -> dict[str, ExampleResult]:
+        if not self.cache:
+            return {}
+        ids: dict[str, list[str]] = defaultdict(list)  # one lookup per distinct template
+        for t, e in zip(templates, examples):
+            ids[t.hash].append(e.id)
+        out: dict[str, ExampleResult] = {}
+        for h, wanted in ids.items():
+            out.update(self.cache.get(self.lm.name, h, key, wanted))
+        return out
+
+    def _compute(self, strategy: Strategy, items: list[tuple[PromptTemplate, Example]]) -> list[ExampleResult]:
+        traces = run_strategy(self.lm, self.task, strategy, items, self.decoding.options)
         metric = get_metric(self.task.metric)
         gold = self.task.output
-        return [ExampleResult(e.id, p, metric(p, e[gold])) for e, p in zip(examples, predictions)]
-
-    def _rank_labels(self, prompt: PromptTemplate, examples: Sequence[Example]) -> list[str]:
-        """Every (example, label) pair in one call: the backend shares the prompt prefix."""
-        labels = self.task.labels
-        requests = [LoglikelihoodRequest(prompt.fill(e), prompt.answer_prefix + label)
-                    for e in examples for label in labels]
-        out = self.lm.loglikelihood(requests)
-        predictions = []
-        for i in range(len(examples)):
-            row = out[i * len(labels):(i + 1) * len(labels)]
-            scores = [r.logprob / r.num_tokens if self.decoding.length_normalize else r.logprob for r in row]
-            predictions.append(labels[max(range(len(labels)), key=scores.__getitem__)])
-        return predictions
-
-    def _generate(self, prompt: PromptTemplate, examples: Sequence[Example]) -> list[str]:
-        requests = [GenerateRequest(prompt.fill(e) + prompt.answer_prefix.rstrip(),
-                                    max_new_tokens=self.decoding.max_new_tokens, stop=("\n",))
-                    for e in examples]
-        return [r.texts[0].strip() for r in self.lm.generate(requests)]
+        return [ExampleResult(e.id, tr.prediction, metric(tr.prediction, e[gold]))
+                for (_, e), tr in zip(items, traces)]

@@ -1,4 +1,11 @@
-"""Writing the best candidate out: `text` (the rendered prompt) and `json` (everything about it)."""
+"""Writing the best candidate out, in the format of the tool that uses it next.
+
+text   the rendered prompt, exactly as scored (the answer follows its last character)
+json   everything about the candidate: prompt, parts, score, parameters (also a --baseline file)
+chat   an OpenAI-style messages list with a `{field}` template as the last message
+jinja  a Jinja2 template whose variables are the task's input fields
+dspy   a state file for `dspy.Predict("<inputs> -> <output>").load("file.json")`
+"""
 from __future__ import annotations
 
 import json
@@ -7,7 +14,7 @@ from typing import Any
 from promptsearch.search.results import Entry, completed_trials
 from promptsearch.storage.store import SearchRecord, Store
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "chat", "jinja", "dspy")
 
 
 def export_record(store: Store, record: SearchRecord, entry: Entry) -> dict[str, Any]:
@@ -45,4 +52,15 @@ def _dev_examples(store: Store, record: SearchRecord, entry: Entry) -> int | Non
 def render_export(store: Store, record: SearchRecord, entry: Entry, fmt: str) -> str:
     if fmt == "text":
         return entry.candidate.prompt  # exactly as scored: the answer follows the last character
-    return json.dumps(export_record(store, record, entry), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "json":
+        return json.dumps(export_record(store, record, entry), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "chat":
+        from promptsearch.export.chat import chat_export
+        return chat_export(record, entry.candidate)
+    if fmt == "jinja":
+        from promptsearch.export.jinja import jinja_export
+        return jinja_export(record, entry)
+    if fmt == "dspy":
+        from promptsearch.export.dspy_program import dspy_export
+        return dspy_export(record, entry.candidate)
+    raise ValueError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")

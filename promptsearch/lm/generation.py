@@ -29,7 +29,7 @@ from promptsearch.lm.base import GenerateRequest, GenerateResult
 class GenRow:
     req: GenerateRequest
     index: int  # request index
-    seq: int  # which of the request's num_return_sequences
+    seq: int  # which of the request's num_return_sequences (seeds its sampler)
     tokens: list[int]
     out: list[int] = field(default_factory=list)  # generated ids
     logps: list[float] = field(default_factory=list)  # their log-probs (temperature 1)
@@ -39,25 +39,25 @@ class GenRow:
 
 
 def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
-    rows: list[GenRow] = []
+    rows: dict[tuple, GenRow] = {}  # greedy duplicates (same tokens and limits) are decoded once
+    slots: list[list[GenRow]] = []  # request -> its num_return_sequences rows
     for i, r in enumerate(requests):
         ids = lm.tok_encode(r.context) or [lm.tokenizer.bos_token_id or lm.tokenizer.eos_token_id]
         ids = ids[-max(1, lm.max_length - r.max_new_tokens):]  # left-truncate to leave room
-        rows += [GenRow(r, i, k, ids) for k in range(r.num_return_sequences)]
-    stubs = [plan.Row(r.tokens, need=len(r.tokens) - 1) for r in rows]  # need the last position
-    row_of = {id(s): r for s, r in zip(stubs, rows)}
+        keys = [("greedy", tuple(ids), r.max_new_tokens, r.stop) if r.temperature <= 0 else ("sample", i, k)
+                for k in range(r.num_return_sequences)]
+        slots.append([rows.setdefault(key, GenRow(r, i, k, ids)) for k, key in enumerate(keys)])
+    todo = list(rows.values())
+    stubs = [plan.Row(r.tokens, need=len(r.tokens) - 1) for r in todo]  # need the last position
+    row_of = {id(s): r for s, r in zip(stubs, todo)}
     for p, group in plan.prefix_groups(stubs):
         kv = lm._prefix_kv(group[0].tokens[:p])
         grows = [row_of[id(s)] for s in group]
         cost = [len(r.tokens) - p + r.req.max_new_tokens for r in grows]
         for idx in plan.buckets(cost, lm.batch_size, lm.max_batch_tokens):
             lm._with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])
-    results = [GenerateResult([""] * r.num_return_sequences, [0.0] * r.num_return_sequences)
-               for r in requests]
-    for row in rows:
-        text, logp = _finish(lm, row)
-        results[row.index].texts[row.seq], results[row.index].logprobs[row.seq] = text, logp
-    return results
+    done = {id(r): _finish(lm, r) for r in todo}
+    return [GenerateResult([done[id(r)][0] for r in s], [done[id(r)][1] for r in s]) for s in slots]
 
 
 def _decode_batch(lm, kv, p: int, rows: list[GenRow]) -> None:
@@ -117,13 +117,13 @@ def _pick(lm, h: torch.Tensor, rows: list[GenRow], gens: list) -> torch.Tensor:
             probs = F.softmax(logp[i] / r.req.temperature, dim=-1)
             nxt[i] = torch.multinomial(probs, 1, generator=g)[0]
     eos = _eos_ids(lm)
-    for i, r in enumerate(rows):
-        tok = int(nxt[i])
+    picked = logp.gather(1, nxt[:, None])[:, 0].tolist()  # [B] log-probs, one host copy
+    for r, tok, lp in zip(rows, nxt.tolist(), picked):
         if tok in eos:
             r.done = True
             continue
         r.out.append(tok)
-        r.logps.append(float(logp[i, tok]))
+        r.logps.append(lp)
         r.text = lm.tokenizer.decode(r.out, skip_special_tokens=True)
         r.ends.append(len(r.text))
         r.done = len(r.out) >= r.req.max_new_tokens or any(s and s in r.text for s in r.req.stop)

@@ -1,11 +1,20 @@
-"""Choosing demonstrations from the train pool: deterministic for a given (seed, size, method, draw)."""
+"""Choosing demonstrations from the train pool: deterministic for a given (seed, size, method, draw).
+
+`random` and `stratified` pick one demo set for every input; `nearest` picks, for each input, the
+pool examples most similar to it (cosine similarity of embeddings computed by the caller).
+"""
 from __future__ import annotations
 
 import random
 from collections import defaultdict
 from typing import Sequence
 
+import numpy as np
+
 from promptsearch.data.dataset import Example
+
+SELECTIONS = ("random", "stratified", "nearest")
+ORDERS = ("drawn", "similar_last")  # nearest: most similar first (as drawn), or most similar last
 
 
 def select_demos(pool: Sequence[Example], k: int, selection: str, draw: int, seed: int,
@@ -40,3 +49,18 @@ def _stratified(pool: Sequence[Example], k: int, rng: random.Random, field: str)
         round_ += 1
     rng.shuffle(picked)  # keep labels from always appearing in the same order
     return picked
+
+
+def nearest_indices(pool_vectors: np.ndarray, query: np.ndarray, k: int, order: str = "drawn",
+                    exclude: Sequence[int] = ()) -> list[int]:
+    """Indices of the k pool rows most similar to `query` (rows and query unit-normalised, so
+    the dot product is the cosine). Ties go to the earlier row; `exclude` rows (the input itself
+    when it is also in the pool) are never picked. `similar_last` puts the closest one last,
+    right before the input, where it has the most influence (Liu et al., 2022)."""
+    if k <= 0 or len(pool_vectors) == 0:
+        return []
+    sims = pool_vectors @ query  # [n_pool]
+    banned = set(exclude)
+    ranked = [i for i in np.lexsort((np.arange(len(sims)), -sims)) if i not in banned][:k]
+    ranked = [int(i) for i in ranked]
+    return ranked[::-1] if order == "similar_last" else ranked

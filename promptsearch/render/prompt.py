@@ -1,18 +1,25 @@
-"""Rendering a candidate (instruction, demos, CoT trigger, layout) into a prompt template.
+"""Rendering a candidate (instruction, demos, CoT trigger, layout, strategy) into a prompt template.
 
 A template holds sentinel markers where each input field goes, so the same rendered text gives
 the filled prompt for an example (`fill`) and the user-facing prompt with `{field}` placeholders.
 Field values are substituted verbatim: braces or template syntax in the data are never evaluated.
+
+Direct candidates render as they always did (same text, same hash). Reasoning strategies render
+the layout described in strategy.py, and their template carries the strategy, which the hash
+covers. A candidate whose demos are the nearest neighbours of each input renders to a
+`DynamicPrompt` (dynamic.py): one template per example.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
+from promptsearch.render.strategy import (ANSWER_LINE, DIRECT, RATIONALE, Strategy,
+                                          reasoning_answer)
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: never in real text
 
@@ -36,6 +43,12 @@ class Candidate:
     cot_trigger: str | None = None
     template: str = "plain"
     params: dict = field(default_factory=dict, compare=False)
+    nearest: Any = field(default=None, compare=False)  # dynamic.NearestDemos: demos chosen per input
+
+    @property
+    def strategy(self) -> Strategy:
+        """The strategy lives in the parameters, so a candidate read back from storage has it."""
+        return Strategy.from_params(self.params)
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class PromptTemplate:
     text: str  # with slots for the input fields
     answer_prefix: str  # what goes between the prompt and an answer: " " after "Label:", "" in chat
     fields: tuple[str, ...]
+    strategy: Strategy = DIRECT  # how the evaluator turns the filled prompt into an answer
 
     def fill(self, example: Example) -> str:
         out = self.text
@@ -56,9 +70,16 @@ class PromptTemplate:
             out = out.replace(slot(name), "{" + name + "}")
         return out
 
+    def per_example(self, examples: Sequence[Example]) -> list["PromptTemplate"]:
+        """The template each example is scored with: this one (see DynamicPrompt for the other kind)."""
+        return [self] * len(examples)
+
     @property
     def hash(self) -> str:
-        blob = json.dumps([self.text, self.answer_prefix, list(self.fields)], ensure_ascii=False)
+        items: list = [self.text, self.answer_prefix, list(self.fields)]
+        if self.strategy.reasons:  # direct templates keep the hash they had before strategies
+            items.append(self.strategy.key())
+        blob = json.dumps(items, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
@@ -77,14 +98,24 @@ def _query_block(task: TaskSpec, values: dict[str, str], trigger: str | None) ->
     return "\n".join(lines)
 
 
-def render(candidate: Candidate, task: TaskSpec,
-           chat_format: Callable[[list[dict[str, str]]], str] | None = None) -> PromptTemplate:
-    """Render the candidate; `chat_format` (the model's chat template) is needed for 'chat'."""
+ChatFormat = Callable[[list[dict[str, str]]], str]
+
+
+def render(candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None = None):
+    """Render the candidate; `chat_format` (the model's chat template) is needed for 'chat'.
+
+    Returns a PromptTemplate, or a DynamicPrompt when the demos are chosen per input.
+    """
+    if candidate.nearest is not None:
+        from promptsearch.render.dynamic import DynamicPrompt
+        return DynamicPrompt.build(candidate, task, chat_format)
+    if candidate.template == "chat" and chat_format is None:
+        raise ValueError("the chat layout needs the model's chat template")
+    if candidate.strategy.reasons:
+        return _render_reasoning(candidate, task, chat_format)
     instruction = expand_instruction(candidate.instruction, task)
     slots = {name: slot(name) for name in task.inputs}
     if candidate.template == "chat":
-        if chat_format is None:
-            raise ValueError("the chat layout needs the model's chat template")
         messages = _chat_messages(instruction, candidate, task, slots)
         return PromptTemplate(chat_format(messages), "", task.inputs)
     out_name = display_name(task.output)
@@ -96,13 +127,42 @@ def render(candidate: Candidate, task: TaskSpec,
     return PromptTemplate("\n\n".join(parts), " ", task.inputs)
 
 
+def _render_reasoning(candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None) -> PromptTemplate:
+    """The reasoning layout (strategy.py): the template ends where the model starts to write."""
+    strategy = candidate.strategy
+    trigger = _trigger(candidate)
+    instruction = expand_instruction(candidate.instruction, task)
+    slots = {name: slot(name) for name in task.inputs}
+    if candidate.template == "chat":
+        text = chat_format(_chat_messages(instruction, candidate, task, slots)) + (trigger or "")
+        return PromptTemplate(text, "", task.inputs, strategy)
+    parts = [instruction] if instruction else []
+    for demo in candidate.demos:
+        answer = reasoning_answer(demo.fields.get(RATIONALE), demo[task.output], trigger, task)
+        parts.append(f"{_query_block(task, demo.fields, None)}\n{ANSWER_LINE} {answer}")
+    query = f"{_query_block(task, slots, None)}\n{ANSWER_LINE}" + (f" {trigger}" if trigger else "")
+    parts.append(query)
+    return PromptTemplate("\n\n".join(parts), " ", task.inputs, strategy)
+
+
+def _trigger(candidate: Candidate) -> str | None:
+    # Least-to-most writes its own opening (the decomposition request) where a trigger would go.
+    return None if candidate.strategy.name == "least_to_most" else candidate.cot_trigger
+
+
 def _chat_messages(instruction: str, candidate: Candidate, task: TaskSpec,
                    slots: dict[str, str]) -> list[dict[str, str]]:
+    """Messages up to the final user turn. For reasoning strategies the trigger is not in the user
+    turn: it opens the assistant's (render appends it after the chat template's assistant header)."""
+    reasons = candidate.strategy.reasons
+    block_trigger = None if reasons else candidate.cot_trigger
     messages = [{"role": "system", "content": instruction}] if instruction else []
     for demo in candidate.demos:
-        messages.append({"role": "user", "content": _query_block(task, demo.fields, candidate.cot_trigger)})
-        messages.append({"role": "assistant", "content": demo[task.output]})
-    messages.append({"role": "user", "content": _query_block(task, slots, candidate.cot_trigger)})
+        messages.append({"role": "user", "content": _query_block(task, demo.fields, block_trigger)})
+        answer = (reasoning_answer(demo.fields.get(RATIONALE), demo[task.output], _trigger(candidate), task)
+                  if reasons else demo[task.output])
+        messages.append({"role": "assistant", "content": answer})
+    messages.append({"role": "user", "content": _query_block(task, slots, block_trigger)})
     return messages
 
 

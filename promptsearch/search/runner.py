@@ -2,6 +2,10 @@
 
 Each trial's evaluations are committed, then the trial itself, before the next trial starts; so
 a crash or Ctrl-C loses at most the trial in flight, and `resume` continues from the database.
+
+A candidate's strategy (direct, chain of thought, self-consistency, least-to-most) travels in
+its rendered prompt, and the evaluator runs whatever strategy the prompt carries; demos with
+rationales and nearest-neighbour demos come from the run's DemoSource (bootstrap.py).
 """
 from __future__ import annotations
 
@@ -17,11 +21,12 @@ from optuna.trial import TrialState
 
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
-from promptsearch.data.dataset import Example, load_split
+from promptsearch.data.dataset import Example, example_id, load_split
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
 from promptsearch.lm.base import LM
 from promptsearch.render.prompt import Candidate, PromptTemplate, render
+from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.storage.trials import fail_stale
@@ -98,7 +103,30 @@ def open_parts(record: SearchRecord) -> tuple[TaskSpec, SpaceSpec, SearchSetting
 
 
 def render_candidate(candidate: Candidate, task: TaskSpec, lm: LM | None) -> PromptTemplate:
+    """A PromptTemplate, or a render.dynamic.DynamicPrompt for nearest-neighbour demos (which
+    has the same hash / with_placeholders / answer_prefix / strategy, and per_example)."""
     return render(candidate, task, lm.apply_chat_template if lm is not None else None)
+
+
+def candidate_prompt(store: Store, record: SearchRecord, lm: LM, row) -> PromptTemplate:
+    """Rebuild the exact prompt a stored candidate (CandidateRow) was scored with, strategy and
+    nearest-neighbour demos included, so it can be scored again (e.g. on the test split).
+    Raises UserError if what comes out is not what was stored (its hash differs)."""
+    task, space, settings = open_parts(record)
+    train = load_split(task, "train")
+    evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
+    demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
+    params = dict(row.params or {}, instruction=0)
+    if params.get("demo_selection") == "nearest":
+        candidate = build_candidate(params, space, task, train, [row.instruction], demos)
+    else:  # the stored demos are the ones it was scored with
+        stored = tuple(Example(example_id(d), dict(d)) for d in row.demos)
+        candidate = Candidate(row.instruction, stored, row.cot_trigger, row.template, dict(row.params or {}))
+    prompt = render_candidate(candidate, task, lm)
+    if prompt.hash != row.prompt_hash:
+        raise UserError(f"search '{record.name}': candidate {row.prompt_hash[:12]} renders differently "
+                        f"now (hash {prompt.hash[:12]}); its train data or settings changed")
+    return prompt
 
 
 def fail_stale_trials(study: optuna.Study) -> list[int]:
@@ -167,6 +195,7 @@ class SearchContext:
     study: optuna.Study
     evaluator: Evaluator
     instructions: list[str]  # the instruction pool: the space's seeds, plus any proposals
+    demos: DemoSource | None = None  # rationale demos and embeddings, computed when first needed
     dynamic_instructions: bool = False  # set by a proposal hook: the pool may grow
 
 
@@ -178,8 +207,10 @@ def open_context(store: Store, record: SearchRecord, lm: LM) -> SearchContext:
     task, space, settings = open_parts(record)
     dev = dev_order(load_split(task, "dev", settings.dev_limit), settings)
     evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
-    return SearchContext(store, record, lm, task, space, settings, load_split(task, "train"), dev,
-                         store.load_study(record), evaluator, list(space.instructions))
+    train = load_split(task, "train")
+    demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
+    return SearchContext(store, record, lm, task, space, settings, train, dev,
+                         store.load_study(record), evaluator, list(space.instructions), demos)
 
 
 def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
@@ -232,7 +263,7 @@ def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
 def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> PromptTemplate:
     """Sample a point, render it, and store the candidate before any scoring starts."""
     params = suggest(trial, ctx.space, ctx.task, ctx.instructions, ctx.dynamic_instructions)
-    candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions)
+    candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions, ctx.demos)
     prompt = render_candidate(candidate, ctx.task, ctx.lm)
     ctx.store.save_candidate(ctx.record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
                              answer_prefix=prompt.answer_prefix, instruction=candidate.instruction,
@@ -240,7 +271,8 @@ def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> PromptTemplate:
                              template=candidate.template, params=params)
     trial.set_user_attr("prompt_hash", prompt.hash)
     trial.set_user_attr("instruction", candidate.instruction)
-    trial.set_user_attr("n_demos", len(candidate.demos))
+    trial.set_user_attr("n_demos", params.get("n_demos", 0))
+    trial.set_user_attr("strategy", prompt.strategy.name)
     trial.set_user_attr("prompt", prompt.with_placeholders()[:2000])  # visible in optuna-dashboard
     return prompt
 

@@ -1,4 +1,7 @@
-"""The project's own tables, beside Optuna's in the same database (all prefixed `ps_`)."""
+"""The project's own tables, beside Optuna's in the same database (all prefixed `ps_`).
+
+Changing a table needs a migration: see promptsearch/storage/schema.py.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -7,7 +10,7 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, Str
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3  # ps_meta's schema_version; the migration revision is schema.HEAD
 
 
 def utcnow() -> datetime:
@@ -30,6 +33,8 @@ class SearchRow(Base):
     model: Mapped[str] = mapped_column(String(500))  # what --model said ("smollm2" by default)
     settings: Mapped[dict] = mapped_column(JSON)  # seed, dev_limit, batch_size, sampler, ...
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # finished trials the search aims at, shared by its workers (NULL: none set yet)
+    target_trials: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class CandidateRow(Base):

@@ -26,9 +26,27 @@ def test_tiny_space(tiny_space):
 @pytest.mark.parametrize("old,new,message", [
     ("templates: [plain, chat]", "templates: [plain, html]", "field 'templates[1]' is 'html'; allowed: plain, chat"),
     ("counts: [0, 2]", "counts: [0, two]", "field 'demos.counts[1]' must be an integer from 0 to 64"),
-    ("selection: [random, stratified]", "selection: [nearest]", "field 'demos.selection[0]' is 'nearest'"),
+    ("selection: [random, stratified]", "selection: [closest]",
+     "field 'demos.selection[0]' is 'closest'; allowed: random, stratified, nearest"),
     ("draws: 2", "draws: 0", "field 'demos.draws' must be at least 1"),
-    ("draws: 2", "draws: 2\n  order: [asc]", "unknown field 'demos.order'; allowed: demos.counts"),
+    ("draws: 2", "draws: 2\n  sort: [asc]", "unknown field 'demos.sort'; allowed: demos.counts"),
+    ("draws: 2", "draws: 2\n  order: [asc]", "field 'demos.order[0]' is 'asc'; allowed: drawn, similar_last"),
+    ("draws: 2", "draws: 2\n  embedding: bert", "field 'demos.embedding' is 'bert'; allowed: minilm, lm"),
+    ("seed: 0", "seed: 0\nstrategies: [direct, tree_of_thought]",
+     "field 'strategies[1]' is 'tree_of_thought'; allowed: direct, zero_shot_cot, few_shot_cot"),
+    ("seed: 0", "seed: 0\nstrategies: [direct, direct]", "field 'strategies' lists a value twice"),
+    ("seed: 0", "seed: 0\nreasoning: {max_tokens: 2}", "field 'reasoning.max_tokens' must be from 8 to 4096, got 2"),
+    ("seed: 0", "seed: 0\nreasoning: {label_answer: [vote]}", "field 'reasoning.label_answer[0]' is 'vote'"),
+    ("seed: 0", "seed: 0\nreasoning: {tokens: 9}", "unknown field 'reasoning.tokens'; allowed: reasoning.max_tokens"),
+    ("seed: 0", "seed: 0\nself_consistency: {samples: [0]}",
+     "field 'self_consistency.samples[0]' must be an integer from 1 to 64, got 0"),
+    ("seed: 0", "seed: 0\nself_consistency: {temperatures: [0]}",
+     "field 'self_consistency.temperatures[0]' must be a number above 0 and at most 2, got 0"),
+    ("seed: 0", "seed: 0\nself_consistency: {temperatures: hot}",
+     "field 'self_consistency.temperatures' must be a list, got a string"),
+    ("seed: 0", "seed: 0\nbootstrap: {strategy: few_shot_cot}",
+     "field 'bootstrap.strategy' is 'few_shot_cot'; allowed: zero_shot_cot, self_consistency, least_to_most"),
+    ("seed: 0", "seed: 0\nbootstrap: {tries: 0}", "field 'bootstrap.tries' must be from 1 to 100000, got 0"),
     ("seed: 0", "seed: zero", "field 'seed' must be an integer, got a string"),
     ("seed: 0", "seed: true", "field 'seed' must be an integer, got a boolean"),
     ("  - 'Sentiment?'", "  - 'Classify as {labels}.'", "field 'instructions' lists an instruction twice"),
@@ -45,3 +63,32 @@ def test_instructions_required(tmp_path):
     p.write_text("name: s\n")
     with pytest.raises(ConfigError, match="field 'instructions' is missing"):
         load_space(p)
+
+
+def test_strategy_defaults_keep_old_spaces_direct(tiny_space):
+    space = load_space(tiny_space)
+    assert space.strategies == ("direct",) and space.demo_orders == ("drawn",)
+    assert space.bootstrap_trigger == "Let's think step by step."
+
+
+def test_reasoning_space_parses_every_dimension():
+    space = load_space(ROOT / "search_spaces" / "reasoning.yaml")
+    assert set(space.strategies) == {"direct", "zero_shot_cot", "few_shot_cot", "self_consistency",
+                                     "least_to_most"}
+    assert None in space.cot_triggers and "Let's think step by step." in space.cot_triggers
+    assert "Take a deep breath and work on this problem step-by-step." in space.cot_triggers
+    assert "nearest" in space.demo_selection and space.demo_orders == ("drawn", "similar_last")
+    assert len(space.sc_samples) >= 1 and all(0 < t <= 2 for t in space.sc_temperatures)
+
+
+def test_null_bootstrap_trigger_means_none(tiny_space):
+    tiny_space.write_text(tiny_space.read_text() + "bootstrap: {trigger: null, tries: 3}\n")
+    space = load_space(tiny_space)
+    assert space.bootstrap_trigger is None and space.bootstrap_tries == 3
+
+
+def test_few_shot_cot_needs_a_demo_count(tiny_space):
+    tiny_space.write_text(tiny_space.read_text().replace("counts: [0, 2]", "counts: [0]")
+                          + "strategies: [direct, few_shot_cot]\n")
+    with pytest.raises(ConfigError, match="field 'strategies' lists few_shot_cot, which needs demos"):
+        load_space(tiny_space)

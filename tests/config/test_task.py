@@ -26,6 +26,8 @@ def _rewrite(path, old, new):
     ("dev: dev.jsonl", "dev: nowhere.jsonl", "field 'dev' points to"),
     ("labels: [negative, positive]", "labels: [negative, negative]", "field 'labels' lists a label twice"),
     ("name: tiny", "name: tiny\nlabel: x", "unknown field 'label'; allowed: name, description"),
+    ("name: tiny", "name: tiny\nrationale: review", "field 'rationale' 'review' is also an input or the output"),
+    ("name: tiny", "name: tiny\nrationale: [why]", "field 'rationale' must be a string, got a list"),
 ])
 def test_bad_task_is_one_line_naming_file_and_field(tiny_task, old, new, message):
     _rewrite(tiny_task, old, new)
@@ -52,3 +54,13 @@ def test_top_level_must_be_a_mapping(tmp_path):
     p.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="must be a YAML mapping"):
         load_task(p)
+
+
+def test_rationale_field_is_optional_and_kept(tiny_task):
+    assert load_task(tiny_task).rationale is None
+    _rewrite(tiny_task, "name: tiny", "name: tiny\nrationale: why")
+    task = load_task(tiny_task)
+    assert task.rationale == "why" and TaskSpec.from_dict(task.to_dict()) == task
+    old = task.to_dict()
+    del old["rationale"]  # a search stored before the field existed
+    assert TaskSpec.from_dict(old).rationale is None

@@ -1,0 +1,143 @@
+"""The Python API: what the command line does, as functions (`from promptsearch import ...`).
+
+    import promptsearch as ps
+    store = ps.Store("sqlite:///db/promptsearch.db")
+    search = ps.create_search(store, "sentiment", "examples/review_sentiment.yaml",
+                              "search_spaces/default.yaml", dev_limit=32)
+    ps.run_search(store, search, trials=20)          # again later: 20 more (that is `resume`)
+    print(ps.best(store, search).candidate.prompt)
+
+Functions take a search as its name or its SearchRecord, and a task or space as a path or an
+already loaded spec. Models are loaded on first use from what the search stored, unless an `lm` is
+given (load one with `load_lm` and pass it along to avoid loading it twice).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
+from promptsearch.errors import UserError
+from promptsearch.lm.base import LM
+from promptsearch.search import RunSummary, SearchSettings, TrialEvent
+from promptsearch.search import create_search as _create_search
+from promptsearch.search import run_search as _run_search
+from promptsearch.search.results import Entry
+from promptsearch.search.results import best as _best
+from promptsearch.search.results import leaderboard as _leaderboard
+from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
+
+__all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
+           "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
+           "load_lm", "load_space", "load_task", "optimize", "resume", "run_search", "write_report"]
+
+
+def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
+            batch_size: int = 32, api_base: str | None = None, **remote_options: Any) -> LM:
+    """A local model ("smollm2", a checkpoint folder, a .gguf file) or a remote one
+    ("provider/model", e.g. "openai/gpt-4o-mini"; `api_base` for an OpenAI-compatible server)."""
+    from promptsearch.lm.remote import is_remote_spec, load_remote
+
+    if is_remote_spec(spec):
+        return load_remote(spec, api_base=api_base, **remote_options)
+    from promptsearch.lm.loading import load_lm as load_local  # torch: only when a local model is used
+
+    return load_local(spec, device=device, dtype=dtype, batch_size=batch_size)
+
+
+def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path,
+                  *, model: str = "smollm2", **settings: Any) -> SearchRecord:
+    """Store a new search (no trial runs yet). `settings`: any SearchSettings field, e.g.
+    dev_limit=32, seed=0, sampler="tpe", pruner="wilcoxon", max_new_tokens=32."""
+    task = task if isinstance(task, TaskSpec) else load_task(task)
+    space = space if isinstance(space, SpaceSpec) else load_space(space)
+    try:
+        parsed = SearchSettings(**settings)
+    except TypeError as e:
+        known = ", ".join(SearchSettings.__dataclass_fields__)
+        raise UserError(f"create_search: {e}; settings are {known}") from None
+    return _create_search(store, name, task, space, model, parsed)
+
+
+def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+               on_trial: Callable[[TrialEvent], None] | None = None) -> RunSummary:
+    """Run `trials` more trials (complete or pruned). A stopped search continues where it was."""
+    record = _record(store, search)
+    return _run_search(store, record, lm or model_for(record), trials, on_trial=on_trial)
+
+
+def resume(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+           on_trial: Callable[[TrialEvent], None] | None = None) -> RunSummary:
+    """`promptsearch resume`: the same as run_search on an existing search."""
+    return run_search(store, search, trials, lm=lm, on_trial=on_trial)
+
+
+def optimize(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "search_spaces/default.yaml", *,
+             trials: int = 20, name: str | None = None, model: str = "smollm2", db: str = DEFAULT_URL,
+             lm: LM | None = None, **settings: Any) -> tuple[Store, SearchRecord]:
+    """`promptsearch optimize` in one call: create the search and run it. Returns (store, search)."""
+    task = task if isinstance(task, TaskSpec) else load_task(task)
+    store = Store(db)
+    record = create_search(store, name or task.name, task, space, model=model, **settings)
+    run_search(store, record, trials, lm=lm)
+    return store, record
+
+
+def best(store: Store, search: SearchRecord | str) -> Entry:
+    """The best candidate so far: `.score` (dev), `.trial`, `.candidate.prompt` and its parts."""
+    return _best(store, _record(store, search))
+
+
+def leaderboard(store: Store, search: SearchRecord | str, k: int | None = 5) -> list[Entry]:
+    return _leaderboard(store, _record(store, search), k)
+
+
+def export_prompt(store: Store, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None,
+                  *, overwrite: bool = False) -> str:
+    """`promptsearch export`: the best candidate in a format of `promptsearch.export.FORMATS`, also
+    written to `path` if given. (Not named `export`: that is the name of the package's subpackage.)"""
+    from promptsearch.export import FORMATS, render_export
+
+    if fmt not in FORMATS:
+        raise UserError(f"export: format '{fmt}' is not known; allowed: {', '.join(FORMATS)}")
+    record = _record(store, search)
+    text = render_export(store, record, _best(store, record), fmt)
+    if path is not None:
+        target = Path(path)
+        if target.exists() and not overwrite:
+            raise UserError(f"export: {target} exists; pass overwrite=True to replace it")
+        target.write_text(text, encoding="utf-8")
+    return text
+
+
+def evaluate_heldout(store: Store, search: SearchRecord | str, *, split: str = "test",
+                     baseline: str = "first", limit: int | None = None, lm: LM | None = None,
+                     save: bool = True, **options: Any):
+    """`promptsearch eval`: best vs baseline on held-out data; returns a Verdict (stored by default).
+    `options`: seed, resamples."""
+    from promptsearch.verdict import run_verdict, store_verdict
+
+    record = _record(store, search)
+    verdict = run_verdict(store, record, lm or model_for(record), split=split, baseline=baseline,
+                          limit=limit, **options)
+    if save:
+        store_verdict(store, record, verdict, baseline)
+    return verdict
+
+
+def write_report(store: Store, search: SearchRecord | str, path: str | Path, *, top: int = 10) -> Path:
+    """`promptsearch report`: one self-contained HTML file."""
+    from promptsearch.report import write_report as _write
+
+    return _write(store, _record(store, search), Path(path), top=top)
+
+
+def model_for(record: SearchRecord, api_base: str | None = None) -> LM:
+    """Load the model a search was made with, with its stored device, dtype and batch size."""
+    s = record.settings
+    return load_lm(record.model, device=s.get("device"), dtype=s.get("dtype"),
+                   batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"))
+
+
+def _record(store: Store, search: SearchRecord | str) -> SearchRecord:
+    return search if isinstance(search, SearchRecord) else store.get_search(search)

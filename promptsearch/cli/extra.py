@@ -1,0 +1,171 @@
+"""Subcommands that put a search to use: eval (held-out verdict), report, dashboard, serve."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from promptsearch.cli import display
+from promptsearch.cli.args import positive
+from promptsearch.errors import ConfigError, UserError
+from promptsearch.storage import Store, mask_url
+
+console = display.console
+
+
+def add_parsers(sub, common) -> None:
+    ev = sub.add_parser("eval", parents=[common],
+                        help="score the best prompt and a baseline on held-out data, with confidence intervals")
+    ev.set_defaults(func=evaluate)
+    ev.add_argument("name")
+    ev.add_argument("--split", default="test", choices=("test", "dev"), help="split to score (default: test)")
+    ev.add_argument("--baseline", default="first",
+                    help="'first' (the search's first completed trial) or a prompt JSON file "
+                         "(as `export --format json` writes)")
+    ev.add_argument("--limit", type=positive("--limit"), help="score the first N examples of the split only")
+    ev.add_argument("--seed", type=int, default=0, help="bootstrap and permutation seed")
+    ev.add_argument("--resamples", type=positive("--resamples"), default=2000, help="bootstrap resamples")
+    ev.add_argument("--api-base", help="remote models: the server's URL, if it moved since the search")
+
+    rep = sub.add_parser("report", parents=[common], help="write a self-contained HTML report of a search")
+    rep.set_defaults(func=report)
+    rep.add_argument("name")
+    rep.add_argument("-o", "--output", help="HTML file to write (default: <name>-report.html)")
+    rep.add_argument("--top", type=positive("--top"), default=10, help="top candidates to show in full")
+    rep.add_argument("--force", action="store_true", help="overwrite an existing -o file")
+
+    dash = sub.add_parser("dashboard", parents=[common], help="open optuna-dashboard on the search's database")
+    dash.set_defaults(func=dashboard)
+    dash.add_argument("name")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=positive("--port"), default=8080)
+
+    srv = sub.add_parser("serve", parents=[common],
+                         help="serve a local model over an OpenAI-compatible HTTP API")
+    srv.set_defaults(func=serve)
+    srv.add_argument("--model", default="smollm2",
+                     help="'smollm2' (the embedded model), a local Hugging Face model folder or a .gguf file")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    srv.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    srv.add_argument("--model-id", help="the model name clients see (default: --model)")
+    srv.add_argument("--max-tokens", type=positive("--max-tokens"), default=256,
+                     help="answer length when a request gives none")
+    srv.add_argument("--batch-size", type=positive("--batch-size"), default=32)
+    srv.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    srv.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
+
+
+# ---------------------------------------------------------------------------------------- eval
+
+def evaluate(args: argparse.Namespace) -> int:
+    from promptsearch.api import model_for
+    from promptsearch.export.source import task_of
+    from promptsearch.search.results import best
+    from promptsearch.verdict import load_baseline_file, run_verdict, store_verdict
+
+    store = Store(args.db, create=False)
+    record = store.get_search(args.name)
+    best(store, record)  # a search without a completed trial fails here, before the model loads
+    if args.baseline != "first":
+        load_baseline_file(args.baseline, task_of(record))  # so does a bad baseline file
+    with console.status(f"loading model {record.model} …"):
+        lm = model_for(record, api_base=args.api_base)
+    with console.status(f"scoring the best prompt and the baseline on {args.split} …"):
+        verdict = run_verdict(store, record, lm, split=args.split, baseline=args.baseline,
+                              limit=args.limit, seed=args.seed, resamples=args.resamples)
+    verdict_id = store_verdict(store, record, verdict, args.baseline)
+    console.print(verdict_table(verdict))
+    console.print(verdict.conclusion, style="bold")
+    if verdict.warning:
+        display.err_console.print(f"[yellow]warning:[/yellow] {verdict.warning}", highlight=False)
+    console.print(f"stored as verdict {verdict_id} of search {record.name}", style="dim")
+    return 0
+
+
+def verdict_table(v) -> Table:
+    title = (f"Held-out verdict: {v.search} on {v.split} ({v.examples} examples, model {v.model}, "
+             f"{v.metric})")
+    table = Table(title=title, title_justify="left")
+    for col in ("prompt", "source", "dev", v.split, "95% CI", f"{v.split} − dev"):
+        table.add_column(col, justify="left" if col in ("prompt", "source") else "right")
+    for label, arm in (("best", v.best), ("baseline", v.baseline)):
+        dev = f"{arm.dev_score:.4f}" if arm.dev_score is not None else "-"
+        gap = f"{-arm.gap:+.4f}" if arm.gap is not None else "-"
+        table.add_row(label, arm.source, dev, f"{arm.score.estimate:.4f}",
+                      f"{arm.score.low:.4f} – {arm.score.high:.4f}", gap)
+    d = v.difference
+    table.add_row("difference", f"{v.test} p={v.p_value:.4g}", "", f"{d.estimate:+.4f}",
+                  f"{d.low:+.4f} – {d.high:+.4f}", "")
+    return table
+
+
+# -------------------------------------------------------------------------------------- report
+
+def report(args: argparse.Namespace) -> int:
+    from promptsearch.report import write_report
+
+    store = Store(args.db, create=False)
+    record = store.get_search(args.name)
+    path = Path(args.output or f"{record.name}-report.html")
+    if not path.parent.exists():
+        raise UserError(f"-o: folder {path.parent} does not exist")
+    if path.exists() and not args.force:
+        raise UserError(f"-o: {path} exists; pass --force to overwrite it")
+    write_report(store, record, path, top=args.top)
+    console.print(f"wrote report to {path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------- dashboard
+
+def dashboard(args: argparse.Namespace) -> int:
+    try:
+        from optuna_dashboard import run_server
+    except ImportError:
+        raise UserError("optuna-dashboard is not installed; install it with "
+                        "`pip install optuna-dashboard` (or `pip install 'promptsearch[dashboard]'`)") from None
+    store = Store(args.db, create=False)
+    record = store.get_search(args.name)
+    study_id = store.optuna.get_study_id_from_name(record.study_name)
+    console.print(f"optuna-dashboard on {mask_url(args.db)}: "
+                  f"http://{args.host}:{args.port}/dashboard/studies/{study_id} "
+                  f"(each trial's prompt is in its user attributes; Ctrl-C to stop)")
+    try:
+        run_server(store.optuna, host=args.host, port=args.port)
+    except OSError as e:
+        raise UserError(f"--port {args.port}: cannot listen on {args.host} ({e.strerror}); choose another --port") from None
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+# --------------------------------------------------------------------------------------- serve
+
+def serve(args: argparse.Namespace) -> int:
+    from promptsearch.lm.remote import is_remote_spec
+    from promptsearch.serve import make_server
+
+    if is_remote_spec(args.model):
+        raise ConfigError(f"--model {args.model}: serve needs a local model ('smollm2', a checkpoint "
+                          f"folder or a .gguf file), not a remote one")
+    from promptsearch.lm.loading import load_lm
+
+    with console.status(f"loading model {args.model} …"):
+        lm = load_lm(args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    try:
+        server = make_server(lm, args.host, args.port, args.model_id or args.model, args.max_tokens)
+    except OSError as e:
+        raise UserError(f"--port {args.port}: cannot listen on {args.host} ({e.strerror}); choose another --port") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        display.err_console.print(f"[yellow]warning:[/yellow] listening on {args.host}: anyone who can reach "
+                                  f"this address can use the model; there is no authentication")
+    console.print(f"serving {lm.name} as '{server.model_id}' at {server.url} (OpenAI-compatible: "
+                  f"/chat/completions, /completions, /models; Ctrl-C to stop)", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

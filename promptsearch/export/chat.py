@@ -1,0 +1,30 @@
+"""`chat`: the candidate as an OpenAI-style messages list, ready for any chat-completions API.
+
+System message = the instruction, each demonstration = a user turn and an assistant turn, and a
+final user turn with `{field}` placeholders. Only that last message is a template: fill it with
+`content.replace("{review}", value)` (not str.format: the text may contain other braces). For a
+candidate searched in the `chat` layout, the model's own chat template applied to the filled list
+gives exactly the scored prompt; a `plain` candidate is converted into the same turns.
+"""
+from __future__ import annotations
+
+import json
+
+from promptsearch.export.source import candidate_of, task_of
+from promptsearch.render.prompt import chat_messages
+from promptsearch.storage.models import CandidateRow
+from promptsearch.storage.store import SearchRecord
+
+
+def chat_export(record: SearchRecord, row: CandidateRow) -> str:
+    messages = chat_messages(candidate_of(row), task_of(record))
+    return json.dumps(messages, indent=2, ensure_ascii=False) + "\n"
+
+
+def fill_messages(messages: list[dict[str, str]], values: dict[str, str]) -> list[dict[str, str]]:
+    """The exported list with the last (template) message's placeholders filled in."""
+    *head, last = messages
+    content = last["content"]
+    for name, value in values.items():
+        content = content.replace("{" + name + "}", value)
+    return [*map(dict, head), {**last, "content": content}]

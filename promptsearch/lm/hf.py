@@ -1,0 +1,247 @@
+"""HFLM: the LM interface over a local Hugging Face causal LM, built for prompt search.
+
+A prompt-search call scores one candidate prompt on many examples, so most of every input is the
+same instruction + demonstrations. The engine (see plan.py for the bookkeeping):
+
+  1. tokenizes like lm-evaluation-harness and turns requests into rows (one pass per context:
+     all one-token labels of an example are read from the same output position);
+  2. runs the rows' longest common *token* prefix once, keeping its KV cache;
+  3. runs only each row's own suffix, in length-sorted right-padded batches attending to the
+     cached prefix (expanded over the batch; a copy, the shared cache is never mutated);
+  4. applies the LM head only at the positions whose log-probs are needed.
+
+Right padding needs no attention mask: with causal attention a real token never sees the pad
+tokens that come after it, and the pads' own outputs are never read.
+
+Tokens: encoded with the tokenizer's defaults, like lm-eval (no BOS unless the tokenizer adds one
+by itself; SmolLM2's does not), prefix and all. Everything runs under torch.inference_mode.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+from promptsearch.lm import attention, plan
+from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, LoglikelihoodRequest,
+                                  LoglikelihoodResult)
+
+log = logging.getLogger(__name__)
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), each [1, n_kv_heads, P, head_dim]
+
+
+class HFLM(LM):
+    """A transformers causal LM (`AutoModelForCausalLM`) and its tokenizer behind the LM interface.
+
+    batch_size: suffix rows per forward pass; max_batch_tokens: padded suffix tokens per pass
+    (default batch_size * 256). Both are halved when CUDA runs out of memory.
+    """
+
+    def __init__(self, model, tokenizer, *, name: str, batch_size: int = 32,
+                 max_batch_tokens: int | None = None):
+        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.batch_size = max(1, batch_size)
+        self.max_batch_tokens = max_batch_tokens or self.batch_size * 256
+        self.base = model.base_model  # the transformer stack without the LM head
+        self.head = model.get_output_embeddings()
+        self.device = next(model.parameters()).device
+        self.load_info: dict = {}
+        # Work counters (tokens through the transformer, LM-head rows, attention query-key pairs);
+        # read by the benchmark for FLOP counts and by tests to see the prefix ran once.
+        self.stats: Counter[str] = Counter()
+        cfg = model.config.get_text_config()
+        self._softcap = getattr(cfg, "final_logit_softcapping", None)
+        self._bos_default = self._adds_bos()
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._check_head()
+        self.prefix_attention = attention.use_prefix_attention(model) and self._check_prefix_attention()
+
+    # ------------------------------------------------------------------ the LM interface
+
+    @property
+    def max_length(self) -> int:
+        cfg = self.model.config.get_text_config()
+        n = getattr(cfg, "max_position_embeddings", None) or 2048
+        tok_max = getattr(self.tokenizer, "model_max_length", None)
+        return min(n, tok_max) if tok_max and tok_max < 10**7 else n
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tok_encode(text))
+
+    def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise NotImplementedError(f"{self.name} has no chat template")
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def tok_encode(self, text: str) -> list[int]:
+        """Token ids as the tokenizer encodes them by default (BOS only if it adds one itself)."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        bos = self.tokenizer.bos_token
+        if self._bos_default and text and not (bos and text.startswith(bos)):
+            ids = [self.tokenizer.bos_token_id] + ids
+        return ids
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        empty = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
+                 else self.tokenizer.eos_token_id]
+        pairs = [plan.encode_pair(self.tok_encode, r.context, r.continuation, empty) for r in requests]
+        out: list[LoglikelihoodResult] = [LoglikelihoodResult(0.0, 0, True)] * len(requests)
+        rows = plan.plan_rows(pairs, self.max_length)
+        for p, group in plan.prefix_groups(rows):
+            kv = self._prefix_kv(group[0].tokens[:p])
+            lengths = [len(r.tokens) - p for r in group]
+            for idx in plan.buckets(lengths, self.batch_size, self.max_batch_tokens):
+                self._with_backoff(lambda b: self._score_batch(kv, p, b, out), [group[i] for i in idx])
+        return out
+
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        from promptsearch.lm.generation import generate
+
+        return generate(self, requests)
+
+    # ------------------------------------------------------------------ engine internals
+
+    def _prefix_kv(self, prefix: list[int]) -> KV | None:
+        """Run the shared prefix once; its per-layer keys/values, [1, n_kv_heads, P, head_dim]."""
+        if not prefix:
+            return None
+        cache = DynamicCache(config=self.model.config)
+        ids = torch.tensor([prefix], device=self.device)
+        self.base(input_ids=ids, cache=cache, use_cache=True)
+        self.stats.update(prefixes=1, prefix_tokens=len(prefix), attn_pairs=len(prefix) * (len(prefix) + 1) // 2)
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _expand(self, kv: KV | None, batch: int) -> DynamicCache | None:
+        """A fresh cache whose layers hold the prefix as expand() views [B, n_kv_heads, P, head_dim]
+        (no copy). DynamicLayer never writes in place: `update` concatenates prefix and new keys
+        into a new tensor, and `batch_select_indices` indexes into one, so the shared prefix
+        tensors are read, never written, however many batches use them."""
+        if kv is None:
+            return None
+        cache = DynamicCache(config=self.model.config)
+        for layer, (k, v) in zip(cache.layers, kv):
+            k, v = k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)
+            if type(layer) is DynamicLayer:
+                layer.lazy_initialization(k, v)
+                layer.keys, layer.values = k, v
+            else:  # sliding-window and other layers keep extra state: let them copy
+                layer.update(k, v)
+        return cache
+
+    def _hidden(self, kv: KV | None, ids: torch.Tensor, keep_cache: bool = False,
+                **kw) -> tuple[torch.Tensor, DynamicCache | None]:
+        """Final hidden states [B, T, d_model] of suffix tokens `ids` [B, T] after the cached prefix,
+        and the cache (prefix + suffix; None if there is no prefix and keep_cache is False)."""
+        if kv is not None and self.prefix_attention and not keep_cache:
+            # the shared prefix is attended to in place (attention.py): no cache, no expansion;
+            # positions continue after the prefix
+            p = kv[0][0].shape[2]
+            pos = torch.arange(p, p + ids.shape[1], device=ids.device).expand(ids.shape[0], -1)
+            out = self.base(input_ids=ids, position_ids=pos, prefix_kv=kv, **kw)
+            return out.last_hidden_state, None
+        cache = self._expand(kv, ids.shape[0])
+        if cache is None and keep_cache:
+            cache = DynamicCache(config=self.model.config)
+        out = self.base(input_ids=ids, cache=cache, use_cache=cache is not None, **kw)
+        return out.last_hidden_state, cache
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """LM head on selected hidden states [N, d_model] -> fp32 logits [N, vocab]."""
+        x = self.head(hidden).float()
+        return torch.tanh(x / self._softcap) * self._softcap if self._softcap else x
+
+    def _score_batch(self, kv: KV | None, p: int, rows: list[plan.Row], out: list) -> None:
+        """Score the targets of `rows` (whose first p tokens are the cached prefix) into `out`."""
+        n = [len(r.tokens) - p for r in rows]  # suffix lengths
+        ids = torch.full((len(rows), max(n)), self.pad_id, dtype=torch.long)
+        for b, r in enumerate(rows):  # right padding: invisible to real tokens under causality
+            ids[b, : n[b]] = torch.tensor(r.tokens[p:])
+        hidden, _ = self._hidden(kv, ids.to(self.device))  # [B, T, d_model]
+        # Each distinct (row, position) predicting a continuation token is read once; `tok` lists
+        # every (position slot, token) pair to gather, in target order.
+        where: dict[tuple[int, int], int] = {}
+        slot, tok = [], []
+        for b, r in enumerate(rows):
+            for tg in r.targets:
+                for j, c in enumerate(tg.cont):
+                    slot.append(where.setdefault((b, tg.start - p + j), len(where)))
+                    tok.append(c)
+        bi, ti = (torch.tensor(x, device=self.device) for x in zip(*where))
+        logp = F.log_softmax(self.logits(hidden[bi, ti]), dim=-1)  # [N, vocab], N ~ B for labels
+        slot_t, tok_t = torch.tensor(slot, device=self.device), torch.tensor(tok, device=self.device)
+        lp = logp[slot_t, tok_t].tolist()  # one gather, one device->host copy
+        hit = (logp.argmax(-1)[slot_t] == tok_t).tolist()
+        k = 0
+        for r in rows:
+            for tg in r.targets:
+                m = len(tg.cont)
+                out[tg.index] = LoglikelihoodResult(sum(lp[k:k + m]), m, all(hit[k:k + m]))
+                k += m
+        self.stats.update(batches=1, suffix_tokens=sum(n), padded_tokens=len(rows) * max(n),
+                          head_rows=len(where), attn_pairs=sum(x * p + x * (x + 1) // 2 for x in n))
+
+    def _with_backoff(self, fn: Callable[[list], None], batch: list) -> None:
+        """Run fn(batch); on out-of-memory halve the batch (and remember the smaller size)."""
+        try:
+            fn(batch)
+        except Exception as e:  # noqa: BLE001 - re-raised unless it is an OOM we can shrink away
+            if not is_oom(e) or len(batch) == 1:
+                raise
+            half = len(batch) // 2
+            self.batch_size = max(1, min(self.batch_size, half))
+            self.max_batch_tokens = max(1, self.max_batch_tokens // 2)
+            log.warning("out of memory on a batch of %d; retrying in halves (batch_size now %d)",
+                        len(batch), self.batch_size)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            self._with_backoff(fn, batch[:half])
+            self._with_backoff(fn, batch[half:])
+
+    # ------------------------------------------------------------------ set-up checks
+
+    def _adds_bos(self) -> bool:
+        bos = self.tokenizer.bos_token_id
+        return bos is not None and self.tokenizer.encode("a")[:1] == [bos] != \
+            self.tokenizer.encode("a", add_special_tokens=False)[:1]
+
+    @torch.inference_mode()
+    def _check_prefix_attention(self) -> bool:
+        """Scores through the shared-prefix attention must equal a plain forward pass; if this
+        architecture does not route attention through the HF interface, fall back to caches."""
+        ids = self.tok_encode("A quick check: the prefix is shared, the suffix is not.")
+        ref = self.base(input_ids=torch.tensor([ids], device=self.device)).last_hidden_state[0, 6:]
+        kv = self._prefix_kv(ids[:6])
+        self.prefix_attention = True
+        got = self._hidden(kv, torch.tensor([ids[6:]], device=self.device))[0][0]
+        self.stats.clear()
+        tol = 1e-4 if ref.dtype == torch.float32 else 0.1
+        if torch.allclose(ref.float(), got.float(), atol=tol * ref.abs().max().item(), rtol=0):
+            return True
+        log.warning("%s: shared-prefix attention does not match this architecture; using KV-cache copies",
+                    self.name)
+        self.model.set_attn_implementation("sdpa")
+        return False
+
+    @torch.inference_mode()
+    def _check_head(self) -> None:
+        """We call the transformer and the LM head separately; make sure that equals the model."""
+        ids = torch.tensor([self.tok_encode("The cat sat on the mat.")], device=self.device)
+        ref = self.model(input_ids=ids).logits[0, -1].float()
+        mine = self.logits(self.base(input_ids=ids).last_hidden_state[0, -1:])[0]
+        tol = 1e-3 if ref.dtype == torch.float32 and self.head.weight.dtype == torch.float32 else 0.5
+        if not torch.allclose(ref, mine, atol=tol, rtol=0):
+            raise NotImplementedError(f"{self.name}: logits are not lm_head(last hidden state) for this "
+                                      f"architecture; HFLM cannot score it")
+
+
+def is_oom(e: BaseException) -> bool:
+    return isinstance(e, torch.OutOfMemoryError) or (
+        isinstance(e, RuntimeError) and "out of memory" in str(e).lower())

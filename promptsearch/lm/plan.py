@@ -1,0 +1,151 @@
+"""Token bookkeeping for HFLM, free of tensors and models so it can be tested on its own.
+
+The engine turns a call's requests into *rows* (token sequences the model must run) and splits each
+row into a shared prefix, run once per call, and a suffix, run in length-sorted batches:
+
+    request  (context, continuation)  ->  encode_pair  ->  ctx tokens | cont tokens
+    rows     one per distinct model input; a 1-token continuation rides on its context's row
+    groups   rows sharing a long token prefix P; the prefix's KV cache is computed once per group
+    batches  suffixes sorted by length, <= batch_size rows and <= max_tokens padded tokens each
+
+The shared prefix is a prefix of the *token* sequences, never of the strings, so it is exact by
+construction: "...\\n\\n" + "Review" may tokenize differently from "...\\n\\nReview", and comparing
+tokens sidesteps the question entirely.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from promptsearch.errors import ConfigError
+
+
+@dataclass
+class Target:
+    """Score `cont` for request `index`: the output at row position `start` predicts cont[0]."""
+
+    index: int
+    start: int
+    cont: tuple[int, ...]
+
+
+@dataclass
+class Row:
+    """One model input. `need` is the first position whose output is read: the shared prefix must
+    stop at or before it, so every output we read is computed in the suffix pass."""
+
+    tokens: list[int]
+    need: int
+    targets: list[Target] = field(default_factory=list)
+
+
+def encode_pair(encode: Callable[[str], list[int]], context: str, continuation: str,
+                empty_context: list[int]) -> tuple[list[int], list[int]]:
+    """lm-evaluation-harness `_encode_pair`: trailing whitespace of the context moves onto the
+    continuation (" positive" is one token; a context ending in a space would split it), the pair
+    is encoded whole, and the continuation is whatever follows the context's own encoding."""
+    if not context:  # lm-eval conditions an empty context on the BOS (else EOS) token
+        return list(empty_context), encode(continuation)
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+    whole = encode(context + continuation)
+    ctx = encode(context)
+    return ctx, whole[len(ctx):]
+
+
+def plan_rows(pairs: Sequence[tuple[list[int], list[int]]], max_length: int) -> list[Row]:
+    """Rows for (ctx, cont) token pairs; request i's target has index i.
+
+    Input = (ctx + cont)[:-1], left-truncated to max_length like lm-eval. Identical inputs share a
+    row; a one-token continuation whose context is a prefix of an existing row reuses that row
+    (a label task: every label of an example is scored from one pass over the example's context).
+    Empty continuations get no target (log-prob 0).
+    """
+    rows: list[Row] = []
+    by_input: dict[tuple[int, ...], Row] = {}  # exact model input -> row
+    by_context: dict[tuple[int, ...], Row] = {}  # context (input up to a target's start) -> row
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]) <= 1)  # multi-token first
+    for i in order:
+        ctx, cont = pairs[i]
+        if not cont:
+            continue
+        if len(cont) > max_length:
+            raise ConfigError(f"continuation of {len(cont)} tokens is longer than the model's context "
+                              f"({max_length}); shorten the label or target text")
+        full = (ctx + cont)[-(max_length + 1):]
+        inp, start = full[:-1], len(full) - len(cont) - 1
+        key = tuple(inp)
+        row = by_input.get(key) or (by_context.get(key) if len(cont) == 1 else None)
+        if row is None:
+            row = Row(inp, need=start)
+            rows.append(row)
+            by_input[key] = row
+            by_context.setdefault(tuple(inp[: start + 1]), row)
+        row.need = min(row.need, start)
+        row.targets.append(Target(i, start, tuple(cont)))
+    return rows
+
+
+def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common prefix of token sequences (0 for none)."""
+    if not seqs:
+        return 0
+    lo, hi = min(seqs), max(seqs)  # lexicographic extremes: their LCP is everyone's LCP
+    n = 0
+    for a, b in zip(lo, hi):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
+def shared_prefix(rows: Sequence[Row]) -> int:
+    """Tokens all rows share *and* whose outputs nobody reads (capped at the smallest `need`)."""
+    return min(common_prefix_len([r.tokens for r in rows]), min(r.need for r in rows))
+
+
+def prefix_groups(rows: Sequence[Row], min_gain: int = 256) -> list[tuple[int, list[Row]]]:
+    """Partition rows into [(prefix_len, rows)] so each group's prefix is computed once.
+
+    Usually one group: a call is one candidate prompt x many examples. If a call mixes prompts
+    (their shared prefix ends early), rows that branch at the same next token and then share a much
+    longer prefix get their own group, when that saves >= min_gain token computations.
+    """
+    assert min_gain > 0
+    out: list[tuple[int, list[Row]]] = []
+    _split(list(rows), out, min_gain)
+    return out
+
+
+def _split(rows: list[Row], out: list, min_gain: int) -> None:
+    p = shared_prefix(rows)
+    if len(rows) < 2:
+        out.append((p, rows))
+        return
+    children: dict[int | None, list[Row]] = defaultdict(list)
+    for r in rows:  # branch on the first token after the shared prefix
+        children[r.tokens[p] if r.need > p else None].append(r)
+    rest = children.pop(None, [])
+    for child in children.values():
+        gain = (len(child) - 1) * (shared_prefix(child) - p) - p  # saved suffix work - its own prefix
+        if len(child) > 1 and gain >= min_gain and len(child) < len(rows):
+            _split(child, out, min_gain)
+        else:
+            rest += child
+    if rest:
+        out.append((shared_prefix(rest), rest))
+
+
+def buckets(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Indices sorted by length (longest first, so padding is small and OOM shows up at once),
+    cut into batches of <= batch_size items and <= max_tokens padded tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < batch_size and lengths[out[-1][0]] * (len(out[-1]) + 1) <= max_tokens:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out

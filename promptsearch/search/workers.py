@@ -1,0 +1,166 @@
+"""Several processes on one search, on one machine or many (PostgreSQL).
+
+A search has a target: the number of finished (complete or pruned) trials it aims at, stored
+with it. A worker creates a new trial only while the trials that are finished, running or queued
+number fewer than the target, checked and created under a lock on the search (see
+Store.claiming_slots); so the total is exact however many workers run, and a worker that dies
+leaves its trial to be failed and re-queued (runner.fail_stale_trials), not lost.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from promptsearch.config.task import TaskSpec
+from promptsearch.data.dataset import load_split
+from promptsearch.errors import ConfigError
+from promptsearch.lm.base import LM
+from promptsearch.search.runner import TrialEvent, fail_stale_trials, run_search
+from promptsearch.storage.store import NoTrialSlot, SearchRecord, Store
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+@dataclass
+class WorkerSummary:
+    finished: int = 0  # trials this worker finished
+    target: int = 0  # the search's target when the worker stopped
+    search_finished: int = 0  # finished trials in the search, by every worker
+    failed_stale: list[int] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+def join(store: Store, record: SearchRecord, more: int | None) -> int:
+    """The target a worker helps reach: with `more`, first raised to max(target, finished) + more."""
+    if more:
+        return store.raise_trial_target(record, more)
+    target = store.trial_target(record)
+    return target if target is not None else store.slot_counts(record)[1]  # made before targets
+
+
+def run_worker(store: Store, record: SearchRecord, lm: LM,
+               on_trial: Callable[[TrialEvent], None] | None = None,
+               poll_seconds: float = POLL_SECONDS) -> WorkerSummary:
+    """Run trials of `record` until the search has its target of finished trials."""
+    summary, start = WorkerSummary(), time.perf_counter()
+    study = store.load_study(record)
+
+    def event(e: TrialEvent) -> None:  # the search's totals, not this worker's
+        summary.finished += 1
+        if on_trial is not None:
+            _, finished, _ = store.slot_counts(record)
+            on_trial(dataclasses.replace(e, completed=finished, target=store.trial_target(record) or 0))
+
+    with store.claiming_slots(record):
+        while True:
+            target = store.trial_target(record) or 0
+            used, finished, waiting = store.slot_counts(record)
+            if finished >= target:
+                break
+            running = used - finished - waiting
+            if used < target or (waiting and finished + running < target):
+                try:
+                    summary.failed_stale += run_search(store, record, lm, target, on_trial=event).failed_stale
+                except NoTrialSlot:
+                    pass  # the remaining trials are running elsewhere (or another worker was faster)
+                continue
+            time.sleep(poll_seconds)  # wait for the other workers; take over a dead one's trial
+            summary.failed_stale += fail_stale_trials(study)
+    summary.target, summary.search_finished = target, finished
+    summary.wall_seconds = time.perf_counter() - start
+    return summary
+
+
+def check_context(task: TaskSpec, lm: LM) -> None:
+    """Every example must fit the model's context on its own (before any instruction or demo);
+    a longer one would be cut silently or fail mid-search. Raise a one-line error instead."""
+    limit = lm.max_length
+    for split in ("train", "dev", "test"):
+        for i, ex in enumerate(load_split(task, split), start=1):
+            text = "\n".join(f"{k}: {v}" for k, v in ex.fields.items())
+            if len(text.encode("utf-8")) + 8 <= limit:  # a token is at least one byte: fits for sure
+                continue
+            n = lm.count_tokens(text)
+            if n > limit:
+                raise ConfigError(f"{task.split_path(split)}: example {i} is {n} tokens long, more than the "
+                                  f"model's context of {limit} tokens; shorten it or remove it")
+
+
+# --- starting workers as processes ---------------------------------------------------------
+
+@dataclass
+class WorkerExit:
+    index: int
+    code: int
+    last_error: str  # the last line the worker wrote on stderr
+
+
+class WorkerPool:
+    """N `promptsearch worker NAME` processes. The database URL travels in the environment,
+    not on the command line, where other users of the machine could read its password."""
+
+    def __init__(self, db_url: str, name: str, n: int):
+        self.db_url, self.name, self.n = db_url, name, n
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+        self._dir = tempfile.TemporaryDirectory(prefix="promptsearch-workers-")
+
+    def start(self) -> None:
+        env = {**os.environ, "PROMPTSEARCH_DB": self.db_url, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+        if "OMP_NUM_THREADS" not in env:  # N processes with a thread per core each would thrash
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.n))
+        for i in range(self.n):
+            log_path = Path(self._dir.name) / f"worker-{i}.err"
+            with open(log_path, "wb") as err:
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "promptsearch", "worker", self.name],
+                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err))
+            self.logs.append(log_path)
+        log.info("started %d workers: pids %s", self.n, [p.pid for p in self.procs])
+
+    def running(self) -> bool:
+        return any(p.poll() is None for p in self.procs)
+
+    def wait(self, on_tick: Callable[[], None] | None = None, tick_seconds: float = 0.5) -> list[WorkerExit]:
+        while self.running():
+            if on_tick is not None:
+                on_tick()
+            time.sleep(tick_seconds)
+        if on_tick is not None:
+            on_tick()
+        return [WorkerExit(i, p.returncode, _last_line(self.logs[i])) for i, p in enumerate(self.procs)]
+
+    def interrupt(self, grace_seconds: float = 30.0) -> None:
+        """Ctrl-C: each worker fails its trial and exits; any still running after the grace is killed."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace_seconds
+        for p in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or [""])[-1]

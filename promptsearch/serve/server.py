@@ -1,0 +1,211 @@
+"""A small OpenAI-compatible HTTP server in front of a local model (stdlib only).
+
+  GET  /v1/models             the one model served
+  POST /v1/chat/completions   messages -> the model's chat template -> generation
+  POST /v1/completions        a raw prompt (or a list of them) -> continuation
+  GET  /health                {"status": "ok"}
+
+Supported request fields: max_tokens / max_completion_tokens, temperature (default 1, as OpenAI;
+0 = greedy), stop (a string or up to 4), n, seed. Streaming, tools and logprobs are not supported
+(a 400 says so for streaming; the others are ignored). Concurrent requests are batched together by
+one worker thread (batcher.py). Usage counts tokens with the model's own tokenizer.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from promptsearch.lm.base import LM, GenerateRequest
+from promptsearch.serve.batcher import Batcher
+
+log = logging.getLogger(__name__)
+MAX_BODY = 8 << 20  # bytes
+MAX_N = 16
+CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+class RequestError(Exception):
+    """A bad request: sent back as an OpenAI-style error object with this status."""
+
+    def __init__(self, message: str, param: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.param, self.status = param, status
+
+
+class OpenAIServer(ThreadingHTTPServer):
+    daemon_threads = True  # a hung client must not keep the process alive on shutdown
+
+    def __init__(self, lm: LM, host: str, port: int, model_id: str, max_tokens: int):
+        self.lm, self.model_id, self.default_max_tokens = lm, model_id, max_tokens
+        self.batcher = Batcher(lm)
+        super().__init__((host, port), Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.batcher.close()
+
+
+def make_server(lm: LM, host: str = "127.0.0.1", port: int = 8000, model_id: str | None = None,
+                max_tokens: int = 256) -> OpenAIServer:
+    """Bind (port 0 picks a free one); call `serve_forever()` to answer requests."""
+    return OpenAIServer(lm, host, port, model_id or lm.name, max_tokens)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: OpenAIServer
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path = self.path.split("?")[0].rstrip("/")
+        if path in ("/v1/models", "/models"):
+            self._send(200, {"object": "list", "data": [self._model_card()]})
+        elif path == "/health":
+            self._send(200, {"status": "ok"})
+        else:
+            self._error(RequestError(f"no route GET {path}; try /v1/models", status=404))
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = self.path.split("?")[0].rstrip("/")
+        routes = {"/v1/chat/completions": self._chat, "/chat/completions": self._chat,
+                  "/v1/completions": self._completions, "/completions": self._completions}
+        try:
+            if path not in routes:
+                raise RequestError(f"no route POST {path}; use /v1/chat/completions or /v1/completions",
+                                   status=404)
+            self._send(200, routes[path](self._body()))
+        except RequestError as e:
+            self._error(e)
+        except Exception as e:  # noqa: BLE001 - the server keeps serving; the client learns why
+            log.exception("request failed")
+            self._error(RequestError(f"{type(e).__name__}: {e}", status=500))
+
+    # ------------------------------------------------------------------ endpoints
+
+    def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        messages = _messages(body.get("messages"))
+        try:
+            context = self.server.lm.apply_chat_template(messages)
+        except NotImplementedError as e:
+            raise RequestError(f"{e}; use /v1/completions with a raw prompt") from None
+        texts, finish, usage = self._generate([context], body)
+        choices = [{"index": i, "message": {"role": "assistant", "content": t}, "logprobs": None,
+                    "finish_reason": f} for i, (t, f) in enumerate(zip(texts, finish))]
+        return self._envelope("chat.completion", "chatcmpl", choices, usage)
+
+    def _completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        prompt = body.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+            raise RequestError("'prompt' must be a string or a non-empty list of strings", "prompt")
+        texts, finish, usage = self._generate(prompts, body)
+        choices = [{"index": i, "text": t, "logprobs": None, "finish_reason": f}
+                   for i, (t, f) in enumerate(zip(texts, finish))]
+        return self._envelope("text_completion", "cmpl", choices, usage)
+
+    def _generate(self, contexts: list[str], body: dict[str, Any]) -> tuple[list[str], list[str], dict]:
+        max_tokens, temperature, stop, n, seed = _sampling(body, self.server.default_max_tokens)
+        requests = [GenerateRequest(c, max_new_tokens=max_tokens, stop=stop, temperature=temperature,
+                                    num_return_sequences=n, seed=seed) for c in contexts]
+        results = self.server.batcher.generate(requests)
+        lm = self.server.lm
+        texts = [t for r in results for t in r.texts]
+        counts = [lm.count_tokens(t) if t else 0 for t in texts]
+        finish = ["length" if c >= max_tokens else "stop" for c in counts]
+        prompt_tokens = sum(lm.count_tokens(c) for c in contexts)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(counts),
+                 "total_tokens": prompt_tokens + sum(counts)}
+        return texts, finish, usage
+
+    def _envelope(self, kind: str, prefix: str, choices: list, usage: dict) -> dict[str, Any]:
+        return {"id": f"{prefix}-{uuid.uuid4().hex}", "object": kind, "created": int(time.time()),
+                "model": self.server.model_id, "choices": choices, "usage": usage}
+
+    def _model_card(self) -> dict[str, Any]:
+        return {"id": self.server.model_id, "object": "model", "created": 0, "owned_by": "promptsearch"}
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise RequestError(f"request body of {length} bytes is over {MAX_BODY}", status=413)
+        try:
+            body = json.loads(self.rfile.read(length) or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RequestError(f"the body is not JSON ({e})") from None
+        if not isinstance(body, dict):
+            raise RequestError("the body must be a JSON object")
+        if body.get("stream"):
+            raise RequestError("streaming is not supported by promptsearch serve; send stream=false", "stream")
+        return body
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, e: RequestError) -> None:
+        kind = "invalid_request_error" if e.status < 500 else "server_error"
+        self._send(e.status, {"error": {"message": str(e), "type": kind, "param": e.param, "code": None}})
+
+    def log_message(self, fmt: str, *args) -> None:
+        log.debug("%s %s", self.address_string(), fmt % args)
+
+
+def _messages(raw: Any) -> list[dict[str, str]]:
+    if not isinstance(raw, list) or not raw:
+        raise RequestError("'messages' must be a non-empty list", "messages")
+    out = []
+    for i, m in enumerate(raw):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role not in CHAT_ROLES:
+            raise RequestError(f"messages[{i}].role must be one of {', '.join(CHAT_ROLES)}", f"messages[{i}].role")
+        out.append({"role": CHAT_ROLES[role], "content": _text(m.get("content"), i)})
+    return out
+
+
+def _text(content: Any, i: int) -> str:
+    """A message's content: a string, or a list of text parts (other part types are refused)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text"
+                                         and isinstance(p.get("text"), str) for p in content):
+        return "".join(p["text"] for p in content)
+    raise RequestError(f"messages[{i}].content must be a string or a list of text parts",
+                       f"messages[{i}].content")
+
+
+def _sampling(body: dict[str, Any], default_max: int) -> tuple[int, float, tuple[str, ...], int, int]:
+    max_tokens = body.get("max_completion_tokens")
+    max_tokens = body.get("max_tokens") if max_tokens is None else max_tokens
+    max_tokens = default_max if max_tokens is None else max_tokens
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise RequestError("'max_tokens' must be a positive integer", "max_tokens")
+    temperature = body.get("temperature", 1.0)
+    if temperature is None:
+        temperature = 1.0
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+        raise RequestError("'temperature' must be a number from 0 to 2", "temperature")
+    stop = body.get("stop") or ()
+    stop = (stop,) if isinstance(stop, str) else stop
+    if not isinstance(stop, (list, tuple)) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
+        raise RequestError("'stop' must be a string or a list of at most 4 strings", "stop")
+    n = body.get("n") or 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise RequestError(f"'n' must be an integer from 1 to {MAX_N}", "n")
+    seed = body.get("seed") or 0
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise RequestError("'seed' must be an integer", "seed")
+    return max_tokens, float(temperature), tuple(s for s in stop if s), n, seed

@@ -1,0 +1,195 @@
+"""SIGKILL a search at random moments, then resume, and check after every kill that nothing was
+lost: each trial finished before the kill is still there with its value, each cached evaluation
+and candidate is still there, the trial that was running is failed and its point queued again,
+and in the end the study reaches its trial count.
+
+The first kill hits a real `python -m promptsearch optimize` process. The resumes after it run
+`promptsearch resume` (and a few `export`s) in processes forked from one that loaded the real
+model once (zygote.py): separate processes, each killed with SIGKILL, without paying a model
+load per kill point. The delays come from random.Random(SEED); set PROMPTSEARCH_CRASH_SEED to
+replay a failure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import dbcheck
+
+ROOT = Path(__file__).resolve().parents[2]
+TASK = ROOT / "examples" / "review_sentiment.yaml"
+SEED = int(os.environ.get("PROMPTSEARCH_CRASH_SEED", "6"))
+SEARCH_KILLS, EXPORT_KILLS = 20, 4
+TRIALS = 60  # the study's trial count: more than the kills can finish on their way
+SPACE = """name: crash
+instructions:
+  - "Classify the {inputs}. Answer with one of: {labels}."
+  - "Is the {inputs} {labels}?"
+  - "Label the {inputs}."
+  - ""
+demos:
+  counts: [0, 1, 2]
+  selection: [random]
+  draws: 4
+templates: [plain]
+seed: 0
+"""
+
+
+class Zygote:
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("zygote.py"))],
+                                     cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._read().get("ready"), "zygote did not start"
+        self.n = 0
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        assert line, "zygote died"
+        return json.loads(line)
+
+    def start(self, argv: list[str]) -> tuple[int, Path]:
+        self.n += 1
+        err = self.log_dir / f"child-{self.n}.err"
+        self.proc.stdin.write(json.dumps({"argv": argv, "stderr": str(err)}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()["pid"], err
+
+    def ended(self) -> int:
+        return self._read()["code"]
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+DEV_LIMIT = 2
+
+
+def _aim(aim: str, rng: random.Random, db_path: Path, pid: int, per_trial: float) -> float:
+    """Wait for the kill moment; returns the seconds since the process started. `anywhere`: a
+    random delay; `scored`: just after a trial's evaluations are stored, while the trial itself
+    is written; `told`: just after a trial is told, while the next one is proposed."""
+    t0 = time.monotonic()
+    if aim == "export":
+        time.sleep(rng.uniform(0, 0.3))
+    elif aim == "anywhere":
+        time.sleep(rng.uniform(0, 2.5 * per_trial + 0.5))
+    else:
+        jitter = rng.uniform(0, 0.02)
+        deadline = t0 + 6 * per_trial + 5
+        while time.monotonic() < deadline:
+            finished, scored = dbcheck.progress(db_path, pid, DEV_LIMIT)
+            if (aim == "scored" and scored) or (aim == "told" and finished):
+                break
+            time.sleep(0.002)
+        time.sleep(jitter)
+    return time.monotonic() - t0
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_loses_nothing(tmp_path):
+    rng = random.Random(SEED)
+    replay = f"(replay with PROMPTSEARCH_CRASH_SEED={SEED})"
+    db_path = tmp_path / "crash.db"
+    db = f"sqlite:///{db_path}"
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    phases: Counter[str] = Counter()
+    dead: list[int] = []
+
+    # 1. a real `python -m promptsearch optimize`, killed once its first trial is in
+    proc = subprocess.Popen([sys.executable, "-m", "promptsearch", "optimize", str(TASK), "--space", str(space),
+                             "--trials", str(TRIALS), "--name", "crash", "--dev-limit", str(DEV_LIMIT), "--db", db],
+                            cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    zygote = Zygote(tmp_path)  # loads the model while the first process runs
+    try:
+        _wait_for(lambda: dbcheck.complete_count(db_path) >= 1 or proc.poll() is not None, 300, "a first trial")
+        assert proc.poll() is None, proc.stderr.read().decode()
+        before = dbcheck.snapshot(db_path)
+        time.sleep(rng.uniform(0, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        dead.append(proc.pid)
+        after = dbcheck.snapshot(db_path)
+        assert not dbcheck.check_nothing_lost(before, after), replay
+        phases[dbcheck.phase(before, after, proc.pid)] += 1
+
+        # 2. resume -> kill -> resume ..., with an export killed now and then
+        kinds = ["resume"] * (SEARCH_KILLS - 1) + ["export"] * EXPORT_KILLS
+        rng.shuffle(kinds)
+        per_trial = 1.0
+        for i, kind in enumerate(kinds, start=1):
+            before = dbcheck.snapshot(db_path)
+            left = TRIALS - len(before.by_state("COMPLETE", "PRUNED"))
+            assert left > 1, f"the study finished before kill {i}; raise TRIALS {replay}"
+            out = tmp_path / f"export-{i}.json"
+            argv = (["resume", "crash", "--trials", str(left), "--db", db] if kind == "resume" else
+                    ["export", "crash", "--format", "json", "-o", str(out), "--db", db])
+            t0 = time.monotonic()
+            pid, err = zygote.start(argv)
+            aim = "export" if kind == "export" else rng.choice(("anywhere", "anywhere", "scored", "told"))
+            delay = _aim(aim, rng, db_path, pid, per_trial)
+            os.kill(pid, signal.SIGKILL)
+            code = zygote.ended()
+            assert code in (-signal.SIGKILL, 0), f"kill {i} ({kind}): exit {code}: {err.read_text()} {replay}"
+            dead.append(pid)
+            after = dbcheck.snapshot(db_path)
+            where = f"kill {i} ({kind}, aimed {aim}, {delay:.2f}s after start) {replay}"
+            assert not dbcheck.check_nothing_lost(before, after), where
+            if kind == "export":
+                assert after.trials.keys() == before.trials.keys() and after.evaluations == before.evaluations, where
+                if out.exists() and out.stat().st_size:
+                    json.loads(out.read_text())  # a complete file, or none
+                phases["exporting"] += 1
+                continue
+            phases[dbcheck.phase(before, after, pid)] += 1
+            mine = [t for t in after.trials.values() if t.owner_pid == pid]
+            if mine:  # it got past its start, so it failed what the earlier kills left running
+                for t in before.by_state("RUNNING"):
+                    assert after.trials[t.number].state == "FAIL", f"trial {t.number} not failed; {where}"
+                finished_here = len([t for t in mine if t.state in ("COMPLETE", "PRUNED")])
+                per_trial = max(0.2, min(5.0, (time.monotonic() - t0) / max(1, finished_here + 0.5)))
+            for t in after.by_state("RUNNING"):
+                assert t.owner_pid in dead, f"trial {t.number} runs under a live pid {t.owner_pid}; {where}"
+            assert not dbcheck.check_retried(after), f"{dbcheck.check_retried(after)}; {where}"
+
+        # 3. the last resume runs to the end
+        before = dbcheck.snapshot(db_path)
+        left = TRIALS - len(before.by_state("COMPLETE", "PRUNED"))
+        pid, err = zygote.start(["resume", "crash", "--trials", str(left), "--db", db])
+        code = zygote.ended()
+        assert code == 0, err.read_text()
+        final = dbcheck.snapshot(db_path)
+        assert not dbcheck.check_nothing_lost(before, final), replay
+        assert len(final.by_state("COMPLETE", "PRUNED")) == TRIALS, replay
+        assert not final.by_state("RUNNING") and not final.by_state("WAITING"), replay
+        assert not dbcheck.check_retried(final), replay
+        failed = len(final.by_state("FAIL"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        zygote.close()
+    kills = SEARCH_KILLS + EXPORT_KILLS
+    print(f"\n{kills} kill points (seed {SEED}): {dict(phases)}; {failed} trials failed and retried; "
+          f"{TRIALS} trials reached")
+    assert sum(phases.values()) == kills >= 20

@@ -1,0 +1,103 @@
+"""How to produce each bad input of docs/errors.md. The expected one-line error and exit code of
+each case are read from that table (test_bad_inputs.py), so the docs and the behaviour cannot
+drift apart. A setup gets a Ctx and returns the command's arguments; `{db}` is replaced by the
+database URL (by default a database holding a finished search 'done' and an empty one 'empty')."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+V1_DB = Path(__file__).resolve().parents[1] / "storage" / "data" / "schema_v1.db"
+PG_WITH_PASSWORD = "postgresql://bob:s3cret-pw@127.0.0.1:1/searches"
+
+
+@dataclass
+class Ctx:
+    tmp: Path
+    task: Path  # the tiny task's YAML (its data files are beside it)
+    space: Path
+
+    def opt(self, *extra: str, task: Path | None = None) -> list[str]:
+        return ["optimize", str(task or self.task), "--space", str(self.space), "--name", "new", *extra]
+
+    def data(self, split: str) -> Path:
+        return self.task.parent / f"{split}.jsonl"
+
+    def edit_task(self, old: str, new: str) -> None:
+        self.task.write_text(self.task.read_text().replace(old, new))
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+CASES: dict[str, Callable[[Ctx], list[str]]] = {
+    # --- task files
+    "task-missing": lambda c: ["optimize", str(c.tmp / "nowhere.yaml"), "--space", str(c.space)],
+    "task-invalid-yaml": lambda c: (_write(c.task, "name: tiny\ninputs: [review\n"), c.opt())[1],
+    "task-not-utf8": lambda c: (_write(c.task, b"name: caf\xe9\n"), c.opt())[1],
+    "task-not-a-mapping": lambda c: (_write(c.task, "- review\n- label\n"), c.opt())[1],
+    "task-unknown-field": lambda c: (c.edit_task("labels:", "lables:"), c.opt())[1],
+    "task-missing-field": lambda c: (c.edit_task("output: label\n", ""), c.opt())[1],
+    "task-split-missing": lambda c: (c.edit_task("dev: dev.jsonl", "dev: nothere.jsonl"), c.opt())[1],
+    "task-split-wrong-type": lambda c: (_write(c.task.parent / "dev.txt", "x"),
+                                        c.edit_task("dev: dev.jsonl", "dev: dev.txt"), c.opt())[2],
+    "task-unknown-metric": lambda c: (c.edit_task("metric: accuracy", "metric: f1"), c.opt())[1],
+    "task-output-is-input": lambda c: (c.edit_task("inputs: [review]", "inputs: [review, label]"), c.opt())[1],
+    # --- search spaces
+    "space-missing": lambda c: ["optimize", str(c.task), "--space", str(c.tmp / "nospace.yaml")],
+    "space-wrong-type": lambda c: (_write(c.space, c.space.read_text().replace("seed: 0", "seed: [0]")),
+                                   c.opt())[1],
+    "space-unknown-template": lambda c: (_write(c.space, c.space.read_text().replace("[plain, chat]", "[plain, fancy]")),
+                                         c.opt())[1],
+    "space-demo-count": lambda c: (_write(c.space, c.space.read_text().replace("counts: [0, 2]", "counts: [0, 100]")),
+                                   c.opt())[1],
+    # --- data files
+    "data-empty": lambda c: (_write(c.data("test"), ""), c.opt())[1],
+    "data-not-utf8": lambda c: (_write(c.data("train"), b'{"review": "caf\xe9", "label": "positive"}\n'), c.opt())[1],
+    "data-invalid-json": lambda c: (_write(c.data("dev"), '{"review": "ok", "label": "positive"}\n{"review": \n'),
+                                    c.opt())[1],
+    "data-row-missing-field": lambda c: (_write(c.data("dev"), '{"review": "fine", "label": "positive"}\n'
+                                                               '{"text": "fine", "label": "positive"}\n'), c.opt())[1],
+    "data-label-not-in-labels": lambda c: (_write(c.data("dev"), '{"review": "meh", "label": "neutral"}\n'), c.opt())[1],
+    "data-example-too-long": lambda c: (_write(c.data("dev"), json.dumps({"review": "great " * 9000, "label": "positive"})
+                                               + "\n"), c.opt())[1],
+    # --- models
+    "model-missing": lambda c: c.opt("--model", str(c.tmp / "no-model")),
+    "model-not-gguf": lambda c: c.opt("--model", str(_write(c.tmp / "weights.bin", "x"))),
+    "model-folder-without-config": lambda c: ((c.tmp / "ckpt").mkdir(), c.opt("--model", str(c.tmp / "ckpt")))[1],
+    # --- database URLs
+    "db-not-a-url": lambda c: ["list", "--db", "not a url"],
+    "db-unknown-kind": lambda c: ["list", "--db", "nosuchdb://host/x"],
+    "db-file-missing": lambda c: ["show", "done", "--db", f"sqlite:///{c.tmp}/missing.db"],
+    "db-not-a-database": lambda c: ["show", "done", "--db", f"sqlite:///{_write(c.tmp / 'notes.db', 'hello' * 300)}"],
+    "db-unreachable-server": lambda c: ["show", "done", "--db", PG_WITH_PASSWORD],
+    "db-older-schema": lambda c: ["show", "legacy", "--db", f"sqlite:///{c.tmp / 'old.db'}"],
+    # --- command-line flags
+    "flag-trials-zero": lambda c: c.opt("--trials", "0"),
+    "flag-trials-not-a-number": lambda c: c.opt("--trials", "many"),
+    "flag-unknown": lambda c: ["list", "--colour"],
+    "flag-workers-zero": lambda c: c.opt("--workers", "0"),
+    "flag-bad-choice": lambda c: c.opt("--sampler", "grid"),
+    "flag-missing-required": lambda c: ["resume", "done"],
+    # --- names
+    "name-unknown": lambda c: ["show", "nope"],
+    "name-unknown-worker": lambda c: ["worker", "nope"],
+    "name-duplicate": lambda c: ["optimize", str(c.task), "--space", str(c.space), "--name", "done"],
+    "name-invalid": lambda c: ["optimize", str(c.task), "--space", str(c.space), "--name", "my search"],
+    # --- export
+    "export-no-completed-trial": lambda c: ["export", "empty"],
+    "export-would-overwrite": lambda c: ["export", "done", "-o", str(_write(c.tmp / "keep.txt", "precious"))],
+    "export-folder-missing": lambda c: ["export", "done", "-o", str(c.tmp / "no" / "such" / "out.txt")],
+    # --- disk
+    "disk-full": lambda c: ["worker", "done", "--trials", "3"],  # its first write: raising the target
+}
+
+# Cases that need more than files: which database they run against.
+DB_OVERRIDES = {"db-older-schema": "v1"}
+# Cases that run in a subprocess (the full disk: SQLite may hit SIGBUS on a full tmpfs, never in pytest).
+SUBPROCESS = {"disk-full"}

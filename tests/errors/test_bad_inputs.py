@@ -1,0 +1,172 @@
+"""Every bad input in docs/errors.md gives exactly its documented one-line error and exit code,
+no traceback, and leaves the database as it was (same content; an absent one stays absent)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cases import CASES, DB_OVERRIDES, PG_WITH_PASSWORD, SUBPROCESS, V1_DB, Ctx
+
+from promptsearch.cli import commands
+from promptsearch.cli.main import main
+from promptsearch.config import load_space, load_task
+from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.storage import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "errors.md"
+ROW = re.compile(r"^\|\s*`([a-z0-9-]+)`\s*\|(.*)\|\s*``\s(.*)\s``\s*\|\s*(\d+)\s*\|\s*$")
+
+
+def documented() -> dict[str, tuple[str, int]]:
+    """id -> (error line, exit code) from the table in docs/errors.md."""
+    rows = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        m = ROW.match(line)
+        if m:
+            assert m.group(1) not in rows, f"{m.group(1)} is in docs/errors.md twice"
+            rows[m.group(1)] = (m.group(3), int(m.group(4)))
+    return rows
+
+
+DOCUMENTED = documented()
+
+
+def test_the_table_and_the_cases_match():
+    assert len(DOCUMENTED) >= 25
+    assert set(DOCUMENTED) == set(CASES), set(DOCUMENTED) ^ set(CASES)
+
+
+def db_content(path: Path) -> str:
+    """What the database holds (not its bytes: SQLite may rewrite its WAL and index files)."""
+    if not path.exists():
+        return "absent"
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return hashlib.sha256("\n".join(con.iterdump()).encode()).hexdigest()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def db(tmp_path, tiny_task, tiny_space, fake_lm) -> Path:
+    """A database holding one finished search named 'done' and one empty search 'empty'."""
+    path = tmp_path / "e.db"
+    store = Store(f"sqlite:///{path}")
+    task, space = load_task(tiny_task), load_space(tiny_space)
+    rec = create_search(store, "done", task, space, "fake", SearchSettings())
+    store.set_trial_target(rec, 2)
+    run_search(store, rec, fake_lm, 2)
+    create_search(store, "empty", task, space, "fake", SearchSettings())
+    store.close()
+    return path
+
+
+def _expected(case: str, tmp: Path) -> re.Pattern:
+    message, _ = DOCUMENTED[case]
+    parts = [re.escape(p) for p in message.split("…")]  # … in the docs stands for any text
+    return re.compile("^" + ".*".join(parts).replace(re.escape("<dir>"), re.escape(str(tmp))) + "$")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input(case, tmp_path, db, tiny_task, tiny_space, capsys, monkeypatch, request):
+    argv = CASES[case](Ctx(tmp_path, tiny_task, tiny_space))
+    db_path = db
+    if DB_OVERRIDES.get(case) == "v1":
+        db_path = tmp_path / "old.db"
+        shutil.copy(V1_DB, db_path)
+    if not any(a.startswith("--db") for a in argv):
+        argv += ["--db", f"sqlite:///{db_path}"]
+    if case == "data-example-too-long":  # the real tokenizer and context length
+        smollm = request.getfixturevalue("smollm")
+        monkeypatch.setattr(commands, "_load_lm", lambda model, settings: smollm)
+    else:
+        monkeypatch.setattr(commands, "_load_lm", lambda model, settings: request.getfixturevalue("fake_lm"))
+    if case in SUBPROCESS:
+        code, err, before, after = _run_on_a_full_disk(argv, db_path, tmp_path)
+    else:
+        before = db_content(db_path)
+        code = main(argv)
+        err = capsys.readouterr().err.strip()
+        after = db_content(db_path)
+    assert "Traceback" not in err and "\n" not in err, err
+    assert _expected(case, tmp_path).match(err), f"{case}: got {err!r}"
+    assert code == DOCUMENTED[case][1]
+    assert after == before, f"{case} changed the database"
+
+
+def test_passwords_never_shown(capsys, tmp_path):
+    """A failing command against a password-protected URL: the password appears nowhere."""
+    for argv in (["show", "x"], ["list"], ["worker", "x"], ["db", "upgrade"], ["export", "x"]):
+        assert main([*argv, "--db", PG_WITH_PASSWORD, "-v"]) == 2
+        captured = capsys.readouterr()
+        assert "s3cret-pw" not in captured.out + captured.err
+        assert "bob:***@127.0.0.1:1" in captured.err
+
+
+# --- the full disk -----------------------------------------------------------------------------
+
+def _run_on_a_full_disk(argv: list[str], db_path: Path, tmp: Path) -> tuple[int, str, str, str]:
+    """Put the database on a tiny tmpfs (needs root) and fill the disk; without root, simulate:
+    the write raises what SQLite raises on a full disk. Returns (exit code, stderr, database
+    content before, after)."""
+    mnt = tmp / "mnt"
+    mnt.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                                                     capture_output=True).returncode == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    keeper = None
+    try:
+        if mounted:
+            target = mnt / db_path.name
+            shutil.copy(db_path, target)
+            keeper = sqlite3.connect(target)  # its -wal and -shm exist before the disk fills
+            keeper.execute("PRAGMA journal_mode=WAL").fetchone()
+            _fill(mnt)
+            argv = [a.replace(str(db_path), str(target)) for a in argv]
+            db_path = target
+        else:
+            env["PROMPTSEARCH_TEST_SIMULATE_FULL_DISK"] = "1"
+        before = db_content(db_path)
+        done = subprocess.run([sys.executable, "-c", _FULL_DISK_RUNNER, *argv], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        return done.returncode, done.stderr.strip(), before, db_content(db_path)
+    finally:
+        if keeper is not None:
+            keeper.close()
+        if mounted:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(folder: Path) -> None:
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for size in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+# Runs the CLI. Without a real full disk, the store's writes fail as SQLite fails on one.
+_FULL_DISK_RUNNER = """
+import os, sqlite3, sys
+import sqlalchemy.exc
+if os.environ.get("PROMPTSEARCH_TEST_SIMULATE_FULL_DISK"):
+    from promptsearch.storage.store import Store
+    def full(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("UPDATE", {}, sqlite3.OperationalError("database or disk is full"))
+    Store._update_target = full
+from promptsearch.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""

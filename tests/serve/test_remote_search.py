@@ -1,0 +1,107 @@
+"""A real search through a remote model: `promptsearch serve` runs the embedded model over HTTP on
+127.0.0.1, and `optimize --model openai/smollm2 --api-base ...` searches the bundled generation task
+against it. Tokens are accounted per trial; resume and eval find the server again from the stored
+settings; the evaluations are cached under the remote model's name."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from promptsearch.cli.main import main
+from promptsearch.search.results import completed_trials
+from promptsearch.storage import Store
+from promptsearch.storage.models import EvaluationRow
+
+ROOT = Path(__file__).resolve().parents[2]
+TASK = ROOT / "examples" / "city_extraction.yaml"
+SPACE = ROOT / "search_spaces" / "extraction.yaml"
+USAGE = ("lm_calls", "lm_prompt_tokens", "lm_completion_tokens", "lm_cost_usd", "lm_unpriced_calls", "lm_seconds")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served():
+    """`promptsearch serve` in a subprocess; its /v1 URL once /health answers (bounded wait)."""
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "promptsearch", "serve", "--model", "smollm2",
+                             "--port", str(port), "--model-id", "smollm2"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 240  # loading the model on a busy 2-core machine
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"serve exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url.removesuffix("/v1") + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "serve did not answer within 240 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_search_with_a_remote_model(served, tmp_path, capsys):
+    db = f"sqlite:///{tmp_path}/remote.db"
+    assert main(["optimize", str(TASK), "--space", str(SPACE), "--dev-limit", "3", "--trials", "2",
+                 "--max-new-tokens", "8", "--name", "remote", "--model", "openai/smollm2",
+                 "--api-base", served, "--db", db]) == 0
+    assert "Leaderboard" in capsys.readouterr().out
+    store = Store(db, create=False)
+    record = store.get_search("remote")
+    assert record.model == "openai/smollm2" and record.settings["api_base"] == served
+    trials = completed_trials(store, record)
+    assert len(trials) == 2
+    for t in trials:  # token accounting, per trial
+        assert set(USAGE) <= set(t.user_attrs), t.user_attrs
+    fresh = [t for t in trials if t.user_attrs["lm_calls"] > 0]
+    assert fresh, "no trial called the model"
+    for t in fresh:
+        assert t.user_attrs["lm_calls"] == 3  # one chat completion per dev example
+        assert t.user_attrs["lm_prompt_tokens"] > 20 * 3 and t.user_attrs["lm_completion_tokens"] >= 3
+        assert t.user_attrs["lm_unpriced_calls"] == 3 and t.user_attrs["lm_cost_usd"] == 0.0
+    with store.session() as s:  # cached like a local model's, under the remote model's name
+        models = set(s.scalars(sa.select(EvaluationRow.model)))
+    assert models == {f"openai/smollm2@{served}"}
+
+    # resume finds the server from the stored settings
+    assert main(["resume", "remote", "--trials", "1", "--db", db]) == 0
+    assert len(completed_trials(store, record)) == 3
+
+    # and so does the held-out verdict
+    assert main(["eval", "remote", "--limit", "3", "--db", db]) == 0
+    assert "Held-out verdict" in capsys.readouterr().out
+
+
+def test_label_tasks_need_a_local_model(served, tmp_path, capsys):
+    db = f"sqlite:///{tmp_path}/labels.db"
+    code = main(["optimize", str(ROOT / "examples" / "review_sentiment.yaml"), "--dev-limit", "2", "--trials", "1",
+                 "--model", "openai/smollm2", "--api-base", served, "--db", db])
+    err = capsys.readouterr().err
+    assert code == 2 and "log-likelihood" in err and "local model" in err and "\n" not in err.strip()
+
+
+def test_serve_refuses_a_remote_model(capsys):
+    assert main(["serve", "--model", "openai/gpt-4o-mini"]) == 2
+    assert "serve needs a local model" in capsys.readouterr().err

@@ -1,0 +1,161 @@
+"""The OpenAI-compatible server (on the scripted fake model: fast) and RemoteLM against it."""
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from promptsearch.errors import UserError
+from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
+from promptsearch.lm.remote import from_chatml, is_remote_spec, load_remote, remote_name, to_chatml
+from promptsearch.serve import make_server
+
+
+@pytest.fixture
+def server(fake_lm):
+    srv = make_server(fake_lm, "127.0.0.1", 0, model_id="fake")
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _post(url: str, body, raw: bytes | None = None):
+    req = urllib.request.Request(url, data=raw if raw is not None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_openai_client_talks_to_it(server):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=server.url, api_key="unused", max_retries=0)
+    assert [m.id for m in client.models.list()] == ["fake"]
+    chat = client.chat.completions.create(model="fake", temperature=0, max_tokens=5, messages=[
+        {"role": "system", "content": "Name the city."}, {"role": "user", "content": "We flew to Lima."}])
+    # the fake model answers with the last capitalised word of its (fake) chat prompt
+    assert chat.choices[0].message.content.startswith(" Lima") and chat.choices[0].finish_reason == "stop"
+    assert chat.usage.prompt_tokens > 0 and chat.usage.total_tokens == chat.usage.prompt_tokens + chat.usage.completion_tokens
+    done = client.completions.create(model="fake", prompt=["A trip to Oslo", "and Rome"], max_tokens=3)
+    assert [c.text for c in done.choices] == [" Oslo", " Rome"] and done.object == "text_completion"
+
+
+@pytest.mark.parametrize("path,body,raw,status,fragment", [
+    ("/chat/completions", None, b"{not json", 400, "not JSON"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, None, 400, "streaming"),
+    ("/chat/completions", {"messages": [{"role": "bot", "content": "hi"}]}, None, 400, "role must be one of"),
+    ("/chat/completions", {"messages": []}, None, 400, "non-empty list"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, None, 400,
+     "list of text parts"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, None, 400, "max_tokens"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stop": ["a"] * 5}, None, 400, "stop"),
+    ("/completions", {"prompt": 3}, None, 400, "'prompt' must be"),
+    ("/embeddings", {"input": "x"}, None, 404, "no route"),
+])
+def test_bad_requests_get_openai_style_errors(server, path, body, raw, status, fragment):
+    code, payload = _post(server.url + path, body, raw)
+    assert code == status and fragment in payload["error"]["message"]
+    assert payload["error"]["type"] == "invalid_request_error"
+
+
+def test_concurrent_requests_share_batches(server, fake_lm):
+    results = []
+    start = threading.Barrier(8)
+
+    def ask(i):
+        start.wait()
+        results.append(_post(server.url + "/completions", {"prompt": f"city {i}: Paris", "max_tokens": 2}))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [code for code, _ in results] == [200] * 8
+    assert fake_lm.requests == 8 and fake_lm.calls < 8  # fewer model calls than requests
+
+
+def test_remote_lm_generates_through_the_server(server):
+    lm = load_remote("openai/fake", api_base=server.url, num_threads=4)
+    assert lm.name == f"openai/fake@{server.url}"
+    prompts = [f"a visit to {c}" for c in ("Paris", "Tokyo", "Lima")]  # sent as one user message
+    out = lm.generate([GenerateRequest(p, max_new_tokens=4) for p in prompts])
+    # the fake model answers with the last capitalised word of its chat prompt: "Paris</user>"
+    assert [r.texts[0].split("<")[0] for r in out] == [" Paris", " Tokyo", " Lima"]
+    chat = lm.apply_chat_template([{"role": "system", "content": "Extract."}, {"role": "user", "content": "In Rome."}])
+    assert lm.generate([GenerateRequest(chat, max_new_tokens=4)])[0].texts[0].startswith(" Rome")
+    u = lm.usage
+    assert u["calls"] == 4 and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
+    assert u["unpriced_calls"] == 4 and u["cost_usd"] == 0.0  # a local model has no price
+    with pytest.raises(UserError, match="label tasks are scored by log-likelihood"):
+        lm.loglikelihood([LoglikelihoodRequest("x", " y")])
+
+
+def test_remote_lm_retries_rate_limits():
+    """A server that answers 429 twice, then 200: the call succeeds after backing off."""
+    hits = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            hits.append(time.monotonic())
+            if len(hits) <= 2:
+                body, status = {"error": {"message": "slow down", "type": "rate_limit_error"}}, 429
+            else:
+                body, status = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                                "choices": [{"index": 0, "finish_reason": "stop",
+                                             "message": {"role": "assistant", "content": "Paris"}}],
+                                "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}, 200
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        lm = load_remote("openai/m", api_base=f"http://127.0.0.1:{srv.server_address[1]}/v1", num_retries=3)
+        assert lm.generate([GenerateRequest("City?", max_new_tokens=3)])[0].texts == ["Paris"]
+        assert len(hits) == 3 and hits[2] - hits[0] > 0.2  # it waited before retrying
+        assert lm.usage["calls"] == 1 and lm.usage["prompt_tokens"] == 9
+        lm = load_remote("openai/m", api_base=f"http://127.0.0.1:{srv.server_address[1]}/v1", num_retries=0)
+        hits.clear()
+        with pytest.raises(UserError, match="request failed after 0 retries"):
+            lm.generate([GenerateRequest("City?", max_new_tokens=3)])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_chatml_round_trip():
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "u\nv"},
+                {"role": "assistant", "content": "a"}, {"role": "user", "content": "w"}]
+    assert from_chatml(to_chatml(messages)) == messages
+    assert from_chatml("Review: x\nLabel:") is None
+
+
+@pytest.mark.parametrize("spec,remote", [
+    ("openai/gpt-4o-mini", True), ("ollama_chat/llama3", True), ("hosted_vllm/meta-llama/Llama-3-8B", True),
+    ("smollm2", False), (None, False), ("model.gguf", False), ("./models/x", False), ("/abs/path", False),
+    ("~/ckpt", False), ("tests/nothing-here", False),  # 'tests' is a folder here: a mistyped local path
+])
+def test_is_remote_spec(spec, remote):
+    assert is_remote_spec(spec) is remote
+
+
+def test_remote_name_drops_credentials():
+    assert remote_name("openai/m", "http://user:pw@host:8000/v1/?key=1") == "openai/m@http://host:8000/v1"
+    assert remote_name("openai/m", None) == "openai/m"

@@ -1,0 +1,62 @@
+"""The Python API: the README's example runs as written (docs/python_api.md), and importing the
+package stays light."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "python_api.md"
+
+
+def test_readme_example_runs(tmp_path, monkeypatch, smollm, capsys):
+    """Runs the doc's code block unchanged, in a folder holding copies of examples/ and search_spaces/.
+    To keep it quick, model loading returns the session's already loaded embedded model, and the
+    copied default space offers at most 2 demonstrations (8 make prompts slow on a CPU)."""
+    code = re.search(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S).group(1)
+    for folder in ("examples", "search_spaces"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.py", "*.md"))
+    space = tmp_path / "search_spaces" / "default.yaml"
+    space.write_text(space.read_text().replace("counts: [0, 2, 4, 8]", "counts: [0, 1, 2]"))
+    assert "counts: [0, 1, 2]" in space.read_text()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("promptsearch.lm.loading.load_lm", lambda spec=None, **kw: smollm)
+    namespace: dict = {}
+    exec(compile(code, str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
+
+    ps, store, search = namespace["ps"], namespace["store"], namespace["search"]
+    out = capsys.readouterr().out
+    assert "dev accuracy" in out and namespace["verdict"].conclusion in out
+    assert len(ps.leaderboard(store, search, k=None)) >= 1
+    from promptsearch.search.results import finished_trials
+    assert len(finished_trials(store, search)) == 3  # 2 trials, then 1 more on resume
+    rendered = jinja2.Template((tmp_path / "best_prompt.j2").read_text()).render(review="Great value.")
+    assert rendered == namespace["top"].candidate.prompt.replace("{review}", "Great value.")
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert namespace["verdict"].examples == 8
+
+
+def test_import_is_light_and_lazy():
+    probe = ("import sys, promptsearch as ps; assert 'torch' not in sys.modules, 'torch';"
+             "assert 'optuna' not in sys.modules, 'optuna'; ps.load_task; ps.Store;"
+             "assert 'torch' not in sys.modules and 'dspy' not in sys.modules; print(sorted(ps.__all__))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name in ("load_task", "load_space", "Store", "load_lm", "create_search", "run_search", "resume",
+                 "best", "export_prompt", "evaluate_heldout", "write_report", "optimize", "UserError"):
+        assert name in done.stdout
+
+
+def test_api_errors_are_user_errors(tmp_path):
+    import promptsearch as ps
+    import pytest
+
+    store = ps.Store(f"sqlite:///{tmp_path}/a.db")
+    with pytest.raises(ps.NotFoundError, match="no search named 'nope'"):
+        ps.best(store, "nope")
+    with pytest.raises(ps.UserError, match="settings are seed, dev_limit"):
+        ps.create_search(store, "x", ROOT / "examples" / "review_sentiment.yaml",
+                         ROOT / "search_spaces" / "default.yaml", dev_limt=3)

@@ -1,0 +1,52 @@
+"""The paired statistics against closed forms and SciPy."""
+import numpy as np
+import pytest
+from promptsearch.verdict import stats
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
+    x = [1, 0, 1, 1, 0, 1, 1, 1, 0, 1] * 5
+    a = stats.bootstrap_ci(x, seed=3)
+    assert a == stats.bootstrap_ci(x, seed=3)  # same seed, same interval
+    assert a.estimate == pytest.approx(0.7) and a.low < 0.7 < a.high
+    # the normal approximation of a proportion's 95% interval, for n = 50
+    half = 1.96 * np.sqrt(0.7 * 0.3 / 50)
+    assert a.low == pytest.approx(0.7 - half, abs=0.04) and a.high == pytest.approx(0.7 + half, abs=0.04)
+
+
+def test_bootstrap_of_a_constant_is_a_point():
+    a = stats.bootstrap_ci([1.0] * 7)
+    assert (a.low, a.estimate, a.high) == (1.0, 1.0, 1.0)
+
+
+def test_paired_interval_uses_pairs():
+    a = np.array([1, 1, 0, 1, 0, 1, 1, 0] * 4, dtype=float)
+    b = a.copy()  # identical prompts: the difference is exactly 0 on every resample
+    d = stats.paired_bootstrap_ci(a, b)
+    assert (d.low, d.estimate, d.high) == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("only_a,only_b,both", [(7, 1, 10), (0, 0, 5), (3, 3, 2), (12, 2, 0), (0, 9, 1)])
+def test_mcnemar_matches_scipy_binomial(only_a, only_b, both):
+    binomtest = pytest.importorskip("scipy.stats").binomtest
+    a = [1] * only_a + [0] * only_b + [1] * both + [0] * 4
+    b = [0] * only_a + [1] * only_b + [1] * both + [0] * 4
+    n = only_a + only_b
+    expected = 1.0 if n == 0 else binomtest(only_a, n, 0.5).pvalue
+    assert stats.mcnemar_exact(a, b) == pytest.approx(expected)
+    assert stats.paired_test(a, b) == ("exact McNemar", pytest.approx(expected))
+
+
+def test_exact_permutation_small_case():
+    # differences +1, +1, +1: of 8 sign patterns only the all-plus and all-minus reach |sum| = 3
+    assert stats.paired_permutation([0.5, 0.9, 0.7], [-0.5, -0.1, -0.3]) == pytest.approx(2 / 8)
+
+
+def test_permutation_for_graded_scores():
+    rng = np.random.default_rng(0)
+    a = rng.random(60)
+    name, p = stats.paired_test(a + 0.2, a + rng.normal(0, 0.05, 60))
+    assert name == "paired permutation" and p < 0.001
+    name, p = stats.paired_test(a, a + rng.normal(0, 0.05, 60) * 0.01)
+    assert p > 0.05
+    assert stats.paired_test([0.5, 0.5], [0.5, 0.5])[1] == 1.0
