@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start a throwaway PostgreSQL server on 127.0.0.1 for the tests; print its URL on stdout.
+# Start a throwaway PostgreSQL server on 127.0.0.1 for the tests (or reuse the one running on
+# the port) with a fresh, empty database; print its URL on stdout.
 #   PG_TEST_DIR   where the cluster lives (default /tmp/promptsearch-pg; deleted and recreated)
 #   PG_TEST_PORT  port (default 55432, away from a system server on 5432)
 # Installs Debian's `postgresql` package when no server binaries are found (needs root).
@@ -43,7 +44,7 @@ psql() { as_pg "$BIN/psql" -h "$DIR" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -
 if [ "$(psql -tA -c "SELECT 1 FROM pg_roles WHERE rolname = '$USER_NAME'")" != 1 ]; then
   psql -c "CREATE ROLE $USER_NAME LOGIN PASSWORD '$PASSWORD'"
 fi
-if [ "$(psql -tA -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
-  psql -c "CREATE DATABASE $DB OWNER $USER_NAME"
-fi
+# a fresh database every time: tests must not see an earlier run's tables
+psql -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+psql -c "CREATE DATABASE $DB OWNER $USER_NAME"
 echo "$URL"

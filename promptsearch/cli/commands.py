@@ -15,7 +15,7 @@ from promptsearch.search import SearchSettings, create_search, open_parts, run_s
 from promptsearch.search.runner import check_data
 from promptsearch.search.workers import check_context
 from promptsearch.cli.workers import run_pool
-from promptsearch.search.results import (best, completed_trials, finished_trials, leaderboard,
+from promptsearch.search.results import (proposal_lineage, best, completed_trials, finished_trials, leaderboard,
                                          pruned_trials, trial_counts)
 from promptsearch.storage import Store, mask_url
 
@@ -43,6 +43,10 @@ def add_parsers(sub, common) -> None:
                      help="dev examples per step when a pruner is on")
     opt.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     opt.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
+    opt.add_argument("--proposer", help="model that writes instruction proposals when the space has a "
+                     "`propose` block: a local model (folder, .gguf, 'smollm2') or a dspy.LM string such as "
+                     "openai/gpt-4o-mini (default: the task's model)")
+    opt.add_argument("--proposer-api-base", help="base URL of an OpenAI-compatible server for --proposer")
     opt.add_argument("--workers", type=positive("--workers"), default=1,
                      help="run the trials in N worker processes sharing the --trials target (default: 1, "
                           "in this process); more can join with `promptsearch worker NAME`")
@@ -80,7 +84,8 @@ def optimize(args: argparse.Namespace) -> int:
     settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit, batch_size=args.batch_size,
                               sampler=args.sampler, max_new_tokens=args.max_new_tokens,
                               device=args.device, dtype=args.dtype, pruner=args.pruner,
-                              chunk_size=args.chunk_size)
+                              chunk_size=args.chunk_size, proposer=args.proposer,
+                              proposer_api_base=args.proposer_api_base)
     check_data(task)
     store = Store(args.db)
     if store.find_search(name) is not None:  # fail before the model loads
@@ -142,6 +147,9 @@ def show_search(args: argparse.Namespace) -> int:
     pruned = pruned_trials(store, record)
     if pruned:
         console.print(display.pruned_table(store, record, pruned[-args.top:]))
+    proposals = proposal_lineage(store, record)
+    if proposals:
+        console.print(display.proposals_table(proposals))
     return 0
 
 

@@ -109,3 +109,16 @@ def pruned_table(store, record: SearchRecord, trials) -> Table:
                       str(t.user_attrs.get("partial_examples", "-")), _short(c.instruction if c else None),
                       str(len(c.demos)) if c else "-")
     return table
+
+
+def proposals_table(rows: list[dict]) -> Table:
+    """LLM proposals: pool index, how they were made, from which parents, and how they scored."""
+    table = Table(title="Proposed instructions", title_justify="left")
+    for col in ("pool #", "round", "method", "instruction", "parents", "trials", "best"):
+        table.add_column(col, justify="right" if col in ("pool #", "round", "best") else "left")
+    for r in rows:
+        text = _short(r["text"], 50) if r["accepted"] else f"[dim]rejected ({r['reason']}): {_short(r['text'], 30)}"
+        table.add_row("-" if r["index"] is None else str(r["index"]), str(r["round"]), r["method"], text,
+                      ",".join(str(p) for p in r["parents"]) or "-", ",".join(map(str, r["trials"])) or "-",
+                      f"{r['best']:.4f}" if r["best"] is not None else "-")
+    return table

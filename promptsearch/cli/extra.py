@@ -91,7 +91,7 @@ def verdict_table(v) -> Table:
         table.add_column(col, justify="left" if col in ("prompt", "source") else "right")
     for label, arm in (("best", v.best), ("baseline", v.baseline)):
         dev = f"{arm.dev_score:.4f}" if arm.dev_score is not None else "-"
-        gap = f"{-arm.gap:+.4f}" if arm.gap is not None else "-"
+        gap = f"{0.0 - arm.gap:+.4f}" if arm.gap is not None else "-"  # 0.0 - x: never "-0.0000"
         table.add_row(label, arm.source, dev, f"{arm.score.estimate:.4f}",
                       f"{arm.score.low:.4f} – {arm.score.high:.4f}", gap)
     d = v.difference
@@ -134,7 +134,7 @@ def dashboard(args: argparse.Namespace) -> int:
     try:
         run_server(store.optuna, host=args.host, port=args.port)
     except OSError as e:
-        raise UserError(f"--port {args.port}: cannot listen on {args.host} ({e.strerror}); choose another --port") from None
+        raise _port_error(args, e) from None
     except KeyboardInterrupt:
         pass
     return 0
@@ -156,7 +156,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         server = make_server(lm, args.host, args.port, args.model_id or args.model, args.max_tokens)
     except OSError as e:
-        raise UserError(f"--port {args.port}: cannot listen on {args.host} ({e.strerror}); choose another --port") from None
+        raise _port_error(args, e) from None
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         display.err_console.print(f"[yellow]warning:[/yellow] listening on {args.host}: anyone who can reach "
                                   f"this address can use the model; there is no authentication")
@@ -169,3 +169,7 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _port_error(args: argparse.Namespace, e: OSError) -> UserError:
+    return UserError(f"--port {args.port}: cannot listen on {args.host} ({e.strerror}); choose another --port")

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from promptsearch.config.propose import parse_propose
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
 
 TEMPLATES = ("plain", "chat")
@@ -44,6 +45,7 @@ class SpaceSpec:
     bootstrap_strategy: str = "zero_shot_cot"  # how demo rationales are made when the data has none
     bootstrap_trigger: str | None = "Let's think step by step."
     bootstrap_tries: int = 16  # train examples run to find correctly answered ones
+    propose: dict[str, Any] | None = None  # ProposeSpec.to_dict(): LLM-driven instruction proposal
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -73,6 +75,8 @@ def load_space(path: str | Path) -> SpaceSpec:
     if "few_shot_cot" in strategies and max(demos["demo_counts"]) == 0:
         raise f.error("strategies", "lists few_shot_cot, which needs demos; add a count above 0 to demos.counts")
     extra = {**_reasoning(f, path), **_self_consistency(f, path), **_bootstrap(f, path)}
+    raw_propose = f.get("propose", dict, default=None)
+    extra["propose"] = parse_propose(raw_propose, path).to_dict() if raw_propose is not None else None
     f.done()
     return SpaceSpec(name=name, description=description, instructions=tuple(instructions),
                      cot_triggers=tuple(triggers), templates=tuple(templates), seed=seed,

@@ -54,7 +54,7 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         kv = lm._prefix_kv(group[0].tokens[:p])
         grows = [row_of[id(s)] for s in group]
         cost = [len(r.tokens) - p + r.req.max_new_tokens for r in grows]
-        for idx in plan.buckets(cost, lm.batch_size, lm.max_batch_tokens):
+        for idx in plan.buckets(cost, lm.batch_size, lm.max_batch_tokens, lm.batch_overhead):
             lm._with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])
     done = {id(r): _finish(lm, r) for r in todo}
     return [GenerateResult([done[id(r)][0] for r in s], [done[id(r)][1] for r in s]) for s in slots]

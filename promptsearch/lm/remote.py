@@ -199,7 +199,8 @@ class RemoteLM(LM):
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             where = f" at {self.api_base}" if self.api_base else ""
             raise UserError(f"model {self.model!r}{where}: request failed after {self.num_retries} retries "
-                            f"({type(e).__name__}: {first}); check --api-base, the API key and the server") from None
+                            f"({type(e).__name__}: {first}); check --api-base, the API key and the "
+                            f"server") from None
         self._count(response, time.perf_counter() - start)
         text = response.text or ""
         for s in req.stop:  # servers may return the stop string or text past it

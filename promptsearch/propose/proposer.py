@@ -68,3 +68,15 @@ class DSPyProposer(Proposer):
             sent = self.lm.history[-1].get("messages") if self.lm.history else None
             out.append(Completion(json.dumps(sent, ensure_ascii=False) if sent else prompt, texts))
         return out
+
+
+def make_proposer(spec: str | None, task_lm: LM, *, api_base: str | None = None) -> Proposer:
+    """None: the task's own model. A `provider/model` string that is no local path: that model
+    through DSPy. Otherwise a local model (folder, .gguf or "smollm2"), loaded in process."""
+    if spec is None:
+        return LocalProposer(task_lm)
+    from promptsearch.lm.remote import is_remote_spec
+    if is_remote_spec(spec):
+        return DSPyProposer(spec, **({"api_base": api_base} if api_base else {}))
+    from promptsearch.lm.loading import load_lm
+    return LocalProposer(load_lm(spec))

@@ -103,7 +103,8 @@ def _dimension_section(data: ReportData) -> str:
     out = ["<h2>Score by choice</h2><p class=\"muted\">Bars: mean dev score of the distinct candidates "
            "with that choice; the orange tick is the best one; n = candidates.</p>"]
     for title, groups in data.dimensions:
-        bars = [svg.Bar(g.value, g.value, g.mean, g.best, f"best {g.best:.3f} · n={g.candidates}") for g in groups]
+        bars = [svg.Bar(g.value, g.value, g.mean, g.best, f"best {g.best:.3f} · n={g.candidates}")
+                for g in groups]
         out.append(f"<h3>By {esc(title)}</h3>" + svg.bar_chart(bars, f"score by {title}"))
     if not data.dimensions:
         out.append("<p class=\"note\">no parameter took more than one value in the completed trials</p>")
@@ -146,9 +147,10 @@ def _verdict_section(data: ReportData) -> str:
         dev = f"{arm['dev_score']:.4f}" if arm["dev_score"] is not None else "—"
         rows.append((label, arm["source"], dev, f"{s['estimate']:.4f}", f"{s['low']:.4f} – {s['high']:.4f}"))
     d = v["difference"]
-    table = ("<table><tr><th>prompt</th><th>source</th><th>dev</th><th>" + esc(v["split"]) + "</th><th>95% CI</th></tr>"
-             + "".join("<tr>" + "".join(f"<td{' class=num' if i > 1 else ''}>{esc(c)}</td>" for i, c in enumerate(row))
-                       + "</tr>" for row in rows)
+    cells = lambda row: "".join(f"<td{' class=num' if i > 1 else ''}>{esc(c)}</td>"  # noqa: E731
+                                for i, c in enumerate(row))
+    table = ("<table><tr><th>prompt</th><th>source</th><th>dev</th><th>" + esc(v["split"])
+             + "</th><th>95% CI</th></tr>" + "".join(f"<tr>{cells(row)}</tr>" for row in rows)
              + f"<tr><td>difference</td><td>best − baseline</td><td></td><td class=num>{d['estimate']:+.4f}</td>"
              f"<td class=num>{d['low']:+.4f} – {d['high']:+.4f}</td></tr></table>")
     chart = svg.interval_chart([("best", v["best"]["score"]["estimate"], v["best"]["score"]["low"],

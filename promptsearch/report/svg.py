@@ -72,7 +72,8 @@ def _axes(width, height, left, right, top, bottom, sx, sy, x0, x1, xlabel, ylabe
     step = max(1, round((x1 - x0) / 10))
     tick = int(x0)
     while tick <= x1:
-        out.append(f'<text x="{sx(tick):.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="#555">{tick}</text>')
+        out.append(f'<text x="{sx(tick):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                   f'fill="#555">{tick}</text>')
         tick += step
     out.append(f'<text x="{left}" y="{height - 6}" fill="#333">{esc(xlabel)}</text>')
     out.append(f'<text x="12" y="{top + 4}" fill="#333" transform="rotate(-90 12 {top + 4})" '
@@ -86,9 +87,11 @@ def _legend(x: float, y: float, items: list[tuple[str, str, str]]) -> list[str]:
         if mark == "dot":
             out.append(f'<circle cx="{x + 5}" cy="{y - 4}" r="4" fill="{color}"/>')
         elif mark == "ring":
-            out.append(f'<circle cx="{x + 5}" cy="{y - 4}" r="4" fill="white" stroke="{color}" stroke-width="1.5"/>')
+            out.append(f'<circle cx="{x + 5}" cy="{y - 4}" r="4" fill="white" stroke="{color}" '
+                       f'stroke-width="1.5"/>')
         else:
-            out.append(f'<line x1="{x}" x2="{x + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{color}" stroke-width="2"/>')
+            out.append(f'<line x1="{x}" x2="{x + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{color}" '
+                       f'stroke-width="2"/>')
         out.append(f'<text x="{x + 18}" y="{y}" fill="#333">{esc(label)}</text>')
         x += 26 + 7 * len(label)
     return out
@@ -117,7 +120,9 @@ def bar_chart(bars: list[Bar], title: str, width: int = 760, label_width: int = 
         body.append(f'<text x="{sx(v):.1f}" y="{height - 6}" text-anchor="middle" fill="#777">{v:.1f}</text>')
     for i, b in enumerate(bars):
         y = top + i * row
-        hover = f"{b.full}: {value_name} {b.value:.4f}" + (f", {marker_name} {b.marker:.4f}" if b.marker is not None else "")
+        hover = f"{b.full}: {value_name} {b.value:.4f}"
+        if b.marker is not None:
+            hover += f", {marker_name} {b.marker:.4f}"
         body.append(f'<text x="{label_width}" y="{y + 16}" text-anchor="end" fill="#222">'
                     f'{esc(_short(b.label, label_width // 7))}<title>{esc(b.full)}</title></text>')
         body.append(f'<rect x="{x0}" y="{y + 4}" width="{sx(b.value) - x0:.1f}" height="16" fill="{BLUE}" '
@@ -148,5 +153,6 @@ def interval_chart(rows: list[tuple[str, float, float, float, str]], title: str,
         body.append(f'<text x="{label_width}" y="{y + 4}" text-anchor="end" fill="#222">{esc(label)}</text>')
         body.append(f'<line x1="{sx(low):.1f}" x2="{sx(high):.1f}" y1="{y}" y2="{y}" stroke="{color}" '
                     f'stroke-width="3"><title>{esc(hover)}</title></line>')
-        body.append(f'<circle cx="{sx(est):.1f}" cy="{y}" r="5" fill="{color}"><title>{esc(hover)}</title></circle>')
+        body.append(f'<circle cx="{sx(est):.1f}" cy="{y}" r="5" fill="{color}">'
+                    f'<title>{esc(hover)}</title></circle>')
     return _svg(width, height, body, title)

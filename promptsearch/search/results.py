@@ -73,3 +73,24 @@ def first_trial(store: Store, record: SearchRecord) -> Entry | None:
     t = trials[0]
     candidate = store.get_candidate(record.id, t.user_attrs.get("prompt_hash", ""))
     return Entry(t.number, t.value, candidate) if candidate is not None else None
+
+
+def proposal_lineage(store: Store, record: SearchRecord) -> list[dict]:
+    """Every stored proposal with its parents, the trials that used it and its best score."""
+    from promptsearch.storage.proposals import all_proposals, ensure_tables
+    ensure_tables(store.engine)
+    with store.session() as s:
+        rows = all_proposals(s, record.id)
+    if not rows:
+        return []
+    used: dict[int, list[FrozenTrial]] = {}
+    for t in completed_trials(store, record):
+        used.setdefault(t.params.get("instruction", 0), []).append(t)
+    out = []
+    for r in rows:
+        trials = used.get(r.pool_index, []) if r.accepted else []
+        out.append({"index": r.pool_index, "round": r.round, "method": r.method, "text": r.text,
+                    "accepted": r.accepted, "reason": r.reason,
+                    "parents": [p.get("index") for p in r.parents], "trials": [t.number for t in trials],
+                    "best": max((t.value for t in trials), default=None)})
+    return out

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import optuna
 from optuna.trial import TrialState
 
+from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, example_id, load_split
@@ -49,6 +50,7 @@ class SearchSettings:
     pruner: str = "none"  # multi-fidelity: score dev in chunks and stop losing candidates early
     chunk_size: int = 16  # dev examples per fidelity step when a pruner is on
     proposer: str | None = None  # model writing instruction proposals (default: the task's model)
+    proposer_api_base: str | None = None  # for a remote proposer (an OpenAI-compatible server)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,6 +215,15 @@ def open_context(store: Store, record: SearchRecord, lm: LM) -> SearchContext:
                          store.load_study(record), evaluator, list(space.instructions), demos)
 
 
+def _space_hooks(ctx: SearchContext) -> list[TrialHook]:
+    """Hooks the search space asks for: LLM proposal when it has a `propose` block."""
+    if not ctx.space.propose:
+        return []
+    from promptsearch.propose import ProposalHook, make_proposer
+    proposer = make_proposer(ctx.settings.proposer, ctx.lm, api_base=ctx.settings.proposer_api_base)
+    return [ProposalHook(ProposeSpec.from_dict(ctx.space.propose), proposer)]
+
+
 def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
                on_trial: Callable[[TrialEvent], None] | None = None,
                hooks: Sequence[TrialHook] = ()) -> RunSummary:
@@ -227,8 +238,9 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     target = finished + n_trials
     start = time.perf_counter()
+    all_hooks = [*_space_hooks(ctx), *hooks]
     while finished < target:
-        for hook in hooks:
+        for hook in all_hooks:
             hook(ctx)
         event = _one_trial(ctx, finished + 1, target)
         finished += 1

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases import CASES, DB_OVERRIDES, PG_WITH_PASSWORD, SUBPROCESS, V1_DB, Ctx
+from errorcases import CASES, DB_OVERRIDES, PG_WITH_PASSWORD, SUBPROCESS, V1_DB, Ctx
 
 from promptsearch.cli import commands
 from promptsearch.cli.main import main
@@ -55,17 +55,42 @@ def db_content(path: Path) -> str:
         con.close()
 
 
-@pytest.fixture
-def db(tmp_path, tiny_task, tiny_space, fake_lm) -> Path:
+@pytest.fixture(scope="module")
+def db_template(tmp_path_factory) -> Path:
     """A database holding one finished search named 'done' and one empty search 'empty'."""
-    path = tmp_path / "e.db"
+    root = _root_conftest()
+    FakeLM, sentiment_rows, write_jsonl = root.FakeLM, root.sentiment_rows, root.write_jsonl
+
+    d = tmp_path_factory.mktemp("template")
+    for split, n, offset in (("train", 12, 0), ("dev", 6, 100), ("test", 6, 200)):
+        write_jsonl(d / f"{split}.jsonl", sentiment_rows(n, offset))
+    (d / "task.yaml").write_text("name: tiny\ntrain: train.jsonl\ndev: dev.jsonl\ntest: test.jsonl\n"
+                                 "inputs: [review]\noutput: label\nmetric: accuracy\nlabels: [negative, positive]\n")
+    (d / "space.yaml").write_text("name: tiny\ninstructions: ['Classify as {labels}.', 'Sentiment?']\n")
+    path = d / "e.db"
     store = Store(f"sqlite:///{path}")
-    task, space = load_task(tiny_task), load_space(tiny_space)
+    task, space = load_task(d / "task.yaml"), load_space(d / "space.yaml")
     rec = create_search(store, "done", task, space, "fake", SearchSettings())
     store.set_trial_target(rec, 2)
-    run_search(store, rec, fake_lm, 2)
+    run_search(store, rec, FakeLM(), 2)
     create_search(store, "empty", task, space, "fake", SearchSettings())
-    store.close()
+    store.close()  # checkpoints the WAL into the file
+    return path
+
+
+def _root_conftest():
+    """tests/conftest.py's helpers, loaded by path: `import conftest` could find another one."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("promptsearch_tests_root_conftest", ROOT / "tests" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def db(db_template, tmp_path) -> Path:
+    path = tmp_path / "e.db"
+    shutil.copy(db_template, path)
     return path
 
 
@@ -86,8 +111,9 @@ def test_bad_input(case, tmp_path, db, tiny_task, tiny_space, capsys, monkeypatc
         argv += ["--db", f"sqlite:///{db_path}"]
     if case == "data-example-too-long":  # the real tokenizer and context length
         smollm = request.getfixturevalue("smollm")
+        capsys.readouterr()  # its loading progress
         monkeypatch.setattr(commands, "_load_lm", lambda model, settings: smollm)
-    else:
+    elif not case.startswith("model-"):  # model paths go through the real loader
         monkeypatch.setattr(commands, "_load_lm", lambda model, settings: request.getfixturevalue("fake_lm"))
     if case in SUBPROCESS:
         code, err, before, after = _run_on_a_full_disk(argv, db_path, tmp_path)

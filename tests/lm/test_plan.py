@@ -99,8 +99,23 @@ def test_prefix_groups_keep_short_branches_together():
 
 def test_buckets_sort_by_length_and_respect_limits():
     lengths = [5, 30, 10, 29, 28, 6]
-    out = plan.buckets(lengths, batch_size=2, max_tokens=1000)
-    assert out == [[1, 3], [4, 2], [5, 0]]
-    out = plan.buckets(lengths, batch_size=8, max_tokens=60)
-    assert out == [[1, 3], [4, 2], [5, 0]]  # 30 * 3 > 60
-    assert sorted(i for b in out for i in b) == list(range(6))
+    assert plan.buckets(lengths, batch_size=2, max_tokens=1000, overhead=100) == [[1, 3], [4, 2], [5, 0]]
+    assert plan.buckets(lengths, batch_size=2, max_tokens=1000, overhead=0) == [[i] for i in [1, 3, 4, 2, 5, 0]]
+    out = plan.buckets(lengths, batch_size=8, max_tokens=60, overhead=50)
+    assert all(len(b) * lengths[b[0]] <= 60 for b in out) and len(out) == 3  # [30, 29] [28, 10] [6, 5]
+    assert plan.buckets(lengths, batch_size=8, max_tokens=1000, overhead=1000) == [[1, 3, 4, 2, 5, 0]]
+    assert plan.buckets([], 4, 100) == []
+
+
+def test_buckets_minimise_padding():
+    import random
+
+    rng = random.Random(0)
+    lengths = [rng.randint(6, 50) for _ in range(128)]
+    out = plan.buckets(lengths, batch_size=32, max_tokens=32 * 256, overhead=64)
+    assert sorted(i for b in out for i in b) == list(range(128))
+    assert all(len(b) <= 32 for b in out)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in out)
+    fixed = sum(len(b) * max(lengths[i] for i in b) for b in
+                [sorted(range(128), key=lambda i: -lengths[i])[k:k + 32] for k in range(0, 128, 32)])
+    assert padded < 0.95 * fixed and padded < 1.1 * sum(lengths)

@@ -78,7 +78,8 @@ def test_report_renders_in_headless_chromium(report_db, chromium, tmp_path):
 
     dom = _render(chromium, page, tmp_path, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
-    marker = re.search(r'<div id="ps-report-ready" hidden="" data-charts="(\d+)" data-prompts="(\d+)">', dom.stdout)
+    marker = re.search(r'<div id="ps-report-ready" hidden="" data-charts="(\d+)" data-prompts="(\d+)">',
+                       dom.stdout)
     assert marker, "the report's script did not run to the end:\n" + dom.stderr[-2000:]
     charts, prompts = map(int, marker.groups())
     assert charts >= 5 and prompts >= 1  # trials, importances, >= 2 choices, verdict; top prompts
@@ -184,7 +185,8 @@ def test_dashboard_serves_the_study(tmp_path, tiny_task, tiny_space, fake_lm):
                 break
             except OSError:
                 time.sleep(0.3)
-        assert studies is not None, proc.stderr.read1().decode() if proc.poll() is not None else "no answer in 60 s"
+        why = proc.stderr.read1().decode() if proc.poll() is not None else "no answer in 60 s"
+        assert studies is not None, why
         assert [s["study_name"] for s in studies["study_summaries"]] == ["promptsearch:dash"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard", timeout=5) as r:
             assert r.status == 200 and b"<html" in r.read().lower()

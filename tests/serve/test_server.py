@@ -43,19 +43,22 @@ def test_openai_client_talks_to_it(server):
         {"role": "system", "content": "Name the city."}, {"role": "user", "content": "We flew to Lima."}])
     # the fake model answers with the last capitalised word of its (fake) chat prompt
     assert chat.choices[0].message.content.startswith(" Lima") and chat.choices[0].finish_reason == "stop"
-    assert chat.usage.prompt_tokens > 0 and chat.usage.total_tokens == chat.usage.prompt_tokens + chat.usage.completion_tokens
+    u = chat.usage
+    assert u.prompt_tokens > 0 and u.total_tokens == u.prompt_tokens + u.completion_tokens
     done = client.completions.create(model="fake", prompt=["A trip to Oslo", "and Rome"], max_tokens=3)
     assert [c.text for c in done.choices] == [" Oslo", " Rome"] and done.object == "text_completion"
 
 
 @pytest.mark.parametrize("path,body,raw,status,fragment", [
     ("/chat/completions", None, b"{not json", 400, "not JSON"),
-    ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, None, 400, "streaming"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, None, 400,
+     "streaming"),
     ("/chat/completions", {"messages": [{"role": "bot", "content": "hi"}]}, None, 400, "role must be one of"),
     ("/chat/completions", {"messages": []}, None, 400, "non-empty list"),
     ("/chat/completions", {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, None, 400,
      "list of text parts"),
-    ("/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, None, 400, "max_tokens"),
+    ("/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, None, 400,
+     "max_tokens"),
     ("/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stop": ["a"] * 5}, None, 400, "stop"),
     ("/completions", {"prompt": 3}, None, 400, "'prompt' must be"),
     ("/embeddings", {"input": "x"}, None, 404, "no route"),
@@ -90,7 +93,8 @@ def test_remote_lm_generates_through_the_server(server):
     out = lm.generate([GenerateRequest(p, max_new_tokens=4) for p in prompts])
     # the fake model answers with the last capitalised word of its chat prompt: "Paris</user>"
     assert [r.texts[0].split("<")[0] for r in out] == [" Paris", " Tokyo", " Lima"]
-    chat = lm.apply_chat_template([{"role": "system", "content": "Extract."}, {"role": "user", "content": "In Rome."}])
+    chat = lm.apply_chat_template([{"role": "system", "content": "Extract."},
+                                   {"role": "user", "content": "In Rome."}])
     assert lm.generate([GenerateRequest(chat, max_new_tokens=4)])[0].texts[0].startswith(" Rome")
     u = lm.usage
     assert u["calls"] == 4 and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-import optuna
-import pytest
-from conftest import unique_name  # tests/workers/conftest.py
+from workerdb import unique_name
 from optuna.trial import TrialState
 
 from promptsearch.config import load_space, load_task

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PG_URL, needs_pg, unique_name
+from workerdb import PG_URL, needs_pg, unique_name
 
 from promptsearch.config import load_space, load_task
 from promptsearch.search import SearchSettings, create_search
