@@ -65,6 +65,8 @@ def parse_args(argv=None):
     ap.add_argument("--subquestions", type=int, default=2, help="least-to-most sub-questions (default 2)")
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--trials", type=int, default=3, help="search trials per task (default 3; 0 = no search)")
+    ap.add_argument("--max-demos", type=int, default=2,
+                    help="the search's demo counts are the space's up to this (default 2)")
     ap.add_argument("--bootstrap-tries", type=int, default=6, help="train examples tried for bootstrapped demos")
     ap.add_argument("--space", default=str(ROOT / "search_spaces" / "reasoning.yaml"))
     ap.add_argument("--data", default=str(DATA), help="the shared datasets folder")
@@ -180,7 +182,9 @@ def main(argv=None) -> int:
     from promptsearch.lm.loading import load_lm
 
     lm = load_lm(args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
-    space = replace(load_space(args.space), max_reasoning_tokens=args.max_tokens, sc_samples=(args.samples,),
+    space = load_space(args.space)
+    space = replace(space, demo_counts=tuple(c for c in space.demo_counts if c <= args.max_demos) or (0,),
+                    max_reasoning_tokens=args.max_tokens, sc_samples=(args.samples,),
                     sc_temperatures=(args.temperature,), bootstrap_tries=args.bootstrap_tries,
                     max_subquestions=args.subquestions)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()]

@@ -42,7 +42,8 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
     rows: dict[tuple, GenRow] = {}  # greedy duplicates (same tokens and limits) are decoded once
     slots: list[list[GenRow]] = []  # request -> its num_return_sequences rows
     for i, r in enumerate(requests):
-        ids = lm.tok_encode(r.context) or [lm.tokenizer.bos_token_id or lm.tokenizer.eos_token_id]
+        bos = lm.tokenizer.bos_token_id
+        ids = lm.tok_encode(r.context) or [bos if bos is not None else lm.tokenizer.eos_token_id]
         ids = ids[-max(1, lm.max_length - r.max_new_tokens):]  # left-truncate to leave room
         keys = [("greedy", tuple(ids), r.max_new_tokens, r.stop) if r.temperature <= 0 else ("sample", i, k)
                 for k in range(r.num_return_sequences)]
@@ -54,7 +55,9 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         kv = lm._prefix_kv(group[0].tokens[:p])
         grows = [row_of[id(s)] for s in group]
         cost = [len(r.tokens) - p + r.req.max_new_tokens for r in grows]
-        for idx in plan.buckets(cost, lm.batch_size, lm.max_batch_tokens, lm.batch_overhead):
+        # every decode step of a batch has a fixed cost too (~8 token-equivalents on a CPU)
+        overhead = lm.batch_overhead + 8 * max(r.req.max_new_tokens for r in grows)
+        for idx in plan.buckets(cost, lm.batch_size, lm.max_batch_tokens, overhead):
             lm._with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])
     done = {id(r): _finish(lm, r) for r in todo}
     return [GenerateResult([done[id(r)][0] for r in s], [done[id(r)][1] for r in s]) for s in slots]
