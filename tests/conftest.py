@@ -2,16 +2,17 @@
 real embedded model (loaded once per session) for everything that must prove a feature works."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: no spinning on a busy CPU
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult  # noqa: E402
+from psdata import sentiment_rows, write_jsonl  # noqa: E402,F401  (shared with test modules)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,25 +56,6 @@ class FakeLM(LM):
 @pytest.fixture
 def fake_lm():
     return FakeLM()
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-SENTIMENT_WORDS = {"positive": ["great", "lovely", "superb", "excellent"],
-                   "negative": ["awful", "terrible", "bad", "dreadful"]}
-
-
-def sentiment_rows(n: int, offset: int = 0):
-    rows = []
-    for i in range(n):
-        label = "positive" if (i + offset) % 2 == 0 else "negative"
-        word = SENTIMENT_WORDS[label][(i + offset) % 4]
-        rows.append({"review": f"item {i + offset} was {word}, I think it is {label}", "label": label})
-    return rows
 
 
 @pytest.fixture

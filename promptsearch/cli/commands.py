@@ -30,7 +30,10 @@ def add_parsers(sub, common) -> None:
     opt.add_argument("--trials", type=positive("--trials"), default=20, help="trials to complete")
     opt.add_argument("--name", help="name of the search (default: the task's name)")
     opt.add_argument("--model", default="smollm2",
-                     help="'smollm2' (the embedded model), a local Hugging Face model folder or a .gguf file")
+                     help="'smollm2' (the embedded model), a local Hugging Face model folder, a .gguf file, "
+                          "or a remote 'provider/model' (e.g. openai/gpt-4o-mini; generation tasks only)")
+    opt.add_argument("--api-base", help="remote models: an OpenAI-compatible server's URL, e.g. "
+                                        "http://127.0.0.1:8000/v1 (`promptsearch serve`, vLLM, Ollama)")
     opt.add_argument("--dev-limit", type=positive("--dev-limit"), help="score on the first N dev examples only")
     opt.add_argument("--seed", type=int, default=0, help="sampler seed")
     opt.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
@@ -74,7 +77,8 @@ def add_parsers(sub, common) -> None:
 def _load_lm(model: str, settings: SearchSettings):
     from promptsearch.lm.loading import load_lm  # torch + transformers: imported only when needed
     with console.status(f"loading model {model} …"):
-        return load_lm(model, device=settings.device, dtype=settings.dtype, batch_size=settings.batch_size)
+        return load_lm(model, device=settings.device, dtype=settings.dtype, batch_size=settings.batch_size,
+                       api_base=settings.api_base)
 
 
 def optimize(args: argparse.Namespace) -> int:
@@ -84,7 +88,7 @@ def optimize(args: argparse.Namespace) -> int:
     settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit, batch_size=args.batch_size,
                               sampler=args.sampler, max_new_tokens=args.max_new_tokens,
                               device=args.device, dtype=args.dtype, pruner=args.pruner,
-                              chunk_size=args.chunk_size, proposer=args.proposer,
+                              chunk_size=args.chunk_size, api_base=args.api_base, proposer=args.proposer,
                               proposer_api_base=args.proposer_api_base)
     check_data(task)
     store = Store(args.db)
@@ -93,13 +97,18 @@ def optimize(args: argparse.Namespace) -> int:
                         f"continue it with `promptsearch resume {name} --trials N` or choose another --name")
     if args.workers > 1:  # the workers load the model; here only check that it exists
         from promptsearch.lm.loading import resolve_spec
-        resolve_spec(args.model)
+        from promptsearch.lm.remote import is_remote_spec
+        if not is_remote_spec(args.model):
+            resolve_spec(args.model)
         record = create_search(store, name, task, space, args.model, settings)
         store.set_trial_target(record, args.trials)
         console.print(f"search [bold]{name}[/bold]: task {task.name}, space {space.name}, "
                       f"model {args.model}, {args.workers} workers")
         return run_pool(store, record, args.db, args.workers, args.trials)
     lm = _load_lm(args.model, settings)
+    if task.is_classification and not getattr(lm, "supports_loglikelihood", True):
+        raise UserError(f"--model {args.model}: a remote model gives no log-likelihood to rank labels with; "
+                        f"use a local model, or drop `labels` from {args.task} to score by generation")
     check_context(task, lm)
     record = create_search(store, name, task, space, args.model, settings)
     store.set_trial_target(record, args.trials)  # what workers joining later aim at

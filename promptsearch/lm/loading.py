@@ -39,12 +39,16 @@ SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
 def load_lm(spec: str | None = None, *, device: str | None = None, dtype: str | None = None,
-            batch_size: int = 32):
+            batch_size: int = 32, api_base: str | None = None):
     """Load a model for scoring and generation. See the module docstring for `spec`.
 
     device: "cuda", "cuda:N" or "cpu"; default CUDA when available. dtype: "fp32" / "bf16" / "fp16";
     default bf16 on CUDA, fp32 on CPU. batch_size: rows per forward pass (halved on CUDA OOM).
+    A remote spec ("provider/model", see promptsearch.lm.remote) gives a RemoteLM; api_base is its server.
     """
+    from promptsearch.lm.remote import is_remote_spec, load_remote
+    if is_remote_spec(spec):
+        return load_remote(spec, api_base=api_base)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -56,7 +60,7 @@ def load_lm(spec: str | None = None, *, device: str | None = None, dtype: str | 
         ckpt, converted = gguf_checkpoint(source)
         stem = source.stem
     else:
-        ckpt, converted, stem = source, False, source.name
+        ckpt, converted, stem = source, False, _dir_stem(source)
     dev = pick_device(device)
     torch_dtype = getattr(torch, pick_dtype(dtype, dev))
     # SDPA: fused attention on CPU and GPU; exact (no approximation) so scores match eager.
@@ -89,6 +93,15 @@ def resolve_spec(spec: str | None) -> Path:
         raise ConfigError(f"model {spec!r}: a file must be a .gguf checkpoint; for other formats "
                           f"give the checkpoint directory")
     return path.resolve()
+
+
+def _dir_stem(ckpt: Path) -> str:
+    """A checkpoint directory's name; for one of our GGUF conversions, the GGUF's stem, so the
+    same weights get the same `name` (the results-cache key) whichever way they are loaded."""
+    try:
+        return Path(json.loads((ckpt / MARKER).read_text())["source"]).stem
+    except (OSError, ValueError, KeyError):
+        return ckpt.name
 
 
 def embedded_gguf() -> Path:

@@ -26,6 +26,7 @@ from promptsearch.data.dataset import Example, example_id, load_split
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
 from promptsearch.lm.base import LM
+from promptsearch.lm.remote import record_usage, usage_snapshot
 from promptsearch.render.prompt import Candidate, PromptTemplate, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.params import build_candidate, suggest
@@ -50,6 +51,7 @@ class SearchSettings:
     pruner: str = "none"  # multi-fidelity: score dev in chunks and stop losing candidates early
     chunk_size: int = 16  # dev examples per fidelity step when a pruner is on
     proposer: str | None = None  # model writing instruction proposals (default: the task's model)
+    api_base: str | None = None  # remote models: the OpenAI-compatible server's URL
     proposer_api_base: str | None = None  # for a remote proposer (an OpenAI-compatible server)
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,12 +261,15 @@ def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
     study = ctx.study
     trial = study.ask()
     state = "complete"
+    used = usage_snapshot(ctx.lm)  # remote models count tokens and cost; stored per trial
     try:
         prompt = _prepare_trial(trial, ctx)
         score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.settings)
+        record_usage(trial, ctx.lm, used)
         study.tell(trial, score)
     except _Pruned as p:
         state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
+        record_usage(trial, ctx.lm, used)
         study.tell(trial, state=TrialState.PRUNED)
     except BaseException:
         study.tell(trial, state=TrialState.FAIL)  # Ctrl-C or a crash: the finished trials stay

@@ -44,6 +44,8 @@ def test_cache_dir_is_reused_without_parsing_the_gguf(lm, monkeypatch):
     monkeypatch.setattr(loading, "convert_gguf", no_gguf)
     again = loading.load_lm("embedded", batch_size=4)
     assert again.load_info["converted"] is False and again.name == lm.name
+    # the converted directory itself is a checkpoint spec too, with the same name
+    assert loading.load_lm(str(ckpt)).name == lm.name
 
 
 def test_unfinished_cache_dir_is_not_trusted(tmp_path, monkeypatch):

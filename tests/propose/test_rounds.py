@@ -9,7 +9,7 @@ from promptsearch.propose import LocalProposer, ProposalHook, Proposer
 from promptsearch.propose.proposer import Completion
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.storage import Store
-from promptsearch.storage.proposals import ProposalRoundRow, ProposalRow, all_proposals
+from promptsearch.storage.proposals import ProposalRoundRow, all_proposals
 
 
 class Scripted(Proposer):

@@ -104,7 +104,7 @@ def test_sampler_is_seeded(tmp_path, tiny_task, tiny_space, fake_lm):
 
 @pytest.mark.parametrize("pruner", ["halving", "wilcoxon"])
 def test_pruner_stops_losing_candidates_and_stores_them_as_pruned(tmp_path, tiny_task, fake_lm, pruner):
-    from conftest import sentiment_rows, write_jsonl
+    from psdata import sentiment_rows, write_jsonl
     write_jsonl(tiny_task.parent / "dev.jsonl", sentiment_rows(48, offset=300))
     space = tmp_path / "two.yaml"
     space.write_text("name: two\ninstructions: ['Classify.', 'BAD one.', 'BAD two.', 'BAD three.']\n"

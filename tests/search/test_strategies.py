@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from optuna.trial import TrialState
 
-from conftest import sentiment_rows, write_jsonl
+from psdata import sentiment_rows, write_jsonl
 from promptsearch.config import load_space, load_task
 from promptsearch.render.strategy import RATIONALE
 from promptsearch.search import SearchSettings, create_search, run_search

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_jsonl
+from psdata import write_jsonl
 from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
 from promptsearch.evaluate import Evaluator
