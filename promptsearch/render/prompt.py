@@ -18,8 +18,13 @@ from typing import Any, Callable, Sequence
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
-from promptsearch.render.strategy import (ANSWER_LINE, DIRECT, RATIONALE, Strategy,
-                                          reasoning_answer)
+from promptsearch.render.strategy import (
+    ANSWER_LINE,
+    DIRECT,
+    RATIONALE,
+    Strategy,
+    reasoning_answer,
+)
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: never in real text
 

@@ -26,7 +26,9 @@ WITH_DEMOS = ("direct", "few_shot_cot", "self_consistency")  # strategies that s
 WITH_RATIONALES = ("few_shot_cot", "self_consistency")  # their demos carry a rationale
 LABEL_ANSWERS = ("rank", "extract")  # label tasks after reasoning: rank labels, or extract one
 RATIONALE = "__rationale__"  # the key a demo's rationale has in Example.fields (and stored demos)
-LAYOUT = "v1"  # bump when the reasoning layout text changes: old cache entries no longer apply
+# Bump when the reasoning layout or the answer extraction changes: cached results keyed by the
+# old version then no longer apply (the version is part of every reasoning strategy's key).
+VERSION = "v2"
 ANSWER_LINE = "Answer:"  # where the model's reasoning starts (plain layout)
 DECOMPOSE = "Let's break this problem down into simpler sub-questions, one per line:\n1."
 SOLVE = "Let's answer the sub-questions one by one."
@@ -52,7 +54,7 @@ class Strategy:
         """A short, exact description (part of prompt hashes and cache keys)."""
         if not self.reasons:
             return "direct"
-        parts = [LAYOUT, self.name, f"r{self.max_tokens}", self.label_answer]
+        parts = [VERSION, self.name, f"r{self.max_tokens}", self.label_answer]
         if self.name == "self_consistency":
             parts += [f"n{self.samples}", f"t{self.temperature:g}", f"s{self.seed}"]
         if self.name == "least_to_most":

@@ -28,13 +28,7 @@ def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec,
     `instructions` is the pool (the space's seeds, plus proposals when the space has any):
     an index into it is what Optuna samples, since a categorical's choices cannot grow.
     """
-    # --- the instruction (owned by the lead: proposals grow the pool when `dynamic`) ---
-    if dynamic:
-        index = trial.suggest_int("instruction", 0, len(instructions) - 1)
-    else:
-        index = _categorical(trial, "instruction", range(len(instructions)))
-    params: dict[str, Any] = {"instruction": index}
-    # --- end of the instruction ---
+    params: dict[str, Any] = {"instruction": suggest_instruction(trial, len(instructions), dynamic)}
     strategy = _categorical(trial, "strategy", space.strategies)
     params["strategy"] = strategy
     _suggest_demos(trial, space, task, strategy, params)
@@ -86,6 +80,14 @@ def _suggest_reasoning(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, st
         params["max_subquestions"] = space.max_subquestions
 
 
+def suggest_instruction(trial: optuna.Trial, pool_size: int, dynamic: bool) -> int:
+    """An index into the instruction pool. A pool that grows (LLM proposals) is sampled as an
+    integer, because Optuna's categorical choices are fixed for the life of a study."""
+    if dynamic:
+        return trial.suggest_int("instruction", 0, pool_size - 1) if pool_size > 1 else 0
+    return _categorical(trial, "instruction", range(pool_size))
+
+
 def _categorical(trial: optuna.Trial, name: str, choices: Sequence[Any]) -> Any:
     if len(choices) == 1:
         return choices[0]
@@ -104,8 +106,8 @@ def build_candidate(params: dict[str, Any], space: SpaceSpec, task: TaskSpec,
     pool = train
     if demos is not None and n > 0:
         pool = demos.pool(strategy)
-        if strategy.name in WITH_RATIONALES:
-            params["rationales"] = demos.rationale_source  # where the demos' reasoning came from
+        if strategy.name in WITH_RATIONALES:  # where the demos' reasoning came from, if anywhere
+            params["rationales"] = demos.rationale_source if pool else "none"
     elif strategy.name in WITH_RATIONALES and n > 0:
         raise ValueError(f"{strategy.name} needs a DemoSource for its rationale demos")
     nearest = None

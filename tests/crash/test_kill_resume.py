@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import dbcheck
+from zygote import Zygote
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "examples" / "review_sentiment.yaml"
@@ -43,35 +44,6 @@ demos:
 templates: [plain]
 seed: 0
 """
-
-
-class Zygote:
-    def __init__(self, log_dir: Path):
-        self.log_dir = log_dir
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("zygote.py"))],
-                                     cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self._read().get("ready"), "zygote did not start"
-        self.n = 0
-
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        assert line, "zygote died"
-        return json.loads(line)
-
-    def start(self, argv: list[str]) -> tuple[int, Path]:
-        self.n += 1
-        err = self.log_dir / f"child-{self.n}.err"
-        self.proc.stdin.write(json.dumps({"argv": argv, "stderr": str(err)}) + "\n")
-        self.proc.stdin.flush()
-        return self._read()["pid"], err
-
-    def ended(self) -> int:
-        return self._read()["code"]
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
@@ -121,7 +93,7 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path):
                              "--trials", str(TRIALS), "--name", "crash", "--dev-limit", str(DEV_LIMIT), "--db", db],
                             cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    zygote = Zygote(tmp_path)  # loads the model while the first process runs
+    zygote = Zygote.shared()  # loads the model (once per session) while the first process runs
     try:
         _wait_for(lambda: dbcheck.complete_count(db_path) >= 1 or proc.poll() is not None, 300, "a first trial")
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -146,11 +118,12 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path):
             argv = (["resume", "crash", "--trials", str(left), "--db", db] if kind == "resume" else
                     ["export", "crash", "--format", "json", "-o", str(out), "--db", db])
             t0 = time.monotonic()
-            pid, err = zygote.start(argv)
+            err = tmp_path / f"child-{i}.err"
+            pid = zygote.start(argv, err)
             aim = "export" if kind == "export" else rng.choice(("anywhere", "anywhere", "scored", "told"))
             delay = _aim(aim, rng, db_path, pid, per_trial)
             os.kill(pid, signal.SIGKILL)
-            code = zygote.ended()
+            code = zygote.wait(pid)
             assert code in (-signal.SIGKILL, 0), f"kill {i} ({kind}): exit {code}: {err.read_text()} {replay}"
             dead.append(pid)
             after = dbcheck.snapshot(db_path)
@@ -176,8 +149,9 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path):
         # 3. the last resume runs to the end
         before = dbcheck.snapshot(db_path)
         left = TRIALS - len(before.by_state("COMPLETE", "PRUNED"))
-        pid, err = zygote.start(["resume", "crash", "--trials", str(left), "--db", db])
-        code = zygote.ended()
+        err = tmp_path / "last.err"
+        pid = zygote.start(["resume", "crash", "--trials", str(left), "--db", db], err)
+        code = zygote.wait(pid)
         assert code == 0, err.read_text()
         final = dbcheck.snapshot(db_path)
         assert not dbcheck.check_nothing_lost(before, final), replay
@@ -188,7 +162,6 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        zygote.close()
     kills = SEARCH_KILLS + EXPORT_KILLS
     print(f"\n{kills} kill points (seed {SEED}): {dict(phases)}; {failed} trials failed and retried; "
           f"{TRIALS} trials reached")

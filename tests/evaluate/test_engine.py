@@ -11,6 +11,7 @@ from promptsearch.evaluate import Evaluator, run_strategy
 from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult
 from promptsearch.render import Candidate, Strategy, render
 from promptsearch.render.dynamic import NearestDemos
+from promptsearch.render.strategy import VERSION
 
 
 class ScriptLM(LM):
@@ -150,7 +151,7 @@ def test_cache_key_carries_the_strategy(math_task):
     sc = ev.evaluate(_prompt(math_task, "self_consistency", samples=3, temperature=0.5), ex)
     assert sc.computed == 2
     keys = {k[2] for k in cache.rows}
-    assert any(k.startswith("v1:zero_shot_cot") for k in keys) and any("n3:t0.5" in k for k in keys)
+    assert any(k.startswith(f"{VERSION}:zero_shot_cot") for k in keys) and any("n3:t0.5" in k for k in keys)
 
 
 def _embed(texts):

@@ -47,7 +47,9 @@ def test_labels_match_whole_words_only():
 
 def test_free_text_first_line():
     assert extract_answer("\n  Kuala Lumpur.\nBecause the sentence says so.", "text") == "Kuala Lumpur"
-    assert extract_answer("", "text") == ""
+    assert extract_answer(":\nHanoi.", "text") == "Hanoi"  # "the answer is:" then the answer
+    assert extract_answer(": Kuala Lumpur", "text") == "Kuala Lumpur"
+    assert extract_answer("", "text") == "" and extract_answer(":\n", "text") == ""
 
 
 def test_majority_vote():

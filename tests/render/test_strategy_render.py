@@ -9,7 +9,12 @@ from promptsearch.data.dataset import Example
 from promptsearch.render import Candidate, Strategy, render
 from promptsearch.render.demos import nearest_indices
 from promptsearch.render.dynamic import DynamicPrompt, NearestDemos
-from promptsearch.render.strategy import (RATIONALE, answer_trigger, clean_rationale, subquestions)
+from promptsearch.render.strategy import (
+    RATIONALE,
+    answer_trigger,
+    clean_rationale,
+    subquestions,
+)
 
 TRIGGER = "Let's think step by step."
 

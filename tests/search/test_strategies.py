@@ -3,10 +3,10 @@ demos: the logic, with the scripted fake LM (the real model: test_strategies_rea
 import numpy as np
 import pytest
 from optuna.trial import TrialState
-
 from psdata import sentiment_rows, write_jsonl
+
 from promptsearch.config import load_space, load_task
-from promptsearch.render.strategy import RATIONALE
+from promptsearch.render.strategy import RATIONALE, VERSION
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.search import bootstrap as boot
 from promptsearch.search.results import leaderboard
@@ -90,7 +90,7 @@ def test_bootstrapped_demos_are_stored_with_provenance_and_reused_on_resume(stor
     with store.session() as s:
         rows = s.query(BootstrapDemoRow).all()
     assert {r.search_id for r in rows} == {rec.id} and {r.model for r in rows} == {"fake-lm"}
-    assert all(r.strategy.startswith("v1:zero_shot_cot") and len(r.prompt_hash) == 32 for r in rows)
+    assert all(r.strategy.startswith(f"{VERSION}:zero_shot_cot") and len(r.prompt_hash) == 32 for r in rows)
     assert "Answer: Let's think step by step." in rows[0].prompt
     correct = [r for r in rows if r.correct]
     assert correct and len(correct) < 6  # the fake LM gets some right, not all

@@ -6,8 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-
 from psdata import write_jsonl
+
 from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
 from promptsearch.evaluate import Evaluator

@@ -1,5 +1,11 @@
-"""Worker processes with the real embedded model: `optimize --workers 4` on SQLite, and three
-`promptsearch worker` processes on PostgreSQL (as on three machines) with one SIGKILLed halfway."""
+"""Worker processes with the real embedded model: 4 workers x 10 trials on SQLite, three workers
+on PostgreSQL (as on three machines) with one SIGKILLed halfway, and `optimize --workers` as a
+user runs it.
+
+The workers of the first two tests are forked from a process that loaded the model once
+(tests/crash/zygote.py): separate processes with their own database connections, running
+`promptsearch worker NAME` through the real CLI, without paying a model load each.
+"""
 from __future__ import annotations
 
 import os
@@ -19,6 +25,9 @@ from promptsearch.search.results import trial_counts
 from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "crash"))
+from zygote import Zygote  # noqa: E402
+
 TASK = ROOT / "examples" / "review_sentiment.yaml"
 # Few candidates: workers that start together propose the same ones and score them at once.
 SPACE = """name: workers
@@ -33,69 +42,62 @@ templates: [plain]
 """
 
 
-def _env(**extra: str) -> dict:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), **extra}
+def _search(url: str, tmp_path: Path, name: str, target: int):
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    store = Store(url)
+    record = create_search(store, name, load_task(TASK), load_space(space), "smollm2", SearchSettings(dev_limit=2))
+    store.set_trial_target(record, target)
+    return store, record
 
 
 @pytest.mark.slow
 def test_four_workers_times_ten_trials_on_sqlite(tmp_path):
-    space = tmp_path / "space.yaml"
-    space.write_text(SPACE)
     db_path = tmp_path / "w.db"
+    url = f"sqlite:///{db_path}"
+    store, record = _search(url, tmp_path, "four", 40)
+    zygote = Zygote.shared()
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "promptsearch", "optimize", str(TASK), "--space", str(space),
-                           "--trials", "40", "--workers", "4", "--name", "four", "--dev-limit", "2",
-                           "--db", f"sqlite:///{db_path}"], cwd=ROOT, env=_env(), capture_output=True,
-                          text=True, timeout=600)
+    pids = [zygote.start(["worker", "four", "--db", url], tmp_path / f"w{i}.err") for i in range(4)]
+    codes = [zygote.wait(pid) for pid in pids]
     seconds = time.monotonic() - start
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert codes == [0] * 4, [(tmp_path / f"w{i}.err").read_text()[-2000:] for i in range(4)]
     con = sqlite3.connect(db_path)
     states = dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall())
     assert states == {"COMPLETE": 40}, states
-    owners = con.execute("SELECT COUNT(DISTINCT json_extract(value_json, '$.pid')) FROM trial_system_attributes "
-                         "WHERE key = 'promptsearch:owner'").fetchone()[0]
+    per_worker = [n for _, n in con.execute(
+        "SELECT json_extract(value_json, '$.pid'), COUNT(*) FROM trial_system_attributes "
+        "WHERE key = 'promptsearch:owner' GROUP BY 1")]
     evaluations, distinct = con.execute(
         "SELECT COUNT(*), COUNT(DISTINCT model || prompt_hash || decoding || example_id) FROM ps_evaluations").fetchone()
     candidates = con.execute("SELECT COUNT(DISTINCT prompt_hash) FROM ps_candidates").fetchone()[0]
-    assert evaluations == distinct == 2 * candidates  # each candidate scored once on the 2 dev examples
-    assert owners >= 2, "the trials should be spread over the workers"
-    print(f"\n4 workers: 40 trials complete, 0 failed, {candidates} candidates, {owners} workers "
-          f"ran trials, {seconds:.0f}s")
+    assert evaluations == distinct == 2 * candidates  # each candidate's 2 dev examples stored once
+    assert sum(per_worker) == 40 and len(per_worker) >= 2, per_worker
+    print(f"\n4 workers on SQLite: 40 trials complete (per worker {sorted(per_worker)}), 0 failed, "
+          f"{candidates} candidates, {evaluations} evaluations, {seconds:.0f}s")
 
 
 @needs_pg
 @pytest.mark.slow
 def test_three_workers_on_postgres_survive_one_killed(tmp_path):
-    space = tmp_path / "space.yaml"
-    space.write_text(SPACE)
     name, target = unique_name("pg"), 12
-    store = Store(PG_URL)
-    record = create_search(store, name, load_task(TASK), load_space(space), "smollm2", SearchSettings(dev_limit=2))
-    store.set_trial_target(record, target)
+    store, record = _search(PG_URL, tmp_path, name, target)
+    zygote = Zygote.shared()
     start = time.monotonic()
-    # three "machines": heartbeats decide who is dead, not process ids
-    workers = [subprocess.Popen([sys.executable, "-m", "promptsearch", "worker", name, "--heartbeat", "1",
-                                 "--grace", "4"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                env=_env(PROMPTSEARCH_DB=PG_URL, PROMPTSEARCH_MACHINE_ID=f"machine-{i}",
-                                         OMP_NUM_THREADS="1"))
-               for i in range(3)]
-    try:
-        victim = workers[0]
-        deadline = time.monotonic() + 400
-        while not (_finished(store, record) >= target // 2 and _running_under(store, record, victim.pid)):
-            assert time.monotonic() < deadline and victim.poll() is None, victim.stderr.read().decode()[-2000:]
-            time.sleep(0.05)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait()
-        killed_at = _finished(store, record)
-        for w in workers[1:]:
-            _, err = w.communicate(timeout=400)
-            assert w.returncode == 0, err.decode()[-3000:]
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
+    # three "machines": the heartbeat decides who is dead, not the process id
+    pids = [zygote.start(["worker", name, "--heartbeat", "1", "--grace", "4"], tmp_path / f"w{i}.err",
+                         env={"PROMPTSEARCH_DB": PG_URL, "PROMPTSEARCH_MACHINE_ID": f"machine-{i}"})
+            for i in range(3)]
+    victim = pids[0]
+    deadline = time.monotonic() + 300
+    while not (store.slot_counts(record)[1] >= target // 2 and _running_under(store, record, victim)):
+        assert time.monotonic() < deadline, (tmp_path / "w0.err").read_text()[-2000:]
+        time.sleep(0.05)
+    os.kill(victim, signal.SIGKILL)
+    killed_at = store.slot_counts(record)[1]
+    codes = [zygote.wait(pid) for pid in pids]
     seconds = time.monotonic() - start
+    assert codes == [-signal.SIGKILL, 0, 0], [(tmp_path / f"w{i}.err").read_text()[-2000:] for i in range(3)]
     counts = trial_counts(store, record)
     assert counts["complete"] + counts["pruned"] == target
     assert counts["running"] == counts["waiting"] == 0 and counts["fail"] == 1
@@ -104,11 +106,25 @@ def test_three_workers_on_postgres_survive_one_killed(tmp_path):
     retry = next(t for t in study.trials if t.system_attrs.get("retry_history") == [failed.number])
     assert retry.state.name == "COMPLETE" and all(retry.params[k] == v for k, v in failed.params.items())
     print(f"\n3 workers on PostgreSQL, one killed at {killed_at}/{target}: {target} trials complete, "
-          f"trial {failed.number} failed and retried as {retry.number}, {seconds:.0f}s")
+          f"trial {failed.number} failed and retried as trial {retry.number}, {seconds:.0f}s")
 
 
-def _finished(store: Store, record) -> int:
-    return store.slot_counts(record)[1]
+@pytest.mark.slow
+def test_optimize_starts_worker_processes(tmp_path):
+    """What a user runs: the command creates the search and starts real worker processes."""
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    db_path = tmp_path / "o.db"
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "promptsearch", "optimize", str(TASK), "--space", str(space),
+                           "--trials", "6", "--workers", "2", "--name", "two", "--dev-limit", "2",
+                           "--db", f"sqlite:///{db_path}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "6 of 6 trials finished by 2 workers" in done.stdout and "Best prompt" in done.stdout
+    con = sqlite3.connect(db_path)
+    assert dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall()) == {"COMPLETE": 6}
+    print(f"\noptimize --workers 2: 6 trials complete, {time.monotonic() - start:.0f}s")
 
 
 def _running_under(store: Store, record, pid: int) -> bool:
