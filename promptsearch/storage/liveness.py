@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from functools import lru_cache
 from typing import Any
 
-OWNER_ATTR = "promptsearch:owner"  # trial system attribute: {"host", "machine", "pid", "start"}
+OWNER_ATTR = "promptsearch:owner"  # trial system attribute: {"host", "machine", "pid", "start", "thread"}
 HOST_ENV = "PROMPTSEARCH_MACHINE_ID"  # override the machine id (tests simulate other machines)
 
 
@@ -58,15 +59,22 @@ def start_time(pid: int) -> int | None:
 
 def me() -> dict[str, Any]:
     pid = os.getpid()
-    return {"host": socket.gethostname(), "machine": machine_id(), "pid": pid, "start": start_time(pid)}
+    return {"host": socket.gethostname(), "machine": machine_id(), "pid": pid, "start": start_time(pid),
+            "thread": threading.get_ident()}
 
 
 def process_gone(owner: Any) -> bool | None:
-    """True: the owner process is certainly gone. False: it runs. None: cannot tell (no owner
-    recorded, or it runs on another machine)."""
+    """True: the owner is certainly gone. False: it runs. None: cannot tell (no owner recorded,
+    or it runs on another machine).
+
+    Within this process, the owner is a thread: gone when it has ended, and when it is the
+    caller itself, which never has a trial in flight while it looks for stale ones."""
     if not isinstance(owner, dict) or owner.get("machine") != machine_id():
         return None
     pid = owner.get("pid")
+    if pid == os.getpid():
+        thread = owner.get("thread")
+        return thread == threading.get_ident() or all(t.ident != thread for t in threading.enumerate())
     if not isinstance(pid, int) or pid <= 0:
         return None
     try:

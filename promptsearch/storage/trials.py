@@ -36,9 +36,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = 10  # seconds between heartbeats of a running trial
 GRACE_PERIOD = 60  # silence after which another machine's trial counts as dead
 MAX_RETRY = 2  # a point whose trial died this many times is not queued again
-# (database url, trial id) -> the thread running it, for every trial this process runs.
-_ACTIVE: dict[tuple[str, int], int] = {}
-_ACTIVE_LOCK = threading.Lock()
+STALE_ATTR = "promptsearch:failed_stale"  # set on a trial just before it is failed as stale
 
 
 class NoTrialSlot(Exception):
@@ -153,14 +151,6 @@ class TrialStorage(RDBStorage):
 
     # --- stale trials --------------------------------------------------------------------
 
-    def runs_in_another_thread(self, trial_id: int) -> bool:
-        """Whether a live thread of this process (other than the caller) runs the trial. The
-        caller never has a trial in flight when it looks for stale ones."""
-        with _ACTIVE_LOCK:
-            thread = _ACTIVE.get((self.url, trial_id))
-        return thread is not None and thread != threading.get_ident() and \
-            any(t.ident == thread for t in threading.enumerate())
-
     def stale_trial_ids(self, study_id: int) -> list[int]:
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
         if not running:
@@ -169,11 +159,7 @@ class TrialStorage(RDBStorage):
         beating = self._trials_with_heartbeat([t._trial_id for t in running])
         stale = []
         for t in running:
-            owner = t.system_attrs.get(liveness.OWNER_ATTR)
-            if _is_this_process(owner):
-                dead = not self.runs_in_another_thread(t._trial_id)
-            else:
-                dead = liveness.process_gone(owner)
+            dead = liveness.process_gone(t.system_attrs.get(liveness.OWNER_ATTR))
             if dead is None:  # another machine, or no owner recorded: the heartbeat decides
                 dead = t._trial_id in silent or (t._trial_id not in beating and self._older_than_grace(t))
             if dead:
@@ -210,46 +196,51 @@ class TrialStorage(RDBStorage):
 def fail_stale(study: optuna.Study) -> list[int]:
     """Fail the study's stale trials and queue each one's point again; returns their numbers.
 
-    The copy is queued before the trial is failed, and not again if one exists: a process
-    killed in between leaves the trial RUNNING and stale, and the next look finishes the job
-    without queueing the point twice. Workers do this under the search lock, one at a time.
+    A trial is marked, then failed, then its copy queued; the copy is made for failed trials
+    that carry the mark and have none yet, so a process killed between two steps leaves work
+    the next look finishes, and a trial that finished meanwhile (its owner was only slow) is
+    neither failed nor copied. Workers do this under the search lock, one at a time.
     """
     storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
     if not isinstance(storage, TrialStorage):
         return []
-    callback = storage.get_heartbeat_stale_trial_callback()
     numbers = []
     with storage.stale_lock(study._study_id):
-        stale = storage.stale_trial_ids(study._study_id)
-        retried = _retried_numbers(storage, study._study_id) if stale else set()
-        for trial_id in stale:
-            trial = copy.deepcopy(storage.get_trial(trial_id))
-            if callback is not None and trial.number not in retried:
-                callback(study, trial)  # queues a WAITING copy with the same parameters
+        for trial_id in storage.stale_trial_ids(study._study_id):
             try:
+                storage.set_trial_system_attr(trial_id, STALE_ATTR, True)
                 if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
                     continue
             except UpdateFinishedTrialError:
-                continue  # another process failed it first
+                continue  # finished meanwhile, by its owner or by another worker
+            numbers.append(storage.get_trial(trial_id).number)
             log.warning("trial %d was left running by a stopped process: marked failed, its point queued again",
-                        trial.number)
-            numbers.append(trial.number)
+                        numbers[-1])
+        _queue_retries(study, storage)
     return numbers
 
 
-def _retried_numbers(storage: TrialStorage, study_id: int) -> set[int]:
+def _queue_retries(study: optuna.Study, storage: TrialStorage) -> None:
+    callback = storage.get_heartbeat_stale_trial_callback()
+    if callback is None:
+        return
+    trials = storage.get_all_trials(study._study_id, deepcopy=False)
+    retried = _retried_numbers(trials)
+    for t in trials:
+        if t.state == TrialState.FAIL and t.system_attrs.get(STALE_ATTR) and t.number not in retried:
+            trial = copy.deepcopy(t)
+            trial.system_attrs.pop(STALE_ATTR)
+            callback(study, trial)  # queues a WAITING copy with the same parameters (up to MAX_RETRY)
+
+
+def _retried_numbers(trials: list[FrozenTrial]) -> set[int]:
     """Numbers of trials that already have a queued (or run) copy."""
     numbers: set[int] = set()
-    for t in storage.get_all_trials(study_id, deepcopy=False):
+    for t in trials:
         history = t.system_attrs.get("retry_history")
         if isinstance(history, list) and history:
             numbers.add(history[-1])
     return numbers
-
-
-def _is_this_process(owner) -> bool:
-    mine = liveness.me()
-    return isinstance(owner, dict) and owner.get("machine") == mine["machine"] and owner.get("pid") == mine["pid"]
 
 
 class _Heartbeats:
@@ -263,8 +254,6 @@ class _Heartbeats:
         self.thread: threading.Thread | None = None
 
     def add(self, trial_id: int) -> None:
-        with _ACTIVE_LOCK:
-            _ACTIVE[(self.storage.url, trial_id)] = threading.get_ident()
         with self.lock:
             self.ids.add(trial_id)
             if self.thread is None:
@@ -273,8 +262,6 @@ class _Heartbeats:
         self._beat(trial_id)  # at once: a trial without a heartbeat looks dead after the grace period
 
     def discard(self, trial_id: int) -> None:
-        with _ACTIVE_LOCK:
-            _ACTIVE.pop((self.storage.url, trial_id), None)
         with self.lock:
             self.ids.discard(trial_id)
 
