@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "examples" / "review_sentiment.yaml"
 SEED = int(os.environ.get("PROMPTSEARCH_CRASH_SEED", "6"))
 SEARCH_KILLS, EXPORT_KILLS = 20, 4
-TRIALS = 60  # the study's trial count: more than the kills can finish on their way
+TRIALS = 45  # the study's trial count: more than the kills can finish on their way
+# 12 candidates: repeats are served from the cache, so many trials are all database writes and
+# the kills land there too, not only in scoring
 SPACE = """name: crash
 instructions:
   - "Classify the {inputs}. Answer with one of: {labels}."
@@ -38,9 +40,9 @@ instructions:
   - "Label the {inputs}."
   - ""
 demos:
-  counts: [0, 1, 2]
+  counts: [0, 1]
   selection: [random]
-  draws: 4
+  draws: 2
 templates: [plain]
 seed: 0
 """
@@ -53,7 +55,7 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-DEV_LIMIT = 2
+DEV_LIMIT = 1
 
 
 def _aim(aim: str, rng: random.Random, db_path: Path, pid: int, per_trial: float) -> float:
@@ -149,6 +151,7 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path):
         # 3. the last resume runs to the end
         before = dbcheck.snapshot(db_path)
         left = TRIALS - len(before.by_state("COMPLETE", "PRUNED"))
+        print(f"\n{TRIALS - left} trials finished during the kills, {left} left for the last resume")
         err = tmp_path / "last.err"
         pid = zygote.start(["resume", "crash", "--trials", str(left), "--db", db], err)
         code = zygote.wait(pid)

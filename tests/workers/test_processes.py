@@ -117,14 +117,14 @@ def test_optimize_starts_worker_processes(tmp_path):
     db_path = tmp_path / "o.db"
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "promptsearch", "optimize", str(TASK), "--space", str(space),
-                           "--trials", "6", "--workers", "2", "--name", "two", "--dev-limit", "2",
+                           "--trials", "4", "--workers", "2", "--name", "two", "--dev-limit", "2",
                            "--db", f"sqlite:///{db_path}"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "6 of 6 trials finished by 2 workers" in done.stdout and "Best prompt" in done.stdout
+    assert "4 of 4 trials finished by 2 workers" in done.stdout and "Best prompt" in done.stdout
     con = sqlite3.connect(db_path)
-    assert dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall()) == {"COMPLETE": 6}
-    print(f"\noptimize --workers 2: 6 trials complete, {time.monotonic() - start:.0f}s")
+    assert dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall()) == {"COMPLETE": 4}
+    print(f"\noptimize --workers 2: 4 trials complete, {time.monotonic() - start:.0f}s")
 
 
 def _running_under(store: Store, record, pid: int) -> bool:
