@@ -86,11 +86,14 @@ def check_nothing_lost(before: Snapshot, after: Snapshot) -> list[str]:
     return problems
 
 
-def check_retried(snap: Snapshot) -> list[str]:
-    """Every failed trial's point was queued again (unless it already died MAX_RETRY times)."""
+def check_retried(snap: Snapshot, among: set[int] | None = None) -> list[str]:
+    """Every failed trial's point (of `among`, default all) was queued again, unless it already
+    died MAX_RETRY times."""
     queued = {t.system["retry_history"][-1] for t in snap.trials.values() if t.system.get("retry_history")}
     problems = []
     for t in snap.by_state("FAIL"):
+        if among is not None and t.number not in among:
+            continue
         if t.number not in queued and len(t.system.get("retry_history", [])) < MAX_RETRY:
             problems.append(f"failed trial {t.number} was not queued again")
     for t in snap.trials.values():
