@@ -53,10 +53,16 @@ def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table
                     ("score", {"justify": "right"}), ("instruction", {}), ("demos", {"justify": "right"}),
                     ("CoT trigger", {}), ("layout", {})):
         table.add_column(col, **kw)
+    table.add_column("strategy")
     for rank, e in enumerate(entries, start=1):
         c = e.candidate
+        p = c.params or {}
+        strategy = p.get("strategy", "direct")
+        if strategy == "self_consistency" and "sc_samples" in p:
+            strategy += f" n={p['sc_samples']} T={p.get('sc_temperature')}"
+        demos = str(p.get("n_demos", len(c.demos))) + (" nearest" if p.get("demo_selection") == "nearest" else "")
         table.add_row(str(rank), str(e.trial), f"{e.score:.4f}", _short(c.instruction),
-                      str(len(c.demos)), _short(c.cot_trigger, 30), c.template)
+                      demos, _short(c.cot_trigger, 30), c.template, strategy)
     return table
 
 
