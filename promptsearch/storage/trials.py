@@ -19,9 +19,9 @@ import copy
 import logging
 import threading
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Iterator
 
 import optuna
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from promptsearch.errors import UserError
 from promptsearch.storage import liveness
 from promptsearch.storage.retry import retrying
 
@@ -41,6 +42,10 @@ STALE_ATTR = "promptsearch:failed_stale"  # set on a trial just before it is fai
 
 class NoTrialSlot(Exception):
     """The search's target is reached (counting running and queued trials): create no trial."""
+
+
+class TrialTakenOver(UpdateFinishedTrialError, UserError):
+    """A write to a trial that another worker failed as stale (this one was silent too long)."""
 
 
 class TrialStorage(RDBStorage):
@@ -112,17 +117,34 @@ class TrialStorage(RDBStorage):
 
     # --- every other write: retried while the database is busy ---------------------------
 
-    def _set_trial_param(self, *args, **kwargs):  # what the cached storage calls
-        return retrying(super()._set_trial_param, self.shown_url)(*args, **kwargs)
+    def _set_trial_param(self, trial_id: int, *args, **kwargs):  # what the cached storage calls
+        with self._taken_over(trial_id):
+            return retrying(super()._set_trial_param, self.shown_url)(trial_id, *args, **kwargs)
 
-    def set_trial_intermediate_value(self, *args, **kwargs):
-        return retrying(super().set_trial_intermediate_value, self.shown_url)(*args, **kwargs)
+    def set_trial_intermediate_value(self, trial_id: int, *args, **kwargs):
+        with self._taken_over(trial_id):
+            return retrying(super().set_trial_intermediate_value, self.shown_url)(trial_id, *args, **kwargs)
 
-    def set_trial_user_attr(self, *args, **kwargs):
-        return retrying(super().set_trial_user_attr, self.shown_url)(*args, **kwargs)
+    def set_trial_user_attr(self, trial_id: int, *args, **kwargs):
+        with self._taken_over(trial_id):
+            return retrying(super().set_trial_user_attr, self.shown_url)(trial_id, *args, **kwargs)
 
-    def set_trial_system_attr(self, *args, **kwargs):
-        return retrying(super().set_trial_system_attr, self.shown_url)(*args, **kwargs)
+    def set_trial_system_attr(self, trial_id: int, *args, **kwargs):
+        with self._taken_over(trial_id):
+            return retrying(super().set_trial_system_attr, self.shown_url)(trial_id, *args, **kwargs)
+
+    @contextmanager
+    def _taken_over(self, trial_id: int) -> Iterator[None]:
+        """A trial this process runs was failed by another worker: say so in one line."""
+        try:
+            yield
+        except UpdateFinishedTrialError as e:
+            if isinstance(e, TrialTakenOver) or not self._beats.has(trial_id):
+                raise
+            raise TrialTakenOver(
+                f"trial {self.get_trial(trial_id).number} was marked failed by another worker after this one was "
+                f"silent for over {self.grace_period}s, and will be retried; if this worker was only slow, "
+                "give every worker a larger --grace") from None
 
     def create_new_study(self, *args, **kwargs):
         return retrying(super().create_new_study, self.shown_url)(*args, **kwargs)
@@ -260,6 +282,10 @@ class _Heartbeats:
                 self.thread = threading.Thread(target=self._run, name="promptsearch-heartbeat", daemon=True)
                 self.thread.start()
         self._beat(trial_id)  # at once: a trial without a heartbeat looks dead after the grace period
+
+    def has(self, trial_id: int) -> bool:
+        with self.lock:
+            return trial_id in self.ids
 
     def discard(self, trial_id: int) -> None:
         with self.lock:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
-from workerdb import unique_name
 from optuna.trial import TrialState
+from workerdb import unique_name
 
 from promptsearch.config import load_space, load_task
+from promptsearch.errors import UserError
 from promptsearch.evaluate import ExampleResult
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.search.results import trial_counts
@@ -103,7 +105,6 @@ def test_another_machines_trial_is_failed_after_its_heartbeat_stops(db_url, tiny
     monkeypatch.setenv(HOST_ENV, "machine-a")
     checker = Store(db_url, create=False, grace_period=1)
     assert fail_stale(checker.load_study(rec)) == []  # still within the grace period
-    import time
     time.sleep(2.2)
     assert fail_stale(checker.load_study(rec)) == [trial.number]
 
@@ -138,3 +139,20 @@ def _dead_pid() -> int:
         os._exit(0)
     os.waitpid(pid, 0)
     return pid
+
+
+def test_a_worker_whose_trial_was_taken_over_stops_with_one_line(db_url, tiny_task, tiny_space, monkeypatch):
+    store, rec = _search(db_url, tiny_task, tiny_space, 3)
+    monkeypatch.setenv(HOST_ENV, "machine-b")
+    trial = store.load_study(rec).ask()
+    store.optuna._beats.ids.discard(trial._trial_id)  # its heartbeat thread stalls...
+    monkeypatch.setenv(HOST_ENV, "machine-a")
+    time.sleep(2.2)
+    assert fail_stale(Store(db_url, create=False, grace_period=1).load_study(rec)) == [trial.number]
+    store.optuna._beats.ids.add(trial._trial_id)  # ...and resumes: the trial is no longer its own
+    try:
+        trial.set_user_attr("prompt_hash", "x")
+    except UserError as e:
+        assert "marked failed by another worker" in str(e) and "\n" not in str(e)
+    else:
+        raise AssertionError("the write to a failed trial went through")
