@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from promptsearch.cli import display
-from promptsearch.cli.args import positive
+from promptsearch.cli.args import positive, write_output
 from promptsearch.config import load_space, load_task
 from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
@@ -119,8 +119,10 @@ def optimize(args: argparse.Namespace) -> int:
 def resume(args: argparse.Namespace) -> int:
     store = Store(args.db, create=False)
     record = store.get_search(args.name)
-    _, _, settings = open_parts(record)
+    task, _, settings = open_parts(record)
     lm = _load_lm(record.model, settings)
+    check_context(task, lm)
+    store.raise_trial_target(record, args.trials)  # so workers joining later aim at the new count
     console.print(f"resuming [bold]{record.name}[/bold] "
                   f"({len(completed_trials(store, record))} completed trials so far)")
     return _run(store, record, lm, args.trials)
@@ -186,9 +188,10 @@ def export(args: argparse.Namespace) -> int:
             raise UserError(f"-o: folder {path.parent} does not exist")
         if path.exists() and not args.force:
             raise UserError(f"-o: {path} exists; pass --force to overwrite it")
-        path.write_text(text, encoding="utf-8")
+        write_output(path, text)
         display.err_console.print(f"wrote {args.format} to {path}")
     else:
         sys.stdout.write(text)  # exactly the exported bytes: the answer follows the last character
         sys.stdout.flush()
     return 0
+

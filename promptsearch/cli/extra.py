@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.table import Table
 
 from promptsearch.cli import display
-from promptsearch.cli.args import positive
+from promptsearch.cli.args import positive, write_output
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.storage import Store, mask_url
 
@@ -103,7 +103,8 @@ def verdict_table(v) -> Table:
 # -------------------------------------------------------------------------------------- report
 
 def report(args: argparse.Namespace) -> int:
-    from promptsearch.report import write_report
+    from promptsearch.report.data import collect
+    from promptsearch.report.html import render_report
 
     store = Store(args.db, create=False)
     record = store.get_search(args.name)
@@ -112,7 +113,7 @@ def report(args: argparse.Namespace) -> int:
         raise UserError(f"-o: folder {path.parent} does not exist")
     if path.exists() and not args.force:
         raise UserError(f"-o: {path} exists; pass --force to overwrite it")
-    write_report(store, record, path, top=args.top)
+    write_output(path, render_report(collect(store, record, args.top), mask_url(store.url)))
     console.print(f"wrote report to {path}")
     return 0
 

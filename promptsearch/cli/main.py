@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Sequence
 
+from rich.markup import escape
+
 from promptsearch.cli import display
 from promptsearch.cli.args import Parser
 from promptsearch.errors import UserError
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         if debug:
             raise
-        display.err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        display.err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
     except KeyboardInterrupt:
         display.err_console.print("interrupted")

@@ -266,13 +266,13 @@ def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
         prompt = _prepare_trial(trial, ctx)
         score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.settings)
         record_usage(trial, ctx.lm, used)
-        study.tell(trial, score)
+        study.tell(trial, score, skip_if_finished=True)
     except _Pruned as p:
         state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
         record_usage(trial, ctx.lm, used)
-        study.tell(trial, state=TrialState.PRUNED)
+        study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
     except BaseException:
-        study.tell(trial, state=TrialState.FAIL)  # Ctrl-C or a crash: the finished trials stay
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)  # Ctrl-C or a crash: the finished trials stay
         raise
     return TrialEvent(trial.number, score, _best_value(study), finished, target, computed, seconds, state)
 

@@ -125,3 +125,11 @@ def test_export_never_overwrites_without_force(capsys, db, tmp_path):
     assert "exists; pass --force" in err and target.read_text() == "precious"
     assert main(["export", "done", "-o", str(target), "--force", "--db", f"sqlite:///{db}"]) == 0
     assert target.read_text() != "precious"
+
+
+def test_export_write_failure_is_one_line_and_leaves_no_temp_file(capsys, db, tmp_path):
+    target = tmp_path / "a_folder"
+    target.mkdir()
+    err = _run_error(capsys, ["export", "done", "-o", str(target), "--force"], db)
+    assert f"-o: cannot write {target}" in err
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

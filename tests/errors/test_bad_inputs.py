@@ -198,8 +198,6 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="cli/main.py prints the message as rich markup, so '[fr]' vanishes; "
-                                       "it needs rich.markup.escape(str(e)) (then move this case into the table)")
 def test_brackets_in_a_message_are_printed(tmp_path, tiny_task, tiny_space, capsys):
     (tiny_task.parent / "dev[fr].jsonl").write_text("")
     tiny_task.write_text(tiny_task.read_text().replace("dev: dev.jsonl", "dev: dev[fr].jsonl"))
