@@ -112,9 +112,11 @@ def main() -> None:
     lm = load_lm(args.model)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{tmp}/quality.db")
         for task, space in tasks(args.tasks):
             for arm in args.arms:
+                # A fresh database per arm: no arm is served from another's evaluation cache, so the
+                # wall times compare like with like.
+                store = Store(f"sqlite:///{tmp}/{task.name}-{arm}.db")
                 row = run_arm(lm, store, task, space, arm, args)
                 rows.append(row)
                 print(f"{row['task']:<18} {row['arm']:<12} dev {row['dev']:.3f}  test {row['test']:.3f} "
