@@ -261,8 +261,21 @@ def main(argv=None) -> dict:
     res["loadavg_1min_end"] = os.getloadavg()[0]
     report(res, rows, n_ex, n_tok, len(runs))
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
+        Path(args.json).write_text(json.dumps(tracked(res, rows, n_ex, n_tok, args), indent=2))
     return res
+
+
+def tracked(res: dict, rows: list, n_ex: int, n_tok: int, args) -> dict:
+    """The figures to track over time: one object per contender, the ratios, the run's details."""
+    diff = {"engine": res.get("engine_max_abs_diff"), "naive": 0.0 if "naive_s" in res else None,
+            "lm-eval": res.get("lmeval_max_abs_diff")}
+    contenders = [{"name": name, "seconds": t, "examples_per_s": n_ex / t, "tokens_per_s": n_tok / t,
+                   "max_abs_dlogprob_vs_naive": diff[name]} for name, t in rows]
+    contenders[0].update(flops_per_s=res["engine_flops_per_s"], matmul_peak_flops=res["matmul_peak_flops"],
+                         fraction_of_peak=res["mfu"], runs_s=res["engine_runs_s"])
+    ratios = {f"engine/{name}": t / res["engine_s"] for name, t in rows[1:]}
+    return {"config": {k: v for k, v in vars(args).items() if k != "json"}, "contenders": contenders,
+            "ratios": ratios, "details": res}
 
 
 def progress(msg: str) -> None:

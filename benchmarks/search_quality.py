@@ -104,10 +104,11 @@ def main() -> None:
     p.add_argument("--test-limit", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="smollm2")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="torch CPU threads")
     p.add_argument("--json", help="write the table as JSON")
     args = p.parse_args()
     import torch
-    torch.set_num_threads(os.cpu_count() or 2)
+    torch.set_num_threads(args.threads)
     from promptsearch.lm.loading import load_lm
     lm = load_lm(args.model)
     rows = []

@@ -143,10 +143,11 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
     return fail_stale(study)
 
 
-def _sampler(settings: SearchSettings, n_existing: int) -> optuna.samplers.BaseSampler:
+def _sampler(settings: SearchSettings, n_existing: int, offset: int = 0) -> optuna.samplers.BaseSampler:
     # Offset the seed by the trials already run: a resumed TPE must not replay the first
-    # run's random start-up points.
-    seed = settings.seed + n_existing
+    # run's random start-up points. Workers add their own offset so that workers started
+    # together do not all draw the same start-up points.
+    seed = settings.seed + n_existing + offset
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
@@ -228,14 +229,16 @@ def _space_hooks(ctx: SearchContext) -> list[TrialHook]:
 
 def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
                on_trial: Callable[[TrialEvent], None] | None = None,
-               hooks: Sequence[TrialHook] = ()) -> RunSummary:
-    """Run until `n_trials` more trials have finished (completed, or pruned by the pruner)."""
+               hooks: Sequence[TrialHook] = (), seed_offset: int = 0) -> RunSummary:
+    """Run until `n_trials` more trials have finished (completed, or pruned by the pruner).
+
+    `seed_offset` shifts the sampler's seed (parallel workers pass their own)."""
     if n_trials < 1:
         raise UserError(f"--trials: must be at least 1, got {n_trials}")
     ctx = open_context(store, record, lm)
     study = ctx.study
     summary = RunSummary(failed_stale=fail_stale_trials(study))
-    study.sampler = _sampler(ctx.settings, len(study.trials))
+    study.sampler = _sampler(ctx.settings, len(study.trials), seed_offset)
     study.pruner = _pruner(ctx.settings)
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     target = finished + n_trials

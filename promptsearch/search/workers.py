@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import signal
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,9 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
     """Run trials of `record` until the search has its target of finished trials."""
     summary, start = WorkerSummary(), time.perf_counter()
     study = store.load_study(record)
+    # Workers started together see the same number of trials; without a seed of their own they
+    # would all draw the same start-up candidates. A parallel run is not replayable anyway.
+    seed_offset = secrets.randbelow(1 << 30)
 
     def event(e: TrialEvent) -> None:  # the search's totals, not this worker's
         summary.finished += 1
@@ -70,7 +74,8 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
             running = used - finished - waiting
             if used < target or (waiting and finished + running < target):
                 try:
-                    summary.failed_stale += run_search(store, record, lm, target, on_trial=event).failed_stale
+                    ran = run_search(store, record, lm, target, on_trial=event, seed_offset=seed_offset)
+                    summary.failed_stale += ran.failed_stale
                 except NoTrialSlot:
                     pass  # the remaining trials are running elsewhere (or another worker was faster)
                 continue

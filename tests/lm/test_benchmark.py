@@ -23,7 +23,10 @@ def test_scoring_benchmark_small(scoring, lm, tmp_path, capsys):
     res = scoring.main(["--candidates", "2", "--examples", "3", "--repeats", "1", "--skip-lmeval",
                         "--json", str(out)])
     assert res["engine_max_abs_diff"] <= 1e-4 and res["mfu"] > 0
-    assert json.loads(out.read_text())["examples"] == 6
+    tracked = json.loads(out.read_text())
+    assert [c["name"] for c in tracked["contenders"]] == ["engine", "naive"]
+    assert tracked["details"]["examples"] == 6
+    assert tracked["ratios"]["engine/naive"] == pytest.approx(res["naive_s"] / res["engine_s"])
     assert "engine / naive" in capsys.readouterr().out
 
 

@@ -102,6 +102,19 @@ def test_sampler_is_seeded(tmp_path, tiny_task, tiny_space, fake_lm):
     assert params[0] == params[1]
 
 
+def test_a_seed_offset_is_the_same_as_a_shifted_seed(tmp_path, tiny_task, tiny_space, fake_lm):
+    # Parallel workers pass their own offset so that workers started together draw different
+    # start-up points; the offset must reach the sampler exactly as a different seed would.
+    def first_params(name, seed, offset):
+        store = Store(f"sqlite:///{tmp_path}/{name}.db")
+        rec = _create(store, tiny_task, tiny_space, seed=seed, sampler="random")
+        run_search(store, rec, fake_lm, 3, seed_offset=offset)
+        return [t.params for t in store.load_study(rec).get_trials(states=(TrialState.COMPLETE,))]
+    shifted = first_params("a", 7, 1000)
+    assert shifted == first_params("b", 1007, 0)
+    assert shifted != first_params("c", 7, 0)
+
+
 @pytest.mark.parametrize("pruner", ["halving", "wilcoxon"])
 def test_pruner_stops_losing_candidates_and_stores_them_as_pruned(tmp_path, tiny_task, fake_lm, pruner):
     from psdata import sentiment_rows, write_jsonl
