@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -48,6 +49,8 @@ class DSPyProposer(Proposer):
         import dspy  # only on this path: the local path never imports DSPy
 
         self.dspy, self.name = dspy, model
+        if lm_kwargs.get("api_base") and "api_key" not in lm_kwargs and not os.environ.get("OPENAI_API_KEY"):
+            lm_kwargs["api_key"] = "EMPTY"  # local OpenAI-compatible servers take any key, but one must be sent
         self.lm = dspy.LM(model, cache=False, **lm_kwargs)
 
         class ProposeInstruction(dspy.Signature):

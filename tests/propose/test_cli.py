@@ -35,3 +35,74 @@ def test_optimize_with_propose_block_then_resume_and_show(tmp_path, capsys, smol
 def test_shipped_propose_space_parses():
     from promptsearch.config import load_space
     assert load_space(ROOT / "search_spaces" / "propose.yaml").propose["every"] == 6
+
+
+class _ProposerServer:
+    """An OpenAI-compatible chat endpoint that answers in DSPy's ChatAdapter format, as a hosted
+    model that follows DSPy's adapters would; it records what it was sent."""
+
+    def __init__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                seen.append(req)
+                n = req.get("n") or 1
+                texts = [f"[[ ## instruction ## ]]\nDecide if the review is positive or negative ({len(seen)}.{i})."
+                         f"\n\n[[ ## completed ## ]]" for i in range(n)]
+                body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                                   "choices": [{"index": i, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": t}}
+                                               for i, t in enumerate(texts)],
+                                   "usage": {"prompt_tokens": 10, "completion_tokens": 10,
+                                             "total_tokens": 20}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}/v1"
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_optimize_with_a_dspy_proposer_over_http(tmp_path, smollm):
+    # --proposer openai/m: the proposal programs run as a DSPy signature through dspy.LM over HTTP;
+    # the task itself is scored by the embedded model.
+    space = tmp_path / "space.yaml"
+    space.write_text("name: p\ninstructions: ['Classify the {inputs}: {labels}.']\n"
+                     "propose:\n  methods: [induction]\n  rounds: 1\n  n: 2\n  draws: 1\n  examples: 3\n")
+    server = _ProposerServer()
+    try:
+        db = f"sqlite:///{tmp_path}/p.db"
+        assert main(["optimize", str(ROOT / "examples" / "review_sentiment.yaml"), "--space", str(space),
+                     "--trials", "3", "--name", "p", "--dev-limit", "4", "--db", db,
+                     "--proposer", "openai/m", "--proposer-api-base", server.url]) == 0
+    finally:
+        server.close()
+    assert server.seen and "The instruction was to" in json_dumps(server.seen[0]["messages"])
+    store = Store(db, create=False)
+    record = store.get_search("p")
+    rows = proposal_lineage(store, record)
+    assert rows and {r["method"] for r in rows} == {"induction"}
+    assert all(r["text"].startswith("Decide if the review is positive or negative") for r in rows)
+    study = store.load_study(record)
+    ran = {t.user_attrs.get("instruction") for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    assert any(i and i.startswith("Decide if the review") for i in ran), ran
+
+
+def json_dumps(x):
+    import json
+    return json.dumps(x)
