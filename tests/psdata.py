@@ -20,3 +20,13 @@ def sentiment_rows(n: int, offset: int = 0):
         word = SENTIMENT_WORDS[label][(i + offset) % 4]
         rows.append({"review": f"item {i + offset} was {word}, I think it is {label}", "label": label})
     return rows
+
+
+def send_json(handler, status: int, body) -> None:
+    """Answer an http.server request with a JSON body (scripted API servers in tests)."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

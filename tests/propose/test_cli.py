@@ -1,4 +1,7 @@
 """Proposal through the CLI, on the real embedded model: a `propose` block in the space file."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from optuna.trial import TrialState
@@ -42,9 +45,7 @@ class _ProposerServer:
     model that follows DSPy's adapters would; it records what it was sent."""
 
     def __init__(self):
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from psdata import send_json
         seen = self.seen = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,17 +55,11 @@ class _ProposerServer:
                 n = req.get("n") or 1
                 texts = [f"[[ ## instruction ## ]]\nDecide if the review is positive or negative ({len(seen)}.{i})."
                          f"\n\n[[ ## completed ## ]]" for i in range(n)]
-                body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                                   "choices": [{"index": i, "finish_reason": "stop",
-                                                "message": {"role": "assistant", "content": t}}
-                                               for i, t in enumerate(texts)],
-                                   "usage": {"prompt_tokens": 10, "completion_tokens": 10,
-                                             "total_tokens": 20}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                                      "choices": [{"index": i, "finish_reason": "stop",
+                                                   "message": {"role": "assistant", "content": t}}
+                                                  for i, t in enumerate(texts)],
+                                      "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}})
 
             def log_message(self, *args):
                 pass
@@ -92,7 +87,7 @@ def test_optimize_with_a_dspy_proposer_over_http(tmp_path, smollm):
                      "--proposer", "openai/m", "--proposer-api-base", server.url]) == 0
     finally:
         server.close()
-    assert server.seen and "The instruction was to" in json_dumps(server.seen[0]["messages"])
+    assert server.seen and "The instruction was to" in json.dumps(server.seen[0]["messages"])
     store = Store(db, create=False)
     record = store.get_search("p")
     rows = proposal_lineage(store, record)
@@ -101,8 +96,3 @@ def test_optimize_with_a_dspy_proposer_over_http(tmp_path, smollm):
     study = store.load_study(record)
     ran = {t.user_attrs.get("instruction") for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert any(i and i.startswith("Decide if the review") for i in ran), ran
-
-
-def json_dumps(x):
-    import json
-    return json.dumps(x)

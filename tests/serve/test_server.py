@@ -7,6 +7,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from psdata import send_json
 
 from promptsearch.errors import UserError
 from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
@@ -118,12 +119,7 @@ def test_remote_lm_retries_rate_limits():
                                 "choices": [{"index": 0, "finish_reason": "stop",
                                              "message": {"role": "assistant", "content": "Paris"}}],
                                 "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}, 200
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
         def log_message(self, *args):
             pass
