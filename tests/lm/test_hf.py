@@ -28,7 +28,8 @@ _naive_cache: dict = {}
 def naive(lm, r: LoglikelihoodRequest) -> tuple[float, int, bool]:
     """The reference: one request, full prompt, plain forward, all logits, log_softmax.
     Tokens as lm-eval splits them (trailing whitespace of the context goes to the continuation)."""
-    if r not in _naive_cache:
+    key = (lm.name, r)
+    if key not in _naive_cache:
         ctx, cont = plan.encode_pair(lm.tok_encode, r.context, r.continuation, [lm.tokenizer.bos_token_id])
         whole = ctx + cont
         with torch.inference_mode():
@@ -36,8 +37,8 @@ def naive(lm, r: LoglikelihoodRequest) -> tuple[float, int, bool]:
         logp = F.log_softmax(logits.float(), -1)
         lps = [logp[len(ctx) - 1 + j, t] for j, t in enumerate(cont)]
         greedy = all(logp[len(ctx) - 1 + j].argmax() == t for j, t in enumerate(cont))
-        _naive_cache[r] = (float(sum(lps)), len(cont), bool(greedy))
-    return _naive_cache[r]
+        _naive_cache[key] = (float(sum(lps)), len(cont), bool(greedy))
+    return _naive_cache[key]
 
 
 @pytest.mark.parametrize("head", ["", DEMOS], ids=["no-prefix", "demos"])
@@ -63,6 +64,23 @@ def test_shared_prefix_runs_once_and_the_head_only_where_needed(lm):
     # the one-token labels are read at the context's last position, which the multi-token
     # label's row covers too: one row per sentence, one LM-head row per predicted token
     assert lm.stats["head_rows"] == len(SENTENCES) * multi
+
+
+@pytest.mark.parametrize("packs", [True, False], ids=["packed", "one-per-row"])
+def test_packed_lanes_equal_naive(lm, monkeypatch, packs):
+    # short suffixes share lanes with the long one's length; each must compute what it does alone
+    assert lm.packs  # the self-check at load accepts SmolLM2 (sdpa, no sliding window)
+    monkeypatch.setattr(lm, "packs", packs)
+    sentences = SENTENCES + ["ok", "bad .", "fine", "not for me", "loved it"]
+    reqs = [LoglikelihoodRequest(f"{DEMOS}Review: {s}\nSentiment:", y) for s in sentences for y in LABELS[:2]]
+    lm.stats.clear()
+    got = lm.loglikelihood(reqs)
+    assert lm.stats["suffixes"] == len(sentences)
+    assert (lm.stats["lanes"] < len(sentences)) == packs
+    assert lm.stats["padded_tokens"] < (1.3 if packs else 3) * lm.stats["suffix_tokens"]
+    for r, g in zip(reqs, got):
+        lp, _, greedy = naive(lm, r)
+        assert abs(g.logprob - lp) < 1e-4 and g.is_greedy == greedy, (r, g.logprob, lp)
 
 
 def test_prefix_boundary_inside_a_merged_token(lm):
@@ -196,3 +214,23 @@ def test_chat_template_count_tokens_max_length(lm):
     assert lm.count_tokens("Review: a\n") == 4
     assert lm.max_length == 8192
     assert lm.name == "SmolLM2-135M-Instruct.Q4_1@fp32"
+
+
+@pytest.mark.parametrize("attn, window, packs", [("sdpa", None, True), ("eager", None, False),
+                                                 ("sdpa", 16, False)])
+def test_packing_only_where_the_attention_honours_the_mask(lm, attn, window, packs):
+    # eager attention adds a mask, so it misreads a boolean one; a sliding window would be
+    # overridden by the lane mask: both fall back to one suffix per row, and still score right
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from promptsearch.lm.hf import HFLM
+
+    cfg = MistralConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                        num_key_value_heads=2, vocab_size=len(lm.tokenizer), sliding_window=window,
+                        attn_implementation=attn)
+    torch.manual_seed(0)
+    tiny = HFLM(MistralForCausalLM(cfg), lm.tokenizer, name=f"tiny-{attn}-{window}")
+    assert tiny.packs == packs
+    reqs = [LoglikelihoodRequest(f"{DEMOS}Review: {s}\nSentiment:", " positive") for s in SENTENCES + ["ok"]]
+    for r, g in zip(reqs, tiny.loglikelihood(reqs)):
+        assert abs(g.logprob - naive(tiny, r)[0]) < 1e-4

@@ -119,3 +119,17 @@ def test_buckets_minimise_padding():
     fixed = sum(len(b) * max(lengths[i] for i in b) for b in
                 [sorted(range(128), key=lambda i: -lengths[i])[k:k + 32] for k in range(0, 128, 32)])
     assert padded < 0.95 * fixed and padded < 1.1 * sum(lengths)
+
+
+def test_pack_fills_lanes_without_overflow():
+    import random
+
+    rng = random.Random(0)
+    lengths = [rng.randint(6, 50) for _ in range(128)]
+    cap = max(lengths)
+    lanes = plan.pack(lengths, cap)
+    assert sorted(i for lane in lanes for i in lane) == list(range(128))
+    assert all(sum(lengths[i] for i in lane) <= cap for lane in lanes)
+    assert sum(lengths) > 0.93 * cap * len(lanes)  # ~5% padding, vs ~17% for fixed batches of 32
+    assert plan.pack([7, 3, 200], 10) == [[2], [0, 1]]  # too long for any lane: a lane of its own
+    assert plan.pack([], 10) == []
