@@ -73,7 +73,7 @@ class HFLM(LM):
         # Scoring forwards on a CPU stay near 1k tokens: a layer's activations ([T, 1536] fp32 for
         # SmolLM2's MLP, ~6 MB) then stay in cache; 2k-token forwards ran ~6% slower in
         # benchmarks/scoring.py. GPUs take the full max_batch_tokens.
-        self.score_tokens = 1024 if self.device.type == "cpu" else None
+        self.score_tokens = 1024 if self.device.type == "cpu" else self.max_batch_tokens
         self.load_info: dict = {}
         # Work counters (tokens through the transformer, LM-head rows, attention query-key pairs);
         # read by the benchmark for FLOP counts and by tests to see the prefix ran once.
@@ -85,6 +85,7 @@ class HFLM(LM):
         self._check_head()
         attention.use_grouped_sdpa(model)  # faster masked attention on CPU, same arithmetic
         self.packs = self._check_packing()
+        self.stats.clear()  # the checks' work is not the caller's
 
     # ------------------------------------------------------------------ the LM interface
 
@@ -123,7 +124,7 @@ class HFLM(LM):
             lengths = [len(r.tokens) - p for r in group]
             lanes = plan.pack(lengths, max(lengths)) if self.packs else [[i] for i in range(len(group))]
             lane_len = [sum(lengths[i] for i in lane) for lane in lanes]
-            budget = min(self.score_tokens or self.max_batch_tokens, self.max_batch_tokens)
+            budget = min(self.score_tokens, self.max_batch_tokens)  # an OOM lowers the latter
             for idx in plan.buckets(lane_len, self.batch_size, budget, self.batch_overhead):
                 batch = [[group[i] for i in lanes[j]] for j in idx]
                 self._with_backoff(lambda b: self._score_batch(kv, p, b, out), batch)
@@ -282,12 +283,12 @@ class HFLM(LM):
                 getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)):
             return False
         ids = self.tok_encode("The cat sat on the mat. A dog barked twice at the moon.")
-        p, saved = 3, self.stats.copy()
+        p = 3
         kv = self._prefix_kv(ids[:p])
         rows = [plan.Row(ids[:p + 6], need=p), plan.Row(ids[:p] + ids[p + 6:], need=p)]
         alone = torch.cat([self._hidden(kv, torch.tensor([r.tokens[p:]], device=self.device))[0][0]
                            for r in rows])  # [n_a + n_b, d_model]
-        self.packs, self.stats = True, saved
+        self.packs = True
         lane, kw, _ = self._lane_inputs(p, [rows])
         packed = self._hidden(kv, lane.to(self.device), **kw)[0][0]  # [n_a + n_b, d_model]
         tol = 1e-3 if packed.dtype == torch.float32 else 5e-2
