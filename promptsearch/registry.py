@@ -1,0 +1,88 @@
+"""Registries: the one place a name (in a task file, a search space, a flag or a database row)
+turns into the object that implements it.
+
+Every concept users extend -- metrics, strategies, samplers and pruners, export formats, LM
+backends -- keeps one `Registry` in the module that owns it, and each implementation registers
+itself next to its definition:
+
+    METRICS = Registry("metric", builtins=("promptsearch.data.metric_builtins",))
+
+    @METRICS.register("exact_match")
+    class ExactMatch: ...
+
+Adding one is a new module plus one `@register` line. `builtins` are modules of the owning
+package imported on the first lookup, so the registry is complete however it is reached, and
+importing the owner stays cheap. Names are what the database stores, so a renamed
+implementation keeps its registered name and old searches resume.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable, Generic, Iterator, TypeVar
+
+from promptsearch.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A name -> object mapping with a decorator to fill it and errors that list the names."""
+
+    def __init__(self, kind: str, *, builtins: tuple[str, ...] = ()):
+        self.kind = kind  # "metric", "strategy", ...: used in error messages
+        self._builtins = builtins
+        self._loaded = not builtins
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, *, replace: bool = False) -> Callable[[T], T]:
+        """Decorator: `@REGISTRY.register("name")` above a class or function."""
+        def add(obj: T) -> T:
+            self.add(name, obj, replace=replace)
+            return obj
+        return add
+
+    def add(self, name: str, obj: T, *, replace: bool = False) -> None:
+        if not name or name != name.strip():
+            raise ValueError(f"a {self.kind} needs a non-empty name without surrounding spaces, got {name!r}")
+        if name in self._items and not replace and self._items[name] is not obj:
+            raise ValueError(f"{self.kind} '{name}' is already registered ({self._items[name]!r}); "
+                             f"pass replace=True to override it")
+        self._items[name] = obj
+
+    def get(self, name: str, where: str | None = None) -> T:
+        """The object registered as `name`; a one-line ConfigError naming `where` (a file and
+        field, or a flag) and the registered names otherwise."""
+        self._load()
+        try:
+            return self._items[name]
+        except (KeyError, TypeError):
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(f"{prefix}'{name}' is not a known {self.kind}; "
+                              f"allowed: {', '.join(self.names())}") from None
+
+    def names(self) -> tuple[str, ...]:
+        """Registered names, in registration order (built-ins first)."""
+        self._load()
+        return tuple(self._items)
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        self._load()
+        return iter(list(self._items.items()))
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._items
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._items)
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True  # first: a built-in module may look names up while it registers
+        for module in self._builtins:
+            importlib.import_module(module)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self._items)} registered)"

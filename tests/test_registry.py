@@ -1,0 +1,50 @@
+import sys
+
+import pytest
+
+from promptsearch.errors import ConfigError
+from promptsearch.registry import Registry
+
+
+def test_register_get_and_names_in_order():
+    reg: Registry = Registry("widget")
+
+    @reg.register("b")
+    def b():
+        return 2
+
+    reg.add("a", 1)
+    assert reg.get("b") is b and reg.get("a") == 1
+    assert reg.names() == ("b", "a") and "a" in reg and len(reg) == 2
+
+
+def test_unknown_name_is_one_line_naming_where_and_the_choices():
+    reg = Registry("export format")
+    reg.add("text", 1)
+    reg.add("json", 2)
+    with pytest.raises(ConfigError) as e:
+        reg.get("yaml", "--format")
+    assert str(e.value) == "--format: 'yaml' is not a known export format; allowed: text, json"
+
+
+def test_a_second_registration_under_one_name_is_refused_unless_replacing():
+    reg = Registry("metric")
+    reg.add("f1", 1)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.add("f1", 2)
+    reg.add("f1", 3, replace=True)
+    assert reg.get("f1") == 3
+    with pytest.raises(ValueError):
+        reg.add(" padded", 1)
+
+
+def test_builtins_are_imported_on_first_lookup(tmp_path, monkeypatch):
+    reg: Registry = Registry("thing", builtins=("_registry_builtin_mod",))
+    monkeypatch.setattr(sys.modules[__name__], "REG", reg, raising=False)
+    (tmp_path / "_registry_builtin_mod.py").write_text(
+        f"import {__name__} as owner\nowner.REG.add('builtin', 42)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "_registry_builtin_mod", raising=False)
+    reg.add("mine", 1)  # registering does not import the built-ins
+    assert "_registry_builtin_mod" not in sys.modules
+    assert reg.names() == ("mine", "builtin") and reg.get("builtin") == 42
