@@ -49,6 +49,10 @@ class Registry(Generic[T]):
                              f"pass replace=True to override it")
         self._items[name] = obj
 
+    def remove(self, name: str) -> None:
+        """Forget `name` (a test that registers a throwaway implementation cleans up with it)."""
+        self._items.pop(name, None)
+
     def get(self, name: str, where: str | None = None) -> T:
         """The object registered as `name`; a one-line ConfigError naming `where` (a file and
         field, or a flag) and the registered names otherwise."""
@@ -61,13 +65,15 @@ class Registry(Generic[T]):
                               f"allowed: {', '.join(self.names())}") from None
 
     def names(self) -> tuple[str, ...]:
-        """Registered names, in registration order (built-ins first)."""
-        self._load()
-        return tuple(self._items)
+        """Registered names: the built-ins in the order of `builtins`, then the others in
+        registration order (whichever module happened to be imported first)."""
+        return tuple(name for name, _ in self.items())
 
     def items(self) -> Iterator[tuple[str, T]]:
         self._load()
-        return iter(list(self._items.items()))
+        rank = {module: i for i, module in enumerate(self._builtins)}
+        return iter(sorted(self._items.items(), key=lambda item: rank.get(getattr(item[1], "__module__", ""),
+                                                                           len(rank))))
 
     def __contains__(self, name: object) -> bool:
         self._load()

@@ -48,3 +48,18 @@ def test_builtins_are_imported_on_first_lookup(tmp_path, monkeypatch):
     reg.add("mine", 1)  # registering does not import the built-ins
     assert "_registry_builtin_mod" not in sys.modules
     assert reg.names() == ("mine", "builtin") and reg.get("builtin") == 42
+
+
+def test_builtins_come_first_in_their_own_order_whatever_was_imported_first(tmp_path, monkeypatch):
+    reg: Registry = Registry("thing", builtins=("_reg_first", "_reg_second"))
+    monkeypatch.setattr(sys.modules[__name__], "REG", reg, raising=False)
+    for mod, name in (("_reg_first", "one"), ("_reg_second", "two")):
+        (tmp_path / f"{mod}.py").write_text(f"import {__name__} as owner\n\n@owner.REG.register('{name}')\n"
+                                            f"def f():\n    pass\n")
+        monkeypatch.delitem(sys.modules, mod, raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg.add("plugin", print)
+    __import__("_reg_second")  # imported directly, before the registry loads its built-ins
+    assert reg.names() == ("one", "two", "plugin")
+    reg.remove("plugin")
+    assert reg.names() == ("one", "two") and "plugin" not in reg
