@@ -52,13 +52,13 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
     stubs = [plan.Row(r.tokens, need=len(r.tokens) - 1) for r in todo]  # need the last position
     row_of = {id(s): r for s, r in zip(stubs, todo)}
     for p, group in plan.prefix_groups(stubs):
-        kv = lm._prefix_kv(group[0].tokens[:p])
+        kv = lm.prefix_kv(group[0].tokens[:p])
         grows = [row_of[id(s)] for s in group]
         cost = [len(r.tokens) - p + r.req.max_new_tokens for r in grows]
         # every decode step of a batch has a fixed cost too (~8 token-equivalents on a CPU)
         overhead = lm.batch_overhead + 8 * max(r.req.max_new_tokens for r in grows)
         for idx in plan.buckets(cost, lm.batch_size, lm.max_batch_tokens, overhead):
-            lm._with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])
+            lm.with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])
     done = {id(r): _finish(lm, r) for r in todo}
     return [GenerateResult([done[id(r)][0] for r in s], [done[id(r)][1] for r in s]) for s in slots]
 
@@ -81,7 +81,7 @@ def _decode_batch(lm, kv, p: int, rows: list[GenRow]) -> None:
     diag = torch.zeros_like(causal)
     diag[:, p:].fill_diagonal_(True)  # a pad query sees itself: no empty softmax rows
     mask = (valid[:, None, :] & causal) | diag  # [B, T, P+T]
-    hidden, cache = lm._hidden(kv, ids.to(dev), keep_cache=True, attention_mask=mask[:, None],
+    hidden, cache = lm.hidden_states(kv, ids.to(dev), keep_cache=True, attention_mask=mask[:, None],
                                position_ids=pos.to(dev))
     h, pos = hidden[:, -1], pos[:, -1].to(dev)  # [B, d_model] last real token of each row, [B]
     live = list(range(b))  # rows still decoding, in batch order

@@ -120,14 +120,14 @@ class HFLM(LM):
         out: list[LoglikelihoodResult] = [LoglikelihoodResult(0.0, 0, True)] * len(requests)
         rows = plan.plan_rows(pairs, self.max_length)
         for p, group in plan.prefix_groups(rows):
-            kv = self._prefix_kv(group[0].tokens[:p])
+            kv = self.prefix_kv(group[0].tokens[:p])
             lengths = [len(r.tokens) - p for r in group]
             lanes = plan.pack(lengths, max(lengths)) if self.packs else [[i] for i in range(len(group))]
             lane_len = [sum(lengths[i] for i in lane) for lane in lanes]
             budget = min(self.score_tokens, self.max_batch_tokens)  # an OOM lowers the latter
             for idx in plan.buckets(lane_len, self.batch_size, budget, self.batch_overhead):
                 batch = [[group[i] for i in lanes[j]] for j in idx]
-                self._with_backoff(lambda b: self._score_batch(kv, p, b, out), batch)
+                self.with_backoff(lambda b: self._score_batch(kv, p, b, out), batch)
         return out
 
     @torch.inference_mode()
@@ -136,9 +136,11 @@ class HFLM(LM):
 
         return generate(self, requests)
 
-    # ------------------------------------------------------------------ engine internals
+    # ------------------------------------------------------------------ the engine
+    # prefix_kv, hidden_states, logits and with_backoff are the engine's steps that batched
+    # generation (generation.py) shares with scoring; the underscored methods are scoring's own.
 
-    def _prefix_kv(self, prefix: list[int]) -> KV | None:
+    def prefix_kv(self, prefix: list[int]) -> KV | None:
         """Run the shared prefix once; its per-layer keys/values, [1, n_kv_heads, P, head_dim]."""
         if not prefix:
             return None
@@ -167,7 +169,7 @@ class HFLM(LM):
                     layer.cumulative_length = kv.length
         return cache
 
-    def _hidden(self, kv: KV | None, ids: torch.Tensor, keep_cache: bool = False,
+    def hidden_states(self, kv: KV | None, ids: torch.Tensor, keep_cache: bool = False,
                 **kw) -> tuple[torch.Tensor, DynamicCache | None]:
         """Final hidden states [B, T, d_model] of suffix tokens `ids` [B, T] after the cached prefix,
         and the cache (prefix + suffix; None if there is no prefix and keep_cache is False)."""
@@ -186,7 +188,7 @@ class HFLM(LM):
         """Score the targets of rows (whose first p tokens are the cached prefix), packed into
         `lanes` (one model row each), into `out`."""
         ids, kw, at = self._lane_inputs(p, lanes)
-        hidden, _ = self._hidden(kv, ids.to(self.device), **kw)  # [B, T, d_model]
+        hidden, _ = self.hidden_states(kv, ids.to(self.device), **kw)  # [B, T, d_model]
         # Each distinct (lane, position) predicting a continuation token is read once; `tok` lists
         # every (position slot, token) pair to gather, in target order.
         where: dict[tuple[int, int], int] = {}
@@ -237,7 +239,7 @@ class HFLM(LM):
         mask = torch.cat([torch.ones(B, T, p, dtype=torch.bool), own], -1)[:, None]  # [B, 1, T, P+T]
         return ids, {"attention_mask": mask.to(self.device), "position_ids": pos.to(self.device)}, at
 
-    def _with_backoff(self, fn: Callable[[list], None], batch: list) -> None:
+    def with_backoff(self, fn: Callable[[list], None], batch: list) -> None:
         """Run fn(batch); on out-of-memory halve the batch (and remember the smaller size)."""
         try:
             fn(batch)
@@ -251,8 +253,8 @@ class HFLM(LM):
                         len(batch), self.batch_size)
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            self._with_backoff(fn, batch[:half])
-            self._with_backoff(fn, batch[half:])
+            self.with_backoff(fn, batch[:half])
+            self.with_backoff(fn, batch[half:])
 
     # ------------------------------------------------------------------ set-up checks
 
@@ -284,13 +286,13 @@ class HFLM(LM):
             return False
         ids = self.tok_encode("The cat sat on the mat. A dog barked twice at the moon.")
         p = 3
-        kv = self._prefix_kv(ids[:p])
+        kv = self.prefix_kv(ids[:p])
         rows = [plan.Row(ids[:p + 6], need=p), plan.Row(ids[:p] + ids[p + 6:], need=p)]
-        alone = torch.cat([self._hidden(kv, torch.tensor([r.tokens[p:]], device=self.device))[0][0]
+        alone = torch.cat([self.hidden_states(kv, torch.tensor([r.tokens[p:]], device=self.device))[0][0]
                            for r in rows])  # [n_a + n_b, d_model]
         self.packs = True
         lane, kw, _ = self._lane_inputs(p, [rows])
-        packed = self._hidden(kv, lane.to(self.device), **kw)[0][0]  # [n_a + n_b, d_model]
+        packed = self.hidden_states(kv, lane.to(self.device), **kw)[0][0]  # [n_a + n_b, d_model]
         tol = 1e-3 if packed.dtype == torch.float32 else 5e-2
         ok = bool((packed.float() - alone.float()).abs().max() <= tol * alone.float().abs().max())
         if not ok:

@@ -107,10 +107,10 @@ def test_calls_mixing_prompts_and_odd_requests(lm):
 
 
 def test_prefix_cache_is_not_mutated(lm):
-    kv = lm._prefix_kv(lm.tok_encode(DEMOS))
+    kv = lm.prefix_kv(lm.tok_encode(DEMOS))
     before = [(k.clone(), v.clone()) for k, v in kv]
     with torch.inference_mode():
-        lm._hidden(kv, torch.tensor([[1, 2, 3], [4, 5, 6]]))
+        lm.hidden_states(kv, torch.tensor([[1, 2, 3], [4, 5, 6]]))
     assert all(torch.equal(k, k0) and torch.equal(v, v0) for (k, v), (k0, v0) in zip(kv, before))
 
 
