@@ -70,7 +70,7 @@ def main() -> None:
     args = p.parse_args()
     import torch
     torch.set_num_threads(args.threads)
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
     lm = load_lm("smollm2", device="cpu")
     task, space = sst2_task(), load_space(args.space)
     rows = [run_arm(lm, task, space, pruner, args) for pruner in args.pruners]

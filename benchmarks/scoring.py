@@ -203,7 +203,7 @@ def random_model(args):
 
 
 def real_model(args):
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
 
     lm = load_lm(args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
     return lm, lm.load_info["checkpoint"], next(lm.model.parameters()).dtype

@@ -109,7 +109,7 @@ def main() -> None:
     args = p.parse_args()
     import torch
     torch.set_num_threads(args.threads)
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
     lm = load_lm(args.model)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

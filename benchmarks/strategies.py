@@ -179,7 +179,7 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(name)s %(message)s")
     log.setLevel(logging.INFO)
     threads = set_threads(args.threads)
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
 
     lm = load_lm(args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
     space = load_space(args.space)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
 from promptsearch.errors import UserError
+from promptsearch.lm.backends import load_lm
 from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, TrialEvent
 from promptsearch.search import create_search as _create_search
@@ -30,19 +31,6 @@ from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
            "load_lm", "load_space", "load_task", "optimize", "resume", "run_search", "write_report"]
-
-
-def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
-            batch_size: int = 32, api_base: str | None = None, **remote_options: Any) -> LM:
-    """A local model ("smollm2", a checkpoint folder, a .gguf file) or a remote one
-    ("provider/model", e.g. "openai/gpt-4o-mini"; `api_base` for an OpenAI-compatible server)."""
-    from promptsearch.lm.remote import is_remote_spec, load_remote
-
-    if is_remote_spec(spec):
-        return load_remote(spec, api_base=api_base, **remote_options)
-    from promptsearch.lm.loading import load_lm as load_local  # torch: only when a local model is used
-
-    return load_local(spec, device=device, dtype=dtype, batch_size=batch_size)
 
 
 def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path,

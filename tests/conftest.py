@@ -84,5 +84,5 @@ def tiny_space(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def smollm():
     """The real embedded model, loaded once for the whole test session."""
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
     return load_lm("smollm2", device="cpu")

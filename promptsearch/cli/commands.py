@@ -75,7 +75,7 @@ def add_parsers(sub, common) -> None:
 
 
 def _load_lm(model: str, settings: SearchSettings):
-    from promptsearch.lm.loading import load_lm  # torch + transformers: imported only when needed
+    from promptsearch.lm import load_lm  # torch + transformers: imported only for a local model
     with console.status(f"loading model {model} …"):
         return load_lm(model, device=settings.device, dtype=settings.dtype, batch_size=settings.batch_size,
                        api_base=settings.api_base)

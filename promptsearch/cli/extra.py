@@ -150,7 +150,7 @@ def serve(args: argparse.Namespace) -> int:
     if is_remote_spec(args.model):
         raise ConfigError(f"--model {args.model}: serve needs a local model ('smollm2', a checkpoint "
                           f"folder or a .gguf file), not a remote one")
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
 
     with console.status(f"loading model {args.model} …"):
         lm = load_lm(args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)

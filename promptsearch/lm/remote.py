@@ -27,6 +27,7 @@ from typing import Sequence
 from urllib.parse import urlsplit
 
 from promptsearch.errors import ConfigError, UserError
+from promptsearch.lm.backends import BACKENDS
 from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, LoglikelihoodRequest,
                                   LoglikelihoodResult)
 
@@ -81,6 +82,14 @@ def load_remote(spec: str, *, api_base: str | None = None, api_key: str | None =
                           f"openai/gpt-4o-mini (with --api-base for an OpenAI-compatible server)")
     return RemoteLM(spec, api_base=api_base, api_key=api_key, num_threads=num_threads,
                     num_retries=num_retries, timeout=timeout)
+
+
+@BACKENDS.register("remote")
+class RemoteBackend:
+    """`provider/model` strings (see is_remote_spec), served through dspy.LM."""
+
+    claims = staticmethod(is_remote_spec)
+    load = staticmethod(load_remote)
 
 
 def usage_snapshot(lm: LM) -> dict[str, float] | None:

@@ -81,5 +81,5 @@ def make_proposer(spec: str | None, task_lm: LM, *, api_base: str | None = None)
     from promptsearch.lm.remote import is_remote_spec
     if is_remote_spec(spec):
         return DSPyProposer(spec, **({"api_base": api_base} if api_base else {}))
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
     return LocalProposer(load_lm(spec))

@@ -30,7 +30,7 @@ def serve() -> None:
     # have); the children stay single-threaded too, several of them share the cores.
     torch.set_num_threads(1)
     from promptsearch.cli import commands
-    from promptsearch.lm.loading import load_lm
+    from promptsearch.lm import load_lm
 
     lm = load_lm("smollm2", device="cpu")
     commands._load_lm = lambda model, settings: lm  # the children use the loaded model

@@ -14,6 +14,6 @@ def lm(request):
     try:
         return request.getfixturevalue("smollm")
     except pytest.FixtureLookupError:
-        from promptsearch.lm.loading import load_lm
+        from promptsearch.lm import load_lm
 
         return load_lm("smollm2", device="cpu")

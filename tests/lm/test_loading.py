@@ -1,4 +1,4 @@
-"""load_lm: spec resolution, user errors, and the GGUF conversion cache."""
+"""load_local: spec resolution, user errors, and the GGUF conversion cache."""
 from __future__ import annotations
 
 import pytest
@@ -10,12 +10,12 @@ from promptsearch.lm import loading
 def test_missing_path_names_the_path(tmp_path):
     missing = tmp_path / "no-such-model"
     with pytest.raises(NotFoundError, match="no-such-model"):
-        loading.load_lm(str(missing))
+        loading.load_local(str(missing))
     with pytest.raises(NotFoundError, match="config.json"):
-        loading.load_lm(str(tmp_path))  # a directory that is no checkpoint
+        loading.load_local(str(tmp_path))  # a directory that is no checkpoint
     (tmp_path / "weights.bin").write_bytes(b"")
     with pytest.raises(ConfigError, match=".gguf"):
-        loading.load_lm(str(tmp_path / "weights.bin"))
+        loading.load_local(str(tmp_path / "weights.bin"))
 
 
 def test_bad_device_and_dtype():
@@ -42,10 +42,10 @@ def test_cache_dir_is_reused_without_parsing_the_gguf(lm, monkeypatch):
         raise AssertionError("the GGUF was parsed again")
 
     monkeypatch.setattr(loading, "convert_gguf", no_gguf)
-    again = loading.load_lm("embedded", batch_size=4)
+    again = loading.load_local("embedded", batch_size=4)
     assert again.load_info["converted"] is False and again.name == lm.name
     # the converted directory itself is a checkpoint spec too, with the same name
-    assert loading.load_lm(str(ckpt)).name == lm.name
+    assert loading.load_local(str(ckpt)).name == lm.name
 
 
 def test_unfinished_cache_dir_is_not_trusted(tmp_path, monkeypatch):
