@@ -36,7 +36,8 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
 def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path,
                   *, model: str = "smollm2", **settings: Any) -> SearchRecord:
     """Store a new search (no trial runs yet). `settings`: any SearchSettings field, e.g.
-    dev_limit=32, seed=0, sampler="tpe", pruner="wilcoxon", max_new_tokens=32."""
+    dev_limit=32, seed=0, sampler="tpe", pruner="wilcoxon", max_new_tokens=32 (sampler and
+    pruner by name; an Optuna object goes to run_search or optimize)."""
     task = task if isinstance(task, TaskSpec) else load_task(task)
     space = space if isinstance(space, SpaceSpec) else load_space(space)
     try:
@@ -48,26 +49,34 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
 
 
 def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
-               on_trial: Callable[[TrialEvent], None] | None = None) -> RunSummary:
-    """Run `trials` more trials (complete or pruned). A stopped search continues where it was."""
+               on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
+               pruner: Any = None) -> RunSummary:
+    """Run `trials` more trials (complete or pruned). A stopped search continues where it was.
+    `sampler` / `pruner`: an Optuna sampler or pruner object for this run, instead of the one
+    the search's settings name (each trial records its class)."""
     record = _record(store, search)
-    return _run_search(store, record, lm or model_for(record), trials, on_trial=on_trial)
+    return _run_search(store, record, lm or model_for(record), trials, on_trial=on_trial,
+                       sampler=sampler, pruner=pruner)
 
 
 def resume(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
-           on_trial: Callable[[TrialEvent], None] | None = None) -> RunSummary:
+           on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
+           pruner: Any = None) -> RunSummary:
     """`promptsearch resume`: the same as run_search on an existing search."""
-    return run_search(store, search, trials, lm=lm, on_trial=on_trial)
+    return run_search(store, search, trials, lm=lm, on_trial=on_trial, sampler=sampler, pruner=pruner)
 
 
 def optimize(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "search_spaces/default.yaml", *,
              trials: int = 20, name: str | None = None, model: str = "smollm2", db: str = DEFAULT_URL,
              lm: LM | None = None, **settings: Any) -> tuple[Store, SearchRecord]:
-    """`promptsearch optimize` in one call: create the search and run it. Returns (store, search)."""
+    """`promptsearch optimize` in one call: create the search and run it. Returns (store, search).
+    `sampler` and `pruner` may be names (stored with the search) or Optuna objects (used for
+    this run; the search stores the default names)."""
     task = task if isinstance(task, TaskSpec) else load_task(task)
+    objects = {k: settings.pop(k) for k in ("sampler", "pruner") if not isinstance(settings.get(k, ""), str)}
     store = Store(db)
     record = create_search(store, name or task.name, task, space, model=model, **settings)
-    run_search(store, record, trials, lm=lm)
+    run_search(store, record, trials, lm=lm, **objects)
     return store, record
 
 

@@ -13,6 +13,7 @@ from promptsearch.errors import NotFoundError, UserError
 from promptsearch.export import FORMATS, render_export
 from promptsearch.search import SearchSettings, create_search, open_parts, run_search
 from promptsearch.search.runner import check_data
+from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.search.workers import check_context
 from promptsearch.cli.workers import run_pool
 from promptsearch.search.results import (proposal_lineage, best, completed_trials, finished_trials, leaderboard,
@@ -36,11 +37,11 @@ def add_parsers(sub, common) -> None:
                                         "http://127.0.0.1:8000/v1 (`promptsearch serve`, vLLM, Ollama)")
     opt.add_argument("--dev-limit", type=positive("--dev-limit"), help="score on the first N dev examples only")
     opt.add_argument("--seed", type=int, default=0, help="sampler seed")
-    opt.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
+    opt.add_argument("--sampler", default="tpe", choices=SAMPLERS.names())
     opt.add_argument("--batch-size", type=positive("--batch-size"), default=32)
     opt.add_argument("--max-new-tokens", type=positive("--max-new-tokens"), default=32,
                      help="generation tasks: longest answer in tokens")
-    opt.add_argument("--pruner", default="none", choices=("none", "wilcoxon", "halving"),
+    opt.add_argument("--pruner", default="none", choices=PRUNERS.names(),
                      help="score dev in chunks and stop losing candidates early")
     opt.add_argument("--chunk-size", type=positive("--chunk-size"), default=16,
                      help="dev examples per step when a pruner is on")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -30,12 +29,11 @@ from promptsearch.lm.remote import record_usage, usage_snapshot
 from promptsearch.render.prompt import Candidate, PromptTemplate, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.params import build_candidate, suggest
+from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, describe, fidelity
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.storage.trials import fail_stale
 
 log = logging.getLogger(__name__)
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("none", "wilcoxon", "halving")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what --trials counts
 
 
@@ -44,11 +42,11 @@ class SearchSettings:
     seed: int = 0
     dev_limit: int | None = None  # score on the first N dev examples only
     batch_size: int = 32
-    sampler: str = "tpe"
+    sampler: str = "tpe"  # a name in search.sampling.SAMPLERS
     max_new_tokens: int = 32  # generation tasks
     device: str | None = None
     dtype: str | None = None
-    pruner: str = "none"  # multi-fidelity: score dev in chunks and stop losing candidates early
+    pruner: str = "none"  # multi-fidelity (search.sampling.PRUNERS): score dev in chunks, stop losers early
     chunk_size: int = 16  # dev examples per fidelity step when a pruner is on
     proposer: str | None = None  # model writing instruction proposals (default: the task's model)
     api_base: str | None = None  # remote models: the OpenAI-compatible server's URL
@@ -85,10 +83,11 @@ class RunSummary:
 def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, model: str,
                   settings: SearchSettings) -> SearchRecord:
     """Check the task's data and the settings, then store the search (nothing is written on error)."""
-    if settings.sampler not in SAMPLERS:
-        raise ConfigError(f"--sampler: '{settings.sampler}' is not known; allowed: {', '.join(SAMPLERS)}")
-    if settings.pruner not in PRUNERS:
-        raise ConfigError(f"--pruner: '{settings.pruner}' is not known; allowed: {', '.join(PRUNERS)}")
+    for flag, value, registry in (("--sampler", settings.sampler, SAMPLERS), ("--pruner", settings.pruner, PRUNERS)):
+        if not isinstance(value, str):
+            raise ConfigError(f"{flag}: a search stores a name ({', '.join(registry.names())}); pass an Optuna "
+                              f"{registry.kind} object to run_search(..., {registry.kind}=...) instead")
+        registry.get(value, flag)
     if settings.dev_limit is not None and settings.dev_limit < 1:
         raise ConfigError(f"--dev-limit: must be at least 1, got {settings.dev_limit}")
     check_data(task)
@@ -143,35 +142,13 @@ def fail_stale_trials(study: optuna.Study) -> list[int]:
     return fail_stale(study)
 
 
-def _sampler(settings: SearchSettings, n_existing: int, offset: int = 0) -> optuna.samplers.BaseSampler:
-    # Offset the seed by the trials already run: a resumed TPE must not replay the first
-    # run's random start-up points. Workers add their own offset so that workers started
-    # together do not all draw the same start-up points.
-    seed = settings.seed + n_existing + offset
-    if settings.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
-
-
-def _pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:
-    if settings.pruner == "wilcoxon":
-        # Paired test of this candidate's per-example scores against the best trial's on the
-        # same examples: made for "same instances, different configurations".
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=settings.chunk_size)
-    if settings.pruner == "halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=settings.chunk_size, reduction_factor=3)
-    return optuna.pruners.NopPruner()
-
-
-def dev_order(dev: list[Example], settings: SearchSettings) -> list[Example]:
+def dev_order(dev: list[Example], seed: int, fidelity: Fidelity) -> list[Example]:
     """With a pruner, the dev set in one seeded shuffled order, the same for every candidate:
     each fidelity step is then an unbiased sample, and steps line up across trials."""
-    if settings.pruner == "none":
+    if fidelity.chunk is None:
         return dev
     order = list(dev)
-    random.Random(f"dev-order:{settings.seed}").shuffle(order)
+    random.Random(f"dev-order:{seed}").shuffle(order)
     return order
 
 
@@ -202,20 +179,41 @@ class SearchContext:
     instructions: list[str]  # the instruction pool: the space's seeds, plus any proposals
     demos: DemoSource | None = None  # rationale demos and embeddings, computed when first needed
     dynamic_instructions: bool = False  # set by a proposal hook: the pool may grow
+    fidelity: Fidelity = field(default_factory=lambda: fidelity(optuna.pruners.NopPruner(), 1))
+    trial_attrs: dict[str, str] = field(default_factory=dict)  # recorded on every trial of the run
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
 TrialHook = Callable[[SearchContext], None]
 
 
-def open_context(store: Store, record: SearchRecord, lm: LM) -> SearchContext:
+def open_context(store: Store, record: SearchRecord, lm: LM,
+                 pruner: optuna.pruners.BasePruner | None = None) -> SearchContext:
+    """The run's parts; `pruner` (an Optuna object) replaces the one the settings name."""
     task, space, settings = open_parts(record)
-    dev = dev_order(load_split(task, "dev", settings.dev_limit), settings)
+    run_fidelity = fidelity(pruner or PRUNERS.get(settings.pruner, "--pruner")(settings.chunk_size),
+                            settings.chunk_size)
+    dev = dev_order(load_split(task, "dev", settings.dev_limit), settings.seed, run_fidelity)
     evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
     train = load_split(task, "train")
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
-    return SearchContext(store, record, lm, task, space, settings, train, dev,
-                         store.load_study(record), evaluator, list(space.instructions), demos)
+    return SearchContext(store, record, lm, task, space, settings, train, dev, store.load_study(record),
+                         evaluator, list(space.instructions), demos, fidelity=run_fidelity,
+                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {})
+
+
+def _load_study(ctx: SearchContext, sampler: optuna.samplers.BaseSampler | None, seed_offset: int) -> optuna.Study:
+    """The study with this run's sampler and pruner (given to Optuna when it loads the study).
+
+    A named sampler's seed is offset by the trials already run: a resumed TPE must not replay the
+    first run's random start-up points. Workers add their own offset so that workers started
+    together do not all draw the same start-up points."""
+    if sampler is None:
+        seed = ctx.settings.seed + len(ctx.study.trials) + seed_offset
+        sampler = SAMPLERS.get(ctx.settings.sampler, "--sampler")(seed)
+    else:
+        ctx.trial_attrs["sampler"] = describe(sampler)
+    return ctx.store.load_study(ctx.record, sampler=sampler, pruner=ctx.fidelity.pruner)
 
 
 def _space_hooks(ctx: SearchContext) -> list[TrialHook]:
@@ -229,17 +227,19 @@ def _space_hooks(ctx: SearchContext) -> list[TrialHook]:
 
 def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
                on_trial: Callable[[TrialEvent], None] | None = None,
-               hooks: Sequence[TrialHook] = (), seed_offset: int = 0) -> RunSummary:
+               hooks: Sequence[TrialHook] = (), seed_offset: int = 0, *,
+               sampler: optuna.samplers.BaseSampler | None = None,
+               pruner: optuna.pruners.BasePruner | None = None) -> RunSummary:
     """Run until `n_trials` more trials have finished (completed, or pruned by the pruner).
 
-    `seed_offset` shifts the sampler's seed (parallel workers pass their own)."""
+    `seed_offset` shifts the sampler's seed (parallel workers pass their own). `sampler` and
+    `pruner` (Optuna objects) replace, for this run, the ones the search's settings name; each
+    trial then records their class (user attributes `sampler`, `pruner`)."""
     if n_trials < 1:
         raise UserError(f"--trials: must be at least 1, got {n_trials}")
-    ctx = open_context(store, record, lm)
-    study = ctx.study
-    summary = RunSummary(failed_stale=fail_stale_trials(study))
-    study.sampler = _sampler(ctx.settings, len(study.trials), seed_offset)
-    study.pruner = _pruner(ctx.settings)
+    ctx = open_context(store, record, lm, pruner)
+    summary = RunSummary(failed_stale=fail_stale_trials(ctx.study))
+    ctx.study = study = _load_study(ctx, sampler, seed_offset)
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     target = finished + n_trials
     start = time.perf_counter()
@@ -267,7 +267,7 @@ def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
     used = usage_snapshot(ctx.lm)  # remote models count tokens and cost; stored per trial
     try:
         prompt = _prepare_trial(trial, ctx)
-        score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.settings)
+        score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.fidelity)
         record_usage(trial, ctx.lm, used)
         study.tell(trial, score, skip_if_finished=True)
     except _Pruned as p:
@@ -294,21 +294,23 @@ def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> PromptTemplate:
     trial.set_user_attr("n_demos", params.get("n_demos", 0))
     trial.set_user_attr("strategy", prompt.strategy.name)
     trial.set_user_attr("prompt", prompt.with_placeholders()[:2000])  # visible in optuna-dashboard
+    for key, value in ctx.trial_attrs.items():
+        trial.set_user_attr(key, value)
     return prompt
 
 
 def _score(trial: optuna.Trial, prompt: PromptTemplate, dev: list[Example], evaluator: Evaluator,
-           settings: SearchSettings) -> tuple[float, int, float]:
+           fidelity: Fidelity) -> tuple[float, int, float]:
     """Mean dev score; with a pruner, chunk by chunk, reporting to Optuna after each chunk."""
-    chunk = len(dev) if settings.pruner == "none" else settings.chunk_size
+    chunk = fidelity.chunk or len(dev)
     scores: list[float] = []
     computed, seconds = 0, 0.0
     for begin in range(0, len(dev), chunk):
         ev = evaluator.evaluate(prompt, dev[begin:begin + chunk])
         computed, seconds = computed + ev.computed, seconds + ev.seconds
         scores += [r.score for r in ev.results]
-        _report(trial, settings, scores, begin)
-        if begin + chunk < len(dev) and settings.pruner != "none" and trial.should_prune():
+        _report(trial, fidelity, scores, begin)
+        if begin + chunk < len(dev) and fidelity.chunk is not None and trial.should_prune():
             partial = sum(scores) / len(scores)
             trial.set_user_attr("partial_score", partial)
             trial.set_user_attr("partial_examples", len(scores))
@@ -317,9 +319,11 @@ def _score(trial: optuna.Trial, prompt: PromptTemplate, dev: list[Example], eval
     return sum(scores) / len(scores), computed, seconds
 
 
-def _report(trial: optuna.Trial, settings: SearchSettings, scores: list[float], begin: int) -> None:
-    if settings.pruner == "wilcoxon":  # one value per example; the step is its dev position
+def _report(trial: optuna.Trial, fidelity: Fidelity, scores: list[float], begin: int) -> None:
+    if fidelity.chunk is None:  # nothing to prune
+        return
+    if fidelity.per_example:  # one value per example; the step is its dev position
         for step in range(begin, len(scores)):
             trial.report(scores[step], step)
-    elif settings.pruner == "halving":  # the running mean; the step is the examples scored
+    else:  # the running mean; the step is the examples scored
         trial.report(sum(scores) / len(scores), len(scores))

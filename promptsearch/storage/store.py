@@ -182,8 +182,10 @@ class Store:
         with self.session() as s:
             return [_record(r) for r in s.scalars(sa.select(SearchRow).order_by(SearchRow.created))]
 
-    def load_study(self, rec: SearchRecord) -> optuna.Study:
-        return optuna.load_study(study_name=rec.study_name, storage=self.optuna)
+    def load_study(self, rec: SearchRecord, *, sampler: optuna.samplers.BaseSampler | None = None,
+                   pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
+        """The search's Optuna study; `sampler` and `pruner` go to Optuna as it loads it."""
+        return optuna.load_study(study_name=rec.study_name, storage=self.optuna, sampler=sampler, pruner=pruner)
 
     # --- the shared trial target (parallel workers) ---------------------------------------
 

@@ -140,8 +140,10 @@ def test_pruner_stops_losing_candidates_and_stores_them_as_pruned(tmp_path, tiny
 def test_dev_order_is_a_seeded_shuffle(tiny_task):
     from promptsearch.data import load_split
     from promptsearch.search.runner import dev_order
+    from promptsearch.search.sampling import PRUNERS, fidelity
     dev = load_split(load_task(tiny_task), "dev")
-    a = dev_order(dev, SearchSettings(pruner="halving", seed=1))
+    halving, none = (fidelity(PRUNERS.get(name)(8), 8) for name in ("halving", "none"))
+    a = dev_order(dev, 1, halving)
     assert sorted(e.id for e in a) == sorted(e.id for e in dev)
-    assert a == dev_order(dev, SearchSettings(pruner="halving", seed=1))
-    assert dev_order(dev, SearchSettings()) == dev
+    assert a == dev_order(dev, 1, halving)
+    assert dev_order(dev, 1, none) == dev
