@@ -91,14 +91,13 @@ def leaderboard(store: Store, search: SearchRecord | str, k: int | None = 5) -> 
 
 def export_prompt(store: Store, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None,
                   *, overwrite: bool = False) -> str:
-    """`promptsearch export`: the best candidate in a format of `promptsearch.export.FORMATS`, also
-    written to `path` if given. (Not named `export`: that is the name of the package's subpackage.)"""
-    from promptsearch.export import FORMATS, render_export
+    """`promptsearch export`: the best candidate in a format of `promptsearch.export.EXPORTERS`,
+    also written to `path` if given. (Not named `export`: that is the name of the package's subpackage.)"""
+    from promptsearch.export import EXPORTERS
 
-    if fmt not in FORMATS:
-        raise UserError(f"export: format '{fmt}' is not known; allowed: {', '.join(FORMATS)}")
+    exporter = EXPORTERS.get(fmt, "export")
     record = _record(store, search)
-    text = render_export(store, record, _best(store, record), fmt)
+    text = exporter(store, record, _best(store, record))
     if path is not None:
         target = Path(path)
         if target.exists() and not overwrite:

@@ -10,7 +10,7 @@ from promptsearch.cli.args import positive, write_output
 from promptsearch.config import load_space, load_task
 from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
-from promptsearch.export import FORMATS, render_export
+from promptsearch.export import EXPORTERS, render_export
 from promptsearch.search import SearchSettings, create_search, open_parts, run_search
 from promptsearch.search.runner import check_data
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
@@ -70,7 +70,7 @@ def add_parsers(sub, common) -> None:
     exp = sub.add_parser("export", parents=[common], help="write the best prompt")
     exp.set_defaults(func=export)
     exp.add_argument("name")
-    exp.add_argument("--format", default="text", choices=FORMATS)
+    exp.add_argument("--format", default="text", choices=EXPORTERS.names())
     exp.add_argument("--force", action="store_true", help="overwrite an existing -o file")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
 

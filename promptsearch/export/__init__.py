@@ -1,4 +1,4 @@
 """Export of a search's best candidate. Reads storage and results; never runs a model."""
-from promptsearch.export.formats import FORMATS, export_record, render_export
+from promptsearch.export.formats import EXPORTERS, Exporter, export_record, render_export
 
-__all__ = ["FORMATS", "export_record", "render_export"]
+__all__ = ["EXPORTERS", "Exporter", "export_record", "render_export"]

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 
+from promptsearch.export.formats import EXPORTERS
 from promptsearch.export.source import candidate_of, task_of
 from promptsearch.render.prompt import chat_messages
-from promptsearch.storage.models import CandidateRow
-from promptsearch.storage.store import SearchRecord
+from promptsearch.search.results import Entry
+from promptsearch.storage.store import SearchRecord, Store
 
 
-def chat_export(record: SearchRecord, row: CandidateRow) -> str:
-    messages = chat_messages(candidate_of(row), task_of(record))
+@EXPORTERS.register("chat")
+def chat_export(store: Store, record: SearchRecord, entry: Entry) -> str:
+    messages = chat_messages(candidate_of(entry.candidate), task_of(record))
     return json.dumps(messages, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 
 from promptsearch.config.task import TaskSpec
+from promptsearch.export.formats import EXPORTERS
 from promptsearch.export.source import check_identifiers, task_of
 from promptsearch.render.prompt import display_name, expand_instruction
+from promptsearch.search.results import Entry
 from promptsearch.storage.models import CandidateRow
-from promptsearch.storage.store import SearchRecord
+from promptsearch.storage.store import SearchRecord, Store
 
 
 def signature_string(task: TaskSpec) -> str:
@@ -27,10 +29,12 @@ def dspy_instructions(task: TaskSpec, row: CandidateRow) -> str | None:
     return "\n\n".join(parts) or None
 
 
-def dspy_export(record: SearchRecord, row: CandidateRow) -> str:
+@EXPORTERS.register("dspy")
+def dspy_export(store: Store, record: SearchRecord, entry: Entry) -> str:
     import dspy
     from dspy.utils.saving import get_dependency_versions
 
+    row = entry.candidate
     task = task_of(record)
     check_identifiers(task, "dspy")
     signature = dspy.Signature(signature_string(task), dspy_instructions(task, row))

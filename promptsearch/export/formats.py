@@ -2,19 +2,42 @@
 
 text   the rendered prompt, exactly as scored (the answer follows its last character)
 json   everything about the candidate: prompt, parts, score, parameters (also a --baseline file)
-chat   an OpenAI-style messages list with a `{field}` template as the last message
-jinja  a Jinja2 template whose variables are the task's input fields
-dspy   a state file for `dspy.Predict("<inputs> -> <output>").load("file.json")`
+chat   an OpenAI-style messages list with a `{field}` template as the last message (chat.py)
+jinja  a Jinja2 template whose variables are the task's input fields (jinja.py)
+dspy   a state file for `dspy.Predict("<inputs> -> <output>").load("file.json")` (dspy_program.py)
+
+Every format is an `Exporter`, a function (store, search, best entry) -> text, registered in
+`EXPORTERS` under its `--format` name; adding one is a module with an `@EXPORTERS.register("name")`
+function, listed in `builtins` below when it ships with promptsearch.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
+from promptsearch.registry import Registry
 from promptsearch.search.results import Entry, completed_trials
 from promptsearch.storage.store import SearchRecord, Store
 
-FORMATS = ("text", "json", "chat", "jinja", "dspy")
+Exporter = Callable[[Store, SearchRecord, Entry], str]
+EXPORTERS: Registry[Exporter] = Registry("export format", builtins=(
+    "promptsearch.export.formats", "promptsearch.export.chat", "promptsearch.export.jinja",
+    "promptsearch.export.dspy_program"))
+
+
+def render_export(store: Store, record: SearchRecord, entry: Entry, fmt: str) -> str:
+    """`entry` (a candidate of `record`) in the format registered as `fmt`."""
+    return EXPORTERS.get(fmt, "--format")(store, record, entry)
+
+
+@EXPORTERS.register("text")
+def text_export(store: Store, record: SearchRecord, entry: Entry) -> str:
+    return entry.candidate.prompt  # exactly as scored: the answer follows the last character
+
+
+@EXPORTERS.register("json")
+def json_export(store: Store, record: SearchRecord, entry: Entry) -> str:
+    return json.dumps(export_record(store, record, entry), indent=2, ensure_ascii=False) + "\n"
 
 
 def export_record(store: Store, record: SearchRecord, entry: Entry) -> dict[str, Any]:
@@ -47,20 +70,3 @@ def _dev_examples(store: Store, record: SearchRecord, entry: Entry) -> int | Non
         if t.number == entry.trial:
             return t.user_attrs.get("dev_examples")
     return None
-
-
-def render_export(store: Store, record: SearchRecord, entry: Entry, fmt: str) -> str:
-    if fmt == "text":
-        return entry.candidate.prompt  # exactly as scored: the answer follows the last character
-    if fmt == "json":
-        return json.dumps(export_record(store, record, entry), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "chat":
-        from promptsearch.export.chat import chat_export
-        return chat_export(record, entry.candidate)
-    if fmt == "jinja":
-        from promptsearch.export.jinja import jinja_export
-        return jinja_export(record, entry)
-    if fmt == "dspy":
-        from promptsearch.export.dspy_program import dspy_export
-        return dspy_export(record, entry.candidate)
-    raise ValueError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")

@@ -7,13 +7,15 @@ a `{` that would open `{{`, `{%` or `{#` (in the data or next to a variable), a 
 """
 from __future__ import annotations
 
+from promptsearch.export.formats import EXPORTERS
 from promptsearch.export.source import check_identifiers, scored_template, split_slots, task_of
 from promptsearch.render.prompt import PromptTemplate
 from promptsearch.search.results import Entry
-from promptsearch.storage.store import SearchRecord
+from promptsearch.storage.store import SearchRecord, Store
 
 
-def jinja_export(record: SearchRecord, entry: Entry) -> str:
+@EXPORTERS.register("jinja")
+def jinja_export(store: Store, record: SearchRecord, entry: Entry) -> str:
     task = task_of(record)
     check_identifiers(task, "jinja")
     template = scored_template(record, entry.candidate)

@@ -13,7 +13,7 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
 from promptsearch.evaluate import Decoding
-from promptsearch.export import FORMATS, render_export
+from promptsearch.export import EXPORTERS, render_export
 from promptsearch.export.chat import fill_messages
 from promptsearch.export.dspy_program import dspy_instructions, signature_string
 from promptsearch.lm.base import LoglikelihoodRequest
@@ -63,7 +63,7 @@ def _filled(prompt_with_placeholders: str, example, task) -> str:
 
 
 def test_formats_are_offered():
-    assert FORMATS == ("text", "json", "chat", "jinja", "dspy")
+    assert EXPORTERS.names() == ("text", "json", "chat", "jinja", "dspy")
 
 
 @pytest.mark.parametrize("layout", ["plain", "chat"])
