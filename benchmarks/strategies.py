@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 from promptsearch.config import load_space, load_task  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
 from promptsearch.evaluate import Decoding, Evaluator  # noqa: E402
-from promptsearch.render.strategy import Strategy  # noqa: E402
 from promptsearch.search import SearchSettings, create_search, run_search  # noqa: E402
 from promptsearch.search.bootstrap import DemoSource  # noqa: E402
 from promptsearch.search.params import build_candidate  # noqa: E402
 from promptsearch.search.results import best  # noqa: E402
 from promptsearch.search.runner import candidate_prompt, render_candidate  # noqa: E402
 from promptsearch.storage import Store  # noqa: E402
+from promptsearch.strategies import STRATEGIES  # noqa: E402
 
 KOJIMA = "Let's think step by step."
 DATA = ROOT.parent / "shared" / "datasets"
@@ -98,10 +98,10 @@ def fixed_params(name: str, args) -> dict:
     p = {"instruction": 0, "n_demos": 0, "cot_trigger": "none", "template": "plain"}
     if name == "direct":
         return {**p, "strategy": "direct"}
-    strategy = Strategy(name, max_tokens=args.max_tokens,
-                        samples=args.samples if name == "self_consistency" else 1,
-                        temperature=args.temperature if name == "self_consistency" else 0.0,
-                        max_subquestions=args.subquestions)
+    # each strategy reads the settings it has from these parameters
+    strategy = STRATEGIES.get(name).from_params({"max_reasoning_tokens": args.max_tokens, "sc_samples": args.samples,
+                                                 "sc_temperature": args.temperature,
+                                                 "max_subquestions": args.subquestions})
     p.update(strategy.to_params())
     if name != "least_to_most":
         p["cot_trigger"] = KOJIMA

@@ -19,6 +19,7 @@ from promptsearch.cli.workers import run_pool
 from promptsearch.search.results import (proposal_lineage, best, completed_trials, finished_trials, leaderboard,
                                          pruned_trials, trial_counts)
 from promptsearch.storage import Store, mask_url
+from promptsearch.strategies import check_space
 
 console = display.console
 
@@ -85,6 +86,7 @@ def _load_lm(model: str, settings: SearchSettings):
 def optimize(args: argparse.Namespace) -> int:
     task = load_task(args.task)
     space = load_space(args.space)
+    check_space(space)
     name = check_name(args.name or task.name, "--name")
     settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit, batch_size=args.batch_size,
                               sampler=args.sampler, max_new_tokens=args.max_new_tokens,

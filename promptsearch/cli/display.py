@@ -10,6 +10,7 @@ from rich.table import Table
 from promptsearch.search.results import Entry
 from promptsearch.search.runner import RunSummary, TrialEvent
 from promptsearch.storage.store import SearchRecord
+from promptsearch.strategies import describe as describe_strategy
 
 console = Console()
 err_console = Console(stderr=True)
@@ -57,9 +58,7 @@ def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table
     for rank, e in enumerate(entries, start=1):
         c = e.candidate
         p = c.params or {}
-        strategy = p.get("strategy", "direct")
-        if strategy == "self_consistency" and "sc_samples" in p:
-            strategy += f" n={p['sc_samples']} T={p.get('sc_temperature')}"
+        strategy = describe_strategy(p)
         demos = str(p.get("n_demos", len(c.demos))) + (" nearest" if p.get("demo_selection") == "nearest" else "")
         table.add_row(str(rank), str(e.trial), f"{e.score:.4f}", _short(c.instruction),
                       demos, _short(c.cot_trigger, 30), c.template, strategy)

@@ -2,6 +2,10 @@
 
 Every key is optional except `instructions`; see search_spaces/default.yaml (label tasks) and
 search_spaces/reasoning.yaml (strategies, self-consistency, bootstrapping, nearest demos).
+
+Strategy names (`strategies`, `bootstrap.strategy`) are kept as strings here: they are a registry
+of a higher layer, which checks them (promptsearch.strategies.check_space) before a search is
+stored, with the file and field in the error.
 """
 from __future__ import annotations
 
@@ -16,9 +20,6 @@ TEMPLATES = ("plain", "chat")
 SELECTIONS = ("random", "stratified", "nearest")
 ORDERS = ("drawn", "similar_last")
 EMBEDDINGS = ("minilm", "lm")
-# Kept in step with render/strategy.py (config may not import render).
-STRATEGIES = ("direct", "zero_shot_cot", "few_shot_cot", "self_consistency", "least_to_most")
-BOOTSTRAP_STRATEGIES = ("zero_shot_cot", "self_consistency", "least_to_most")
 LABEL_ANSWERS = ("rank", "extract")
 
 
@@ -71,9 +72,7 @@ def load_space(path: str | Path) -> SpaceSpec:
         if t not in TEMPLATES:
             raise f.error(f"templates[{i}]", f"is '{t}'; allowed: {', '.join(TEMPLATES)}")
     seed = f.get("seed", int, default=0)
-    strategies = _choices(f, "strategies", STRATEGIES, ["direct"])
-    if "few_shot_cot" in strategies and max(demos["demo_counts"]) == 0:
-        raise f.error("strategies", "lists few_shot_cot, which needs demos; add a count above 0 to demos.counts")
+    strategies = _distinct(f, "strategies", f.str_list("strategies") or ["direct"])
     extra = {**_reasoning(f, path), **_self_consistency(f, path), **_bootstrap(f, path)}
     raw_propose = f.get("propose", dict, default=None)
     extra["propose"] = parse_propose(raw_propose, path).to_dict() if raw_propose is not None else None
@@ -89,6 +88,11 @@ def _choices(f: Fields, key: str, allowed: tuple[str, ...], default: list[str]) 
     for i, v in enumerate(values):
         if v not in allowed:
             raise f.error(f"{key}[{i}]", f"is '{v}'; allowed: {', '.join(allowed)}")
+    return _distinct(f, key, values)
+
+
+def _distinct(f: Fields, key: str, values: list[str]) -> list[str]:
+    """`values` (of field `key`), if none is listed twice."""
     if len(set(values)) != len(values):
         raise f.error(key, "lists a value twice")
     return values
@@ -129,7 +133,7 @@ def _self_consistency(f: Fields, path: Path) -> dict[str, Any]:
 
 def _bootstrap(f: Fields, path: Path) -> dict[str, Any]:
     b = Fields(f.get("bootstrap", dict, default={}), path, prefix="bootstrap.")
-    strategy = b.choice("strategy", BOOTSTRAP_STRATEGIES, default="zero_shot_cot")
+    strategy = b.get("strategy", str, default="zero_shot_cot")
     # null is a value here (reason without a trigger), not "use the default"
     trigger = b.get("trigger", str, default=None if "trigger" in b.data else "Let's think step by step.")
     out = {"bootstrap_strategy": strategy, "bootstrap_trigger": trigger,

@@ -6,6 +6,5 @@ from promptsearch.evaluate.evaluator import (
     Evaluator,
     ExampleResult,
 )
-from promptsearch.evaluate.strategies import Trace, run_strategy
 
-__all__ = ["Decoding", "EvalCache", "Evaluation", "Evaluator", "ExampleResult", "Trace", "run_strategy"]
+__all__ = ["Decoding", "EvalCache", "Evaluation", "Evaluator", "ExampleResult"]

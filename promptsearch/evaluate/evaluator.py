@@ -1,4 +1,4 @@
-"""Scoring a rendered prompt on examples, with the strategy the prompt carries (strategies.py).
+"""Scoring a rendered prompt on examples, with the strategy the prompt carries (promptsearch.strategies).
 
 Per-example results are looked up in a cache first (the database, keyed by model, prompt hash,
 example id and decoding settings), so a repeated or resumed candidate costs no model calls.
@@ -18,10 +18,9 @@ from typing import Protocol, Sequence
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.data.metrics import get_metric
-from promptsearch.evaluate.strategies import Options, Trace, run_strategy
 from promptsearch.lm.base import LM
-from promptsearch.render.prompt import PromptTemplate
-from promptsearch.render.strategy import DIRECT, Strategy
+from promptsearch.render.prompt import Prompt, PromptStrategy, PromptTemplate
+from promptsearch.strategies import DIRECT, Options, Strategy, Trace
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +55,14 @@ class Decoding:
     max_new_tokens: int = 32
     length_normalize: bool = False  # label ranking by mean instead of summed token log-prob
 
-    def key(self, task: TaskSpec, strategy: Strategy = DIRECT) -> str:
+    def key(self, task: TaskSpec, strategy: PromptStrategy = DIRECT) -> str:
         if task.is_classification:
             labels = hashlib.sha256("\x1f".join(task.labels).encode()).hexdigest()[:12]
             base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{task.metric}"
         else:
             base = f"greedy:{self.max_new_tokens}:nl:{task.metric}"
-        return base if not strategy.reasons else f"{strategy.key()}|{base}"
+        own = strategy.hash_key()
+        return base if own is None else f"{own}|{base}"
 
     @property
     def options(self) -> Options:
@@ -76,7 +76,7 @@ class Evaluator:
     cache: EvalCache | None = None
     decoding: Decoding = field(default_factory=Decoding)
 
-    def evaluate(self, prompt, examples: Sequence[Example]) -> Evaluation:
+    def evaluate(self, prompt: Prompt, examples: Sequence[Example]) -> Evaluation:
         """Score `prompt` (a PromptTemplate, or a DynamicPrompt with per-example templates) on
         `examples`, with the strategy it carries."""
         start = time.perf_counter()
@@ -99,11 +99,10 @@ class Evaluator:
                   prompt.strategy.name, len(examples), len(todo), seconds, score)
         return Evaluation(score, results, computed=len(todo), seconds=seconds)
 
-    def traces(self, prompt, examples: Sequence[Example]) -> list[Trace]:
+    def traces(self, prompt: Prompt, examples: Sequence[Example]) -> list[Trace]:
         """Run the prompt's strategy on every example, uncached, keeping the reasoning it wrote
         (for bootstrapped demonstrations)."""
-        return run_strategy(self.lm, self.task, prompt.strategy,
-                            list(zip(prompt.per_example(examples), examples)), self.decoding.options)
+        return self._run(prompt.strategy, list(zip(prompt.per_example(examples), examples)))
 
     def _cached(self, templates: Sequence[PromptTemplate], examples: Sequence[Example],
                 key: str) -> dict[str, ExampleResult]:
@@ -117,8 +116,13 @@ class Evaluator:
             out.update(self.cache.get(self.lm.name, h, key, wanted))
         return out
 
-    def _compute(self, strategy: Strategy, items: list[tuple[PromptTemplate, Example]]) -> list[ExampleResult]:
-        traces = run_strategy(self.lm, self.task, strategy, items, self.decoding.options)
+    def _run(self, strategy: PromptStrategy, items: list[tuple[PromptTemplate, Example]]) -> list[Trace]:
+        if not isinstance(strategy, Strategy):  # render accepts any layout; running needs a Strategy
+            raise TypeError(f"{strategy!r} is not a promptsearch.strategies.Strategy")
+        return strategy.run(self.lm, self.task, items, self.decoding.options) if items else []
+
+    def _compute(self, strategy: PromptStrategy, items: list[tuple[PromptTemplate, Example]]) -> list[ExampleResult]:
+        traces = self._run(strategy, items)
         metric = get_metric(self.task.metric)
         gold = self.task.output
         return [ExampleResult(e.id, tr.prediction, metric(tr.prediction, e[gold]))

@@ -11,10 +11,10 @@ from __future__ import annotations
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, example_id
 from promptsearch.errors import UserError
-from promptsearch.render.strategy import Strategy
-from promptsearch.render.prompt import Candidate, PromptTemplate, render, slot
+from promptsearch.render.prompt import Candidate, PromptTemplate, render_template, slot
 from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord
+from promptsearch.strategies import strategy_from_params
 
 
 def task_of(record: SearchRecord) -> TaskSpec:
@@ -22,9 +22,10 @@ def task_of(record: SearchRecord) -> TaskSpec:
 
 
 def candidate_of(row: CandidateRow) -> Candidate:
+    params = dict(row.params or {})
     demos = tuple(Example(id=example_id(d), fields=dict(d)) for d in row.demos)
     return Candidate(instruction=row.instruction, demos=demos, cot_trigger=row.cot_trigger,
-                     template=row.template, params=dict(row.params or {}))
+                     template=row.template, params=params, strategy=strategy_from_params(params))
 
 
 def scored_template(record: SearchRecord, row: CandidateRow) -> PromptTemplate:
@@ -34,14 +35,14 @@ def scored_template(record: SearchRecord, row: CandidateRow) -> PromptTemplate:
                         "(nearest neighbours), so it has no single static prompt; export it with --format json")
     task = task_of(record)
     if row.template == "plain":  # plain needs no model: render it again
-        template = render(candidate_of(row), task)
+        template = render_template(candidate_of(row), task)
         if template.hash == row.prompt_hash:
             return template
     # The chat layout went through the model's chat template, which export does not load:
     # put the slots back where the placeholders are (all of them, else only the query's).
     for recover in (_all_placeholders, _last_placeholders):
         template = PromptTemplate(recover(row.prompt, task.inputs), row.answer_prefix, task.inputs,
-                                  Strategy.from_params(row.params or {}))
+                                  strategy_from_params(row.params or {}))
         if template.hash == row.prompt_hash:
             return template
     raise UserError(f"search '{record.name}': cannot rebuild the scored template of prompt "

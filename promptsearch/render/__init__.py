@@ -1,6 +1,9 @@
-"""Candidate rendering: from search-space choices to prompt text. Knows nothing of models' internals."""
-from promptsearch.render.demos import select_demos
-from promptsearch.render.prompt import Candidate, PromptTemplate, display_name, render
-from promptsearch.render.strategy import STRATEGIES, Strategy
+"""Candidate rendering: from search-space choices to prompt text. Knows nothing of models' internals,
+and no strategy by name: a candidate brings its strategy object (promptsearch.strategies)."""
+from promptsearch.render.compose import render
+from promptsearch.render.demos import RATIONALE, select_demos
+from promptsearch.render.prompt import (Candidate, Layout, Prompt, PromptStrategy, PromptTemplate,
+                                        display_name)
 
-__all__ = ["Candidate", "PromptTemplate", "STRATEGIES", "Strategy", "display_name", "render", "select_demos"]
+__all__ = ["Candidate", "Layout", "Prompt", "PromptStrategy", "PromptTemplate", "RATIONALE", "display_name",
+           "render", "select_demos"]

@@ -1,7 +1,8 @@
 """Choosing demonstrations from the train pool: deterministic for a given (seed, size, method, draw).
 
 `random` and `stratified` pick one demo set for every input; `nearest` picks, for each input, the
-pool examples most similar to it (cosine similarity of embeddings computed by the caller).
+pool examples most similar to it (cosine similarity of embeddings computed by the caller). The
+selection names a space may use are checked by config/space.py.
 """
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import numpy as np
 
 from promptsearch.data.dataset import Example
 
-SELECTIONS = ("random", "stratified", "nearest")
-ORDERS = ("drawn", "similar_last")  # nearest: most similar first (as drawn), or most similar last
+RATIONALE = "__rationale__"  # the key a demo's rationale has in Example.fields (and stored demos)
 
 
 def select_demos(pool: Sequence[Example], k: int, selection: str, draw: int, seed: int,

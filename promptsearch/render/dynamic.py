@@ -17,9 +17,8 @@ import numpy as np
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
-from promptsearch.render.demos import nearest_indices
-from promptsearch.render.prompt import Candidate, ChatFormat, PromptTemplate, render
-from promptsearch.render.strategy import RATIONALE, Strategy
+from promptsearch.render.demos import RATIONALE, nearest_indices
+from promptsearch.render.prompt import Candidate, ChatFormat, PromptStrategy, PromptTemplate, render_template
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> [n, d] unit rows
 
@@ -59,8 +58,7 @@ class NearestDemos:
 
 @dataclass(frozen=True)
 class DynamicPrompt:
-    """Quacks like a PromptTemplate for the search loop (hash, text, answer prefix, strategy), but
-    gives each example its own template (`per_example`)."""
+    """A `Prompt` (prompt.py) whose `per_example` gives each example its own template."""
 
     candidate: Candidate  # demos empty; `nearest` set
     task: TaskSpec
@@ -71,7 +69,7 @@ class DynamicPrompt:
     @classmethod
     def build(cls, candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None) -> "DynamicPrompt":
         bare = replace(candidate, demos=(), nearest=None)
-        return cls(candidate, task, render(bare, task, chat_format), chat_format)
+        return cls(candidate, task, render_template(bare, task, chat_format), chat_format)
 
     @property
     def nearest(self) -> NearestDemos:
@@ -91,7 +89,7 @@ class DynamicPrompt:
         return self.base.fields
 
     @property
-    def strategy(self) -> Strategy:
+    def strategy(self) -> PromptStrategy:
         return self.base.strategy
 
     def with_placeholders(self) -> str:
@@ -105,6 +103,6 @@ class DynamicPrompt:
     def per_example(self, examples: Sequence[Example]) -> list[PromptTemplate]:
         todo = [e for e in examples if e.id not in self._memo]
         for e, demos in zip(todo, self.nearest.pick(todo, self.task.inputs)):
-            self._memo[e.id] = render(replace(self.candidate, demos=demos, nearest=None), self.task,
-                                      self.chat_format)
+            self._memo[e.id] = render_template(replace(self.candidate, demos=demos, nearest=None), self.task,
+                                               self.chat_format)
         return [self._memo[e.id] for e in examples]

@@ -1,32 +1,32 @@
-"""Rendering a candidate (instruction, demos, CoT trigger, layout, strategy) into a prompt template.
+"""Candidates, prompt templates, and the two layouts (plain text and chat) they are rendered in.
 
 A template holds sentinel markers where each input field goes, so the same rendered text gives
 the filled prompt for an example (`fill`) and the user-facing prompt with `{field}` placeholders.
 Field values are substituted verbatim: braces or template syntax in the data are never evaluated.
 
-Direct candidates render as they always did (same text, same hash). Reasoning strategies render
-the layout described in strategy.py, and their template carries the strategy, which the hash
-covers. A candidate whose demos are the nearest neighbours of each input renders to a
-`DynamicPrompt` (dynamic.py): one template per example.
+Render knows no strategy by name. A candidate carries its strategy object (promptsearch.strategies,
+a layer above: render receives strategies, it never looks them up), and the strategy says where
+things go in the layout (`Layout`: what introduces an answer, where a CoT trigger sits, what a
+demonstration's answer reads); the layouts themselves are written here. The strategy's
+`hash_key` goes into the template's hash, so the same text under another strategy is another
+prompt (and another evaluation-cache entry).
+
+`Prompt` is what the search loop and the evaluator hold: a `PromptTemplate`, or a `DynamicPrompt`
+(dynamic.py) whose demonstrations differ per input.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
-from promptsearch.render.strategy import (
-    ANSWER_LINE,
-    DIRECT,
-    RATIONALE,
-    Strategy,
-    reasoning_answer,
-)
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: never in real text
+
+ChatFormat = Callable[[list[dict[str, str]]], str]  # messages -> the model's chat prompt
 
 
 def slot(name: str) -> str:
@@ -40,20 +40,45 @@ def display_name(field_name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Layout:
+    """Where a strategy puts things; the same for the plain and the chat layout.
+
+    Plain:  [instruction]  {inputs}[\\n{block_trigger}]\\n{answer_line} {demo_answer}   (each demo)
+                           {inputs}[\\n{block_trigger}]\\n{answer_line}[ {opening}]      (the query)
+    Chat:   system = instruction; per demo a user turn ({inputs}[\\n{block_trigger}]) and an
+            assistant turn (demo_answer); the final user turn; then `opening` after the chat
+            template's assistant header.
+    """
+
+    answer_line: str  # what introduces an answer in the plain layout ("Label:", "Answer:")
+    demo_answer: Callable[[Example], str]  # a demonstration's answer text
+    block_trigger: str | None = None  # written at the end of every input block
+    opening: str | None = None  # the text the model's own answer starts with
+
+
+class PromptStrategy(Protocol):
+    """What rendering needs of a strategy (promptsearch.strategies.Strategy implements it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def hash_key(self) -> str | None:
+        """Added to the prompt hash; None keeps the hash a template had before strategies existed."""
+
+    def layout(self, candidate: "Candidate", task: TaskSpec) -> Layout: ...
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """One point of the search space, with its demos already chosen."""
+    """One point of the search space, with its demos already chosen and its strategy object."""
 
     instruction: str
     demos: tuple[Example, ...] = ()
     cot_trigger: str | None = None
     template: str = "plain"
-    params: dict = field(default_factory=dict, compare=False)
+    params: dict = field(default_factory=dict, compare=False)  # as stored (the strategy's included)
     nearest: Any = field(default=None, compare=False)  # dynamic.NearestDemos: demos chosen per input
-
-    @property
-    def strategy(self) -> Strategy:
-        """The strategy lives in the parameters, so a candidate read back from storage has it."""
-        return Strategy.from_params(self.params)
+    strategy: PromptStrategy = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -61,7 +86,7 @@ class PromptTemplate:
     text: str  # with slots for the input fields
     answer_prefix: str  # what goes between the prompt and an answer: " " after "Label:", "" in chat
     fields: tuple[str, ...]
-    strategy: Strategy = DIRECT  # how the evaluator turns the filled prompt into an answer
+    strategy: PromptStrategy  # how the evaluator turns the filled prompt into an answer
 
     def fill(self, example: Example) -> str:
         out = self.text
@@ -82,10 +107,34 @@ class PromptTemplate:
     @property
     def hash(self) -> str:
         items: list = [self.text, self.answer_prefix, list(self.fields)]
-        if self.strategy.reasons:  # direct templates keep the hash they had before strategies
-            items.append(self.strategy.key())
+        key = self.strategy.hash_key()
+        if key is not None:
+            items.append(key)
         blob = json.dumps(items, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+@runtime_checkable
+class Prompt(Protocol):
+    """A rendered candidate, as the search loop, the evaluator and storage see it."""
+
+    @property
+    def hash(self) -> str: ...  # identifies the candidate (its row, its leaderboard entry)
+
+    @property
+    def answer_prefix(self) -> str: ...
+
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+
+    @property
+    def strategy(self) -> PromptStrategy: ...
+
+    def with_placeholders(self) -> str:
+        """The prompt for display and storage, `{field}` where the inputs go."""
+
+    def per_example(self, examples: Sequence[Example]) -> list[PromptTemplate]:
+        """The template each example is scored with."""
 
 
 def expand_instruction(instruction: str, task: TaskSpec) -> str:
@@ -96,83 +145,46 @@ def expand_instruction(instruction: str, task: TaskSpec) -> str:
             .replace("{output}", display_name(task.output).lower()))
 
 
-def _query_block(task: TaskSpec, values: dict[str, str], trigger: str | None) -> str:
+def query_block(task: TaskSpec, values: dict[str, str], trigger: str | None) -> str:
+    """The input fields, one 'Name: value' line each, then the trigger if any."""
     lines = [f"{display_name(name)}: {values[name]}" for name in task.inputs]
     if trigger:
         lines.append(trigger)
     return "\n".join(lines)
 
 
-ChatFormat = Callable[[list[dict[str, str]]], str]
-
-
-def render(candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None = None):
-    """Render the candidate; `chat_format` (the model's chat template) is needed for 'chat'.
-
-    Returns a PromptTemplate, or a DynamicPrompt when the demos are chosen per input.
-    """
-    if candidate.nearest is not None:
-        from promptsearch.render.dynamic import DynamicPrompt
-        return DynamicPrompt.build(candidate, task, chat_format)
-    if candidate.template == "chat" and chat_format is None:
-        raise ValueError("the chat layout needs the model's chat template")
-    if candidate.strategy.reasons:
-        return _render_reasoning(candidate, task, chat_format)
-    instruction = expand_instruction(candidate.instruction, task)
+def render_template(candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None = None) -> PromptTemplate:
+    """The candidate with its demos as one template; `chat_format` (the model's chat template) is
+    needed for the 'chat' layout. (render() also handles demos chosen per input.)"""
+    layout = candidate.strategy.layout(candidate, task)
     slots = {name: slot(name) for name in task.inputs}
     if candidate.template == "chat":
-        messages = _chat_messages(instruction, candidate, task, slots)
-        return PromptTemplate(chat_format(messages), "", task.inputs)
-    out_name = display_name(task.output)
-    parts = [instruction] if instruction else []
-    for demo in candidate.demos:
-        block = _query_block(task, demo.fields, candidate.cot_trigger)
-        parts.append(f"{block}\n{out_name}: {demo[task.output]}")
-    parts.append(f"{_query_block(task, slots, candidate.cot_trigger)}\n{out_name}:")
-    return PromptTemplate("\n\n".join(parts), " ", task.inputs)
-
-
-def _render_reasoning(candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None) -> PromptTemplate:
-    """The reasoning layout (strategy.py): the template ends where the model starts to write."""
-    strategy = candidate.strategy
-    trigger = _trigger(candidate)
+        if chat_format is None:
+            raise ValueError("the chat layout needs the model's chat template")
+        text = chat_format(_chat(candidate, task, layout, slots)) + (layout.opening or "")
+        return PromptTemplate(text, "", task.inputs, candidate.strategy)
     instruction = expand_instruction(candidate.instruction, task)
-    slots = {name: slot(name) for name in task.inputs}
-    if candidate.template == "chat":
-        text = chat_format(_chat_messages(instruction, candidate, task, slots)) + (trigger or "")
-        return PromptTemplate(text, "", task.inputs, strategy)
     parts = [instruction] if instruction else []
     for demo in candidate.demos:
-        answer = reasoning_answer(demo.fields.get(RATIONALE), demo[task.output], trigger, task)
-        parts.append(f"{_query_block(task, demo.fields, None)}\n{ANSWER_LINE} {answer}")
-    query = f"{_query_block(task, slots, None)}\n{ANSWER_LINE}" + (f" {trigger}" if trigger else "")
-    parts.append(query)
-    return PromptTemplate("\n\n".join(parts), " ", task.inputs, strategy)
+        parts.append(f"{query_block(task, demo.fields, layout.block_trigger)}\n"
+                     f"{layout.answer_line} {layout.demo_answer(demo)}")
+    opening = f" {layout.opening}" if layout.opening else ""
+    parts.append(f"{query_block(task, slots, layout.block_trigger)}\n{layout.answer_line}{opening}")
+    return PromptTemplate("\n\n".join(parts), " ", task.inputs, candidate.strategy)
 
 
-def _trigger(candidate: Candidate) -> str | None:
-    # Least-to-most writes its own opening (the decomposition request) where a trigger would go.
-    return None if candidate.strategy.name == "least_to_most" else candidate.cot_trigger
-
-
-def _chat_messages(instruction: str, candidate: Candidate, task: TaskSpec,
-                   slots: dict[str, str]) -> list[dict[str, str]]:
-    """Messages up to the final user turn. For reasoning strategies the trigger is not in the user
-    turn: it opens the assistant's (render appends it after the chat template's assistant header)."""
-    reasons = candidate.strategy.reasons
-    block_trigger = None if reasons else candidate.cot_trigger
+def _chat(candidate: Candidate, task: TaskSpec, layout: Layout, slots: dict[str, str]) -> list[dict[str, str]]:
+    """Messages up to the final user turn (the opening, if any, follows the assistant header)."""
+    instruction = expand_instruction(candidate.instruction, task)
     messages = [{"role": "system", "content": instruction}] if instruction else []
     for demo in candidate.demos:
-        messages.append({"role": "user", "content": _query_block(task, demo.fields, block_trigger)})
-        answer = (reasoning_answer(demo.fields.get(RATIONALE), demo[task.output], _trigger(candidate), task)
-                  if reasons else demo[task.output])
-        messages.append({"role": "assistant", "content": answer})
-    messages.append({"role": "user", "content": _query_block(task, slots, block_trigger)})
+        messages.append({"role": "user", "content": query_block(task, demo.fields, layout.block_trigger)})
+        messages.append({"role": "assistant", "content": layout.demo_answer(demo)})
+    messages.append({"role": "user", "content": query_block(task, slots, layout.block_trigger)})
     return messages
 
 
 def chat_messages(candidate: Candidate, task: TaskSpec) -> list[dict[str, str]]:
     """The chat layout's messages with `{field}` placeholders (for export)."""
     slots = {name: "{" + name + "}" for name in task.inputs}
-    return _chat_messages(expand_instruction(candidate.instruction, task), candidate, task, slots)
-
+    return _chat(candidate, task, candidate.strategy.layout(candidate, task), slots)

@@ -25,11 +25,12 @@ from promptsearch.data.metrics import get_metric
 from promptsearch.evaluate.evaluator import Evaluator
 from promptsearch.lm.base import LM
 from promptsearch.lm.embed import load_embedder
+from promptsearch.render.demos import RATIONALE
 from promptsearch.render.dynamic import NearestDemos, query_text
-from promptsearch.render.prompt import Candidate, PromptTemplate, render
-from promptsearch.render.strategy import RATIONALE, Strategy
+from promptsearch.render.prompt import Candidate, PromptTemplate, render_template
 from promptsearch.storage import bootstrap as db
 from promptsearch.storage.store import Store
+from promptsearch.strategies import STRATEGIES, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ class DemoSource:
     # --------------------------------------------------------------------- pools
 
     def pool(self, strategy: Strategy) -> list[Example]:
-        """Demos for a strategy: plain train examples for direct, rationale demos otherwise."""
-        return self.train if not strategy.reasons else self.rationale_pool()
+        """Demos for a strategy: rationale demos for one that shows reasoning, train examples otherwise."""
+        return self.rationale_pool() if strategy.rationale_demos else self.train
 
     def rationale_pool(self) -> list[Example]:
         if self._rationale_pool is None:
@@ -84,15 +85,12 @@ class DemoSource:
 
     def bootstrap_prompt(self) -> PromptTemplate:
         """The prompt bootstrapping answers train examples with: the space's first instruction,
-        its bootstrap trigger and strategy, the plain layout, no demos."""
+        its bootstrap trigger and strategy (`Strategy.for_bootstrap`), the plain layout, no demos."""
         s = self.space
-        strategy = Strategy(name=s.bootstrap_strategy, max_tokens=s.max_reasoning_tokens,
-                            samples=max(s.sc_samples) if s.bootstrap_strategy == "self_consistency" else 1,
-                            temperature=s.sc_temperatures[0] if s.bootstrap_strategy == "self_consistency" else 0.0,
-                            label_answer=s.label_answers[0], max_subquestions=s.max_subquestions, seed=s.seed)
+        strategy = STRATEGIES.get(s.bootstrap_strategy, f"{s.source}: field 'bootstrap.strategy'").for_bootstrap(s)
         candidate = Candidate(instruction=s.instructions[0], cot_trigger=s.bootstrap_trigger,
-                              params=strategy.to_params())
-        return render(candidate, self.task)
+                              params=strategy.to_params(), strategy=strategy)
+        return render_template(candidate, self.task)
 
     def bootstrap_examples(self) -> list[Example]:
         """The train examples tried: a seeded sample of `bootstrap.tries` of them."""
@@ -136,7 +134,7 @@ class DemoSource:
 
     def nearest(self, strategy: Strategy, k: int, order: str) -> NearestDemos:
         pool = self.pool(strategy)
-        name = "train" if not strategy.reasons else "rationales"
+        name = "rationales" if strategy.rationale_demos else "train"
         if name not in self._vectors:
             self._vectors[name] = self.embedder()([query_text(e, self.task.inputs) for e in pool])
         emb = self.embedder()

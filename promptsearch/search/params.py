@@ -1,9 +1,11 @@
 """The search space as Optuna parameters, and parameters back into a candidate.
 
-Conditional dimensions are only sampled where they mean something: the demo count of few-shot
-CoT excludes 0 (it is its own Optuna parameter, since a categorical's choices are fixed), the
-neighbour order only for nearest selection, n and T only for self-consistency. A space with the
-single strategy `direct` samples exactly the parameters it did before strategies existed.
+Conditional dimensions are only sampled where they mean something: the neighbour order only for
+nearest selection; a strategy's own settings (n and T for self-consistency, ...) only for that
+strategy, as its class declares them (`Strategy.demo_count`, `triggers`, `settings`: the demo
+count of few-shot CoT excludes 0 and is its own Optuna parameter, since a categorical's choices
+are fixed). A space with the single strategy `direct` samples exactly the parameters it did
+before strategies existed.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.render.demos import select_demos
 from promptsearch.render.prompt import Candidate
-from promptsearch.render.strategy import WITH_DEMOS, WITH_RATIONALES, Strategy
+from promptsearch.strategies import STRATEGIES, Choice, strategy_from_params
 
 NO_TRIGGER = "none"  # Optuna stores categorical choices; a readable name for "no CoT trigger"
 
@@ -29,29 +31,25 @@ def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec,
     an index into it is what Optuna samples, since a categorical's choices cannot grow.
     """
     params: dict[str, Any] = {"instruction": suggest_instruction(trial, len(instructions), dynamic)}
-    strategy = _categorical(trial, "strategy", space.strategies)
-    params["strategy"] = strategy
-    _suggest_demos(trial, space, task, strategy, params)
-    if strategy == "least_to_most":
-        params["cot_trigger"] = NO_TRIGGER  # it opens with its decomposition request instead
-    else:
-        triggers = tuple(t if t is not None else NO_TRIGGER for t in space.cot_triggers)
-        params["cot_trigger"] = _categorical(trial, "cot_trigger", triggers)
-    _suggest_reasoning(trial, space, task, strategy, params)
+    name = _categorical(trial, "strategy", space.strategies)
+    params["strategy"] = name
+    strategy = STRATEGIES.get(name, f"{space.source}: field 'strategies'")
+    _suggest_demos(trial, space, task, strategy.demo_count(space), params)
+    triggers = tuple(t if t is not None else NO_TRIGGER for t in strategy.triggers(space))
+    params["cot_trigger"] = _categorical(trial, "cot_trigger", triggers)
+    for choice in strategy.settings(space, task):
+        params[choice.key] = _categorical(trial, choice.optuna_name, choice.choices)
     params["template"] = _categorical(trial, "template", space.templates)
     return params
 
 
-def _suggest_demos(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, strategy: str,
+def _suggest_demos(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, count: Choice | None,
                    params: dict[str, Any]) -> None:
-    if strategy not in WITH_DEMOS:
+    if count is None:  # the strategy shows no demonstrations
         params["n_demos"] = 0
         return
-    if strategy == "few_shot_cot":  # with no demos it would be zero-shot CoT
-        n = _categorical(trial, "n_cot_demos", tuple(c for c in space.demo_counts if c > 0))
-    else:
-        n = _categorical(trial, "n_demos", space.demo_counts)
-    params["n_demos"] = n
+    n = _categorical(trial, count.optuna_name, count.choices)
+    params[count.key] = n
     if n == 0:
         return
     selections = tuple(s for s in space.demo_selection if task.is_classification or s != "stratified")
@@ -62,22 +60,6 @@ def _suggest_demos(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, strate
     else:
         params["demo_draw"] = (trial.suggest_int("demo_draw", 0, space.demo_draws - 1)
                                if space.demo_draws > 1 else 0)
-
-
-def _suggest_reasoning(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, strategy: str,
-                       params: dict[str, Any]) -> None:
-    """The strategy's own settings, sampled or fixed, as Strategy.from_params reads them."""
-    if strategy == "direct":
-        return
-    params["max_reasoning_tokens"] = space.max_reasoning_tokens
-    params["label_answer"] = (_categorical(trial, "label_answer", space.label_answers)
-                              if task.is_classification else "rank")
-    if strategy == "self_consistency":
-        params["sc_samples"] = _categorical(trial, "sc_samples", space.sc_samples)
-        params["sc_temperature"] = _categorical(trial, "sc_temperature", space.sc_temperatures)
-        params["sc_seed"] = space.seed
-    if strategy == "least_to_most":
-        params["max_subquestions"] = space.max_subquestions
 
 
 def suggest_instruction(trial: optuna.Trial, pool_size: int, dynamic: bool) -> int:
@@ -101,14 +83,14 @@ def build_candidate(params: dict[str, Any], space: SpaceSpec, task: TaskSpec,
     `demos` (search.bootstrap.DemoSource) is needed for rationale demos and nearest-neighbour
     selection; without one, demos come from `train` as before.
     """
-    strategy = Strategy.from_params(params)
+    strategy = strategy_from_params(params)
     n, selection = params.get("n_demos", 0), params.get("demo_selection", "random")
     pool = train
     if demos is not None and n > 0:
         pool = demos.pool(strategy)
-        if strategy.name in WITH_RATIONALES:  # where the demos' reasoning came from, if anywhere
+        if strategy.rationale_demos:  # where the demos' reasoning came from, if anywhere
             params["rationales"] = demos.rationale_source if pool else "none"
-    elif strategy.name in WITH_RATIONALES and n > 0:
+    elif strategy.rationale_demos and n > 0:
         raise ValueError(f"{strategy.name} needs a DemoSource for its rationale demos")
     nearest = None
     if selection == "nearest" and n > 0:
@@ -120,4 +102,4 @@ def build_candidate(params: dict[str, Any], space: SpaceSpec, task: TaskSpec,
     trigger = params["cot_trigger"]
     return Candidate(instruction=instructions[params["instruction"]], demos=tuple(chosen),
                      cot_trigger=None if trigger == NO_TRIGGER else trigger,
-                     template=params["template"], params=dict(params), nearest=nearest)
+                     template=params["template"], params=dict(params), nearest=nearest, strategy=strategy)

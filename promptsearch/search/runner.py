@@ -26,10 +26,11 @@ from promptsearch.errors import ConfigError, UserError
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
 from promptsearch.lm.base import LM
 from promptsearch.lm.remote import record_usage, usage_snapshot
-from promptsearch.render.prompt import Candidate, PromptTemplate, render
+from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, describe, fidelity
+from promptsearch.strategies import check_space, strategy_from_params
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.storage.trials import fail_stale
 
@@ -82,7 +83,8 @@ class RunSummary:
 
 def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, model: str,
                   settings: SearchSettings) -> SearchRecord:
-    """Check the task's data and the settings, then store the search (nothing is written on error)."""
+    """Check the task's data, the space and the settings, then store the search (nothing is
+    written on error)."""
     for flag, value, registry in (("--sampler", settings.sampler, SAMPLERS), ("--pruner", settings.pruner, PRUNERS)):
         if not isinstance(value, str):
             raise ConfigError(f"{flag}: a search stores a name ({', '.join(registry.names())}); pass an Optuna "
@@ -90,6 +92,7 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
         registry.get(value, flag)
     if settings.dev_limit is not None and settings.dev_limit < 1:
         raise ConfigError(f"--dev-limit: must be at least 1, got {settings.dev_limit}")
+    check_space(space)
     check_data(task)
     return store.create_search(name, task.to_dict(), space.to_dict(), model, settings.to_dict())
 
@@ -105,13 +108,12 @@ def open_parts(record: SearchRecord) -> tuple[TaskSpec, SpaceSpec, SearchSetting
             SearchSettings(**record.settings))
 
 
-def render_candidate(candidate: Candidate, task: TaskSpec, lm: LM | None) -> PromptTemplate:
-    """A PromptTemplate, or a render.dynamic.DynamicPrompt for nearest-neighbour demos (which
-    has the same hash / with_placeholders / answer_prefix / strategy, and per_example)."""
+def render_candidate(candidate: Candidate, task: TaskSpec, lm: LM | None) -> Prompt:
+    """A PromptTemplate, or a DynamicPrompt for nearest-neighbour demos, with the model's chat template."""
     return render(candidate, task, lm.apply_chat_template if lm is not None else None)
 
 
-def candidate_prompt(store: Store, record: SearchRecord, lm: LM, row) -> PromptTemplate:
+def candidate_prompt(store: Store, record: SearchRecord, lm: LM, row) -> Prompt:
     """Rebuild the exact prompt a stored candidate (CandidateRow) was scored with, strategy and
     nearest-neighbour demos included, so it can be scored again (e.g. on the test split).
     Raises UserError if what comes out is not what was stored (its hash differs)."""
@@ -124,7 +126,9 @@ def candidate_prompt(store: Store, record: SearchRecord, lm: LM, row) -> PromptT
         candidate = build_candidate(params, space, task, train, [row.instruction], demos)
     else:  # the stored demos are the ones it was scored with
         stored = tuple(Example(example_id(d), dict(d)) for d in row.demos)
-        candidate = Candidate(row.instruction, stored, row.cot_trigger, row.template, dict(row.params or {}))
+        params = dict(row.params or {})
+        candidate = Candidate(row.instruction, stored, row.cot_trigger, row.template, params,
+                              strategy=strategy_from_params(params))
     prompt = render_candidate(candidate, task, lm)
     if prompt.hash != row.prompt_hash:
         raise UserError(f"search '{record.name}': candidate {row.prompt_hash[:12]} renders differently "
@@ -280,7 +284,7 @@ def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
     return TrialEvent(trial.number, score, _best_value(study), finished, target, computed, seconds, state)
 
 
-def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> PromptTemplate:
+def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> Prompt:
     """Sample a point, render it, and store the candidate before any scoring starts."""
     params = suggest(trial, ctx.space, ctx.task, ctx.instructions, ctx.dynamic_instructions)
     candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions, ctx.demos)
@@ -299,7 +303,7 @@ def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> PromptTemplate:
     return prompt
 
 
-def _score(trial: optuna.Trial, prompt: PromptTemplate, dev: list[Example], evaluator: Evaluator,
+def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: Evaluator,
            fidelity: Fidelity) -> tuple[float, int, float]:
     """Mean dev score; with a pruner, chunk by chunk, reporting to Optuna after each chunk."""
     chunk = fidelity.chunk or len(dev)

@@ -22,6 +22,7 @@ from promptsearch.render.prompt import PromptTemplate, slot
 from promptsearch.search.results import best, completed_trials, first_trial
 from promptsearch.search.runner import candidate_prompt, open_parts
 from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.strategies import DIRECT
 from promptsearch.verdict import stats
 
 log = logging.getLogger(__name__)
@@ -169,4 +170,4 @@ def load_baseline_file(path: str | Path, task: TaskSpec) -> PromptTemplate:
                           f"inputs are {', '.join('{' + n + '}' for n in task.inputs)}")
     for name in task.inputs:
         text = text.replace("{" + name + "}", slot(name))
-    return PromptTemplate(text, prefix, task.inputs)
+    return PromptTemplate(text, prefix, task.inputs, DIRECT)

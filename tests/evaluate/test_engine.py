@@ -7,11 +7,12 @@ import pytest
 
 from promptsearch.config import load_task
 from promptsearch.data.dataset import Example
-from promptsearch.evaluate import Evaluator, run_strategy
+from promptsearch.evaluate import Evaluator
 from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult
-from promptsearch.render import Candidate, Strategy, render
+from promptsearch.render import Candidate, render
 from promptsearch.render.dynamic import NearestDemos
-from promptsearch.render.strategy import VERSION
+from promptsearch.strategies import DIRECT, STRATEGIES, Options
+from promptsearch.strategies.reasoning import VERSION
 
 
 class ScriptLM(LM):
@@ -54,8 +55,12 @@ def math_task(tiny_task):
 
 
 def _prompt(task, strategy, **kw):
-    c = Candidate("Solve.", (), "Let's think step by step.", "plain", params=Strategy(strategy, **kw).to_params())
-    return render(c, task)
+    s = STRATEGIES.get(strategy)(**kw)
+    return render(Candidate("Solve.", (), "Let's think step by step.", "plain", params=s.to_params(), strategy=s), task)
+
+
+def run_strategy(lm, task, strategy, items):
+    return strategy.run(lm, task, items, Options())
 
 
 def _examples(n=2, gold="7"):
@@ -169,7 +174,7 @@ def test_per_example_prompts_are_cached_per_example(math_task):
 
     def prompt(pool):
         near = NearestDemos(tuple(pool), _embed([e["review"] for e in pool]), _embed, "toy", 1)
-        return render(Candidate("Solve.", (), None, "plain", nearest=near), math_task)
+        return render(Candidate("Solve.", (), None, "plain", nearest=near, strategy=DIRECT), math_task)
     pool = [Example("p1", {"review": "apples 1", "label": "1"}), Example("p2", {"review": "bananas 2", "label": "2"})]
     ex = [Example("a", {"review": "add 3", "label": "3"}), Example("b", {"review": "bake 4", "label": "4"})]
     first = ev.evaluate(prompt(pool), ex)

@@ -6,6 +6,7 @@ from promptsearch.data.dataset import Example
 from promptsearch.export.jinja import to_jinja
 from promptsearch.export.source import split_slots
 from promptsearch.render.prompt import PromptTemplate, slot
+from promptsearch.strategies import DIRECT
 
 HOSTILE = [
     "plain text",
@@ -31,7 +32,7 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE)
 def test_renders_exactly(text):
     fields = ("a", "b")
-    template = PromptTemplate(text, " ", fields)
+    template = PromptTemplate(text, " ", fields, DIRECT)
     for values in ({"a": "A", "b": "B"}, {"a": "{{ evil }}", "b": "{% x %}\r\n"}):
         expected = template.fill(Example("x", values))
         assert jinja2.Template(to_jinja(template)).render(**values) == expected
@@ -41,7 +42,7 @@ def test_renders_exactly(text):
 
 
 def test_variables_are_the_input_fields():
-    template = PromptTemplate("A: " + slot("a") + "\nB: " + slot("b") + "\nC:", " ", ("a", "b"))
+    template = PromptTemplate("A: " + slot("a") + "\nB: " + slot("b") + "\nC:", " ", ("a", "b"), DIRECT)
     source = to_jinja(template)
     env = jinja2.Environment()
     from jinja2 import meta
@@ -51,5 +52,5 @@ def test_variables_are_the_input_fields():
 
 def test_split_slots_round_trips():
     text = "x" + slot("a") + "y" + slot("b") + slot("a")
-    pieces = split_slots(PromptTemplate(text, "", ("a", "b")))
+    pieces = split_slots(PromptTemplate(text, "", ("a", "b"), DIRECT))
     assert pieces == [("text", "x"), ("field", "a"), ("text", "y"), ("field", "b"), ("field", "a")]

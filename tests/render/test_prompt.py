@@ -1,7 +1,8 @@
 from promptsearch.config import load_task
 from promptsearch.data.dataset import Example, load_split
-from promptsearch.render import Candidate, render, select_demos
+from promptsearch.render import Candidate, Prompt, render, select_demos
 from promptsearch.render.prompt import chat_messages, display_name
+from promptsearch.strategies import DIRECT
 
 
 def _ex(review, label):
@@ -11,8 +12,9 @@ def _ex(review, label):
 def test_plain_layout_exact_text(tiny_task):
     task = load_task(tiny_task)
     demos = (_ex("nice {braces}", "positive"),)
-    c = Candidate("Pick one of {labels}.", demos, "Let's think step by step.", "plain")
+    c = Candidate("Pick one of {labels}.", demos, "Let's think step by step.", "plain", strategy=DIRECT)
     p = render(c, task)
+    assert isinstance(p, Prompt)
     assert p.with_placeholders() == (
         "Pick one of negative, positive.\n\n"
         "Review: nice {braces}\nLet's think step by step.\nLabel: positive\n\n"
@@ -23,13 +25,13 @@ def test_plain_layout_exact_text(tiny_task):
 
 
 def test_empty_instruction_and_no_demos(tiny_task):
-    p = render(Candidate("", (), None, "plain"), load_task(tiny_task))
+    p = render(Candidate("", (), None, "plain", strategy=DIRECT), load_task(tiny_task))
     assert p.with_placeholders() == "Review: {review}\nLabel:"
 
 
 def test_chat_layout_uses_the_model_template(tiny_task, fake_lm):
     task = load_task(tiny_task)
-    c = Candidate("Classify.", (_ex("good", "positive"),), None, "chat")
+    c = Candidate("Classify.", (_ex("good", "positive"),), None, "chat", strategy=DIRECT)
     p = render(c, task, fake_lm.apply_chat_template)
     assert p.with_placeholders() == ("<system>Classify.</system>\n<user>Review: good</user>\n"
                                      "<assistant>positive</assistant>\n<user>Review: {review}</user>\n<assistant>")
@@ -39,9 +41,9 @@ def test_chat_layout_uses_the_model_template(tiny_task, fake_lm):
 
 def test_hash_depends_on_text_only(tiny_task):
     task = load_task(tiny_task)
-    a = render(Candidate("A", (), None, "plain", params={"x": 1}), task)
-    b = render(Candidate("A", (), None, "plain", params={"x": 2}), task)
-    c = render(Candidate("B", (), None, "plain"), task)
+    a = render(Candidate("A", (), None, "plain", params={"x": 1}, strategy=DIRECT), task)
+    b = render(Candidate("A", (), None, "plain", params={"x": 2}, strategy=DIRECT), task)
+    c = render(Candidate("B", (), None, "plain", strategy=DIRECT), task)
     assert a.hash == b.hash != c.hash
 
 

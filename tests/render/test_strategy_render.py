@@ -1,4 +1,6 @@
 """Reasoning layouts, strategy in the hash, nearest-neighbour selection and per-example prompts."""
+import hashlib
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -6,15 +8,14 @@ import pytest
 
 from promptsearch.config import load_task
 from promptsearch.data.dataset import Example
-from promptsearch.render import Candidate, Strategy, render
+from promptsearch.errors import ConfigError
+from promptsearch.render import RATIONALE, Candidate, Prompt, render
 from promptsearch.render.demos import nearest_indices
 from promptsearch.render.dynamic import DynamicPrompt, NearestDemos
-from promptsearch.render.strategy import (
-    RATIONALE,
-    answer_trigger,
-    clean_rationale,
-    subquestions,
-)
+from promptsearch.strategies import DIRECT, STRATEGIES, strategy_from_params
+from promptsearch.strategies.least_to_most import subquestions
+from promptsearch.strategies.reasoning import clean_rationale
+from promptsearch.strategies.steps import answer_trigger
 
 TRIGGER = "Let's think step by step."
 
@@ -26,8 +27,13 @@ def _ex(review, label, rationale=None):
     return Example(id=review, fields=fields)
 
 
+def _strategy(name, **kw):
+    return STRATEGIES.get(name)(**kw)
+
+
 def _cand(strategy="zero_shot_cot", demos=(), trigger=TRIGGER, template="plain", **kw):
-    return Candidate("Classify.", tuple(demos), trigger, template, params=Strategy(strategy, **kw).to_params())
+    s = _strategy(strategy, **kw)
+    return Candidate("Classify.", tuple(demos), trigger, template, params=s.to_params(), strategy=s)
 
 
 def test_zero_shot_cot_layout_ends_where_the_model_starts(tiny_task):
@@ -61,8 +67,12 @@ def test_chat_reasoning_puts_the_trigger_in_the_assistant_turn(tiny_task, fake_l
 
 def test_direct_hash_unchanged_and_strategy_settings_change_it(tiny_task):
     task = load_task(tiny_task)
-    direct = render(Candidate("Classify.", (), TRIGGER, "plain"), task)
-    assert direct.hash == render(Candidate("Classify.", (), TRIGGER, "plain", params={"strategy": "direct"}), task).hash
+    direct = render(Candidate("Classify.", (), TRIGGER, "plain", strategy=DIRECT), task)
+    # the hash a direct template had before strategies existed (stored searches and caches stay valid)
+    blob = json.dumps([direct.text, " ", ["review"]], ensure_ascii=False)
+    assert direct.hash == hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+    assert direct.hash == render(Candidate("Classify.", (), TRIGGER, "plain", params={"strategy": "direct"},
+                                           strategy=strategy_from_params({"strategy": "direct"})), task).hash
     hashes = {render(_cand(s, **kw), task).hash for s, kw in [
         ("zero_shot_cot", {}), ("self_consistency", {"samples": 5, "temperature": 0.7}),
         ("self_consistency", {"samples": 3, "temperature": 0.7}), ("self_consistency", {"samples": 5, "temperature": 1.0}),
@@ -71,11 +81,13 @@ def test_direct_hash_unchanged_and_strategy_settings_change_it(tiny_task):
 
 
 def test_strategy_params_round_trip():
-    for s in (Strategy(), Strategy("zero_shot_cot", 64, label_answer="extract"),
-              Strategy("self_consistency", 32, 5, 0.7, seed=3), Strategy("least_to_most", max_subquestions=2)):
-        assert Strategy.from_params(s.to_params()) == s
-    with pytest.raises(ValueError, match="unknown strategy"):
-        Strategy.from_params({"strategy": "tree"})
+    for s in (DIRECT, _strategy("zero_shot_cot", max_tokens=64, label_answer="extract"),
+              _strategy("self_consistency", max_tokens=32, samples=5, temperature=0.7, seed=3),
+              _strategy("least_to_most", max_subquestions=2)):
+        assert strategy_from_params(s.to_params()) == s
+    assert strategy_from_params({}) == DIRECT  # a candidate stored before strategies
+    with pytest.raises(ConfigError, match="'tree' is not a known strategy; allowed: direct, zero_shot_cot"):
+        strategy_from_params({"strategy": "tree"})
 
 
 def test_answer_triggers_by_type(tiny_task, tmp_path):
@@ -111,7 +123,8 @@ def _embed(texts):
 
 def _dynamic(task, pool, k=1, order="drawn", strategy="direct"):
     near = NearestDemos(tuple(pool), _embed([e["review"] for e in pool]), _embed, "toy", k, order)
-    return render(replace(_cand(strategy) if strategy != "direct" else Candidate("Classify.", (), None, "plain"),
+    return render(replace(_cand(strategy) if strategy != "direct" else Candidate("Classify.", (), None, "plain",
+                                                                                  strategy=DIRECT),
                           nearest=near), task)
 
 
@@ -119,7 +132,7 @@ def test_dynamic_prompt_gives_each_example_its_own_demos(tiny_task):
     task = load_task(tiny_task)
     pool = [_ex("apple pie", "positive"), _ex("bad beans", "negative"), _ex("cold coffee", "negative")]
     p = _dynamic(task, pool)
-    assert isinstance(p, DynamicPrompt)
+    assert isinstance(p, DynamicPrompt) and isinstance(p, Prompt)
     a, b, again = p.per_example([_ex("always", "positive"), _ex("coffee is cold", "negative"), _ex("ant", "x")])
     assert "Review: apple pie\nLabel: positive" in a.fill(_ex("always", "positive"))
     assert "Review: cold coffee" in b.text and "apple" not in b.text

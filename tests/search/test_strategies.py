@@ -6,7 +6,7 @@ from optuna.trial import TrialState
 from psdata import sentiment_rows, write_jsonl
 
 from promptsearch.config import load_space, load_task
-from promptsearch.render.strategy import RATIONALE, VERSION
+from promptsearch.render import RATIONALE
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.search import bootstrap as boot
 from promptsearch.search.results import leaderboard
@@ -14,6 +14,7 @@ from promptsearch.search.runner import candidate_prompt
 from promptsearch.storage import Store
 from promptsearch.storage import bootstrap as db
 from promptsearch.storage.bootstrap import BootstrapDemoRow
+from promptsearch.strategies.reasoning import VERSION
 
 ALL = "[direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most]"
 

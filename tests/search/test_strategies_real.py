@@ -12,11 +12,12 @@ from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
 from promptsearch.evaluate import Evaluator
 from promptsearch.lm.embed import HiddenStates, load_embedder, minilm_dir
-from promptsearch.render import Candidate, Strategy, render
+from promptsearch.render import Candidate, render
 from promptsearch.render.dynamic import NearestDemos
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.search.results import leaderboard
 from promptsearch.storage import Store
+from promptsearch.strategies import DIRECT, LeastToMost, SelfConsistency, ZeroShotCoT
 
 MATH = [{"question": "Tom has 3 apples and buys 4 more. How many apples does he have?", "answer": "7"},
         {"question": "A box holds 10 pens. 2 are taken out. How many pens are left?", "answer": "8"},
@@ -47,20 +48,20 @@ def one_thread_when_busy():
 
 
 @pytest.mark.parametrize("strategy", [
-    Strategy("direct"),
-    Strategy("zero_shot_cot", max_tokens=12),
-    Strategy("self_consistency", max_tokens=10, samples=2, temperature=0.7),
-    Strategy("least_to_most", max_tokens=10, max_subquestions=1),
+    DIRECT,
+    ZeroShotCoT(max_tokens=12),
+    SelfConsistency(max_tokens=10, samples=2, temperature=0.7),
+    LeastToMost(max_tokens=10, max_subquestions=1),
 ], ids=lambda s: s.name)
 def test_each_strategy_on_the_real_model(smollm, math_task, strategy):
     task = load_task(math_task)
     dev = load_split(task, "dev", 2)
     prompt = render(Candidate("Answer the question.", (), "Let's think step by step.", "plain",
-                              params=strategy.to_params()), task)
+                              params=strategy.to_params(), strategy=strategy), task)
     traces = Evaluator(smollm, task).traces(prompt, dev)
     assert len(traces) == 2
     for t in traces:
-        if strategy.reasons:  # whatever the model wrote, the answer extracted is a number or nothing
+        if strategy != DIRECT:  # whatever the model wrote, the answer extracted is a number or nothing
             assert t.prediction == "" or float(t.prediction) == float(t.prediction)
             assert t.rationale.strip()  # it reasoned (an empty first path is asked again)
         else:  # direct generation: the line it wrote, scored by the numeric metric
@@ -85,8 +86,9 @@ def test_few_shot_cot_with_data_rationales_in_a_real_search(smollm, math_task, t
 def test_label_task_ranks_labels_after_reasoning(smollm, tiny_task):
     task = load_task(tiny_task)
     dev = load_split(task, "dev", 2)
-    prompt = render(Candidate("", (), "Let's think step by step.", "plain",
-                              params=Strategy("zero_shot_cot", max_tokens=8).to_params()), task)
+    strategy = ZeroShotCoT(max_tokens=8)
+    prompt = render(Candidate("", (), "Let's think step by step.", "plain", params=strategy.to_params(),
+                              strategy=strategy), task)
     result = Evaluator(smollm, task).evaluate(prompt, dev)
     assert all(r.prediction in task.labels for r in result.results)
 

@@ -1,7 +1,7 @@
 """Answer extraction on hand-written model outputs, and majority voting."""
 import pytest
 
-from promptsearch.evaluate.extract import extract_answer, numbers, vote
+from promptsearch.strategies.extract import extract_answer, numbers, vote
 
 LABELS = ["entailment", "not_entailment"]
 
