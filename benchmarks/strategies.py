@@ -38,7 +38,8 @@ from promptsearch.search import SearchSettings, create_search, run_search  # noq
 from promptsearch.search.bootstrap import DemoSource  # noqa: E402
 from promptsearch.search.params import build_candidate  # noqa: E402
 from promptsearch.search.results import best  # noqa: E402
-from promptsearch.search.runner import candidate_prompt, render_candidate  # noqa: E402
+from promptsearch.search.rebuild import rebuild_prompt  # noqa: E402
+from promptsearch.search.runner import render_candidate  # noqa: E402
 from promptsearch.storage import Store  # noqa: E402
 from promptsearch.strategies import STRATEGIES  # noqa: E402
 
@@ -142,7 +143,7 @@ def search_row(name, task, args, lm, store, space, test) -> dict:
     rec = create_search(store, search, task, space, lm.name, SearchSettings(dev_limit=args.examples, seed=0))
     run_search(store, rec, lm, args.trials)
     top = best(store, rec)
-    prompt = candidate_prompt(store, rec, lm, top.candidate)
+    prompt = rebuild_prompt(rec, top.candidate, lm=lm, store=store)
     t = Evaluator(lm, task, store, Decoding()).evaluate(prompt, test)
     p = top.candidate.params
     what = p["strategy"] + (f", {p['n_demos']} demos" if p.get("n_demos") else "") + \

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 
 from promptsearch.export.formats import EXPORTERS
-from promptsearch.export.source import candidate_of, task_of
+from promptsearch.export.source import task_of
 from promptsearch.render.prompt import chat_messages
+from promptsearch.search.rebuild import stored_candidate
 from promptsearch.search.results import Entry
 from promptsearch.storage.store import SearchRecord, Store
 
 
 @EXPORTERS.register("chat")
 def chat_export(store: Store, record: SearchRecord, entry: Entry) -> str:
-    messages = chat_messages(candidate_of(entry.candidate), task_of(record))
+    messages = chat_messages(stored_candidate(entry.candidate), task_of(record))
     return json.dumps(messages, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
-from promptsearch.data.dataset import Example, example_id, load_split
+from promptsearch.data.dataset import Example, load_split
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
 from promptsearch.lm.base import LM
@@ -30,9 +30,9 @@ from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, describe, fidelity
-from promptsearch.strategies import check_space, strategy_from_params
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.storage.trials import fail_stale
+from promptsearch.strategies import check_space
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what --trials counts
@@ -111,29 +111,6 @@ def open_parts(record: SearchRecord) -> tuple[TaskSpec, SpaceSpec, SearchSetting
 def render_candidate(candidate: Candidate, task: TaskSpec, lm: LM | None) -> Prompt:
     """A PromptTemplate, or a DynamicPrompt for nearest-neighbour demos, with the model's chat template."""
     return render(candidate, task, lm.apply_chat_template if lm is not None else None)
-
-
-def candidate_prompt(store: Store, record: SearchRecord, lm: LM, row) -> Prompt:
-    """Rebuild the exact prompt a stored candidate (CandidateRow) was scored with, strategy and
-    nearest-neighbour demos included, so it can be scored again (e.g. on the test split).
-    Raises UserError if what comes out is not what was stored (its hash differs)."""
-    task, space, settings = open_parts(record)
-    train = load_split(task, "train")
-    evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
-    demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
-    params = dict(row.params or {}, instruction=0)
-    if params.get("demo_selection") == "nearest":
-        candidate = build_candidate(params, space, task, train, [row.instruction], demos)
-    else:  # the stored demos are the ones it was scored with
-        stored = tuple(Example(example_id(d), dict(d)) for d in row.demos)
-        params = dict(row.params or {})
-        candidate = Candidate(row.instruction, stored, row.cot_trigger, row.template, params,
-                              strategy=strategy_from_params(params))
-    prompt = render_candidate(candidate, task, lm)
-    if prompt.hash != row.prompt_hash:
-        raise UserError(f"search '{record.name}': candidate {row.prompt_hash[:12]} renders differently "
-                        f"now (hash {prompt.hash[:12]}); its train data or settings changed")
-    return prompt
 
 
 def fail_stale_trials(study: optuna.Study) -> list[int]:

@@ -18,9 +18,10 @@ from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError, NotFoundError, UserError
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
 from promptsearch.lm.base import LM
-from promptsearch.render.prompt import PromptTemplate, slot
+from promptsearch.render.prompt import Prompt, PromptTemplate, slot
+from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import best, completed_trials, first_trial
-from promptsearch.search.runner import candidate_prompt, open_parts
+from promptsearch.search.runner import open_parts
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.strategies import DIRECT
 from promptsearch.verdict import stats
@@ -126,14 +127,14 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
 
 
 def _arm_from_row(store: Store, record: SearchRecord, lm: LM, row, source: str,
-                  dev_score: float | None) -> tuple[Arm, PromptTemplate]:
+                  dev_score: float | None) -> tuple[Arm, Prompt]:
     # Rebuilt exactly as scored (strategy and per-input nearest demos included), hash-checked.
-    template = candidate_prompt(store, record, lm, row)
+    template = rebuild_prompt(record, row, lm=lm, store=store)
     return Arm(source, template.hash, row.prompt, dev_score), template
 
 
 def _baseline(store: Store, record: SearchRecord, lm: LM, task: TaskSpec, baseline: str,
-              dev_scores: dict) -> tuple[Arm, PromptTemplate]:
+              dev_scores: dict) -> tuple[Arm, Prompt]:
     if baseline == "first":
         first = first_trial(store, record)
         if first is None:

@@ -9,12 +9,12 @@ from promptsearch.config import load_space, load_task
 from promptsearch.render import RATIONALE
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.search import bootstrap as boot
+from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import leaderboard
-from promptsearch.search.runner import candidate_prompt
+from promptsearch.strategies.reasoning import VERSION
 from promptsearch.storage import Store
 from promptsearch.storage import bootstrap as db
 from promptsearch.storage.bootstrap import BootstrapDemoRow
-from promptsearch.strategies.reasoning import VERSION
 
 ALL = "[direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most]"
 
@@ -126,7 +126,7 @@ def test_nearest_demos_in_the_loop_and_rebuilt_from_storage(store, tiny_task, tm
     entry = leaderboard(store, rec, 1)[0]
     assert entry.candidate.params["demo_selection"] == "nearest" and entry.candidate.demos == []
     assert entry.candidate.prompt.startswith("[demonstrations: the 2 of 12 pool examples nearest")
-    prompt = candidate_prompt(store, rec, fake_lm, entry.candidate)
+    prompt = rebuild_prompt(rec, entry.candidate, lm=fake_lm, store=store)
     assert prompt.hash == entry.candidate.prompt_hash
     task = load_task(tiny_task)
     from promptsearch.data import load_split
@@ -142,5 +142,5 @@ def test_reasoning_candidate_rebuilt_from_storage(store, tiny_task, tmp_path, fa
     rec = _create(store, tiny_task, space)
     run_search(store, rec, fake_lm, 1)
     row = leaderboard(store, rec, 1)[0].candidate
-    prompt = candidate_prompt(store, rec, fake_lm, row)
+    prompt = rebuild_prompt(rec, row, lm=fake_lm, store=store)
     assert prompt.hash == row.prompt_hash and prompt.strategy.samples == 2

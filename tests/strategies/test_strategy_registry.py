@@ -13,8 +13,8 @@ from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LoglikelihoodRequest
 from promptsearch.render import Layout
 from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import leaderboard
-from promptsearch.search.runner import candidate_prompt
 from promptsearch.storage import Store
 from promptsearch.strategies import STRATEGIES, Choice, Strategy, Trace, describe, param, register_strategy
 
@@ -82,7 +82,7 @@ def test_a_strategy_registered_here_runs_through_a_search(shout, tiny_task, tmp_
     rows = {e.candidate.params.get("shout_marks"): e.candidate for e in leaderboard(store, rec, None)}
     assert rows[3].prompt == "Classify.\n\nReview: {review}\nANSWER!!!"
     assert rows[3].params["strategy"] == "shout" and rows[1].prompt_hash != rows[3].prompt_hash
-    rebuilt = candidate_prompt(store, rec, fake_lm, rows[3])
+    rebuilt = rebuild_prompt(rec, rows[3], lm=fake_lm, store=store)
     assert rebuilt.hash == rows[3].prompt_hash and rebuilt.strategy == shout(marks=3)
     assert describe(rows[3].params) == "shout !!!"
     assert leaderboard_table(leaderboard(store, rec, None)).row_count == len(rows)
