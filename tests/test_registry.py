@@ -63,3 +63,28 @@ def test_builtins_come_first_in_their_own_order_whatever_was_imported_first(tmp_
     assert reg.names() == ("one", "two", "plugin")
     reg.remove("plugin")
     assert reg.names() == ("one", "two") and "plugin" not in reg
+
+
+def test_the_examples_in_docs_extending_register_what_they_say():
+    """Every code block of docs/extending.md runs as written and adds the name it shows."""
+    import re
+    from pathlib import Path
+
+    from promptsearch.export import EXPORTERS
+    from promptsearch.lm import BACKENDS
+    from promptsearch.search.sampling import SAMPLERS
+    from promptsearch.strategies import STRATEGIES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    added = [(STRATEGIES, "shout"), (SAMPLERS, "qmc"), (EXPORTERS, "markdown"), (BACKENDS, "vllm-local")]
+    assert len(blocks) == len(added)
+    try:
+        for code in blocks:
+            exec(compile(code, "docs/extending.md", "exec"), {})  # noqa: S102 - our own documentation
+        assert all(name in registry for registry, name in added)
+        assert STRATEGIES.get("shout")(marks=2).key() == "shout:m2"
+        assert BACKENDS.get("vllm-local").claims("vllm:x") and not BACKENDS.get("vllm-local").claims("smollm2")
+    finally:
+        for registry, name in added:
+            registry.remove(name)
