@@ -67,7 +67,7 @@ def tasks(wanted: list[str]) -> list[tuple[TaskSpec, SpaceSpec]]:
 
 def test_scores(lm, store, task: TaskSpec, prompt, limit: int) -> list[float]:
     test = load_split(task, "test", limit)
-    return [r.score for r in Evaluator(lm, task, store).evaluate(prompt, test).results]
+    return [r.score for r in Evaluator(lm, task, store.evaluations).evaluate(prompt, test).results]
 
 
 def run_arm(lm, store, task, space, arm, args) -> dict:
@@ -76,7 +76,7 @@ def run_arm(lm, store, task, space, arm, args) -> dict:
     if arm == "zero-shot":
         prompt = render(Candidate(space.instructions[0], (), None, "plain"), task, lm.apply_chat_template)
         dev = load_split(task, "dev", args.dev_limit)
-        dev_score = Evaluator(lm, task, store).evaluate(prompt, dev).score
+        dev_score = Evaluator(lm, task, store.evaluations).evaluate(prompt, dev).score
     else:
         settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit,
                                   sampler="random" if arm == "random" else "tpe")

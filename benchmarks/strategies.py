@@ -115,7 +115,7 @@ def bench_task(name: str, args, lm, store: Store, space, workdir: Path) -> list[
     task = load_task(task_file(name, Path(args.data), workdir))
     dev, test = load_split(task, "dev", args.examples), load_split(task, "test", args.examples)
     train = load_split(task, "train")
-    evaluator = Evaluator(lm, task, store, Decoding())
+    evaluator = Evaluator(lm, task, store.evaluations, Decoding())
     demos = DemoSource(store, None, lm, task, space, train, evaluator)
     rows = []
     for strategy in STRATEGY_ROWS:
@@ -144,7 +144,7 @@ def search_row(name, task, args, lm, store, space, test) -> dict:
     run_search(store, rec, lm, args.trials)
     top = best(store, rec)
     prompt = rebuild_prompt(rec, top.candidate, lm=lm, store=store)
-    t = Evaluator(lm, task, store, Decoding()).evaluate(prompt, test)
+    t = Evaluator(lm, task, store.evaluations, Decoding()).evaluate(prompt, test)
     p = top.candidate.params
     what = p["strategy"] + (f", {p['n_demos']} demos" if p.get("n_demos") else "") + \
         (f", trigger '{p['cot_trigger']}'" if p.get("cot_trigger", "none") != "none" else "")

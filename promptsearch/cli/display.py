@@ -109,7 +109,7 @@ def pruned_table(store, record: SearchRecord, trials) -> Table:
     for col in ("trial", "partial score", "examples", "instruction", "demos"):
         table.add_column(col, justify="right" if col != "instruction" else "left")
     for t in trials:
-        c = store.get_candidate(record.id, t.user_attrs.get("prompt_hash", ""))
+        c = store.candidates.get(record.id, t.user_attrs.get("prompt_hash", ""))
         table.add_row(str(t.number), f"{t.user_attrs.get('partial_score', float('nan')):.4f}",
                       str(t.user_attrs.get("partial_examples", "-")), _short(c.instruction if c else None),
                       str(len(c.demos)) if c else "-")

@@ -10,7 +10,7 @@ from promptsearch.cli.args import positive
 from promptsearch.search import open_parts
 from promptsearch.search.results import best, leaderboard
 from promptsearch.storage import Store, mask_url, upgrade_database
-from promptsearch.storage.trials import GRACE_PERIOD, HEARTBEAT_INTERVAL
+from promptsearch.storage.owners import GRACE_PERIOD, HEARTBEAT_INTERVAL
 
 console = display.console
 

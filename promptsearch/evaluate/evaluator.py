@@ -30,6 +30,7 @@ class ExampleResult:
     example_id: str
     prediction: str
     score: float  # the metric's value for this example, in [0, 1]
+    feedback: str | None = None  # the metric's explanation of a lost point, if it gives one
 
 
 @dataclass

@@ -19,14 +19,12 @@ from promptsearch.config.propose import ProposeSpec
 from promptsearch.propose import prompts
 from promptsearch.propose.clean import clean, rejection
 from promptsearch.propose.proposer import Completion, Proposer
-from promptsearch.storage.proposals import (ProposalRoundRow, ProposalRow, all_proposals, done_parts,
-                                            ensure_tables, pool_proposals)
 
 log = logging.getLogger(__name__)
 
 
 class Context(Protocol):  # what the hook reads of the search loop's SearchContext
-    store: Any
+    store: Any  # a storage.Store: proposals are read and written through store.proposals
     record: Any
     task: Any
     space: Any
@@ -61,13 +59,11 @@ class ProposalHook:
 
     def __call__(self, ctx: Context) -> None:
         if not self._synced:
-            ensure_tables(ctx.store.engine)
             self._sync_pool(ctx)
             ctx.dynamic_instructions = True  # the pool grows: Optuna samples an index into it
             self._synced = True
         finished = len(ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-        with ctx.store.session() as s:
-            done = done_parts(s, ctx.record.id)
+        done = ctx.store.proposals.done_parts(ctx.record.id)
         for rnd in range(min(self.spec.rounds, finished // self.spec.every + 1)):
             for method in self._methods(rnd):
                 if (rnd, method) not in done:
@@ -83,8 +79,7 @@ class ProposalHook:
 
     def _sync_pool(self, ctx: Context) -> None:
         """Seeds, then accepted proposals in pool order: the pool a resumed search had."""
-        with ctx.store.session() as s:
-            rows = pool_proposals(s, ctx.record.id)
+        rows = ctx.store.proposals.pool(ctx.record.id)
         ctx.instructions[:] = list(ctx.space.instructions) + [r.text for r in rows]
 
     def _run_part(self, ctx: Context, rnd: int, method: str, finished: int) -> None:
@@ -141,30 +136,25 @@ class ProposalHook:
     def _store(self, ctx: Context, rnd: int, method: str, finished: int,
                proposals: list[Proposal], outcome: str) -> None:
         """The part's proposals and its round row in one transaction; then extend the pool."""
-        base = len(ctx.instructions)
-        accepted = [p for p in proposals if p.reason is None]
-        with ctx.store.session() as s, s.begin():
-            index = base
-            for p in proposals:
-                s.add(ProposalRow(search_id=ctx.record.id, round=rnd, method=method, text=p.text,
-                                  accepted=p.reason is None, reason=p.reason,
-                                  pool_index=index if p.reason is None else None, parents=p.parents,
-                                  prompt=p.sent, raw=p.raw, proposer=self.proposer.name))
-                index += p.reason is None
-            s.add(ProposalRoundRow(search_id=ctx.record.id, round=rnd, method=method,
-                                   finished_trials=finished, outcome=outcome))
-        ctx.instructions.extend(p.text for p in accepted)
+        index, rows = len(ctx.instructions), []
+        for p in proposals:
+            rows.append({"text": p.text, "accepted": p.reason is None, "reason": p.reason,
+                         "pool_index": index if p.reason is None else None, "parents": p.parents,
+                         "prompt": p.sent, "raw": p.raw, "proposer": self.proposer.name})
+            index += p.reason is None
+        ctx.store.proposals.add_part(ctx.record.id, rnd, method, finished, outcome, rows)
+        ctx.instructions.extend(p.text for p in proposals if p.reason is None)
 
     def _enqueue(self, ctx: Context) -> None:
-        """Queue a trial for each accepted proposal not yet queued (idempotent after a crash)."""
-        with ctx.store.session() as s, s.begin():
-            pending = [r for r in all_proposals(s, ctx.record.id) if r.accepted and not r.enqueued]
-            if not pending:
-                return
-            others = _best_other_params(ctx.study)
-            for row in pending:
-                ctx.study.enqueue_trial({**others, "instruction": row.pool_index}, skip_if_exists=True)
-                row.enqueued = True
+        """Queue a trial for each accepted proposal not yet queued (idempotent after a crash:
+        a proposal queued but not yet marked is queued again, and Optuna skips the repeat)."""
+        pending = ctx.store.proposals.not_enqueued(ctx.record.id)
+        if not pending:
+            return
+        others = _best_other_params(ctx.study)
+        for row in pending:
+            ctx.study.enqueue_trial({**others, "instruction": row.pool_index}, skip_if_exists=True)
+        ctx.store.proposals.mark_enqueued([row.id for row in pending])
 
 
 def _best_other_params(study: optuna.Study) -> dict[str, Any]:

@@ -9,12 +9,10 @@ from statistics import mean
 from typing import Any
 
 import optuna
-import sqlalchemy as sa
 from optuna.trial import TrialState
 
 from promptsearch.search.params import NO_TRIGGER
 from promptsearch.search.results import Entry, leaderboard, trial_counts
-from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord, Store
 
 log = logging.getLogger(__name__)
@@ -108,11 +106,9 @@ def _trials(study: optuna.Study) -> list[TrialPoint]:
 
 def _candidate_params(store: Store, record: SearchRecord) -> dict[str, dict[str, Any]]:
     """Each candidate's full parameter set (Optuna's trial params omit the fixed dimensions)."""
-    with store.session() as s:
-        rows = s.execute(sa.select(CandidateRow.prompt_hash, CandidateRow.params, CandidateRow.instruction)
-                         .where(CandidateRow.search_id == record.id))
-        # params["instruction"] is an index into the instruction pool: show the text instead
-        return {h: {**(p or {}), "instruction": text} for h, p, text in rows}
+    rows = store.candidates.of_search(record.id)
+    # params["instruction"] is an index into the instruction pool: show the text instead
+    return {r.prompt_hash: {**(r.params or {}), "instruction": r.instruction} for r in rows}
 
 
 def _dimensions(trials: list[TrialPoint], params: dict[str, dict]) -> tuple[list, dict[str, str]]:
@@ -159,13 +155,7 @@ def _by_instruction(trials: list[TrialPoint], params: dict[str, dict]) -> dict[s
 
 def _proposals(store: Store, record: SearchRecord, scores: dict[str, list[float]]) -> list[Proposal]:
     """Proposed instructions with their parents, if the search had a proposer (else none)."""
-    try:
-        from promptsearch.storage.proposals import all_proposals
-        with store.session() as s:
-            rows = all_proposals(s, record.id)
-    except Exception as e:  # noqa: BLE001 - no proposals table (an older database): no section
-        log.info("no proposals to report: %s", e)
-        return []
+    rows = store.proposals.all(record.id)
     return [Proposal(r.round, r.method, r.text, r.accepted, r.reason, r.pool_index, list(r.parents or []),
                      max(scores[r.text]) if scores.get(r.text) else None, len(scores.get(r.text, [])))
             for r in rows]

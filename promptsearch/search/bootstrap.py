@@ -28,7 +28,7 @@ from promptsearch.lm.embed import load_embedder
 from promptsearch.render.demos import RATIONALE
 from promptsearch.render.dynamic import NearestDemos, query_text
 from promptsearch.render.prompt import Candidate, PromptTemplate, render_template
-from promptsearch.storage import bootstrap as db
+from promptsearch.storage.bootstrap import BootstrapDemo
 from promptsearch.storage.store import Store
 from promptsearch.strategies import STRATEGIES, Strategy
 
@@ -106,17 +106,17 @@ class DemoSource:
         prompt = self.bootstrap_prompt()
         key = self.source_key(prompt)
         tries = self.bootstrap_examples()
-        known = db.load_demos(self.store, self.lm.name, key) if self.store else {}
+        known = self.store.demos.load(self.lm.name, key) if self.store else {}
         todo = [e for e in tries if e.id not in known]
         if todo:
             log.info("bootstrapping: %s on %d train examples (%d already stored)",
                      prompt.strategy.name, len(todo), len(tries) - len(todo))
             metric = get_metric(self.task.metric)
-            fresh = [db.BootstrapDemo(e.id, t.rationale, t.prediction, metric(t.prediction, e[self.task.output]) >= 1.0,
+            fresh = [BootstrapDemo(e.id, t.rationale, t.prediction, metric(t.prediction, e[self.task.output]) >= 1.0,
                                       self.search_id, prompt.strategy.key(), prompt.hash)
                      for e, t in zip(todo, self.evaluator.traces(prompt, todo))]
             if self.store:
-                db.save_demos(self.store, self.lm.name, key, prompt.with_placeholders(), fresh)
+                self.store.demos.save(self.lm.name, key, prompt.with_placeholders(), fresh)
             known = {**known, **{d.example_id: d for d in fresh}}
         kept = [with_rationale(e, known[e.id].rationale) for e in tries
                 if known[e.id].correct and known[e.id].rationale.strip()]

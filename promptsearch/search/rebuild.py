@@ -72,7 +72,8 @@ def _nearest(record: SearchRecord, row: CandidateRow, lm: LM, store: Store | Non
     """Per-input demos are chosen again, from the same pool with the same embeddings."""
     task, space, settings = open_parts(record)
     train = load_split(task, "train")
-    evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
+    cache = store.evaluations if store is not None else None
+    evaluator = Evaluator(lm, task, cache, Decoding(max_new_tokens=settings.max_new_tokens))
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
     candidate = build_candidate(dict(row.params or {}, instruction=0), space, task, train, [row.instruction], demos)
     return render_candidate(candidate, task, lm)

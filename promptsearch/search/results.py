@@ -49,7 +49,7 @@ def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[E
         if h is None or h in seen:
             continue
         seen.add(h)
-        candidate = store.get_candidate(record.id, h)
+        candidate = store.candidates.get(record.id, h)
         if candidate is not None:
             entries.append(Entry(t.number, t.value, candidate))
         if k is not None and len(entries) >= k:
@@ -71,16 +71,13 @@ def first_trial(store: Store, record: SearchRecord) -> Entry | None:
     if not trials:
         return None
     t = trials[0]
-    candidate = store.get_candidate(record.id, t.user_attrs.get("prompt_hash", ""))
+    candidate = store.candidates.get(record.id, t.user_attrs.get("prompt_hash", ""))
     return Entry(t.number, t.value, candidate) if candidate is not None else None
 
 
 def proposal_lineage(store: Store, record: SearchRecord) -> list[dict]:
     """Every stored proposal with its parents, the trials that used it and its best score."""
-    from promptsearch.storage.proposals import all_proposals, ensure_tables
-    ensure_tables(store.engine)
-    with store.session() as s:
-        rows = all_proposals(s, record.id)
+    rows = store.proposals.all(record.id)
     if not rows:
         return []
     used: dict[int, list[FrozenTrial]] = {}

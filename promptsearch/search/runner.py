@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from promptsearch.config.propose import ProposeSpec
@@ -28,14 +29,14 @@ from promptsearch.lm.base import LM
 from promptsearch.lm.remote import record_usage, usage_snapshot
 from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
+from promptsearch.search.claims import Claims
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, describe, fidelity
-from promptsearch.storage.store import SearchRecord, Store
-from promptsearch.storage.trials import fail_stale
+from promptsearch.storage.retry import environment_error
+from promptsearch.storage.store import SearchRecord, Store, slot_counts
 from promptsearch.strategies import check_space
 
 log = logging.getLogger(__name__)
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what --trials counts
 
 
 @dataclass(frozen=True)
@@ -113,16 +114,6 @@ def render_candidate(candidate: Candidate, task: TaskSpec, lm: LM | None) -> Pro
     return render(candidate, task, lm.apply_chat_template if lm is not None else None)
 
 
-def fail_stale_trials(study: optuna.Study) -> list[int]:
-    """Mark trials left RUNNING by a stopped process as FAIL and queue their points again.
-
-    Safe while other workers run on the same search: a trial counts as stale only when its
-    owner process is gone (same machine: checked at once) or, for another machine, when its
-    heartbeat has been silent for the grace period (see promptsearch.storage.trials).
-    """
-    return fail_stale(study)
-
-
 def dev_order(dev: list[Example], seed: int, fidelity: Fidelity) -> list[Example]:
     """With a pruner, the dev set in one seeded shuffled order, the same for every candidate:
     each fidelity step is then an unbiased sample, and steps line up across trials."""
@@ -162,6 +153,7 @@ class SearchContext:
     dynamic_instructions: bool = False  # set by a proposal hook: the pool may grow
     fidelity: Fidelity = field(default_factory=lambda: fidelity(optuna.pruners.NopPruner(), 1))
     trial_attrs: dict[str, str] = field(default_factory=dict)  # recorded on every trial of the run
+    claims: Claims | None = None  # how this run starts its trials, through `study` (see open_run)
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
@@ -175,12 +167,25 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     run_fidelity = fidelity(pruner or PRUNERS.get(settings.pruner, "--pruner")(settings.chunk_size),
                             settings.chunk_size)
     dev = dev_order(load_split(task, "dev", settings.dev_limit), settings.seed, run_fidelity)
-    evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
+    evaluator = Evaluator(lm, task, store.evaluations, Decoding(max_new_tokens=settings.max_new_tokens))
     train = load_split(task, "train")
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
-    return SearchContext(store, record, lm, task, space, settings, train, dev, store.load_study(record),
+    study = store.load_study(record)
+    return SearchContext(store, record, lm, task, space, settings, train, dev, study,
                          evaluator, list(space.instructions), demos, fidelity=run_fidelity,
-                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {})
+                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {},
+                         claims=Claims(store, record, study))
+
+
+def open_run(store: Store, record: SearchRecord, lm: LM, seed_offset: int = 0, *,
+             sampler: optuna.samplers.BaseSampler | None = None,
+             pruner: optuna.pruners.BasePruner | None = None) -> SearchContext:
+    """The context of a run that starts trials: stale trials failed and their points queued
+    first, then the study loaded with this run's sampler and pruner; its claims go through it."""
+    ctx = open_context(store, record, lm, pruner)
+    ctx.claims.fail_stale()
+    ctx.study = ctx.claims.study = _load_study(ctx, sampler, seed_offset)
+    return ctx
 
 
 def _load_study(ctx: SearchContext, sampler: optuna.samplers.BaseSampler | None, seed_offset: int) -> optuna.Study:
@@ -197,7 +202,7 @@ def _load_study(ctx: SearchContext, sampler: optuna.samplers.BaseSampler | None,
     return ctx.store.load_study(ctx.record, sampler=sampler, pruner=ctx.fidelity.pruner)
 
 
-def _space_hooks(ctx: SearchContext) -> list[TrialHook]:
+def space_hooks(ctx: SearchContext) -> list[TrialHook]:
     """Hooks the search space asks for: LLM proposal when it has a `propose` block."""
     if not ctx.space.propose:
         return []
@@ -218,17 +223,17 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
     trial then records their class (user attributes `sampler`, `pruner`)."""
     if n_trials < 1:
         raise UserError(f"--trials: must be at least 1, got {n_trials}")
-    ctx = open_context(store, record, lm, pruner)
-    summary = RunSummary(failed_stale=fail_stale_trials(ctx.study))
-    ctx.study = study = _load_study(ctx, sampler, seed_offset)
-    finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+    ctx = open_run(store, record, lm, seed_offset, sampler=sampler, pruner=pruner)
+    summary = RunSummary()
+    finished = slot_counts(ctx.study).finished
     target = finished + n_trials
     start = time.perf_counter()
-    all_hooks = [*_space_hooks(ctx), *hooks]
+    all_hooks = [*space_hooks(ctx), *hooks]
     while finished < target:
         for hook in all_hooks:
             hook(ctx)
-        event = _one_trial(ctx, finished + 1, target)
+        trial = ctx.claims.claim()  # no target: this run runs its own n_trials
+        event = run_trial(ctx, trial, finished + 1, target)
         finished += 1
         summary.completed += event.state == "complete"
         summary.pruned += event.state == "pruned"
@@ -236,29 +241,42 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
         summary.model_seconds += event.seconds if event.examples_computed else 0.0
         if on_trial is not None:
             on_trial(event)
+    summary.failed_stale = list(ctx.claims.failed_stale)
     summary.wall_seconds = time.perf_counter() - start
     return summary
 
 
-def _one_trial(ctx: SearchContext, finished: int, target: int) -> TrialEvent:
-    """Ask, render, score, tell. The trial is told (committed) before this returns."""
-    study = ctx.study
-    trial = study.ask()
-    state = "complete"
+def run_trial(ctx: SearchContext, trial: optuna.Trial, finished: int, target: int) -> TrialEvent:
+    """Render, score and tell a claimed trial. The trial is told (committed) before this returns;
+    on an error or Ctrl-C it is failed, and the finished trials stay."""
+    claims = ctx.claims
+    try:
+        state, score, computed, seconds = _run_trial(ctx, trial)
+    except UpdateFinishedTrialError:  # another worker failed it: this one was silent too long
+        raise claims.taken_over(trial) from None
+    except BaseException as e:
+        claims.abandon(trial)
+        known = environment_error(e, ctx.store.shown_url) if isinstance(e, Exception) else None
+        if known is not None:  # a full disk, a database made read-only meanwhile
+            raise known from None
+        raise
+    return TrialEvent(trial.number, score, _best_value(ctx.study), finished, target, computed, seconds, state)
+
+
+def _run_trial(ctx: SearchContext, trial: optuna.Trial) -> tuple[str, float, int, float]:
     used = usage_snapshot(ctx.lm)  # remote models count tokens and cost; stored per trial
     try:
         prompt = _prepare_trial(trial, ctx)
         score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.fidelity)
-        record_usage(trial, ctx.lm, used)
-        study.tell(trial, score, skip_if_finished=True)
+        state = "complete"
     except _Pruned as p:
         state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
-        record_usage(trial, ctx.lm, used)
-        study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
-    except BaseException:
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)  # Ctrl-C or a crash: the finished trials stay
-        raise
-    return TrialEvent(trial.number, score, _best_value(study), finished, target, computed, seconds, state)
+    record_usage(trial, ctx.lm, used)
+    if state == "complete":
+        ctx.claims.finish(trial, score)
+    else:
+        ctx.claims.finish(trial, state=TrialState.PRUNED)
+    return state, score, computed, seconds
 
 
 def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> Prompt:
@@ -266,7 +284,7 @@ def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> Prompt:
     params = suggest(trial, ctx.space, ctx.task, ctx.instructions, ctx.dynamic_instructions)
     candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions, ctx.demos)
     prompt = render_candidate(candidate, ctx.task, ctx.lm)
-    ctx.store.save_candidate(ctx.record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
+    ctx.store.candidates.save(ctx.record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
                              answer_prefix=prompt.answer_prefix, instruction=candidate.instruction,
                              demos=[d.fields for d in candidate.demos], cot_trigger=candidate.cot_trigger,
                              template=candidate.template, params=params)

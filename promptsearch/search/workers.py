@@ -1,10 +1,10 @@
 """Several processes on one search, on one machine or many (PostgreSQL).
 
 A search has a target: the number of finished (complete or pruned) trials it aims at, stored
-with it. A worker creates a new trial only while the trials that are finished, running or queued
-number fewer than the target, checked and created under a lock on the search (see
-Store.claiming_slots); so the total is exact however many workers run, and a worker that dies
-leaves its trial to be failed and re-queued (runner.fail_stale_trials), not lost.
+with it. A worker takes a trial only while the trials that are finished, running or queued
+leave room under the target, checked and created under a lock on the search (claims.py); so the
+total is exact however many workers run, and a worker that dies leaves its trial to be failed
+and re-queued by the next claim, not lost.
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LM
-from promptsearch.search.runner import TrialEvent, fail_stale_trials, run_search
-from promptsearch.storage.store import NoTrialSlot, SearchRecord, Store
+from promptsearch.search.runner import TrialEvent, open_run, run_trial, space_hooks
+from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -46,7 +46,7 @@ def join(store: Store, record: SearchRecord, more: int | None) -> int:
     if more:
         return store.raise_trial_target(record, more)
     target = store.trial_target(record)
-    return target if target is not None else store.slot_counts(record)[1]  # made before targets
+    return target if target is not None else store.slot_counts(record).finished  # made before targets
 
 
 def run_worker(store: Store, record: SearchRecord, lm: LM,
@@ -54,34 +54,31 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
                poll_seconds: float = POLL_SECONDS) -> WorkerSummary:
     """Run trials of `record` until the search has its target of finished trials."""
     summary, start = WorkerSummary(), time.perf_counter()
-    study = store.load_study(record)
     # Workers started together see the same number of trials; without a seed of their own they
     # would all draw the same start-up candidates. A parallel run is not replayable anyway.
-    seed_offset = secrets.randbelow(1 << 30)
-
-    def event(e: TrialEvent) -> None:  # the search's totals, not this worker's
+    ctx = open_run(store, record, lm, seed_offset=secrets.randbelow(1 << 30))
+    hooks = space_hooks(ctx)
+    while True:
+        target = store.trial_target(record) or 0
+        counts = slot_counts(ctx.study)
+        if counts.finished >= target:
+            break
+        trial = None
+        if counts.finished + counts.running < target:  # room, unless another worker is faster
+            for hook in hooks:
+                hook(ctx)
+            trial = ctx.claims.claim(target)
+        if trial is None:
+            time.sleep(poll_seconds)  # the rest runs elsewhere: wait, and take over a dead worker's trial
+            ctx.claims.fail_stale()
+            continue
+        event = run_trial(ctx, trial, counts.finished + 1, target)
         summary.finished += 1
-        if on_trial is not None:
-            _, finished, _ = store.slot_counts(record)
-            on_trial(dataclasses.replace(e, completed=finished, target=store.trial_target(record) or 0))
-
-    with store.claiming_slots(record):
-        while True:
-            target = store.trial_target(record) or 0
-            used, finished, waiting = store.slot_counts(record)
-            if finished >= target:
-                break
-            running = used - finished - waiting
-            if used < target or (waiting and finished + running < target):
-                try:
-                    ran = run_search(store, record, lm, target, on_trial=event, seed_offset=seed_offset)
-                    summary.failed_stale += ran.failed_stale
-                except NoTrialSlot:
-                    pass  # the remaining trials are running elsewhere (or another worker was faster)
-                continue
-            time.sleep(poll_seconds)  # wait for the other workers; take over a dead one's trial
-            summary.failed_stale += fail_stale_trials(study)
-    summary.target, summary.search_finished = target, finished
+        if on_trial is not None:  # the search's totals, not this worker's
+            finished = slot_counts(ctx.study).finished
+            on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
+    summary.failed_stale = list(ctx.claims.failed_stale)
+    summary.target, summary.search_finished = target, counts.finished
     summary.wall_seconds = time.perf_counter() - start
     return summary
 

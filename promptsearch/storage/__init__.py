@@ -1,4 +1,4 @@
-"""Storage: SQLAlchemy tables for searches, candidates and cached evaluations, next to Optuna's."""
-from promptsearch.storage.store import DEFAULT_URL, NoTrialSlot, SearchRecord, Store, mask_url, upgrade_database
+"""Storage: the project's tables beside Optuna's, behind one `Store` and its repositories."""
+from promptsearch.storage.store import DEFAULT_URL, SearchRecord, Store, mask_url, upgrade_database
 
-__all__ = ["DEFAULT_URL", "NoTrialSlot", "SearchRecord", "Store", "mask_url", "upgrade_database"]
+__all__ = ["DEFAULT_URL", "SearchRecord", "Store", "mask_url", "upgrade_database"]

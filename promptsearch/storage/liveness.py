@@ -1,9 +1,9 @@
 """Who runs a trial, and whether that process still exists.
 
-Each trial records its owner (machine, process id, process start time) when it starts running.
-A trial left RUNNING whose owner ran on *this* machine is stale exactly when that process is
-gone: checked at once, no waiting. For an owner on another machine we cannot look, and rely on
-Optuna's heartbeat instead (see trials.py).
+Each trial records its owner (machine, process id, process start time) when it is claimed
+(ps_trial_owners, see owners.py). A trial left RUNNING whose owner ran on *this* machine is stale
+exactly when that process is gone: checked at once, no waiting. For an owner on another machine
+we cannot look, and rely on its heartbeat instead.
 
 "This machine" means "the same process-id namespace": a boot id plus the pid namespace, so two
 containers or two hosts that share a hostname are never confused (a wrong "dead" verdict would
@@ -17,7 +17,6 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-OWNER_ATTR = "promptsearch:owner"  # trial system attribute: {"host", "machine", "pid", "start", "thread"}
 HOST_ENV = "PROMPTSEARCH_MACHINE_ID"  # override the machine id (tests simulate other machines)
 
 
@@ -58,6 +57,7 @@ def start_time(pid: int) -> int | None:
 
 
 def me() -> dict[str, Any]:
+    """This thread of this process: {"host", "machine", "pid", "start", "thread"}."""
     pid = os.getpid()
     return {"host": socket.gethostname(), "machine": machine_id(), "pid": pid, "start": start_time(pid),
             "thread": threading.get_ident()}

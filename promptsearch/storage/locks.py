@@ -35,8 +35,11 @@ def search_lock(engine: Engine, search_id: int) -> Iterator[None]:
         with _file_lock(Path(f"{db}.lock")):
             yield
         return
+    # NO KEY UPDATE: excludes other claimers, but not the key-share lock that inserting a row
+    # referring to the search takes (e.g. its trial's owner, written while this lock is held)
+    mode = "NO KEY UPDATE" if engine.dialect.name == "postgresql" else "UPDATE"
     with engine.connect() as conn, conn.begin():
-        conn.execute(sa.text("SELECT id FROM ps_searches WHERE id = :id FOR UPDATE"), {"id": search_id})
+        conn.execute(sa.text(f"SELECT id FROM ps_searches WHERE id = :id FOR {mode}"), {"id": search_id})
         yield
 
 

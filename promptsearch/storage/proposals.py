@@ -1,67 +1,54 @@
-"""Proposed instructions with their provenance: method, parents, the exact prompt sent, the raw output.
+"""Proposed instructions with their provenance (tables `ps_proposals`, `ps_proposal_rounds`).
 
-A round's proposals from one method are written in one transaction, so a search killed mid-round
-resumes with every stored proposal and re-asks only the methods that had not finished.
+A round's proposals from one method are written in one transaction with the round's row, so a
+search killed mid-round resumes with every stored proposal and re-asks only the methods that had
+not finished.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
 
-from promptsearch.storage.models import Base, utcnow
-
-
-class ProposalRow(Base):
-    __tablename__ = "ps_proposals"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    search_id: Mapped[int] = mapped_column(ForeignKey("ps_searches.id", ondelete="CASCADE"), index=True)
-    round: Mapped[int] = mapped_column(Integer)
-    method: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)  # cleaned; empty when nothing usable came back
-    accepted: Mapped[bool] = mapped_column(Boolean)
-    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)  # why it was rejected
-    pool_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # its index in the pool
-    parents: Mapped[list] = mapped_column(JSON)  # [{"index": i, "text": ..., "score": ...}]
-    prompt: Mapped[str] = mapped_column(Text)  # exactly what the proposer was sent
-    raw: Mapped[str] = mapped_column(Text)  # exactly what it answered
-    proposer: Mapped[str] = mapped_column(String(500))
-    enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+from promptsearch.storage.models import ProposalRoundRow, ProposalRow
+from promptsearch.storage.retry import Sessions
 
 
-class ProposalRoundRow(Base):
-    """One method's part of a round: present once its proposals are stored (even if none)."""
+class Proposals:
+    def __init__(self, db: Sessions):
+        self.db = db
 
-    __tablename__ = "ps_proposal_rounds"
-    __table_args__ = (sa.UniqueConstraint("search_id", "round", "method"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    search_id: Mapped[int] = mapped_column(ForeignKey("ps_searches.id", ondelete="CASCADE"), index=True)
-    round: Mapped[int] = mapped_column(Integer)
-    method: Mapped[str] = mapped_column(String(32))
-    finished_trials: Mapped[int] = mapped_column(Integer)  # when the round was run
-    outcome: Mapped[str] = mapped_column(String(300))  # "3 accepted, 1 rejected" or why skipped
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    def pool(self, search_id: int) -> list[ProposalRow]:
+        """Accepted proposals in pool order."""
+        query = sa.select(ProposalRow).where(ProposalRow.search_id == search_id, ProposalRow.accepted.is_(True)) \
+            .order_by(ProposalRow.pool_index)
+        return self.db.read(lambda s: list(s.scalars(query)))
 
+    def all(self, search_id: int) -> list[ProposalRow]:
+        query = sa.select(ProposalRow).where(ProposalRow.search_id == search_id).order_by(ProposalRow.id)
+        return self.db.read(lambda s: list(s.scalars(query)))
 
-def ensure_tables(engine: sa.Engine) -> None:
-    Base.metadata.create_all(engine, tables=[ProposalRow.__table__, ProposalRoundRow.__table__])
+    def done_parts(self, search_id: int) -> set[tuple[int, str]]:
+        """(round, method) of every part already stored."""
+        query = sa.select(ProposalRoundRow.round, ProposalRoundRow.method).where(
+            ProposalRoundRow.search_id == search_id)
+        return self.db.read(lambda s: {(r.round, r.method) for r in s.execute(query)})
 
+    def add_part(self, search_id: int, round: int, method: str, finished_trials: int, outcome: str,
+                 proposals: Sequence[dict[str, Any]]) -> None:
+        """One method's proposals (ProposalRow fields besides search, round and method) and its
+        round row, in one transaction."""
+        def add(s) -> None:
+            s.add_all([ProposalRow(search_id=search_id, round=round, method=method, **p) for p in proposals])
+            s.add(ProposalRoundRow(search_id=search_id, round=round, method=method,
+                                   finished_trials=finished_trials, outcome=outcome))
+        self.db.write(add)
 
-def pool_proposals(session, search_id: int) -> list[ProposalRow]:
-    """Accepted proposals in pool order."""
-    return list(session.scalars(sa.select(ProposalRow).where(
-        ProposalRow.search_id == search_id, ProposalRow.accepted.is_(True)).order_by(ProposalRow.pool_index)))
+    def not_enqueued(self, search_id: int) -> list[ProposalRow]:
+        """Accepted proposals that have no queued trial yet."""
+        return [r for r in self.all(search_id) if r.accepted and not r.enqueued]
 
-
-def all_proposals(session, search_id: int) -> list[ProposalRow]:
-    return list(session.scalars(sa.select(ProposalRow).where(ProposalRow.search_id == search_id)
-                                .order_by(ProposalRow.id)))
-
-
-def done_parts(session, search_id: int) -> set[tuple[int, str]]:
-    rows = session.execute(sa.select(ProposalRoundRow.round, ProposalRoundRow.method).where(
-        ProposalRoundRow.search_id == search_id))
-    return {(r.round, r.method) for r in rows}
+    def mark_enqueued(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.db.write(lambda s: s.execute(sa.update(ProposalRow).where(ProposalRow.id.in_(list(ids)))
+                                              .values(enqueued=True)))

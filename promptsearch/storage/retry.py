@@ -1,4 +1,5 @@
-"""Database errors that are not bugs: a busy database (retry) and a full disk (tell the user).
+"""One way into the database for every repository: sessions, retried while the database is busy,
+with a full disk turned into a one-line user error.
 
 SQLite's busy timeout makes a writer wait for the lock, but not always: a transaction that read
 first and then writes gets "database is locked" at once when another process wrote meanwhile
@@ -10,10 +11,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import optuna
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from promptsearch.errors import UserError
 
@@ -23,13 +27,14 @@ ATTEMPTS = 10
 _BUSY = ("database is locked", "database table is locked", "deadlock detected",
          "could not serialize access", "lock timeout")
 _FULL = ("database or disk is full", "no space left on device", "could not extend file")
+DB_ERRORS = (OperationalError, DBAPIError, optuna.exceptions.StorageInternalError)
 
 
 class DiskFullError(UserError):
     """The disk under the database is full: nothing was half-written, the user must free space."""
 
 
-def _messages(e: BaseException) -> str:
+def _messages(e: BaseException | None) -> str:
     """Every message in the exception's chain (Optuna wraps the driver's error twice)."""
     seen, parts = set(), []
     while e is not None and id(e) not in seen:
@@ -40,8 +45,7 @@ def _messages(e: BaseException) -> str:
 
 
 def is_busy(e: BaseException) -> bool:
-    return isinstance(e, (OperationalError, DBAPIError, optuna.exceptions.StorageInternalError)) \
-        and any(m in _messages(e) for m in _BUSY)
+    return isinstance(e, DB_ERRORS) and any(m in _messages(e) for m in _BUSY)
 
 
 def is_disk_full(e: BaseException) -> bool:
@@ -53,20 +57,74 @@ def disk_full(shown_url: str) -> DiskFullError:
                          "some space and run the command again (completed trials are kept)")
 
 
+def environment_error(e: BaseException, shown_url: str) -> UserError | None:
+    """The one-line error for a database fault of the environment, or None if `e` is not one."""
+    if not isinstance(e, DB_ERRORS):
+        return None
+    if is_disk_full(e):
+        return disk_full(shown_url)
+    return None
+
+
 def retrying(fn: Callable[..., T], shown_url: str) -> Callable[..., T]:
     """`fn`, run again with a short random backoff while the database is busy; a full disk
     becomes a one-line user error."""
-    def run(*args, **kwargs) -> T:
+    def run(*args: Any, **kwargs: Any) -> T:
         for attempt in range(ATTEMPTS):
             try:
                 return fn(*args, **kwargs)
-            except (OperationalError, DBAPIError, optuna.exceptions.StorageInternalError) as e:
-                if is_disk_full(e):
-                    raise disk_full(shown_url) from None
+            except DB_ERRORS as e:
+                known = environment_error(e, shown_url)
+                if known is not None:
+                    raise known from None
                 if not is_busy(e) or attempt == ATTEMPTS - 1:
                     raise
                 delay = min(2.0, 0.02 * 2 ** attempt) * (0.5 + random.random())
-                log.debug("database busy (%s); retrying in %.2fs", fn.__name__, delay)
+                log.debug("database busy (%s); retrying in %.2fs", getattr(fn, "__name__", "call"), delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")
     return run
+
+
+class Sessions:
+    """The sessions of one database, shared by every repository of a Store.
+
+    `read(fn)` and `write(fn)` call `fn(session)` and return what it returns; a write is one
+    transaction. Both are retried while the database is busy, so `fn` must only touch the
+    session (it may run more than once). Rows come back detached but loaded."""
+
+    def __init__(self, engine: Engine, shown_url: str):
+        self.engine, self.shown_url = engine, shown_url
+        self._maker = sessionmaker(engine, expire_on_commit=False)
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with self._maker() as s:
+                return fn(s)
+        return retrying(run, self.shown_url)()
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with self._maker() as s, s.begin():
+                return fn(s)
+        return retrying(run, self.shown_url)()
+
+    def insert_ignoring_duplicates(self, model: type, rows: Sequence[dict]) -> None:
+        """INSERT … ON CONFLICT DO NOTHING, in one transaction: two workers storing the same rows
+        at once both succeed and the first one's rows stay."""
+        if not rows:
+            return
+        dialect = self.engine.dialect.name
+
+        def insert(s: Session) -> None:
+            if dialect in ("sqlite", "postgresql"):
+                stmt = (sqlite if dialect == "sqlite" else postgresql).insert(model)
+                s.execute(stmt.on_conflict_do_nothing(), list(rows))
+                return
+            for row in rows:  # other databases: one savepoint per row
+                try:
+                    with s.begin_nested():
+                        s.add(model(**row))
+                except IntegrityError:
+                    pass
+        self.write(insert)

@@ -5,15 +5,15 @@ neither tool ever touches the other's. A new database is built by running every 
 fresh database and an upgraded old one are the same by construction (a test compares both with
 the models). There is no alembic.ini: the configuration is made here, at run time.
 
-To change the schema: edit models.py, add `migrations/versions/NNNN_what.py` (copy the last one;
-`down_revision` = the previous revision), and set HEAD below. tests/storage/test_schema.py fails
+The migrations are the only DDL for our tables: the first open of an empty database and `db upgrade`
+run them; nothing else creates or alters a `ps_` table. To change the schema: edit models.py, add
+`migrations/versions/NNNN_what.py` (copy the last one; `down_revision` = the previous revision), and
+set HEAD below. tests/storage/test_schema.py fails
 until the migrations produce exactly the tables the models describe.
 """
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -22,24 +22,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from promptsearch.errors import NotFoundError, UserError
+from promptsearch.errors import UserError
 
 log = logging.getLogger(__name__)
 VERSION_TABLE = "ps_alembic_version"
 FIRST = "0001"  # the schema of databases made before migrations existed (no version table)
-HEAD = "0003"
-KNOWN = ("0001", "0002", "0003")  # oldest first
+HEAD = "0004"
+KNOWN = ("0001", "0002", "0003", "0004")  # oldest first
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x70735F6D  # any constant: serialises concurrent migrations on PostgreSQL
 
 
 def target_metadata() -> sa.MetaData:
-    """Base.metadata with every table registered: import each storage module, so a table added
-    in a new module (e.g. verdicts.py) is seen by the schema test even if nothing imported it."""
-    import promptsearch.storage as pkg
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if not mod.ispkg and mod.name not in ("schema",):
-            importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    """Every `ps_` table, as models.py declares them."""
     from promptsearch.storage.models import Base
     return Base.metadata
 
@@ -69,8 +64,12 @@ def check(conn: Connection, shown_url: str) -> str | None:
     if rev in KNOWN:
         raise UserError(f"database {shown_url} has promptsearch schema {rev}, this version needs {HEAD}; "
                         f"back it up, then run `promptsearch db upgrade --db {shown_url}`")
-    raise UserError(f"database {shown_url} has promptsearch schema {rev}, newer than this version's "
-                    f"{HEAD}; upgrade promptsearch (pip install -U promptsearch)")
+    raise newer(rev, shown_url)
+
+
+def newer(rev: str, shown_url: str) -> UserError:
+    return UserError(f"database {shown_url} has promptsearch schema {rev}, newer than this version's "
+                     f"{HEAD}; upgrade promptsearch (pip install -U promptsearch)")
 
 
 def upgrade(url: str, engine: Engine | None = None, shown_url: str = "") -> tuple[str | None, str]:
@@ -82,8 +81,7 @@ def upgrade(url: str, engine: Engine | None = None, shown_url: str = "") -> tupl
     with _migration_connection(url, engine) as conn:
         before = revision_of(conn)
         if before is not None and before not in KNOWN:
-            raise UserError(f"database {shown_url} has promptsearch schema {before}, newer than this version's "
-                            f"{HEAD}; upgrade promptsearch (pip install -U promptsearch)")
+            raise newer(before, shown_url)
         if before == HEAD:
             return before, HEAD
         cfg = Config()
@@ -125,8 +123,3 @@ def _migration_connection(url: str, engine: Engine | None) -> Iterator[Connectio
     finally:
         own.dispose()
 
-
-def require_tables(conn: Connection, shown_url: str) -> None:
-    if revision_of(conn) is None:
-        raise NotFoundError(f"database {shown_url} has no promptsearch searches yet; "
-                            "start one with `promptsearch optimize`")

@@ -113,7 +113,7 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
     best_arm, best_t = _arm_from_row(store, record, lm, top.candidate, f"trial {top.trial}", top.score)
     base_arm, base_t = _baseline(store, record, lm, task, baseline, dev_scores)
     examples = load_split(task, split, limit)
-    evaluator = Evaluator(lm, task, store, Decoding(max_new_tokens=settings.max_new_tokens))
+    evaluator = Evaluator(lm, task, store.evaluations, Decoding(max_new_tokens=settings.max_new_tokens))
     for arm, template in ((best_arm, best_t), (base_arm, base_t)):
         ev = evaluator.evaluate(template, examples)
         arm.scores = [r.score for r in ev.results]

@@ -4,13 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from promptsearch.storage.store import SearchRecord, Store
-from promptsearch.storage.verdicts import latest_verdict, save_verdict
 from promptsearch.verdict.heldout import Verdict
 
 
 def store_verdict(store: Store, record: SearchRecord, verdict: Verdict, baseline: str) -> int:
-    return save_verdict(
-        store, record.id, split=verdict.split, examples=verdict.examples, model=verdict.model,
+    return store.verdicts.save(
+        record.id, split=verdict.split, examples=verdict.examples, model=verdict.model,
         baseline=baseline, best_hash=verdict.best.prompt_hash, baseline_hash=verdict.baseline.prompt_hash,
         best_score=verdict.best.score.estimate, baseline_score=verdict.baseline.score.estimate,
         difference=verdict.difference.estimate, p_value=verdict.p_value, test=verdict.test,
@@ -19,7 +18,7 @@ def store_verdict(store: Store, record: SearchRecord, verdict: Verdict, baseline
 
 def load_verdict(store: Store, record: SearchRecord) -> dict[str, Any] | None:
     """The latest verdict's details (Verdict.to_dict() plus when it was made), or None."""
-    row = latest_verdict(store, record.id)
+    row = store.verdicts.latest(record.id)
     if row is None:
         return None
     return {**row.details, "created": row.created.isoformat(timespec="seconds"), "id": row.id}

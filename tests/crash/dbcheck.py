@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_RETRY = 2  # promptsearch.storage.trials.MAX_RETRY
+MAX_RETRY = 2  # promptsearch.search.claims.MAX_RETRY
 
 
 @dataclass
@@ -18,10 +18,11 @@ class Trial:
     system: dict = field(default_factory=dict)
     user: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    owner: dict | None = None  # ps_trial_owners: None if the claim did not get that far
 
     @property
     def owner_pid(self) -> int | None:
-        return (self.system.get("promptsearch:owner") or {}).get("pid")
+        return (self.owner or {}).get("pid")
 
 
 @dataclass
@@ -50,6 +51,8 @@ def snapshot(db: Path) -> Snapshot:
                 getattr(trials[ids[tid]], attr)[key] = json.loads(value)
         for tid, name, value in con.execute("SELECT trial_id, param_name, param_value FROM trial_params"):
             trials[ids[tid]].params[name] = value
+        for number, owner in con.execute("SELECT number, owner FROM ps_trial_owners"):  # one search
+            trials[number].owner = json.loads(owner)
         evaluations = set(con.execute("SELECT model, prompt_hash, decoding, example_id, prediction, score "
                                       "FROM ps_evaluations"))
         candidates = set(con.execute("SELECT search_id, prompt_hash, prompt FROM ps_candidates"))
@@ -108,6 +111,9 @@ def phase(before: Snapshot, after: Snapshot, pid: int) -> str:
     """Where the process was when it was killed, read from what it left in the database."""
     mine = [t for t in after.trials.values() if t.owner_pid == pid]
     running = [t for t in mine if t.state == "RUNNING"]
+    if not running and any(t.owner is None for t in after.by_state("RUNNING")) and \
+            not any(t.owner is None for t in before.by_state("RUNNING")):
+        return "claiming (trial made, owner not yet recorded)"
     if not running:
         return "between trials" if mine else "starting (before its first trial)"
     t = running[0]
@@ -134,8 +140,8 @@ def progress(db: Path, pid: int, dev_size: int) -> tuple[int, bool]:
         rows = con.execute(
             "SELECT t.state, (SELECT value_json FROM trial_user_attributes u "
             "                 WHERE u.trial_id = t.trial_id AND u.key = 'prompt_hash') "
-            "FROM trials t JOIN trial_system_attributes s ON s.trial_id = t.trial_id "
-            "WHERE s.key = 'promptsearch:owner' AND s.value_json LIKE ?", (f'%"pid": {pid},%',)).fetchall()
+            "FROM trials t JOIN ps_trial_owners o ON o.number = t.number "
+            "WHERE json_extract(o.owner, '$.pid') = ?", (pid,)).fetchall()
         finished = sum(state in ("COMPLETE", "PRUNED") for state, _ in rows)
         scored = False
         for state, h in rows:

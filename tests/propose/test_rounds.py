@@ -9,7 +9,7 @@ from promptsearch.propose import LocalProposer, ProposalHook, Proposer
 from promptsearch.propose.proposer import Completion
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.storage import Store
-from promptsearch.storage.proposals import ProposalRoundRow, all_proposals
+from promptsearch.storage.models import ProposalRoundRow
 
 
 class Scripted(Proposer):
@@ -37,8 +37,7 @@ def _search(tmp_path, tiny_task, tiny_space, name="p"):
 
 
 def _rows(store, rec):
-    with store.session() as s:
-        return all_proposals(s, rec.id)
+    return store.proposals.all(rec.id)
 
 
 def test_parse_propose_strict(tmp_path):
@@ -81,8 +80,7 @@ def test_failing_proposer_is_logged_and_skipped(tmp_path, tiny_task, tiny_space,
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     hook = ProposalHook(ProposeSpec(every=2, rounds=2), Scripted([], fail=True))
     run_search(store, rec, fake_lm, 4, hooks=[hook])
-    with store.session() as s:
-        outcomes = [r.outcome for r in s.query(ProposalRoundRow).all()]
+    outcomes = store.db.read(lambda s: [r.outcome for r in s.query(ProposalRoundRow).all()])
     assert outcomes and all(o.startswith("skipped: RuntimeError: proposer is down") for o in outcomes)
     assert "skipped" in caplog.text
     assert len(store.load_study(rec).get_trials(states=(TrialState.COMPLETE,))) == 4

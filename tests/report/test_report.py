@@ -143,18 +143,14 @@ def test_report_of_a_search_with_too_few_trials(tmp_path, tiny_task, tiny_space,
 
 
 def test_report_shows_proposals_and_their_parents(tmp_path, tiny_task, tiny_space, fake_lm):
-    proposals = pytest.importorskip("promptsearch.storage.proposals")
     from promptsearch.report import render_report
 
     store = Store(f"sqlite:///{tmp_path}/p.db")
     record = create_search(store, "prop", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     run_search(store, record, fake_lm, 2)
-    proposals.ensure_tables(store.engine)
-    with store.session() as s, s.begin():
-        s.add(proposals.ProposalRow(search_id=record.id, round=1, method="rewrite", text="Say <b>label</b>.",
-                                    accepted=True, reason=None, pool_index=2,
-                                    parents=[{"index": 0, "text": "Classify as {labels}.", "score": 0.5}],
-                                    prompt="p", raw="r", proposer="fake", enqueued=False))
+    store.proposals.add_part(record.id, 1, "rewrite", 2, "1 accepted", [dict(
+        text="Say <b>label</b>.", accepted=True, reason=None, pool_index=2,
+        parents=[{"index": 0, "text": "Classify as {labels}.", "score": 0.5}], prompt="p", raw="r", proposer="fake")])
     html = render_report(collect(store, record), "db")
     assert "Proposals and lineage" in html and "Say &lt;b&gt;label&lt;/b&gt;." in html
     assert "accepted as #2" in html and "#0 (0.500)" in html

@@ -44,7 +44,7 @@ def test_repeated_candidate_is_served_from_the_cache(store, tiny_task, tmp_path,
     rec = _create(store, tiny_task, space)
     run_search(store, rec, fake_lm, 3)
     assert fake_lm.calls == 1  # only the first trial ran the model
-    assert store.count_evaluations() == 6
+    assert store.evaluations.count() == 6
 
 
 def test_dev_limit_is_kept(store, tiny_task, tiny_space, fake_lm):

@@ -13,8 +13,7 @@ from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import leaderboard
 from promptsearch.strategies.reasoning import VERSION
 from promptsearch.storage import Store
-from promptsearch.storage import bootstrap as db
-from promptsearch.storage.bootstrap import BootstrapDemoRow
+from promptsearch.storage.models import BootstrapDemoRow
 
 ALL = "[direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most]"
 
@@ -87,9 +86,8 @@ def test_bootstrapped_demos_are_stored_with_provenance_and_reused_on_resume(stor
     real = boot.Evaluator.traces
     monkeypatch.setattr(boot.Evaluator, "traces", lambda self, *a: runs.append(1) or real(self, *a))
     run_search(store, rec, fake_lm, 2)
-    assert len(runs) == 1 and db.count_demos(store) == 6
-    with store.session() as s:
-        rows = s.query(BootstrapDemoRow).all()
+    assert len(runs) == 1 and store.demos.count() == 6
+    rows = store.db.read(lambda s: s.query(BootstrapDemoRow).all())
     assert {r.search_id for r in rows} == {rec.id} and {r.model for r in rows} == {"fake-lm"}
     assert all(r.strategy.startswith(f"{VERSION}:zero_shot_cot") and len(r.prompt_hash) == 32 for r in rows)
     assert "Answer: Let's think step by step." in rows[0].prompt
@@ -99,10 +97,10 @@ def test_bootstrapped_demos_are_stored_with_provenance_and_reused_on_resume(stor
     assert {d[RATIONALE] for d in demos} <= {r.rationale for r in correct}
 
     run_search(store, rec, fake_lm, 2)  # resume: a new process would read the rows back
-    assert len(runs) == 1 and db.count_demos(store) == 6  # no model calls, no new rows
+    assert len(runs) == 1 and store.demos.count() == 6  # no model calls, no new rows
     other = _create(store, tiny_task, space, name="other")  # same model, task and settings
     run_search(store, other, fake_lm, 1)
-    assert len(runs) == 1 and db.count_demos(store) == 6
+    assert len(runs) == 1 and store.demos.count() == 6
 
 
 def test_rationale_field_in_the_data_is_used_without_bootstrapping(store, tiny_task, tmp_path, fake_lm):
@@ -113,7 +111,7 @@ def test_rationale_field_in_the_data_is_used_without_bootstrapping(store, tiny_t
     rec = _create(store, tiny_task, space)
     run_search(store, rec, fake_lm, 1)
     entry = leaderboard(store, rec, 1)[0]
-    assert entry.candidate.params["rationales"] == "data" and db.count_demos(store) == 0
+    assert entry.candidate.params["rationales"] == "data" and store.demos.count() == 0
     assert all(d[RATIONALE].startswith("because of word") for d in entry.candidate.demos)
     assert "Answer: because of word" in entry.candidate.prompt  # no trigger in this space
 

@@ -81,8 +81,8 @@ def test_search_with_a_remote_model(served, tmp_path, capsys):
         assert t.user_attrs["lm_calls"] == 3  # one chat completion per dev example
         assert t.user_attrs["lm_prompt_tokens"] > 20 * 3 and t.user_attrs["lm_completion_tokens"] >= 3
         assert t.user_attrs["lm_unpriced_calls"] == 3 and t.user_attrs["lm_cost_usd"] == 0.0
-    with store.session() as s:  # cached like a local model's, under the remote model's name
-        models = set(s.scalars(sa.select(EvaluationRow.model)))
+    # cached like a local model's, under the remote model's name
+    models = store.db.read(lambda s: set(s.scalars(sa.select(EvaluationRow.model))))
     assert models == {f"openai/smollm2@{served}"}
 
     # resume finds the server from the stored settings

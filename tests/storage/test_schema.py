@@ -90,7 +90,7 @@ def test_db_upgrade_keeps_every_row(v1, capsys, fake_lm):
     assert not _diff(store.engine)
     record = store.get_search("legacy")
     assert len(completed_trials(store, record)) == 3
-    assert store.count_evaluations() == 18
+    assert store.evaluations.count() == 18
     assert main(["db", "upgrade", "--db", url]) == 0  # a second upgrade has nothing to do
     assert "already at " + schema.HEAD in capsys.readouterr().out
     assert main(["show", "legacy", "--db", url]) == 0
@@ -128,3 +128,43 @@ def test_old_optuna_tables_are_refused_with_the_upgrade_command(tmp_path):
     con.commit()
     with pytest.raises(UserError, match="Optuna tables are from another Optuna version.*promptsearch db upgrade"):
         Store(url, create=False)
+
+
+def _migrate_to(path: Path, revision: str) -> None:
+    """The database as the promptsearch of `revision` left it (run its migrations only)."""
+    from alembic import command
+    cfg = Config()
+    cfg.set_main_option("script_location", str(schema.MIGRATIONS))
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.stamp(cfg, schema.FIRST)
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
+def test_a_0003_database_is_refused_then_upgrades_keeping_its_rows(v1, capsys):
+    _migrate_to(v1, "0003")
+    con = sqlite3.connect(v1)
+    con.execute("INSERT INTO ps_verdicts (search_id, split, examples, model, baseline, best_hash, baseline_hash, "
+                "best_score, baseline_score, difference, p_value, test, details, created) "
+                "SELECT id, 'test', 6, 'm', 'first', 'a', 'b', 0.5, 0.4, 0.1, 0.3, 'exact McNemar', '{}', created "
+                "FROM ps_searches")
+    con.commit()
+    evaluations = con.execute("SELECT * FROM ps_evaluations ORDER BY id").fetchall()
+    con.close()
+    url = f"sqlite:///{v1}"
+    with pytest.raises(UserError, match=r"schema 0003, this version needs 0004; back it up, then run "
+                                        r"`promptsearch db upgrade --db "):
+        Store(url, create=False)
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert "promptsearch tables: upgraded from 0003 to 0004" in capsys.readouterr().out
+    store = Store(url, create=False)
+    assert not _diff(store.engine)
+    con = sqlite3.connect(v1)
+    assert [r[:-1] for r in con.execute("SELECT * FROM ps_evaluations ORDER BY id")] == evaluations
+    assert {r[-1] for r in con.execute("SELECT * FROM ps_evaluations")} == {None}  # feedback: none yet
+    assert con.execute("SELECT kind FROM ps_verdicts").fetchall() == [("verdict",)]
+    assert con.execute("SELECT COUNT(*) FROM ps_trial_owners").fetchone() == (0,)
+    assert store.verdicts.latest(store.get_search("legacy").id).kind == "verdict"
+

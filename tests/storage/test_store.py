@@ -48,11 +48,20 @@ def test_mask_url():
 def test_evaluation_cache_roundtrip(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/x.db")
     rs = [ExampleResult("e1", "positive", 1.0), ExampleResult("e2", "negative", 0.0)]
-    store.put("m", "h", "rank", rs)
-    store.put("m", "h", "rank", rs)  # a second put of the same rows is a no-op, not an error
-    assert store.get("m", "h", "rank", ["e1", "e2", "e3"]) == {r.example_id: r for r in rs}
-    assert store.get("other-model", "h", "rank", ["e1"]) == {}
-    assert store.count_evaluations() == 2
+    cache = store.evaluations
+    cache.put("m", "h", "rank", rs)
+    cache.put("m", "h", "rank", rs)  # a second put of the same rows is a no-op, not an error
+    assert cache.get("m", "h", "rank", ["e1", "e2", "e3"]) == {r.example_id: r for r in rs}
+    assert cache.get("other-model", "h", "rank", ["e1"]) == {}
+    assert cache.count() == 2
+
+
+def test_evaluation_cache_keeps_the_metrics_feedback(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/x.db")
+    lost = ExampleResult("e1", "Paris", 0.0, feedback="expected Lyon")
+    store.evaluations.put("m", "h", "greedy", [lost, ExampleResult("e2", "Rome", 1.0)])
+    got = store.evaluations.get("m", "h", "greedy", ["e1", "e2"])
+    assert got["e1"].feedback == "expected Lyon" and got["e2"].feedback is None
 
 
 def test_sqlite_uses_wal(tmp_path):

@@ -42,8 +42,7 @@ def real(tmp_path_factory, smollm):
 
 
 def _test_ids_scored(store) -> set[str]:
-    with store.session() as s:
-        return set(s.scalars(sa.select(EvaluationRow.example_id)))
+    return store.db.read(lambda s: set(s.scalars(sa.select(EvaluationRow.example_id))))
 
 
 def test_eval_cli_on_the_real_model(real, capsys, monkeypatch, smollm):

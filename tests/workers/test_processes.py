@@ -66,8 +66,7 @@ def test_four_workers_times_ten_trials_on_sqlite(tmp_path):
     states = dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall())
     assert states == {"COMPLETE": 40}, states
     per_worker = [n for _, n in con.execute(
-        "SELECT json_extract(value_json, '$.pid'), COUNT(*) FROM trial_system_attributes "
-        "WHERE key = 'promptsearch:owner' GROUP BY 1")]
+        "SELECT json_extract(owner, '$.pid'), COUNT(*) FROM ps_trial_owners GROUP BY 1")]
     evaluations, distinct = con.execute(
         "SELECT COUNT(*), COUNT(DISTINCT model || prompt_hash || decoding || example_id) FROM ps_evaluations").fetchone()
     candidates = con.execute("SELECT COUNT(DISTINCT prompt_hash) FROM ps_candidates").fetchone()[0]
@@ -128,6 +127,6 @@ def test_optimize_starts_worker_processes(tmp_path):
 
 
 def _running_under(store: Store, record, pid: int) -> bool:
-    study = store.load_study(record)
-    return any(t.state.name == "RUNNING" and t.system_attrs.get("promptsearch:owner", {}).get("pid") == pid
-               for t in study.get_trials(deepcopy=False))
+    running = [t.number for t in store.load_study(record).get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+    return any(o.owner.get("pid") == pid for o in store.owners.look(record.id, running).values()
+               if o.number in running)

@@ -1,8 +1,8 @@
 """Held-out verdicts (verdicts.py), proposed instructions with their rounds (proposals.py) and
 bootstrapped demonstrations (bootstrap.py).
 
-Those modules also create their tables on first use (`ensure_table(s)`), so a database may
-already have them when it is upgraded: each table is created only if missing.
+Versions before 0004 also created these tables on first use, so a database may already have
+them when it is upgraded: each table is created only if missing.
 
 Revision ID: 0003
 Revises: 0002
