@@ -150,7 +150,7 @@ def _run(store: Store, record, lm, n_trials: int) -> int:
 
 
 def show_search(args: argparse.Namespace) -> int:
-    store = Store(args.db, create=False)
+    store = Store(args.db, read_only=True)
     record = store.get_search(args.name)
     console.print(display.settings_table(record, trial_counts(store, record), mask_url(args.db)))
     entries = leaderboard(store, record, args.top)
@@ -169,7 +169,7 @@ def show_search(args: argparse.Namespace) -> int:
 
 def list_searches(args: argparse.Namespace) -> int:
     try:
-        store = Store(args.db, create=False)
+        store = Store(args.db, read_only=True)
     except NotFoundError:
         console.print(f"no searches: {mask_url(args.db)} does not exist yet")
         return 0
@@ -182,7 +182,7 @@ def list_searches(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    store = Store(args.db, create=False)
+    store = Store(args.db, read_only=True)
     record = store.get_search(args.name)
     text = render_export(store, record, best(store, record), args.format)
     if args.output:

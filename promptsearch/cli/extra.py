@@ -106,7 +106,7 @@ def report(args: argparse.Namespace) -> int:
     from promptsearch.report.data import collect
     from promptsearch.report.html import render_report
 
-    store = Store(args.db, create=False)
+    store = Store(args.db, read_only=True)
     record = store.get_search(args.name)
     path = Path(args.output or f"{record.name}-report.html")
     if not path.parent.exists():
@@ -126,7 +126,7 @@ def dashboard(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError("optuna-dashboard is not installed; install it with "
                         "`pip install optuna-dashboard` (or `pip install 'promptsearch[dashboard]'`)") from None
-    store = Store(args.db, create=False)
+    store = Store(args.db, read_only=True)  # its edits (notes, deletions) are refused
     record = store.get_search(args.name)
     study_id = store.optuna.get_study_id_from_name(record.study_name)
     console.print(f"optuna-dashboard on {mask_url(args.db)}: "

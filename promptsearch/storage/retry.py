@@ -1,5 +1,5 @@
 """One way into the database for every repository: sessions, retried while the database is busy,
-with a full disk turned into a one-line user error.
+with the environment's faults (a full disk, a read-only file) turned into one-line user errors.
 
 SQLite's busy timeout makes a writer wait for the lock, but not always: a transaction that read
 first and then writes gets "database is locked" at once when another process wrote meanwhile
@@ -27,11 +27,16 @@ ATTEMPTS = 10
 _BUSY = ("database is locked", "database table is locked", "deadlock detected",
          "could not serialize access", "lock timeout")
 _FULL = ("database or disk is full", "no space left on device", "could not extend file")
+_READ_ONLY = ("attempt to write a readonly database", "read-only file system", "read-only transaction")
 DB_ERRORS = (OperationalError, DBAPIError, optuna.exceptions.StorageInternalError)
 
 
 class DiskFullError(UserError):
     """The disk under the database is full: nothing was half-written, the user must free space."""
+
+
+class ReadOnlyError(UserError):
+    """The database cannot be written (file permissions, a read-only file system or server)."""
 
 
 def _messages(e: BaseException | None) -> str:
@@ -57,18 +62,25 @@ def disk_full(shown_url: str) -> DiskFullError:
                          "some space and run the command again (completed trials are kept)")
 
 
+def read_only(shown_url: str, why: str = "it cannot be written") -> ReadOnlyError:
+    return ReadOnlyError(f"database {shown_url} is read-only ({why}); make it writable, or copy it somewhere "
+                         "writable and pass that --db (reading commands such as show and export work as it is)")
+
+
 def environment_error(e: BaseException, shown_url: str) -> UserError | None:
     """The one-line error for a database fault of the environment, or None if `e` is not one."""
     if not isinstance(e, DB_ERRORS):
         return None
     if is_disk_full(e):
         return disk_full(shown_url)
+    if any(m in _messages(e) for m in _READ_ONLY):
+        return read_only(shown_url)
     return None
 
 
 def retrying(fn: Callable[..., T], shown_url: str) -> Callable[..., T]:
-    """`fn`, run again with a short random backoff while the database is busy; a full disk
-    becomes a one-line user error."""
+    """`fn`, run again with a short random backoff while the database is busy; a full disk or a
+    read-only database becomes a one-line user error."""
     def run(*args: Any, **kwargs: Any) -> T:
         for attempt in range(ATTEMPTS):
             try:
@@ -93,8 +105,8 @@ class Sessions:
     transaction. Both are retried while the database is busy, so `fn` must only touch the
     session (it may run more than once). Rows come back detached but loaded."""
 
-    def __init__(self, engine: Engine, shown_url: str):
-        self.engine, self.shown_url = engine, shown_url
+    def __init__(self, engine: Engine, shown_url: str, *, read_only: bool = False):
+        self.engine, self.shown_url, self.read_only = engine, shown_url, read_only
         self._maker = sessionmaker(engine, expire_on_commit=False)
 
     def read(self, fn: Callable[[Session], T]) -> T:
@@ -104,6 +116,8 @@ class Sessions:
         return retrying(run, self.shown_url)()
 
     def write(self, fn: Callable[[Session], T]) -> T:
+        if self.read_only:
+            raise RuntimeError(f"database {self.shown_url} was opened read-only")  # a bug, not the user's
         def run() -> T:
             with self._maker() as s, s.begin():
                 return fn(s)

@@ -2,8 +2,9 @@
 the project's own tables (evaluations, candidates, proposals, verdicts, bootstrap demos, trial
 owners), which share one set of sessions retried while the database is busy (retry.Sessions).
 
-With `create`, the first open of an empty database builds our tables by running the migrations
-(schema.py); nothing else creates or alters them.
+A Store opens a database in one of three modes: `create` (optimize: build the tables of an empty
+database by running the migrations), writing (resume, worker, eval: refused if the file is
+read-only) and `read_only` (list, show, export, report, dashboard: nothing is ever written).
 """
 from __future__ import annotations
 
@@ -88,18 +89,24 @@ class Store:
     to be a promptsearch database. Heartbeat settings are for processes that run trials.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True,
+    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True, read_only: bool = False,
                  heartbeat_interval: int = HEARTBEAT_INTERVAL, grace_period: int = GRACE_PERIOD):
-        self.url, self.shown_url = url, mask_url(url)
+        self.url, self.shown_url, self.read_only = url, mask_url(url), read_only
         self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
+        create = create and not read_only
         sqlite_file = connect.check_url(url, self.shown_url, create)
+        if sqlite_file is not None and not read_only:
+            connect.check_writable(sqlite_file, self.shown_url)
         try:
-            self.engine = connect.create_engine(url)
-            if self.engine.dialect.name == "sqlite":
+            self.engine = connect.create_engine(url, sqlite_file, read_only)
+            if self.engine.dialect.name == "sqlite" and not read_only:
                 sa.event.listen(self.engine, "connect", connect.sqlite_pragmas)
-            self.db = Sessions(self.engine, self.shown_url)
+            self.db = Sessions(self.engine, self.shown_url, read_only=read_only)
             self._open_schema(create)
-            self.optuna = connect.open_optuna(url, self.shown_url)
+            self.optuna = connect.open_optuna(url, connect.engine_kwargs(url, sqlite_file, read_only),
+                                              self.shown_url, create_tables=not read_only)
+            if not read_only and self.engine.dialect.name == "postgresql":
+                self._check_server_writable()
         except UserError:
             raise
         except DatabaseError as e:
@@ -114,15 +121,28 @@ class Store:
         self.verdicts = Verdicts(self.db)
         self.demos = BootstrapDemos(self.db)
         self.owners = TrialOwners(self.db, heartbeat_interval)
+        log.debug("opened %s (%s)", self.shown_url, "read-only" if read_only else "read-write")
 
     def _open_schema(self, create: bool) -> None:
         with self.engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names())
             rev = schema.check(conn, self.shown_url)
         if rev is None:
+            if names and not create:
+                raise connect.not_ours(names, self.shown_url)
             if not create:
                 raise NotFoundError(f"database {self.shown_url} has no promptsearch searches yet; "
                                     "start one with `promptsearch optimize`")
             retrying(schema.upgrade, self.shown_url)(self.url, self.engine, self.shown_url)
+        elif self.read_only:  # nothing may create Optuna's tables now
+            missing = connect.missing_optuna(names, self.shown_url)
+            if missing is not None:
+                raise missing
+
+    def _check_server_writable(self) -> None:
+        with self.engine.connect() as conn:
+            if conn.execute(sa.text("SHOW transaction_read_only")).scalar() == "on":
+                raise connect.read_only_server(self.shown_url)
 
     def close(self) -> None:
         """Stop heartbeats and close connections (a process exiting does the same)."""

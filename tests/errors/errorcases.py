@@ -5,6 +5,7 @@ database URL (by default a database holding a finished search 'done' and an empt
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -27,6 +28,22 @@ class Ctx:
 
     def edit_task(self, old: str, new: str) -> None:
         self.task.write_text(self.task.read_text().replace(old, new))
+
+
+def _sql(path: Path, *statements: str) -> Path:
+    con = sqlite3.connect(path)
+    for statement in statements:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    return path
+
+
+def _optuna_db(path: Path) -> Path:
+    import optuna
+    optuna.create_study(storage=f"sqlite:///{path}", study_name="theirs").optimize(
+        lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    return path
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -77,6 +94,14 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "db-not-a-database": lambda c: ["show", "done", "--db", f"sqlite:///{_write(c.tmp / 'notes.db', 'hello' * 300)}"],
     "db-unreachable-server": lambda c: ["show", "done", "--db", PG_WITH_PASSWORD],
     "db-older-schema": lambda c: ["show", "legacy", "--db", f"sqlite:///{c.tmp / 'old.db'}"],
+    "db-newer-schema": lambda c: (_sql(c.tmp / "e.db", "UPDATE ps_alembic_version SET version_num = '0099'"),
+                                  ["db", "upgrade"])[1],
+    "db-newer-optuna": lambda c: (_sql(c.tmp / "e.db", "UPDATE alembic_version SET version_num = 'v99.0.0.a'"),
+                                  ["db", "upgrade"])[1],
+    "db-not-promptsearch": lambda c: ["list", "--db", f"sqlite:///{_sql(c.tmp / 'notes.sqlite', 'CREATE TABLE notes (t)')}"],
+    "db-optuna-only": lambda c: ["show", "done", "--db", f"sqlite:///{_optuna_db(c.tmp / 'optuna.db')}"],
+    "db-read-only-resume": lambda c: ["resume", "done", "--trials", "1"],  # on a read-only copy (READ_ONLY)
+    "db-read-only-worker": lambda c: ["worker", "done"],
     # --- command-line flags
     "flag-trials-zero": lambda c: c.opt("--trials", "0"),
     "flag-trials-not-a-number": lambda c: c.opt("--trials", "many"),
@@ -99,5 +124,7 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
 
 # Cases that need more than files: which database they run against.
 DB_OVERRIDES = {"db-older-schema": "v1"}
+# Cases that run on a read-only copy of the database, in a folder `ro` (tests/dbfaults.py).
+READ_ONLY = {"db-read-only-resume", "db-read-only-worker"}
 # Cases that run in a subprocess (the full disk: SQLite may hit SIGBUS on a full tmpfs, never in pytest).
 SUBPROCESS = {"disk-full"}

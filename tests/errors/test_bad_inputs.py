@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from errorcases import CASES, DB_OVERRIDES, PG_WITH_PASSWORD, SUBPROCESS, V1_DB, Ctx
+from dbfaults import file_hash, read_only_copy
+from errorcases import CASES, DB_OVERRIDES, PG_WITH_PASSWORD, READ_ONLY, SUBPROCESS, V1_DB, Ctx
 
 from promptsearch.cli import commands
 from promptsearch.cli.main import main
@@ -117,6 +118,13 @@ def test_bad_input(case, tmp_path, db, tiny_task, tiny_space, capsys, monkeypatc
         monkeypatch.setattr(commands, "_load_lm", lambda model, settings: request.getfixturevalue("fake_lm"))
     if case in SUBPROCESS:
         code, err, before, after = _run_on_a_full_disk(argv, db_path, tmp_path)
+    elif case in READ_ONLY:  # its bytes: SQLite cannot even open it for a dump on a read-only mount
+        with read_only_copy(db_path, tmp_path / "ro") as path:
+            argv = [a.replace(str(db_path), str(path)) for a in argv]
+            before = file_hash(path)
+            code = main(argv)
+            err = capsys.readouterr().err.strip()
+            after = file_hash(path)
     else:
         before = db_content(db_path)
         code = main(argv)

@@ -126,7 +126,7 @@ def test_old_optuna_tables_are_refused_with_the_upgrade_command(tmp_path):
     con = sqlite3.connect(tmp_path / "o.db")
     con.execute("UPDATE alembic_version SET version_num = 'v3.0.0.d'")
     con.commit()
-    with pytest.raises(UserError, match="Optuna tables are from another Optuna version.*promptsearch db upgrade"):
+    with pytest.raises(UserError, match="Optuna tables are from an older Optuna version.*promptsearch db upgrade"):
         Store(url, create=False)
 
 
@@ -168,3 +168,17 @@ def test_a_0003_database_is_refused_then_upgrades_keeping_its_rows(v1, capsys):
     assert con.execute("SELECT COUNT(*) FROM ps_trial_owners").fetchone() == (0,)
     assert store.verdicts.latest(store.get_search("legacy").id).kind == "verdict"
 
+
+def test_db_upgrade_changes_nothing_when_either_schema_is_newer(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/n.db"
+    Store(url).close()
+    for table, version in (("alembic_version", "v99.0.0.a"), (schema.VERSION_TABLE, "0099")):
+        con = sqlite3.connect(tmp_path / "n.db")
+        con.execute(f"UPDATE {table} SET version_num = '{version}'")
+        con.commit()
+        con.close()
+        before = (tmp_path / "n.db").read_bytes()
+        assert main(["db", "upgrade", "--db", url]) == 2
+        err = capsys.readouterr().err.strip()
+        assert version in err and "newer" in err and "\n" not in err
+        assert (tmp_path / "n.db").read_bytes() == before
