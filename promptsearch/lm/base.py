@@ -49,6 +49,13 @@ class LM(ABC):
 
     name: str
 
+    @property
+    def fingerprint(self) -> str:
+        """What cached results are keyed by: the weights' identity and precision, never a display
+        name (see lm/fingerprint.py). Backends that know their weights override it; a remote
+        model's name is already its provider/model and API base."""
+        return self.name
+
     @abstractmethod
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         """One result per request, in request order."""
@@ -69,3 +76,8 @@ class LM(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` (used to reject examples longer than the context window)."""
         return len(text.split())
+
+    def continuation_ids(self, context: str, continuation: str) -> list[int] | None:
+        """The token ids `loglikelihood` scores for `continuation` after `context`, or None when
+        the backend cannot say (used to warn about labels that tokenize alike)."""
+        return None

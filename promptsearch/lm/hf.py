@@ -61,8 +61,9 @@ class HFLM(LM):
     """
 
     def __init__(self, model, tokenizer, *, name: str, batch_size: int = 32,
-                 max_batch_tokens: int | None = None):
+                 max_batch_tokens: int | None = None, fingerprint: str | None = None):
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self._fingerprint = fingerprint or name  # load_lm passes the weights' digest
         self.batch_size = max(1, batch_size)
         self.max_batch_tokens = max_batch_tokens or self.batch_size * 256
         self.base = model.base_model  # the transformer stack without the LM head
@@ -96,8 +97,15 @@ class HFLM(LM):
         tok_max = getattr(self.tokenizer, "model_max_length", None)
         return min(n, tok_max) if tok_max and tok_max < 10**7 else n
 
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
     def count_tokens(self, text: str) -> int:
         return len(self.tok_encode(text))
+
+    def continuation_ids(self, context: str, continuation: str) -> list[int]:
+        return plan.encode_pair(self.tok_encode, context, continuation, [self.pad_id])[1]
 
     def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
         if not getattr(self.tokenizer, "chat_template", None):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsearch.errors import ConfigError, NotFoundError
 from promptsearch.lm.backends import BACKENDS
+from promptsearch.lm.fingerprint import model_fingerprint
 
 if TYPE_CHECKING:
     from promptsearch.lm.hf import HFLM  # torch: imported when a model is loaded
@@ -83,8 +84,10 @@ def load_local(spec: str | None = None, *, device: str | None = None, dtype: str
     model = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch_dtype, attn_implementation="sdpa")
     model.to(dev).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(ckpt))
-    name = f"{stem}@{SHORT[str(torch_dtype).removeprefix('torch.')]}"
-    lm = HFLM(model, tokenizer, name=name, batch_size=batch_size)
+    precision = SHORT[str(torch_dtype).removeprefix('torch.')]
+    name = f"{stem}@{precision}"
+    fingerprint = f"{model_fingerprint(source, cache_root())}@{precision}"  # the cache key (fingerprint.py)
+    lm = HFLM(model, tokenizer, name=name, batch_size=batch_size, fingerprint=fingerprint)
     lm.load_info = {"source": str(source), "checkpoint": str(ckpt), "converted": converted,
                     "seconds": time.perf_counter() - t0}
     log.info("loaded %s from %s on %s in %.1f s%s", name, ckpt, dev, lm.load_info["seconds"],
