@@ -13,6 +13,7 @@ given (load one with `load_lm` and pass it along to avoid loading it twice).
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,16 +29,20 @@ from promptsearch.search.results import best as _best
 from promptsearch.search.results import leaderboard as _leaderboard
 from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
+log = logging.getLogger(__name__)
+
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
            "load_lm", "load_space", "load_task", "optimize", "resume", "run_search", "write_report"]
 
 
 def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path,
-                  *, model: str = "smollm2", **settings: Any) -> SearchRecord:
+                  *, model: str = "smollm2", lm: LM | None = None, **settings: Any) -> SearchRecord:
     """Store a new search (no trial runs yet). `settings`: any SearchSettings field, e.g.
-    dev_limit=32, seed=0, sampler="tpe", pruner="wilcoxon", max_new_tokens=32 (sampler and
-    pruner by name; an Optuna object goes to run_search or optimize)."""
+    dev_limit=32, seed=0, sampler="tpe", pruner="wilcoxon", max_new_tokens=32, label_scoring="mean"
+    (sampler and pruner by name; an Optuna object goes to run_search or optimize). With `lm` (the
+    loaded `model`), the prompt-length, label and metric checks of `optimize` run first; their
+    warnings are logged."""
     task = task if isinstance(task, TaskSpec) else load_task(task)
     space = space if isinstance(space, SpaceSpec) else load_space(space)
     try:
@@ -45,16 +50,22 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
     except TypeError as e:
         known = ", ".join(SearchSettings.__dataclass_fields__)
         raise UserError(f"create_search: {e}; settings are {known}") from None
+    if lm is not None:
+        from promptsearch.search.checks import preflight
+        for warning in preflight(task, space, lm, parsed):
+            log.warning("%s", warning)
     return _create_search(store, name, task, space, model, parsed)
 
 
 def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
                on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
                pruner: Any = None) -> RunSummary:
-    """Run `trials` more trials (complete or pruned). A stopped search continues where it was.
+    """Run `trials` more trials (complete or pruned). A stopped search continues where it was;
+    one whose data or metric file changed since it was created is refused (UserError).
     `sampler` / `pruner`: an Optuna sampler or pruner object for this run, instead of the one
     the search's settings name (each trial records its class)."""
     record = _record(store, search)
+    _check_unchanged(record)
     return _run_search(store, record, lm or model_for(record), trials, on_trial=on_trial,
                        sampler=sampler, pruner=pruner)
 
@@ -75,7 +86,9 @@ def optimize(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "searc
     task = task if isinstance(task, TaskSpec) else load_task(task)
     objects = {k: settings.pop(k) for k in ("sampler", "pruner") if not isinstance(settings.get(k, ""), str)}
     store = Store(db)
-    record = create_search(store, name or task.name, task, space, model=model, **settings)
+    lm = lm or load_lm(model, device=settings.get("device"), dtype=settings.get("dtype"),
+                       batch_size=settings.get("batch_size", 32), api_base=settings.get("api_base"))
+    record = create_search(store, name or task.name, task, space, model=model, lm=lm, **settings)
     run_search(store, record, trials, lm=lm, **objects)
     return store, record
 
@@ -114,6 +127,7 @@ def evaluate_heldout(store: Store, search: SearchRecord | str, *, split: str = "
     from promptsearch.verdict import run_verdict, store_verdict
 
     record = _record(store, search)
+    _check_unchanged(record)
     verdict = run_verdict(store, record, lm or model_for(record), split=split, baseline=baseline,
                           limit=limit, **options)
     if save:
@@ -133,6 +147,11 @@ def model_for(record: SearchRecord, api_base: str | None = None) -> LM:
     s = record.settings
     return load_lm(record.model, device=s.get("device"), dtype=s.get("dtype"),
                    batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"))
+
+
+def _check_unchanged(record: SearchRecord) -> None:
+    from promptsearch.search.checks import check_unchanged
+    check_unchanged(record)
 
 
 def _record(store: Store, search: SearchRecord | str) -> SearchRecord:

@@ -12,6 +12,7 @@ from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.export import EXPORTERS, render_export
 from promptsearch.search import SearchSettings, create_search, open_parts, run_search
+from promptsearch.search.checks import check_unchanged, preflight
 from promptsearch.search.runner import check_data
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.search.workers import check_context
@@ -42,6 +43,9 @@ def add_parsers(sub, common) -> None:
     opt.add_argument("--batch-size", type=positive("--batch-size"), default=32)
     opt.add_argument("--max-new-tokens", type=positive("--max-new-tokens"), default=32,
                      help="generation tasks: longest answer in tokens")
+    opt.add_argument("--label-scoring", default="sum", choices=("sum", "mean"),
+                     help="label tasks: rank labels by summed (default) or mean token log-probability; "
+                          "mean is fair to labels of different token lengths ('1' vs '10')")
     opt.add_argument("--pruner", default="none", choices=PRUNERS.names(),
                      help="score dev in chunks and stop losing candidates early")
     opt.add_argument("--chunk-size", type=positive("--chunk-size"), default=16,
@@ -92,17 +96,18 @@ def optimize(args: argparse.Namespace) -> int:
                               sampler=args.sampler, max_new_tokens=args.max_new_tokens,
                               device=args.device, dtype=args.dtype, pruner=args.pruner,
                               chunk_size=args.chunk_size, api_base=args.api_base, proposer=args.proposer,
-                              proposer_api_base=args.proposer_api_base)
+                              proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring)
     check_data(task)
     store = Store(args.db)
     if store.find_search(name) is not None:  # fail before the model loads
         raise UserError(f"a search named '{name}' already exists in {mask_url(args.db)}; "
                         f"continue it with `promptsearch resume {name} --trials N` or choose another --name")
-    if args.workers > 1:  # the workers load the model; here only check that it exists
+    if args.workers > 1:  # the workers load the model; here it is loaded for the checks only
         from promptsearch.lm.loading import resolve_spec
         from promptsearch.lm.remote import is_remote_spec
         if not is_remote_spec(args.model):
             resolve_spec(args.model)
+        _preflight(task, space, _load_lm(args.model, settings), settings)  # the model is let go after it
         record = create_search(store, name, task, space, args.model, settings)
         store.set_trial_target(record, args.trials)
         console.print(f"search [bold]{name}[/bold]: task {task.name}, space {space.name}, "
@@ -113,15 +118,23 @@ def optimize(args: argparse.Namespace) -> int:
         raise UserError(f"--model {args.model}: a remote model gives no log-likelihood to rank labels with; "
                         f"use a local model, or drop `labels` from {args.task} to score by generation")
     check_context(task, lm)
+    _preflight(task, space, lm, settings)
     record = create_search(store, name, task, space, args.model, settings)
     store.set_trial_target(record, args.trials)  # what workers joining later aim at
     console.print(f"search [bold]{name}[/bold]: task {task.name}, space {space.name}, model {lm.name}")
     return _run(store, record, lm, args.trials)
 
 
+def _preflight(task, space, lm, settings: SearchSettings) -> None:
+    """Context, labels and metric checks (search/checks.py); warnings go to stderr, literally."""
+    for warning in preflight(task, space, lm, settings):
+        display.err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+
+
 def resume(args: argparse.Namespace) -> int:
     store = Store(args.db, create=False)
     record = store.get_search(args.name)
+    check_unchanged(record)  # before the model loads and before anything is written
     task, _, settings = open_parts(record)
     lm = _load_lm(record.model, settings)
     check_context(task, lm)

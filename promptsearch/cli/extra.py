@@ -61,11 +61,13 @@ def add_parsers(sub, common) -> None:
 def evaluate(args: argparse.Namespace) -> int:
     from promptsearch.api import model_for
     from promptsearch.export.source import task_of
+    from promptsearch.search.checks import check_unchanged
     from promptsearch.search.results import best
     from promptsearch.verdict import load_baseline_file, run_verdict, store_verdict
 
     store = Store(args.db, create=False)
     record = store.get_search(args.name)
+    check_unchanged(record)
     best(store, record)  # a search without a completed trial fails here, before the model loads
     if args.baseline != "first":
         load_baseline_file(args.baseline, task_of(record))  # so does a bad baseline file

@@ -35,10 +35,12 @@ def add_parsers(sub, common) -> None:
 
 
 def worker(args: argparse.Namespace) -> int:
+    from promptsearch.search.checks import check_unchanged
     from promptsearch.search.workers import check_context, join, run_worker  # imports the search stack
 
     store = Store(args.db, create=False, heartbeat_interval=args.heartbeat, grace_period=args.grace)
     record = store.get_search(args.name)
+    check_unchanged(record)  # changed data or metric: refuse before raising the target
     target = join(store, record, args.trials)
     _, finished, _ = store.slot_counts(record)
     if finished >= target:

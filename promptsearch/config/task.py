@@ -1,4 +1,17 @@
-"""The task file: where the examples are, which fields go in and out, and how answers are scored."""
+"""The task file: where the examples are, which fields go in and out, and how answers are scored.
+
+`metric` is kept here as parsed data only -- the metric registry belongs to the data layer
+(promptsearch/data/metrics.py), which resolves and validates it when the task's data is checked,
+naming this file and field on error. What this module accepts:
+
+  metric: f1                          a registered metric's name (the data layer checks it)
+  metric: metrics.py:score_answer     a Python file (relative to the task file) and a function
+  metric: {judge: {rubric: "...", model: smollm2, api_base: URL}}   an LLM judge
+
+A Python metric is stored as the absolute path and the function name, like the split files, so a
+stored search resumes from any working directory. A judge is stored as `metric: "judge"` plus
+the `judge` mapping, so everything that shows `metric` keeps showing a short string.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -8,8 +21,11 @@ from typing import Any
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
 from promptsearch.errors import ConfigError
 
-METRICS = ("accuracy", "exact_match", "contains", "numeric")
 SPLITS = ("train", "dev", "test")
+JUDGE = "judge"  # the `metric` of a task whose answers an LLM judges (see `judge`)
+JUDGE_KEYS = ("rubric", "model", "api_base")
+# Stored with a search beside the spec (search layer: digests of the files); not part of the spec.
+STORED_BESIDE = ("fingerprints",)
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,15 @@ class TaskSpec:
     description: str = ""
     source: str = ""  # the YAML file it was read from
     rationale: str | None = None  # a train field with worked solutions, for chain-of-thought demos
+    judge: dict[str, str] | None = None  # {rubric, model?, api_base?} when metric == "judge"
+
+    @property
+    def python_metric(self) -> tuple[Path, str] | None:
+        """(file, function) of a `file.py:function` metric; None for other metrics."""
+        path, sep, func = self.metric.rpartition(":")
+        if not sep or not path.endswith(".py"):
+            return None
+        return Path(path), func
 
     @property
     def is_classification(self) -> bool:
@@ -42,7 +67,7 @@ class TaskSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TaskSpec":
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k not in STORED_BESIDE}
         d["inputs"] = tuple(d["inputs"])
         d["labels"] = tuple(d["labels"]) if d.get("labels") is not None else None
         return cls(**d)
@@ -69,10 +94,13 @@ def load_task(path: str | Path) -> TaskSpec:
         raise f.error("output", f"'{output}' is also listed in inputs; the output must be another field")
     if len(set(inputs)) != len(inputs):
         raise f.error("inputs", "lists a field twice")
-    metric = f.choice("metric", METRICS, default="accuracy")
+    metric, judge = _metric(f, base)
     labels = f.str_list("labels")
     if labels is not None and len(set(labels)) != len(labels):
         raise f.error("labels", "lists a label twice")
+    if labels is not None and len(labels) < 2:
+        raise f.error("labels", f"lists a single label ('{labels[0]}'); a label task ranks at least two, "
+                                f"or drop `labels` to score by generation")
     rationale = f.get("rationale", str)
     if rationale is not None and rationale in (*inputs, output):
         raise f.error("rationale", f"'{rationale}' is also an input or the output; name the field "
@@ -82,7 +110,42 @@ def load_task(path: str | Path) -> TaskSpec:
                     train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]),
                     inputs=tuple(inputs), output=output, metric=metric,
                     labels=tuple(labels) if labels is not None else None, source=str(path),
-                    rationale=rationale)
+                    rationale=rationale, judge=judge)
+
+
+def _metric(f: Fields, base: Path) -> tuple[str, dict[str, str] | None]:
+    """(metric, judge) as parsed data; names are checked by the data layer's registry."""
+    value = f.get("metric", (str, dict), default="accuracy")
+    if isinstance(value, dict):
+        if list(value) != [JUDGE] or not isinstance(value[JUDGE], dict):
+            raise f.error("metric", "as a mapping must be {judge: {rubric: ..., model: ...}}; otherwise give "
+                                    "a metric name or a file.py:function")
+        judge = Fields(value[JUDGE], f.source, prefix="metric.judge.")
+        out = {"rubric": judge.get("rubric", str, required=True)}
+        if not out["rubric"].strip():
+            raise judge.error("rubric", "must not be empty; say what a good answer is")
+        for key in JUDGE_KEYS[1:]:
+            given = judge.get(key, str)
+            if given is not None:
+                out[key] = given
+        judge.done()
+        model = out.get("model")
+        if model and (base / model).exists():  # a local judge model next to the task file
+            out["model"] = str((base / model).resolve())
+        return JUDGE, out
+    name = value.strip()
+    path, sep, func = name.rpartition(":")
+    if sep and path.endswith(".py"):
+        file = base / path
+        if not func.isidentifier():
+            raise f.error("metric", f"'{name}' must end with a function name after the colon, "
+                                    f"e.g. {path}:score_answer")
+        if not file.is_file():
+            raise f.error("metric", f"points to {file}, which does not exist")
+        return f"{file.resolve()}:{func}", None
+    if name == JUDGE:
+        raise f.error("metric", "'judge' needs a mapping: metric: {judge: {rubric: ..., model: ...}}")
+    return name, None
 
 
 def check_name(name: str, where: str) -> str:

@@ -1,5 +1,5 @@
 """Task data and metrics. Imports only config; never LM backends or the search."""
 from promptsearch.data.dataset import Example, load_split
-from promptsearch.data.metrics import get_metric, normalize
+from promptsearch.data.metrics import METRICS, Metric, Scored, check_metric, normalize, resolve_metric
 
-__all__ = ["Example", "get_metric", "load_split", "normalize"]
+__all__ = ["METRICS", "Example", "Metric", "Scored", "check_metric", "load_split", "normalize", "resolve_metric"]

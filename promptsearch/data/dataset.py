@@ -1,4 +1,10 @@
-"""Task data: examples read from JSONL or CSV, each with a stable content-derived id."""
+"""Task data: examples read from JSONL or CSV, each with a stable content-derived id.
+
+Several acceptable answers: in JSONL the output field may be a list of strings. The example then
+keeps the first in `fields` (what prompts and demos show: render reads `example[task.output]`
+as a string) and all of them in `references`, which metrics score against (the best one counts).
+Its id covers the whole list; an example with a single string keeps the id it always had.
+"""
 from __future__ import annotations
 
 import csv
@@ -15,9 +21,14 @@ from promptsearch.errors import ConfigError
 class Example:
     id: str  # hash of the fields: stable across runs, so cached evaluations stay valid
     fields: dict[str, str]
+    references: tuple[str, ...] = ()  # every acceptable output (empty: just fields[output])
 
     def __getitem__(self, key: str) -> str:
         return self.fields[key]
+
+    def answers(self, output: str) -> tuple[str, ...]:
+        """The acceptable outputs: `references`, or the output field alone."""
+        return self.references or (self.fields[output],)
 
 
 def example_id(fields: dict[str, str]) -> str:
@@ -65,8 +76,26 @@ def load_split(task: TaskSpec, split: str, limit: int | None = None) -> list[Exa
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise ConfigError(f"{path}:{line}: missing field '{name}' (the task reads {', '.join(wanted)})")
             fields[name] = value if isinstance(value, str) else json.dumps(value)
-        if task.labels is not None and fields[task.output] not in task.labels:
-            raise ConfigError(f"{path}:{line}: label '{fields[task.output]}' is not in the task's labels "
-                              f"({', '.join(task.labels)})")
-        examples.append(Example(id=example_id(fields), fields=fields))
+        refs = _references(row[task.output], f"{path}:{line}", task.output)
+        if task.labels is not None:
+            for ref in refs:
+                if ref not in task.labels:
+                    raise ConfigError(f"{path}:{line}: label '{ref}' is not in the task's labels "
+                                      f"({', '.join(task.labels)})")
+        if isinstance(row[task.output], list):  # the id covers every reference
+            fields[task.output] = refs[0]
+            ex = Example(example_id({**fields, task.output: list(refs)}), fields, refs)
+        else:
+            ex = Example(example_id(fields), fields, refs)
+        examples.append(ex)
     return examples[:limit] if limit else examples
+
+
+def _references(value, where: str, output: str) -> tuple[str, ...]:
+    """The acceptable answers of one row: a string, or a non-empty list of non-empty strings."""
+    if not isinstance(value, list):
+        return (value if isinstance(value, str) else json.dumps(value),)
+    if not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: field '{output}' must be a string or a non-empty list of non-empty "
+                          f"strings (several acceptable answers)")
+    return tuple(value)

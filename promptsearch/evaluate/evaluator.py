@@ -1,7 +1,10 @@
 """Scoring a rendered prompt on examples, with the strategy the prompt carries (promptsearch.strategies).
 
-Per-example results are looked up in a cache first (the database, keyed by model, prompt hash,
-example id and decoding settings), so a repeated or resumed candidate costs no model calls.
+Per-example results are looked up in a cache first (the database, keyed by the model's
+fingerprint -- its weights, never its display name --, prompt hash, example id and decoding
+settings, which include the metric's identity and the label scoring), so a repeated or resumed
+candidate costs no model calls. Scores come from the task's metric object (data/metrics.py;
+a judge from evaluate/judge.py), and the evaluation's score is the metric's aggregate.
 The prompt hash is that of the template the example is actually scored with: a prompt whose
 demonstrations differ per example (render/dynamic.py) is cached per example, never under one
 hash for different texts.
@@ -17,7 +20,8 @@ from typing import Protocol, Sequence
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
-from promptsearch.data.metrics import get_metric
+from promptsearch.data.metrics import Metric
+from promptsearch.evaluate.judge import metric_for
 from promptsearch.lm.base import LM
 from promptsearch.render.prompt import Prompt, PromptStrategy, PromptTemplate
 from promptsearch.strategies import DIRECT, Options, Strategy, Trace
@@ -35,7 +39,7 @@ class ExampleResult:
 
 @dataclass
 class Evaluation:
-    score: float  # mean over examples
+    score: float  # the metric's aggregate over examples (the mean unless it says otherwise)
     results: list[ExampleResult]
     computed: int = 0  # examples that needed the model (not cached)
     seconds: float = 0.0
@@ -56,12 +60,14 @@ class Decoding:
     max_new_tokens: int = 32
     length_normalize: bool = False  # label ranking by mean instead of summed token log-prob
 
-    def key(self, task: TaskSpec, strategy: PromptStrategy = DIRECT) -> str:
+    def key(self, task: TaskSpec, strategy: PromptStrategy = DIRECT, metric: str | None = None) -> str:
+        """`metric`: the metric's identity (Evaluator.key passes it; the task's name otherwise)."""
+        metric = metric or task.metric
         if task.is_classification:
             labels = hashlib.sha256("\x1f".join(task.labels).encode()).hexdigest()[:12]
-            base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{task.metric}"
+            base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{metric}"
         else:
-            base = f"greedy:{self.max_new_tokens}:nl:{task.metric}"
+            base = f"greedy:{self.max_new_tokens}:nl:{metric}"
         own = strategy.hash_key()
         return base if own is None else f"{own}|{base}"
 
@@ -76,13 +82,22 @@ class Evaluator:
     task: TaskSpec
     cache: EvalCache | None = None
     decoding: Decoding = field(default_factory=Decoding)
+    metric: Metric | None = None  # default: the task's (a judge's model is loaded once per process)
+
+    def __post_init__(self) -> None:
+        if self.metric is None:
+            self.metric = metric_for(self.task, self.lm)
+
+    def key(self, strategy: PromptStrategy = DIRECT) -> str:
+        """The cache key's decoding part: how answers are obtained and how they are scored."""
+        return self.decoding.key(self.task, strategy, self.metric.identity)
 
     def evaluate(self, prompt: Prompt, examples: Sequence[Example]) -> Evaluation:
         """Score `prompt` (a PromptTemplate, or a DynamicPrompt with per-example templates) on
         `examples`, with the strategy it carries."""
         start = time.perf_counter()
         templates = prompt.per_example(examples)
-        key = self.decoding.key(self.task, prompt.strategy)
+        key = self.key(prompt.strategy)
         cached = self._cached(templates, examples, key)
         todo = [(t, e) for t, e in zip(templates, examples) if e.id not in cached]
         fresh = self._compute(prompt.strategy, todo) if todo else []
@@ -91,10 +106,10 @@ class Evaluator:
             for (t, _), r in zip(todo, fresh):
                 by_hash[t.hash].append(r)
             for h, results in by_hash.items():
-                self.cache.put(self.lm.name, h, key, results)
+                self.cache.put(self.lm.fingerprint, h, key, results)
         by_id = {**cached, **{r.example_id: r for r in fresh}}
         results = [by_id[e.id] for e in examples]
-        score = sum(r.score for r in results) / len(results) if results else 0.0
+        score = self.metric.aggregate([r.score for r in results]) if results else 0.0
         seconds = time.perf_counter() - start
         log.debug("prompt %s (%s): %d examples (%d computed) in %.2fs, score %.4f", prompt.hash[:8],
                   prompt.strategy.name, len(examples), len(todo), seconds, score)
@@ -114,7 +129,7 @@ class Evaluator:
             ids[t.hash].append(e.id)
         out: dict[str, ExampleResult] = {}
         for h, wanted in ids.items():
-            out.update(self.cache.get(self.lm.name, h, key, wanted))
+            out.update(self.cache.get(self.lm.fingerprint, h, key, wanted))
         return out
 
     def _run(self, strategy: PromptStrategy, items: list[tuple[PromptTemplate, Example]]) -> list[Trace]:
@@ -124,7 +139,7 @@ class Evaluator:
 
     def _compute(self, strategy: PromptStrategy, items: list[tuple[PromptTemplate, Example]]) -> list[ExampleResult]:
         traces = self._run(strategy, items)
-        metric = get_metric(self.task.metric)
-        gold = self.task.output
-        return [ExampleResult(e.id, tr.prediction, metric(tr.prediction, e[gold]))
-                for (_, e), tr in zip(items, traces)]
+        examples = [e for _, e in items]
+        scored = self.metric.score_many([tr.prediction for tr in traces], examples)
+        return [ExampleResult(e.id, tr.prediction, s.value, s.feedback)
+                for e, tr, s in zip(examples, traces, scored)]

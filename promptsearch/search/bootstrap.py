@@ -21,7 +21,6 @@ import numpy as np
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, example_id, load_split
-from promptsearch.data.metrics import get_metric
 from promptsearch.evaluate.evaluator import Evaluator
 from promptsearch.lm.base import LM
 from promptsearch.lm.embed import load_embedder
@@ -99,24 +98,25 @@ class DemoSource:
         return order[:self.space.bootstrap_tries]
 
     def source_key(self, prompt: PromptTemplate) -> str:
-        blob = f"{prompt.hash}|{self.evaluator.decoding.key(self.task, prompt.strategy)}"
+        blob = f"{prompt.hash}|{self.evaluator.key(prompt.strategy)}"
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
     def _bootstrapped(self) -> list[Example]:
         prompt = self.bootstrap_prompt()
         key = self.source_key(prompt)
         tries = self.bootstrap_examples()
-        known = self.store.demos.load(self.lm.name, key) if self.store else {}
+        known = self.store.demos.load(self.lm.fingerprint, key) if self.store else {}
         todo = [e for e in tries if e.id not in known]
         if todo:
             log.info("bootstrapping: %s on %d train examples (%d already stored)",
                      prompt.strategy.name, len(todo), len(tries) - len(todo))
-            metric = get_metric(self.task.metric)
-            fresh = [BootstrapDemo(e.id, t.rationale, t.prediction, metric(t.prediction, e[self.task.output]) >= 1.0,
+            traces = self.evaluator.traces(prompt, todo)
+            scored = self.evaluator.metric.score_many([t.prediction for t in traces], todo)
+            fresh = [BootstrapDemo(e.id, t.rationale, t.prediction, s.value >= 1.0,
                                       self.search_id, prompt.strategy.key(), prompt.hash)
-                     for e, t in zip(todo, self.evaluator.traces(prompt, todo))]
+                     for e, t, s in zip(todo, traces, scored)]
             if self.store:
-                self.store.demos.save(self.lm.name, key, prompt.with_placeholders(), fresh)
+                self.store.demos.save(self.lm.fingerprint, key, prompt.with_placeholders(), fresh)
             known = {**known, **{d.example_id: d for d in fresh}}
         kept = [with_rationale(e, known[e.id].rationale) for e in tries
                 if known[e.id].correct and known[e.id].rationale.strip()]

@@ -19,12 +19,12 @@ from typing import overload
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, example_id, load_split
 from promptsearch.errors import UserError
-from promptsearch.evaluate.evaluator import Decoding, Evaluator
+from promptsearch.evaluate.evaluator import Evaluator
 from promptsearch.lm.base import LM
 from promptsearch.render.prompt import Candidate, Prompt, PromptTemplate, render_template, slot
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.params import build_candidate
-from promptsearch.search.runner import open_parts, render_candidate
+from promptsearch.search.runner import decoding_for, open_parts, render_candidate
 from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.strategies import strategy_from_params
@@ -73,7 +73,7 @@ def _nearest(record: SearchRecord, row: CandidateRow, lm: LM, store: Store | Non
     task, space, settings = open_parts(record)
     train = load_split(task, "train")
     cache = store.evaluations if store is not None else None
-    evaluator = Evaluator(lm, task, cache, Decoding(max_new_tokens=settings.max_new_tokens))
+    evaluator = Evaluator(lm, task, cache, decoding_for(settings))
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
     candidate = build_candidate(dict(row.params or {}, instruction=0), space, task, train, [row.instruction], demos)
     return render_candidate(candidate, task, lm)

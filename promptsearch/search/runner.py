@@ -23,6 +23,8 @@ from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, load_split
+from promptsearch.data.fingerprint import task_fingerprints
+from promptsearch.data.metrics import check_metric
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
 from promptsearch.lm.base import LM
@@ -37,6 +39,7 @@ from promptsearch.storage.store import SearchRecord, Store, slot_counts
 from promptsearch.strategies import check_space
 
 log = logging.getLogger(__name__)
+LABEL_SCORINGS = ("sum", "mean")  # label ranking by summed or mean (length-normalised) token log-prob
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class SearchSettings:
     proposer: str | None = None  # model writing instruction proposals (default: the task's model)
     api_base: str | None = None  # remote models: the OpenAI-compatible server's URL
     proposer_api_base: str | None = None  # for a remote proposer (an OpenAI-compatible server)
+    label_scoring: str = "sum"  # "mean": rank labels by mean token log-prob (labels of unequal length)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,15 +97,27 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
         registry.get(value, flag)
     if settings.dev_limit is not None and settings.dev_limit < 1:
         raise ConfigError(f"--dev-limit: must be at least 1, got {settings.dev_limit}")
+    if settings.label_scoring not in LABEL_SCORINGS:
+        raise ConfigError(f"--label-scoring: '{settings.label_scoring}' is not known; "
+                          f"allowed: {', '.join(LABEL_SCORINGS)}")
     check_space(space)
     check_data(task)
-    return store.create_search(name, task.to_dict(), space.to_dict(), model, settings.to_dict())
+    # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
+    stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
+    return store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict())
 
 
 def check_data(task: TaskSpec) -> None:
-    """Read every split once: a bad row raises a one-line error before anything is written."""
+    """Read every split once and resolve the metric: a bad row or metric raises a one-line error
+    before anything is written."""
     for split in ("train", "dev", "test"):
         load_split(task, split)
+    check_metric(task)
+
+
+def decoding_for(settings: SearchSettings) -> Decoding:
+    """How a search obtains answers; part of every evaluation's cache key."""
+    return Decoding(max_new_tokens=settings.max_new_tokens, length_normalize=settings.label_scoring == "mean")
 
 
 def open_parts(record: SearchRecord) -> tuple[TaskSpec, SpaceSpec, SearchSettings]:
@@ -167,7 +183,7 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     run_fidelity = fidelity(pruner or PRUNERS.get(settings.pruner, "--pruner")(settings.chunk_size),
                             settings.chunk_size)
     dev = dev_order(load_split(task, "dev", settings.dev_limit), settings.seed, run_fidelity)
-    evaluator = Evaluator(lm, task, store.evaluations, Decoding(max_new_tokens=settings.max_new_tokens))
+    evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
     train = load_split(task, "train")
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
     study = store.load_study(record)
@@ -300,7 +316,9 @@ def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> Prompt:
 
 def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: Evaluator,
            fidelity: Fidelity) -> tuple[float, int, float]:
-    """Mean dev score; with a pruner, chunk by chunk, reporting to Optuna after each chunk."""
+    """The metric's aggregate of the dev scores; with a pruner, chunk by chunk, reporting to
+    Optuna after each chunk."""
+    aggregate = evaluator.metric.aggregate
     chunk = fidelity.chunk or len(dev)
     scores: list[float] = []
     computed, seconds = 0, 0.0
@@ -308,21 +326,22 @@ def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: E
         ev = evaluator.evaluate(prompt, dev[begin:begin + chunk])
         computed, seconds = computed + ev.computed, seconds + ev.seconds
         scores += [r.score for r in ev.results]
-        _report(trial, fidelity, scores, begin)
+        _report(trial, fidelity, scores, begin, aggregate)
         if begin + chunk < len(dev) and fidelity.chunk is not None and trial.should_prune():
-            partial = sum(scores) / len(scores)
+            partial = aggregate(scores)
             trial.set_user_attr("partial_score", partial)
             trial.set_user_attr("partial_examples", len(scores))
             raise _Pruned(partial, computed, seconds)
     trial.set_user_attr("dev_examples", len(dev))
-    return sum(scores) / len(scores), computed, seconds
+    return aggregate(scores), computed, seconds
 
 
-def _report(trial: optuna.Trial, fidelity: Fidelity, scores: list[float], begin: int) -> None:
+def _report(trial: optuna.Trial, fidelity: Fidelity, scores: list[float], begin: int,
+            aggregate: Callable[[list[float]], float]) -> None:
     if fidelity.chunk is None:  # nothing to prune
         return
-    if fidelity.per_example:  # one value per example; the step is its dev position
+    if fidelity.per_example:  # one value per example (a paired test's input); the step is its dev position
         for step in range(begin, len(scores)):
             trial.report(scores[step], step)
-    else:  # the running mean; the step is the examples scored
-        trial.report(sum(scores) / len(scores), len(scores))
+    else:  # the metric's running aggregate; the step is the examples scored
+        trial.report(aggregate(scores), len(scores))

@@ -16,12 +16,12 @@ from typing import Any
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError, NotFoundError, UserError
-from promptsearch.evaluate.evaluator import Decoding, Evaluator
+from promptsearch.evaluate.evaluator import Evaluator
 from promptsearch.lm.base import LM
 from promptsearch.render.prompt import Prompt, PromptTemplate, slot
 from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import best, completed_trials, first_trial
-from promptsearch.search.runner import open_parts
+from promptsearch.search.runner import decoding_for, open_parts
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.strategies import DIRECT
 from promptsearch.verdict import stats
@@ -113,15 +113,18 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
     best_arm, best_t = _arm_from_row(store, record, lm, top.candidate, f"trial {top.trial}", top.score)
     base_arm, base_t = _baseline(store, record, lm, task, baseline, dev_scores)
     examples = load_split(task, split, limit)
-    evaluator = Evaluator(lm, task, store.evaluations, Decoding(max_new_tokens=settings.max_new_tokens))
+    evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
+    # Intervals and tests of the metric's own aggregate (None: the mean, on a faster path).
+    statistic = None if evaluator.metric.aggregates_by_mean else evaluator.metric.aggregate
     for arm, template in ((best_arm, best_t), (base_arm, base_t)):
         ev = evaluator.evaluate(template, examples)
         arm.scores = [r.score for r in ev.results]
-        arm.score = stats.bootstrap_ci(arm.scores, resamples, seed)
+        arm.score = stats.bootstrap_ci(arm.scores, resamples, seed, statistic=statistic)
         log.info("%s: %s %.4f on %d %s examples (%d computed)", arm.source, task.metric,
                  ev.score, len(examples), split, ev.computed)
-    test_name, p = stats.paired_test(best_arm.scores, base_arm.scores, seed)
-    diff = stats.paired_bootstrap_ci(best_arm.scores, base_arm.scores, resamples, seed)
+    test_name, p = stats.paired_test(best_arm.scores, base_arm.scores, seed, statistic=statistic,
+                                     resamples=resamples)
+    diff = stats.paired_bootstrap_ci(best_arm.scores, base_arm.scores, resamples, seed, statistic=statistic)
     return Verdict(record.name, split, lm.name, task.metric, [e.id for e in examples], best_arm,
                    base_arm, diff, test_name, p, resamples, seed)
 

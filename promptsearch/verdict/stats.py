@@ -2,18 +2,24 @@
 
 Both prompts are scored on the same examples, so every comparison is paired: the bootstrap
 resamples example indices once for both, and the tests look at per-example differences. All
-randomness is seeded, so the same scores always give the same intervals and p-values. Only numpy
-(which Optuna needs anyway) is used; the binomial tail is summed exactly in integers.
+randomness is seeded, so the same scores always give the same intervals and p-values.
+
+Which test (paired_test): exact McNemar when every score is 0 or 1 (the binomial tail summed
+exactly in integers); graded scores (f1, chrF, a judge, a Python metric) get SciPy's Wilcoxon
+signed-rank test; a metric whose aggregate is not the mean gets a paired bootstrap test of that
+aggregate. Intervals are percentile bootstraps of the metric's aggregate (`statistic`; None
+means the mean, computed vectorised).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
+Statistic = Callable[[Sequence[float]], float]  # a metric's aggregate; None stands for the mean
+
 RESAMPLES = 2000
-PERMUTATIONS = 10000
-EXACT_PERMUTATION_MAX = 16  # up to 2^16 sign patterns are enumerated instead of sampled
 _CHUNK = 256  # resamples drawn at a time: keeps memory at _CHUNK x n
 
 
@@ -27,32 +33,49 @@ class Interval:
         return self.low <= value <= self.high
 
 
-def _resample_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """Means of `values` [n] over `resamples` bootstrap resamples: [resamples]."""
+def _resample_indices(n: int, resamples: int, seed: int):
+    """Bootstrap index draws, _CHUNK resamples at a time: [chunk, n] each."""
     rng = np.random.default_rng(seed)
-    n = values.shape[0]
-    out = []
     for start in range(0, resamples, _CHUNK):
-        idx = rng.integers(0, n, size=(min(_CHUNK, resamples - start), n))
-        out.append(values[idx].mean(axis=-1))
+        yield rng.integers(0, n, size=(min(_CHUNK, resamples - start), n))
+
+
+def _resampled(a: np.ndarray, b: np.ndarray | None, resamples: int, seed: int,
+               statistic: Statistic | None) -> np.ndarray:
+    """stat(a*) - stat(b*) (or stat(a*)) over `resamples` paired resamples: [resamples]."""
+    out = []
+    for idx in _resample_indices(a.shape[0], resamples, seed):
+        if statistic is None:  # the mean is linear: resample the differences directly
+            d = a if b is None else a - b
+            out.append(d[idx].mean(axis=-1))
+        else:
+            out.append(np.array([statistic(a[i].tolist()) - (0.0 if b is None else statistic(b[i].tolist()))
+                                 for i in idx]))
     return np.concatenate(out)
 
 
-def bootstrap_ci(scores, resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95) -> Interval:
-    """Percentile bootstrap interval for the mean score."""
+def _stat(x: np.ndarray, statistic: Statistic | None) -> float:
+    return float(x.mean()) if statistic is None else float(statistic(x.tolist()))
+
+
+def bootstrap_ci(scores, resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95,
+                 statistic: Statistic | None = None) -> Interval:
+    """Percentile bootstrap interval for the aggregate score (the mean by default)."""
     x = np.asarray(scores, dtype=float)
     if x.size == 0:
         raise ValueError("no scores")
-    means = _resample_means(x, resamples, seed)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return Interval(float(x.mean()), float(lo), float(hi))
+    values = _resampled(x, None, resamples, seed, statistic)
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(_stat(x, statistic), float(lo), float(hi))
 
 
 def paired_bootstrap_ci(a, b, resamples: int = RESAMPLES, seed: int = 0,
-                        level: float = 0.95) -> Interval:
-    """Interval for mean(a) - mean(b), resampling examples (pairs) together."""
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    return bootstrap_ci(d, resamples, seed, level)
+                        level: float = 0.95, statistic: Statistic | None = None) -> Interval:
+    """Interval for stat(a) - stat(b), resampling examples (pairs) together."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    values = _resampled(a, b, resamples, seed, statistic)
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(_stat(a, statistic) - _stat(b, statistic), float(lo), float(hi))
 
 
 def is_binary(*arrays) -> bool:
@@ -74,30 +97,33 @@ def mcnemar_exact(a, b) -> float:
     return min(1.0, 2 * tail / 2 ** n)
 
 
-def paired_permutation(a, b, permutations: int = PERMUTATIONS, seed: int = 0) -> float:
-    """Two-sided sign-flip permutation test on the mean per-example difference.
+def wilcoxon_signed_rank(a, b) -> float:
+    """Two-sided Wilcoxon signed-rank test (SciPy) on the per-example differences; pairs with no
+    difference are dropped (Wilcox), and no difference at all gives p = 1."""
+    from scipy.stats import wilcoxon
 
-    Exact (every sign pattern) when at most EXACT_PERMUTATION_MAX differences are non-zero;
-    otherwise Monte Carlo with the +1 correction, so the p-value is never 0.
-    """
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    d = d[d != 0]
-    if d.size == 0:
+    if not np.any(d != 0):
         return 1.0
-    observed = abs(d.sum()) - 1e-12  # sums, not means: same ordering, fewer rounding ties
-    if d.size <= EXACT_PERMUTATION_MAX:
-        signs = ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1) * 2 - 1
-        return float((np.abs(signs @ d) >= observed).mean())
-    rng = np.random.default_rng(seed)
-    hits = 0
-    for start in range(0, permutations, _CHUNK):
-        signs = rng.choice((-1.0, 1.0), size=(min(_CHUNK, permutations - start), d.size))
-        hits += int((np.abs(signs @ d) >= observed).sum())
-    return (hits + 1) / (permutations + 1)
+    return float(wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
-def paired_test(a, b, seed: int = 0) -> tuple[str, float]:
-    """(test name, two-sided p-value): exact McNemar for 0/1 scores, else a permutation test."""
+def paired_bootstrap_test(a, b, statistic: Statistic, resamples: int = RESAMPLES, seed: int = 0) -> float:
+    """Two-sided bootstrap p-value of stat(a) - stat(b) = 0: twice the smaller share of paired
+    resamples on either side of 0 (with the +1 correction, so never 0)."""
+    values = _resampled(np.asarray(a, dtype=float), np.asarray(b, dtype=float), resamples, seed, statistic)
+    if not np.any(values != 0):
+        return 1.0
+    side = min(int((values <= 0).sum()), int((values >= 0).sum()))
+    return min(1.0, 2 * (side + 1) / (values.size + 1))
+
+
+def paired_test(a, b, seed: int = 0, statistic: Statistic | None = None,
+                resamples: int = RESAMPLES) -> tuple[str, float]:
+    """(test name, two-sided p-value): exact McNemar when every score is 0 or 1; otherwise the
+    Wilcoxon signed-rank test, or for an aggregate other than the mean a paired bootstrap test."""
     if is_binary(a, b):
         return "exact McNemar", mcnemar_exact(a, b)
-    return "paired permutation", paired_permutation(a, b, seed=seed)
+    if statistic is None:
+        return "Wilcoxon signed-rank", wilcoxon_signed_rank(a, b)
+    return "paired bootstrap", paired_bootstrap_test(a, b, statistic, resamples, seed)

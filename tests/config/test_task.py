@@ -18,7 +18,13 @@ def _rewrite(path, old, new):
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("metric: accuracy", "metric: f1", "field 'metric' is 'f1'; allowed: accuracy, exact_match, contains, numeric"),
+    ("metric: accuracy", "metric: [f1]", "field 'metric' must be a string or a mapping, got a list"),
+    ("metric: accuracy", "metric: nothere.py:score", "field 'metric' points to"),
+    ("metric: accuracy", "metric: judge", "'judge' needs a mapping: metric: {judge: {rubric: ..., model: ...}}"),
+    ("metric: accuracy", "metric: {judge: {model: smollm2}}", "field 'metric.judge.rubric' is missing"),
+    ("metric: accuracy", "metric: {judge: {rubric: ok, colour: red}}", "unknown field 'metric.judge.colour'"),
+    ("metric: accuracy", "metric: {jury: {rubric: ok}}", "field 'metric' as a mapping must be {judge: {"),
+    ("labels: [negative, positive]", "labels: [positive]", "field 'labels' lists a single label ('positive')"),
     ("inputs: [review]", "inputs: review", "field 'inputs' must be a list, got a string"),
     ("inputs: [review]", "inputs: []", "field 'inputs' must not be an empty list"),
     ("output: label\n", "", "field 'output' is missing"),
@@ -64,3 +70,19 @@ def test_rationale_field_is_optional_and_kept(tiny_task):
     old = task.to_dict()
     del old["rationale"]  # a search stored before the field existed
     assert TaskSpec.from_dict(old).rationale is None
+
+
+def test_metric_spec_is_kept_as_parsed_data(tiny_task):
+    """Names are not checked here (the data layer owns the registry); a Python metric's file is
+    resolved next to the task file; a judge is stored as 'judge' plus its mapping."""
+    _rewrite(tiny_task, "metric: accuracy", "metric: bleu-9000")
+    assert load_task(tiny_task).metric == "bleu-9000"
+    (tiny_task.parent / "m.py").write_text("def score(example, prediction):\n    return 1.0\n")
+    _rewrite(tiny_task, "metric: bleu-9000", "metric: m.py:score")
+    task = load_task(tiny_task)
+    assert task.python_metric == (tiny_task.parent.resolve() / "m.py", "score")
+    assert TaskSpec.from_dict(task.to_dict()) == task
+    _rewrite(tiny_task, "metric: m.py:score", "metric: {judge: {rubric: \"Is it right?\", model: smollm2}}")
+    task = load_task(tiny_task)
+    assert (task.metric, task.judge, task.python_metric) == ("judge", {"rubric": "Is it right?", "model": "smollm2"}, None)
+    assert TaskSpec.from_dict({**task.to_dict(), "fingerprints": {"dev": "sha256:0"}}) == task

@@ -19,6 +19,7 @@ class Ctx:
     tmp: Path
     task: Path  # the tiny task's YAML (its data files are beside it)
     space: Path
+    db: Path | None = None  # the database the command runs against (a copy of the template)
 
     def opt(self, *extra: str, task: Path | None = None) -> list[str]:
         return ["optimize", str(task or self.task), "--space", str(self.space), "--name", "new", *extra]
@@ -46,6 +47,27 @@ def _optuna_db(path: Path) -> Path:
     return path
 
 
+def _changed_since_created(c: Ctx, *argv: str) -> list[str]:
+    """A search 'moved' made from the tiny task, whose dev file then changes."""
+    from promptsearch.config import load_space, load_task
+    from promptsearch.search import SearchSettings, create_search
+    from promptsearch.storage import Store
+
+    store = Store(f"sqlite:///{c.db}")
+    rec = create_search(store, "moved", load_task(c.task), load_space(c.space), "fake", SearchSettings())
+    store.set_trial_target(rec, 1)
+    store.close()
+    with open(c.data("dev"), "a") as f:
+        f.write('{"review": "one more", "label": "positive"}\n')
+    return list(argv)
+
+
+def _metric_file(c: Ctx, code: str, spec: str = "m.py:score") -> list[str]:
+    _write(c.task.parent / "m.py", code)
+    c.edit_task("metric: accuracy", f"metric: {spec}")
+    return c.opt()
+
+
 def _write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -63,7 +85,18 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "task-split-missing": lambda c: (c.edit_task("dev: dev.jsonl", "dev: nothere.jsonl"), c.opt())[1],
     "task-split-wrong-type": lambda c: (_write(c.task.parent / "dev.txt", "x"),
                                         c.edit_task("dev: dev.jsonl", "dev: dev.txt"), c.opt())[2],
-    "task-unknown-metric": lambda c: (c.edit_task("metric: accuracy", "metric: f1"), c.opt())[1],
+    "task-unknown-metric": lambda c: (c.edit_task("metric: accuracy", "metric: bleu"), c.opt())[1],
+    "task-metric-file-missing": lambda c: (c.edit_task("metric: accuracy", "metric: nothere.py:score"), c.opt())[1],
+    "task-metric-no-function-name": lambda c: (c.edit_task("metric: accuracy", "metric: 'm.py:'"),
+                                               _write(c.task.parent / "m.py", ""), c.opt())[2],
+    "task-metric-no-such-function": lambda c: _metric_file(c, "def score_answer(example, prediction):\n    return 1.0\n"),
+    "task-metric-import-fails": lambda c: _metric_file(c, "def score(example, prediction)\n    return 1.0\n"),
+    "task-metric-bad-mapping": lambda c: (c.edit_task("metric: accuracy", "metric: {jury: {rubric: fair}}"), c.opt())[1],
+    "task-metric-judge-string": lambda c: (c.edit_task("metric: accuracy", "metric: judge"), c.opt())[1],
+    "task-judge-no-rubric": lambda c: (c.edit_task("metric: accuracy", "metric: {judge: {model: smollm2}}"), c.opt())[1],
+    "task-judge-model-missing": lambda c: (c.edit_task("metric: accuracy", "metric: {judge: {rubric: fair, "
+                                                       f"model: {c.tmp}/no-judge}}}}"), c.opt())[1],
+    "task-single-label": lambda c: (c.edit_task("labels: [negative, positive]", "labels: [positive]"), c.opt())[1],
     "task-output-is-input": lambda c: (c.edit_task("inputs: [review]", "inputs: [review, label]"), c.opt())[1],
     # --- search spaces
     "space-missing": lambda c: ["optimize", str(c.task), "--space", str(c.tmp / "nospace.yaml")],
@@ -83,6 +116,17 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "data-label-not-in-labels": lambda c: (_write(c.data("dev"), '{"review": "meh", "label": "neutral"}\n'), c.opt())[1],
     "data-example-too-long": lambda c: (_write(c.data("dev"), json.dumps({"review": "great " * 9000, "label": "positive"})
                                                + "\n"), c.opt())[1],
+    "data-bad-answers": lambda c: (_write(c.data("dev"), '{"review": "meh", "label": ["positive", ""]}\n'), c.opt())[1],
+    "data-prompt-too-long": lambda c: (_write(c.data("train"), "".join(json.dumps({"review": "fine " * 1500, "label": lab})
+                                                                      + "\n" for lab in ("negative", "positive"))),
+                                       c.opt())[1],
+    # --- metrics while a search runs (the failed trial is kept, marked failed)
+    "metric-raises": lambda c: _metric_file(c, "def score(example, prediction):\n    return 1 / 0\n"),
+    "metric-out-of-range": lambda c: _metric_file(c, "def score(example, prediction):\n    return 2\n"),
+    # --- changed data
+    "changed-data-resume": lambda c: _changed_since_created(c, "resume", "moved", "--trials", "1"),
+    "changed-data-worker": lambda c: _changed_since_created(c, "worker", "moved"),
+    "changed-data-eval": lambda c: _changed_since_created(c, "eval", "moved"),
     # --- models
     "model-missing": lambda c: c.opt("--model", str(c.tmp / "no-model")),
     "model-not-gguf": lambda c: c.opt("--model", str(_write(c.tmp / "weights.bin", "x"))),
@@ -109,6 +153,7 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "flag-workers-zero": lambda c: c.opt("--workers", "0"),
     "flag-bad-choice": lambda c: c.opt("--sampler", "grid"),
     "flag-missing-required": lambda c: ["resume", "done"],
+    "flag-max-new-tokens-context": lambda c: c.opt("--max-new-tokens", "2048"),
     # --- names
     "name-unknown": lambda c: ["show", "nope"],
     "name-unknown-worker": lambda c: ["worker", "nope"],
@@ -126,5 +171,7 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
 DB_OVERRIDES = {"db-older-schema": "v1"}
 # Cases that run on a read-only copy of the database, in a folder `ro` (tests/dbfaults.py).
 READ_ONLY = {"db-read-only-resume", "db-read-only-worker"}
+# Cases that fail inside a trial of the new search 'new': the trial is kept, marked failed.
+FAILED_TRIAL = {"metric-raises", "metric-out-of-range"}
 # Cases that run in a subprocess (the full disk: SQLite may hit SIGBUS on a full tmpfs, never in pytest).
 SUBPROCESS = {"disk-full"}

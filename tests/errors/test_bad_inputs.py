@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from dbfaults import file_hash, read_only_copy
-from errorcases import CASES, DB_OVERRIDES, PG_WITH_PASSWORD, READ_ONLY, SUBPROCESS, V1_DB, Ctx
+from errorcases import CASES, DB_OVERRIDES, FAILED_TRIAL, PG_WITH_PASSWORD, READ_ONLY, SUBPROCESS, V1_DB, Ctx
 
 from promptsearch.cli import commands
 from promptsearch.cli.main import main
@@ -103,7 +103,7 @@ def _expected(case: str, tmp: Path) -> re.Pattern:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input(case, tmp_path, db, tiny_task, tiny_space, capsys, monkeypatch, request):
-    argv = CASES[case](Ctx(tmp_path, tiny_task, tiny_space))
+    argv = CASES[case](Ctx(tmp_path, tiny_task, tiny_space, db))
     db_path = db
     if DB_OVERRIDES.get(case) == "v1":
         db_path = tmp_path / "old.db"
@@ -133,6 +133,11 @@ def test_bad_input(case, tmp_path, db, tiny_task, tiny_space, capsys, monkeypatc
     assert "Traceback" not in err and "\n" not in err, err
     assert _expected(case, tmp_path).match(err), f"{case}: got {err!r}"
     assert code == DOCUMENTED[case][1]
+    if case in FAILED_TRIAL:  # the search exists; its one trial failed and is kept as failed
+        from promptsearch.search.results import trial_counts
+        store = Store(f"sqlite:///{db_path}", create=False)
+        assert trial_counts(store, store.get_search("new"))["fail"] == 1
+        return
     assert after == before, f"{case} changed the database"
 
 

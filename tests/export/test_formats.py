@@ -82,7 +82,7 @@ def test_jinja_renders_the_scored_prompt(searches, tmp_path, smollm, layout):
         return  # the same text as the stored prompt; re-scoring the plain one below shows that is enough
     # The rendered text is what the model scored: ranking the labels again gives the stored predictions.
     decoding = Decoding().key(task)
-    stored = store.evaluations.get(smollm.name, top.candidate.prompt_hash, decoding, [e.id for e in dev])
+    stored = store.evaluations.get(smollm.fingerprint, top.candidate.prompt_hash, decoding, [e.id for e in dev])
     assert len(stored) == len(dev)
     requests = [LoglikelihoodRequest(template.render(**{name: ex[name] for name in task.inputs}),
                                      top.candidate.answer_prefix + label) for ex in dev for label in task.labels]

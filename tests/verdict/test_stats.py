@@ -37,16 +37,29 @@ def test_mcnemar_matches_scipy_binomial(only_a, only_b, both):
     assert stats.paired_test(a, b) == ("exact McNemar", pytest.approx(expected))
 
 
-def test_exact_permutation_small_case():
-    # differences +1, +1, +1: of 8 sign patterns only the all-plus and all-minus reach |sum| = 3
-    assert stats.paired_permutation([0.5, 0.9, 0.7], [-0.5, -0.1, -0.3]) == pytest.approx(2 / 8)
-
-
-def test_permutation_for_graded_scores():
+def test_wilcoxon_for_graded_scores_matches_scipy():
+    wilcoxon = pytest.importorskip("scipy.stats").wilcoxon
     rng = np.random.default_rng(0)
     a = rng.random(60)
-    name, p = stats.paired_test(a + 0.2, a + rng.normal(0, 0.05, 60))
-    assert name == "paired permutation" and p < 0.001
+    b = a + rng.normal(0, 0.05, 60)
+    name, p = stats.paired_test(a + 0.2, b)
+    assert name == "Wilcoxon signed-rank" and p < 0.001
+    assert p == pytest.approx(wilcoxon(a + 0.2 - b).pvalue)
     name, p = stats.paired_test(a, a + rng.normal(0, 0.05, 60) * 0.01)
     assert p > 0.05
     assert stats.paired_test([0.5, 0.5], [0.5, 0.5])[1] == 1.0
+
+
+def test_a_metric_aggregate_other_than_the_mean():
+    """A median metric: its own aggregate in the estimate, the interval and the test."""
+    median = lambda xs: float(np.median(xs))  # noqa: E731
+    a = [0.9, 0.8, 0.85, 0.1, 0.9, 0.95, 0.88, 0.2] * 4
+    b = [0.5, 0.4, 0.45, 0.9, 0.5, 0.55, 0.48, 0.9] * 4
+    ci = stats.bootstrap_ci(a, statistic=median, resamples=300)
+    assert ci.estimate == pytest.approx(0.865) and ci.low <= 0.865 <= ci.high
+    assert stats.bootstrap_ci(a, resamples=300).estimate == pytest.approx(np.mean(a))
+    d = stats.paired_bootstrap_ci(a, b, statistic=median, resamples=300)
+    assert d.estimate == pytest.approx(0.865 - 0.5)
+    name, p = stats.paired_test(a, b, statistic=median, resamples=300)
+    assert name == "paired bootstrap" and p < 0.05
+    assert stats.paired_test(a, a, statistic=median, resamples=300)[1] == 1.0
