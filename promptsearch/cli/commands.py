@@ -18,7 +18,7 @@ from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.search.workers import check_context
 from promptsearch.cli.workers import run_pool
 from promptsearch.search.results import (proposal_lineage, best, completed_trials, finished_trials, leaderboard,
-                                         pruned_trials, trial_counts)
+                                         pruned_trials, trial_counts, trial_feedback)
 from promptsearch.storage import Store, mask_url
 from promptsearch.strategies import check_space
 
@@ -169,6 +169,9 @@ def show_search(args: argparse.Namespace) -> int:
     entries = leaderboard(store, record, args.top)
     if entries:
         console.print(display.leaderboard_table(entries))
+        lost = trial_feedback(store, record, entries[0].trial)
+        if lost:
+            console.print(display.feedback_table(entries[0].trial, lost))
     else:
         console.print("no completed trials yet")
     pruned = pruned_trials(store, record)

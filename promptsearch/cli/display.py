@@ -116,6 +116,19 @@ def pruned_table(store, record: SearchRecord, trials) -> Table:
     return table
 
 
+def feedback_table(trial: int, rows: list[dict]) -> Table:
+    """What the metric said about the best trial's lowest-scoring dev examples (printed literally)."""
+    from rich.text import Text
+
+    table = Table(title=f"Why trial {trial} lost points (lowest-scoring dev examples)", title_justify="left")
+    for col in ("example", "score", "prediction", "feedback"):
+        table.add_column(col, justify="right" if col == "score" else "left")
+    for r in rows:
+        table.add_row(Text(str(r.get("example", ""))[:12]), f"{r.get('score', 0.0):.4f}",
+                      Text(_short(r.get("prediction"), 40)), Text(_short(r.get("feedback"), 60)))
+    return table
+
+
 def proposals_table(rows: list[dict]) -> Table:
     """LLM proposals: pool index, how they were made, from which parents, and how they scored."""
     table = Table(title="Proposed instructions", title_justify="left")

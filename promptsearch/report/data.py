@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from promptsearch.search.params import NO_TRIGGER
-from promptsearch.search.results import Entry, leaderboard, trial_counts
+from promptsearch.search.results import Entry, leaderboard, trial_counts, trial_feedback
 from promptsearch.storage.store import SearchRecord, Store
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class ReportData:
     top: list[Entry] = field(default_factory=list)
     verdict: dict[str, Any] | None = None
     proposals: list[Proposal] = field(default_factory=list)
+    feedback: dict[int, list[dict]] = field(default_factory=dict)  # trial -> what its metric said
 
     @property
     def best_so_far(self) -> list[tuple[int, float]]:
@@ -88,9 +89,11 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
     params = _candidate_params(store, record)
     dimensions, fixed = _dimensions(trials, params)
     importances, note = _importances(study)
+    entries = leaderboard(store, record, top)
+    feedback = {e.trial: trial_feedback(store, record, e.trial) for e in entries}
     return ReportData(record, trial_counts(store, record), trials, dimensions, fixed, importances, note,
-                      leaderboard(store, record, top), load_verdict(store, record),
-                      _proposals(store, record, _by_instruction(trials, params)))
+                      entries, load_verdict(store, record), _proposals(store, record, _by_instruction(trials, params)),
+                      {k: v for k, v in feedback.items() if v})
 
 
 def _trials(study: optuna.Study) -> list[TrialPoint]:

@@ -180,8 +180,19 @@ def _top_section(data: ReportData) -> str:
         pid = f"prompt-{rank}"
         out.append(f"<h3>#{rank}</h3>" + _kv_table(rows)
                    + f"<pre class=\"prompt\" id=\"{pid}\">{esc(c.prompt)}</pre>"
-                   + f"<button class=\"toggle\" data-target=\"{pid}\">expand prompt</button>")
+                   + f"<button class=\"toggle\" data-target=\"{pid}\">expand prompt</button>"
+                   + _feedback(data.feedback.get(e.trial, [])))
     return "".join(out)
+
+
+def _feedback(rows: list[dict]) -> str:
+    """What the metric said about the lowest-scoring dev examples (Python metrics, the judge)."""
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{esc(r.get('example', ''))}</td><td>{r.get('score', 0.0):.4f}</td>"
+                   f"<td>{esc(r.get('prediction', ''))}</td><td>{esc(r.get('feedback', ''))}</td></tr>" for r in rows)
+    return ("<p>Why it lost points (lowest-scoring dev examples):</p><table><tr><th>example</th><th>score</th>"
+            f"<th>prediction</th><th>feedback</th></tr>{body}</table>")
 
 
 def _kv_table(rows: list[tuple[str, str]]) -> str:

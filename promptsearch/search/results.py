@@ -75,6 +75,15 @@ def first_trial(store: Store, record: SearchRecord) -> Entry | None:
     return Entry(t.number, t.value, candidate) if candidate is not None else None
 
 
+def trial_feedback(store: Store, record: SearchRecord, number: int) -> list[dict]:
+    """What the metric said about the lowest-scoring dev examples of trial `number` (runner
+    stores up to five: example, score, prediction, feedback); empty when it said nothing."""
+    for t in store.load_study(record).get_trials(deepcopy=False):
+        if t.number == number:
+            return list(t.user_attrs.get("feedback") or [])
+    return []
+
+
 def proposal_lineage(store: Store, record: SearchRecord) -> list[dict]:
     """Every stored proposal with its parents, the trials that used it and its best score."""
     rows = store.proposals.all(record.id)

@@ -26,7 +26,7 @@ from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
 from promptsearch.errors import ConfigError, UserError
-from promptsearch.evaluate.evaluator import Decoding, Evaluator
+from promptsearch.evaluate.evaluator import Decoding, Evaluator, ExampleResult
 from promptsearch.lm.base import LM
 from promptsearch.lm.remote import record_usage, usage_snapshot
 from promptsearch.render import Candidate, Prompt, render
@@ -321,11 +321,13 @@ def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: E
     aggregate = evaluator.metric.aggregate
     chunk = fidelity.chunk or len(dev)
     scores: list[float] = []
+    results: list[ExampleResult] = []
     computed, seconds = 0, 0.0
     for begin in range(0, len(dev), chunk):
         ev = evaluator.evaluate(prompt, dev[begin:begin + chunk])
         computed, seconds = computed + ev.computed, seconds + ev.seconds
         scores += [r.score for r in ev.results]
+        results += ev.results
         _report(trial, fidelity, scores, begin, aggregate)
         if begin + chunk < len(dev) and fidelity.chunk is not None and trial.should_prune():
             partial = aggregate(scores)
@@ -333,7 +335,17 @@ def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: E
             trial.set_user_attr("partial_examples", len(scores))
             raise _Pruned(partial, computed, seconds)
     trial.set_user_attr("dev_examples", len(dev))
+    lost = lowest_with_feedback(results)
+    if lost:  # why it lost points, for `show` and the report (and proposers)
+        trial.set_user_attr("feedback", lost)
     return aggregate(scores), computed, seconds
+
+
+def lowest_with_feedback(results: Sequence[ExampleResult], k: int = 5) -> list[dict[str, Any]]:
+    """The `k` lowest-scoring results whose metric said why, lowest first, kept short."""
+    said = sorted((r for r in results if r.feedback and r.score < 1.0), key=lambda r: r.score)[:k]
+    return [{"example": r.example_id, "score": round(r.score, 4), "prediction": r.prediction[:200],
+             "feedback": r.feedback[:300]} for r in said]
 
 
 def _report(trial: optuna.Trial, fidelity: Fidelity, scores: list[float], begin: int,

@@ -108,6 +108,29 @@ def test_python_metric_that_raises_fails_the_trial_and_keeps_the_search(tmp_path
     assert main(["show", "boom", "--db", db]) == 0
 
 
+def test_feedback_is_shown_by_show_and_report(tmp_path, model, capsys):
+    d = tmp_path / "t"
+    for split in ("train", "dev", "test"):
+        write_jsonl(d / f"{split}.jsonl", [{"q": "Say hi.", "a": "hi"}, {"q": "Say [b]bye[/b].", "a": "bye"}])
+    (d / "m.py").write_text("def score(example, prediction):\n"
+                            "    return 0.5, f\"[red]half[/red] for {example['a']}\"\n")
+    (d / "task.yaml").write_text("name: fb\ntrain: train.jsonl\ndev: dev.jsonl\ntest: test.jsonl\n"
+                                 "inputs: [q]\noutput: a\nmetric: m.py:score\n")
+    url = f"sqlite:///{tmp_path}/fb.db"
+    assert main(["optimize", str(d / "task.yaml"), "--space", str(_space(tmp_path)), "--trials", "1",
+                 "--max-new-tokens", "4", "--db", url]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(tmp_path / "fb.db") as con:  # kept with each evaluation, too
+        assert sorted(r[0] for r in con.execute("select feedback from ps_evaluations")) == \
+            ["[red]half[/red] for bye", "[red]half[/red] for hi"]
+    assert main(["show", "fb", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "Why trial 0 lost points" in out and "[red]half[/red] for bye" in out  # printed literally
+    report = tmp_path / "fb.html"
+    assert main(["report", "fb", "-o", str(report), "--db", url]) == 0
+    assert "Why it lost points" in report.read_text() and "[red]half[/red] for hi" in report.read_text()
+
+
 def test_judge_end_to_end(tmp_path, model):
     db = tmp_path / "judge.db"
     assert main(["optimize", str(EXAMPLES / "explain_judge.yaml"), "--space", str(SHORT), "--trials", "1",
