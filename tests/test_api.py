@@ -60,3 +60,37 @@ def test_api_errors_are_user_errors(tmp_path):
     with pytest.raises(ps.UserError, match="settings are seed, dev_limit"):
         ps.create_search(store, "x", ROOT / "examples" / "review_sentiment.yaml",
                          ROOT / "search_spaces" / "default.yaml", dev_limt=3)
+
+
+def test_api_checks_label_scoring_and_changed_data(tmp_path, smollm, caplog):
+    """The Python API runs optimize's checks (with an lm), stores label_scoring, and refuses to
+    continue a search whose data changed."""
+    import json
+    import logging
+
+    import pytest
+
+    import promptsearch as ps
+
+    d = tmp_path / "t"
+    for split in ("train", "dev", "test"):
+        (d / f"{split}.jsonl").parent.mkdir(parents=True, exist_ok=True)
+        (d / f"{split}.jsonl").write_text("".join(json.dumps({"review": f"r{i}", "label": lab}) + "\n"
+                                                  for i, lab in enumerate(["1", "10"])))
+    (d / "task.yaml").write_text("train: train.jsonl\ndev: dev.jsonl\ntest: test.jsonl\ninputs: [review]\n"
+                                 "output: label\nlabels: ['1', '10']\n")
+    (tmp_path / "space.yaml").write_text("name: one\ninstructions: ['Rate it.']\n")
+    store = ps.Store(f"sqlite:///{tmp_path}/a.db")
+    with caplog.at_level(logging.WARNING, logger="promptsearch.api"):
+        rec = ps.create_search(store, "s", d / "task.yaml", tmp_path / "space.yaml", lm=smollm)
+    assert "label '1' is a token prefix of '10'" in caplog.text
+    fair = ps.create_search(store, "fair", d / "task.yaml", tmp_path / "space.yaml", lm=smollm, label_scoring="mean")
+    assert fair.settings["label_scoring"] == "mean" and rec.settings["label_scoring"] == "sum"
+    with pytest.raises(ps.ConfigError, match="--max-new-tokens: 8192 is not below"):
+        ps.create_search(store, "long", d / "task.yaml", tmp_path / "space.yaml", lm=smollm, max_new_tokens=8192)
+    ps.run_search(store, "s", 1, lm=smollm)
+    (d / "dev.jsonl").write_text(json.dumps({"review": "new", "label": "1"}) + "\n")
+    with pytest.raises(ps.UserError, match="the dev file of search 's' has changed"):
+        ps.resume(store, "s", 1, lm=smollm)
+    with pytest.raises(ps.UserError, match="the dev file of search 's' has changed"):
+        ps.evaluate_heldout(store, "s", lm=smollm)

@@ -50,7 +50,8 @@ class JudgeMetric(Metric):
         return "judge:" + hashlib.sha256(blob).hexdigest()[:16]
 
     def score(self, prediction: str, example: Example):
-        return self._scored([prediction], [example])[0].value
+        got = self._scored([prediction], [example])[0]
+        return got.value, got.feedback
 
     def score_many(self, predictions: Sequence[str], examples: Sequence[Example]) -> list[Scored]:
         return self._scored(predictions, examples)

@@ -6,5 +6,6 @@ from promptsearch.evaluate.evaluator import (
     Evaluator,
     ExampleResult,
 )
+from promptsearch.evaluate.judge import metric_for
 
-__all__ = ["Decoding", "EvalCache", "Evaluation", "Evaluator", "ExampleResult"]
+__all__ = ["Decoding", "EvalCache", "Evaluation", "Evaluator", "ExampleResult", "metric_for"]
