@@ -70,6 +70,7 @@ def test_the_examples_in_docs_extending_register_what_they_say():
     import re
     from pathlib import Path
 
+    from promptsearch.data import METRICS
     from promptsearch.export import EXPORTERS
     from promptsearch.lm import BACKENDS
     from promptsearch.search.sampling import SAMPLERS
@@ -77,7 +78,7 @@ def test_the_examples_in_docs_extending_register_what_they_say():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
-    added = [(STRATEGIES, "shout"), (SAMPLERS, "qmc"), (EXPORTERS, "markdown"), (BACKENDS, "vllm-local")]
+    added = [(METRICS, "starts_with"), (STRATEGIES, "shout"), (SAMPLERS, "qmc"), (EXPORTERS, "markdown"), (BACKENDS, "vllm-local")]
     assert len(blocks) == len(added)
     try:
         for code in blocks:
