@@ -13,27 +13,38 @@ given (load one with `load_lm` and pass it along to avoid loading it twice).
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Callable
 
+from promptsearch import service
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
 from promptsearch.errors import UserError
-from promptsearch.lm.backends import load_lm
 from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, TrialEvent
-from promptsearch.search import create_search as _create_search
-from promptsearch.search import run_search as _run_search
 from promptsearch.search.results import Entry
 from promptsearch.search.results import best as _best
 from promptsearch.search.results import leaderboard as _leaderboard
 from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
-log = logging.getLogger(__name__)
-
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
            "load_lm", "load_space", "load_task", "optimize", "resume", "run_search", "write_report"]
+
+
+def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
+            batch_size: int = 32, api_base: str | None = None, **remote_options: Any) -> LM:
+    """A local model ("smollm2", a checkpoint folder, a .gguf file) or a remote one
+    ("provider/model", e.g. "openai/gpt-4o-mini"; `api_base` for an OpenAI-compatible server)."""
+    return service.load_model(spec, device=device, dtype=dtype, batch_size=batch_size, api_base=api_base,
+                              **remote_options)
+
+
+def _settings(settings: dict[str, Any], where: str) -> SearchSettings:
+    try:
+        return SearchSettings(**settings)
+    except TypeError as e:
+        known = ", ".join(SearchSettings.__dataclass_fields__)
+        raise UserError(f"{where}: {e}; settings are {known}") from None
 
 
 def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path,
@@ -41,20 +52,14 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
     """Store a new search (no trial runs yet). `settings`: any SearchSettings field, e.g.
     dev_limit=32, seed=0, sampler="tpe", pruner="wilcoxon", max_new_tokens=32, label_scoring="mean"
     (sampler and pruner by name; an Optuna object goes to run_search or optimize). With `lm` (the
-    loaded `model`), the prompt-length, label and metric checks of `optimize` run first; their
+    loaded `model`), the model checks of `optimize` (context, labels, metric) run first; their
     warnings are logged."""
-    task = task if isinstance(task, TaskSpec) else load_task(task)
-    space = space if isinstance(space, SpaceSpec) else load_space(space)
-    try:
-        parsed = SearchSettings(**settings)
-    except TypeError as e:
-        known = ", ".join(SearchSettings.__dataclass_fields__)
-        raise UserError(f"create_search: {e}; settings are {known}") from None
+    new = service.check_new_search(store, task, space, name=name, model=model,
+                                   settings=_settings(settings, "create_search"))
     if lm is not None:
-        from promptsearch.search.checks import preflight
-        for warning in preflight(task, space, lm, parsed):
-            log.warning("%s", warning)
-    return _create_search(store, name, task, space, model, parsed)
+        service.check_model(new.task, lm, new.model)
+        service.preflight(new, lm)
+    return service.create(new, None)[1]
 
 
 def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
@@ -64,10 +69,10 @@ def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM 
     one whose data or metric file changed since it was created is refused (UserError).
     `sampler` / `pruner`: an Optuna sampler or pruner object for this run, instead of the one
     the search's settings name (each trial records its class)."""
-    record = _record(store, search)
-    _check_unchanged(record)
-    return _run_search(store, record, lm or model_for(record), trials, on_trial=on_trial,
-                       sampler=sampler, pruner=pruner)
+    result = service.resume(store, search, trials, lm=lm, hooks=service.Hooks(on_trial=on_trial),
+                            sampler=sampler, pruner=pruner)
+    assert result.summary is not None
+    return result.summary
 
 
 def resume(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
@@ -83,76 +88,50 @@ def optimize(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "searc
     """`promptsearch optimize` in one call: create the search and run it. Returns (store, search).
     `sampler` and `pruner` may be names (stored with the search) or Optuna objects (used for
     this run; the search stores the default names)."""
-    task = task if isinstance(task, TaskSpec) else load_task(task)
     objects = {k: settings.pop(k) for k in ("sampler", "pruner") if not isinstance(settings.get(k, ""), str)}
-    store = Store(db)
-    lm = lm or load_lm(model, device=settings.get("device"), dtype=settings.get("dtype"),
-                       batch_size=settings.get("batch_size", 32), api_base=settings.get("api_base"))
-    record = create_search(store, name or task.name, task, space, model=model, lm=lm, **settings)
-    run_search(store, record, trials, lm=lm, **objects)
-    return store, record
+    result = service.optimize(db, task, space, trials=trials, name=name, model=model, lm=lm,
+                              settings=_settings(settings, "optimize"), **objects)
+    return result.store, result.record
 
 
 def best(store: Store, search: SearchRecord | str) -> Entry:
     """The best candidate so far: `.score` (dev), `.trial`, `.candidate.prompt` and its parts."""
-    return _best(store, _record(store, search))
+    return _best(store, service.record_of(store, search))
 
 
 def leaderboard(store: Store, search: SearchRecord | str, k: int | None = 5) -> list[Entry]:
-    return _leaderboard(store, _record(store, search), k)
+    return _leaderboard(store, service.record_of(store, search), k)
 
 
 def export_prompt(store: Store, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None,
                   *, overwrite: bool = False) -> str:
     """`promptsearch export`: the best candidate in a format of `promptsearch.export.EXPORTERS`,
-    also written to `path` if given. (Not named `export`: that is the name of the package's subpackage.)"""
-    from promptsearch.export import EXPORTERS
-
-    exporter = EXPORTERS.get(fmt, "export")
-    record = _record(store, search)
-    text = exporter(store, record, _best(store, record))
-    if path is not None:
-        target = Path(path)
-        if target.exists() and not overwrite:
-            raise UserError(f"export: {target} exists; pass overwrite=True to replace it")
-        target.write_text(text, encoding="utf-8")
-    return text
+    also written to `path` if given (atomically). (Not named `export`: that is the name of the package's
+    subpackage.)"""
+    return service.export(store, search, fmt, path, overwrite=overwrite, flag="export", force="overwrite=True")
 
 
 def evaluate_heldout(store: Store, search: SearchRecord | str, *, split: str = "test",
                      baseline: str = "first", limit: int | None = None, lm: LM | None = None,
                      save: bool = True, **options: Any):
     """`promptsearch eval`: best vs baseline on held-out data; returns a Verdict (stored by default).
-    `options`: seed, resamples."""
-    from promptsearch.verdict import run_verdict, store_verdict
-
-    record = _record(store, search)
-    _check_unchanged(record)
-    verdict = run_verdict(store, record, lm or model_for(record), split=split, baseline=baseline,
-                          limit=limit, **options)
-    if save:
-        store_verdict(store, record, verdict, baseline)
+    `options`: seed, resamples, api_base."""
+    unknown = set(options) - {"seed", "resamples", "api_base"}
+    if unknown:
+        raise UserError(f"evaluate_heldout: unknown option '{sorted(unknown)[0]}'; options are seed, resamples, "
+                        f"api_base")
+    verdict, _ = service.evaluate(store, search, split=split, baseline=baseline, limit=limit, lm=lm, save=save,
+                                  **options)
     return verdict
 
 
-def write_report(store: Store, search: SearchRecord | str, path: str | Path, *, top: int = 10) -> Path:
-    """`promptsearch report`: one self-contained HTML file."""
-    from promptsearch.report import write_report as _write
-
-    return _write(store, _record(store, search), Path(path), top=top)
+def write_report(store: Store, search: SearchRecord | str, path: str | Path, *, top: int = 10,
+                 overwrite: bool = True) -> Path:
+    """`promptsearch report`: one self-contained HTML file, written atomically."""
+    return service.report(store, search, path, top=top, overwrite=overwrite, flag="write_report",
+                          force="overwrite=True")
 
 
 def model_for(record: SearchRecord, api_base: str | None = None) -> LM:
     """Load the model a search was made with, with its stored device, dtype and batch size."""
-    s = record.settings
-    return load_lm(record.model, device=s.get("device"), dtype=s.get("dtype"),
-                   batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"))
-
-
-def _check_unchanged(record: SearchRecord) -> None:
-    from promptsearch.search.checks import check_unchanged
-    check_unchanged(record)
-
-
-def _record(store: Store, search: SearchRecord | str) -> SearchRecord:
-    return search if isinstance(search, SearchRecord) else store.get_search(search)
+    return service.model_for(record, api_base)

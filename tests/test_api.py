@@ -23,7 +23,7 @@ def test_readme_example_runs(tmp_path, monkeypatch, smollm, capsys):
     space.write_text(space.read_text().replace("counts: [0, 2, 4, 8]", "counts: [0, 1, 2]"))
     assert "counts: [0, 1, 2]" in space.read_text()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("promptsearch.lm.loading.load_local", lambda spec=None, **kw: smollm)
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
     namespace: dict = {}
     exec(compile(code, str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 from promptsearch.errors import UserError
 
@@ -25,14 +23,3 @@ def positive(name: str):
             raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {value}")
         return value
     return parse
-
-
-def write_output(path: Path, text: str) -> None:
-    """Write beside the target, then rename: a killed export never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"-o: cannot write {path} ({e.strerror}); free some space or choose another file") from None

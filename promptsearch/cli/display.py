@@ -7,8 +7,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 from rich.table import Table
 
-from promptsearch.search.results import Entry
+from promptsearch.search.results import Entry, best, leaderboard
 from promptsearch.search.runner import RunSummary, TrialEvent
+from promptsearch.service import Hooks, RunResult
 from promptsearch.storage.store import SearchRecord
 from promptsearch.strategies import describe as describe_strategy
 
@@ -46,6 +47,34 @@ class TrialProgress:
         last = f"{event.score:.4f}" + (" (pruned)" if event.state == "pruned" else "")
         best = f"{event.best:.4f}" if event.best is not None else "-"
         self.progress.update(self.task_id, completed=event.completed - self.already, best=best, last=last)
+
+    def show(self, completed: int, best: float | None) -> None:
+        """Absolute counts read from the database (workers in other processes)."""
+        fields = {"best": f"{best:.4f}"} if best is not None else {}
+        self.progress.update(self.task_id, completed=completed - self.already, **fields)
+
+
+def hooks() -> Hooks:
+    """How the CLI shows the service's progress: spinners, plain lines and a progress bar."""
+    return Hooks(status=lambda text: console.status(text),
+                 note=lambda text: console.print(text, markup=False, highlight=False),
+                 warn=lambda text: err_console.print(f"warning: {text}", markup=False, highlight=False,
+                                                     soft_wrap=True),
+                 trials=lambda total, done: TrialProgress(total, done))
+
+
+def pool_result(result: RunResult) -> int:
+    """`optimize --workers N` ends: each worker's error, the totals, the leaderboard."""
+    store, record = result.store, result.record
+    failed = [e for e in result.workers if e.code != 0]
+    for message in dict.fromkeys(e.last_error or f"exited with code {e.code}" for e in failed):
+        err_console.print(f"worker: {message}", highlight=False, markup=False)
+    _, finished, _ = store.slot_counts(record)
+    console.print(f"{finished} of {store.trial_target(record)} trials finished by {len(result.workers)} workers")
+    if leaderboard(store, record, 1):
+        console.print(leaderboard_table(leaderboard(store, record, 5)))
+        console.print(best_prompt_panel(best(store, record)))
+    return failed[0].code if failed else 0
 
 
 def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table:
@@ -97,9 +126,9 @@ def searches_table(rows: list[tuple[SearchRecord, int, float | None]]) -> Table:
     table = Table(title="Searches", title_justify="left")
     for col in ("name", "task", "model", "completed", "best", "created"):
         table.add_column(col, justify="right" if col in ("completed", "best") else "left")
-    for rec, n, best in rows:
+    for rec, n, top in rows:
         table.add_row(rec.name, rec.task["name"], rec.model, str(n),
-                      f"{best:.4f}" if best is not None else "-", rec.created.strftime("%Y-%m-%d %H:%M"))
+                      f"{top:.4f}" if top is not None else "-", rec.created.strftime("%Y-%m-%d %H:%M"))
     return table
 
 

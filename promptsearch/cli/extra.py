@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.table import Table
 
+from promptsearch import service
 from promptsearch.cli import display
-from promptsearch.cli.args import positive, write_output
-from promptsearch.errors import ConfigError, UserError
-from promptsearch.storage import Store, mask_url
+from promptsearch.cli.args import positive
+from promptsearch.errors import UserError
+from promptsearch.storage import mask_url
 
 console = display.console
 
@@ -59,29 +59,14 @@ def add_parsers(sub, common) -> None:
 # ---------------------------------------------------------------------------------------- eval
 
 def evaluate(args: argparse.Namespace) -> int:
-    from promptsearch.api import model_for
-    from promptsearch.export.source import task_of
-    from promptsearch.search.checks import check_unchanged
-    from promptsearch.search.results import best
-    from promptsearch.verdict import load_baseline_file, run_verdict, store_verdict
-
-    store = Store(args.db, create=False)
-    record = store.get_search(args.name)
-    check_unchanged(record)
-    best(store, record)  # a search without a completed trial fails here, before the model loads
-    if args.baseline != "first":
-        load_baseline_file(args.baseline, task_of(record))  # so does a bad baseline file
-    with console.status(f"loading model {record.model} …"):
-        lm = model_for(record, api_base=args.api_base)
-    with console.status(f"scoring the best prompt and the baseline on {args.split} …"):
-        verdict = run_verdict(store, record, lm, split=args.split, baseline=args.baseline,
-                              limit=args.limit, seed=args.seed, resamples=args.resamples)
-    verdict_id = store_verdict(store, record, verdict, args.baseline)
+    verdict, verdict_id = service.evaluate(args.db, args.name, split=args.split, baseline=args.baseline,
+                                           limit=args.limit, seed=args.seed, resamples=args.resamples,
+                                           api_base=args.api_base, hooks=display.hooks())
     console.print(verdict_table(verdict))
     console.print(verdict.conclusion, style="bold")
     if verdict.warning:
         display.err_console.print(f"[yellow]warning:[/yellow] {verdict.warning}", highlight=False)
-    console.print(f"stored as verdict {verdict_id} of search {record.name}", style="dim")
+    console.print(f"stored as verdict {verdict_id} of search {verdict.search}", style="dim")
     return 0
 
 
@@ -105,17 +90,7 @@ def verdict_table(v) -> Table:
 # -------------------------------------------------------------------------------------- report
 
 def report(args: argparse.Namespace) -> int:
-    from promptsearch.report.data import collect
-    from promptsearch.report.html import render_report
-
-    store = Store(args.db, read_only=True)
-    record = store.get_search(args.name)
-    path = Path(args.output or f"{record.name}-report.html")
-    if not path.parent.exists():
-        raise UserError(f"-o: folder {path.parent} does not exist")
-    if path.exists() and not args.force:
-        raise UserError(f"-o: {path} exists; pass --force to overwrite it")
-    write_output(path, render_report(collect(store, record, args.top), mask_url(store.url)))
+    path = service.report(args.db, args.name, args.output, top=args.top, overwrite=args.force)
     console.print(f"wrote report to {path}")
     return 0
 
@@ -128,7 +103,7 @@ def dashboard(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError("optuna-dashboard is not installed; install it with "
                         "`pip install optuna-dashboard` (or `pip install 'promptsearch[dashboard]'`)") from None
-    store = Store(args.db, read_only=True)  # its edits (notes, deletions) are refused
+    store = service.open_store(args.db, read_only=True)  # its edits (notes, deletions) are refused
     record = store.get_search(args.name)
     study_id = store.optuna.get_study_id_from_name(record.study_name)
     console.print(f"optuna-dashboard on {mask_url(args.db)}: "
@@ -146,20 +121,9 @@ def dashboard(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------- serve
 
 def serve(args: argparse.Namespace) -> int:
-    from promptsearch.lm.remote import is_remote_spec
-    from promptsearch.serve import make_server
-
-    if is_remote_spec(args.model):
-        raise ConfigError(f"--model {args.model}: serve needs a local model ('smollm2', a checkpoint "
-                          f"folder or a .gguf file), not a remote one")
-    from promptsearch.lm import load_lm
-
-    with console.status(f"loading model {args.model} …"):
-        lm = load_lm(args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
-    try:
-        server = make_server(lm, args.host, args.port, args.model_id or args.model, args.max_tokens)
-    except OSError as e:
-        raise _port_error(args, e) from None
+    server, lm = service.open_server(args.model, args.host, args.port, model_id=args.model_id,
+                                     max_tokens=args.max_tokens, batch_size=args.batch_size, device=args.device,
+                                     dtype=args.dtype, hooks=display.hooks())
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         display.err_console.print(f"[yellow]warning:[/yellow] listening on {args.host}: anyone who can reach "
                                   f"this address can use the model; there is no authentication")

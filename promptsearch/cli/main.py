@@ -13,6 +13,7 @@ from rich.markup import escape
 from promptsearch.cli import display
 from promptsearch.cli.args import Parser
 from promptsearch.errors import UserError
+from promptsearch.service import Interrupted
 
 EXIT_INTERRUPTED = 130
 
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         display.err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return e.exit_code
+    except Interrupted as e:  # during trials: what was saved and how to continue
+        display.err_console.print(e.message, markup=False, highlight=False)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         display.err_console.print("interrupted")
         return EXIT_INTERRUPTED

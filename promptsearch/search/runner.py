@@ -90,6 +90,15 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
                   settings: SearchSettings) -> SearchRecord:
     """Check the task's data, the space and the settings, then store the search (nothing is
     written on error)."""
+    check_settings(settings)
+    check_space(space)
+    check_data(task)
+    # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
+    stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
+    return store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict())
+
+
+def check_settings(settings: SearchSettings) -> None:
     for flag, value, registry in (("--sampler", settings.sampler, SAMPLERS), ("--pruner", settings.pruner, PRUNERS)):
         if not isinstance(value, str):
             raise ConfigError(f"{flag}: a search stores a name ({', '.join(registry.names())}); pass an Optuna "
@@ -100,11 +109,6 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     if settings.label_scoring not in LABEL_SCORINGS:
         raise ConfigError(f"--label-scoring: '{settings.label_scoring}' is not known; "
                           f"allowed: {', '.join(LABEL_SCORINGS)}")
-    check_space(space)
-    check_data(task)
-    # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
-    stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
-    return store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict())
 
 
 def check_data(task: TaskSpec) -> None:

@@ -29,11 +29,11 @@ def serve() -> None:
     # No OpenMP thread pool may exist before fork (a child would wait on threads it does not
     # have); the children stay single-threaded too, several of them share the cores.
     torch.set_num_threads(1)
-    from promptsearch.cli import commands
     from promptsearch.lm import load_lm
+    from promptsearch.service import models
 
     lm = load_lm("smollm2", device="cpu")
-    commands._load_lm = lambda model, settings: lm  # the children use the loaded model
+    models.load_model = lambda spec=None, **kw: lm  # the children use the loaded model
     out = threading.Lock()
 
     def say(obj: dict) -> None:

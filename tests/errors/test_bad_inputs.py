@@ -15,10 +15,10 @@ import pytest
 from dbfaults import file_hash, read_only_copy
 from errorcases import CASES, DB_OVERRIDES, FAILED_TRIAL, PG_WITH_PASSWORD, READ_ONLY, SUBPROCESS, V1_DB, Ctx
 
-from promptsearch.cli import commands
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.service import models
 from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,9 +113,9 @@ def test_bad_input(case, tmp_path, db, tiny_task, tiny_space, capsys, monkeypatc
     if case == "data-example-too-long":  # the real tokenizer and context length
         smollm = request.getfixturevalue("smollm")
         capsys.readouterr()  # its loading progress
-        monkeypatch.setattr(commands, "_load_lm", lambda model, settings: smollm)
+        monkeypatch.setattr(models, "load_model", lambda spec=None, **kw: smollm)
     elif not case.startswith("model-"):  # model paths go through the real loader
-        monkeypatch.setattr(commands, "_load_lm", lambda model, settings: request.getfixturevalue("fake_lm"))
+        monkeypatch.setattr(models, "load_model", lambda spec=None, **kw: request.getfixturevalue("fake_lm"))
     if case in SUBPROCESS:
         code, err, before, after = _run_on_a_full_disk(argv, db_path, tmp_path)
     elif case in READ_ONLY:  # its bytes: SQLite cannot even open it for a dump on a read-only mount

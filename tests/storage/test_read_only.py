@@ -15,7 +15,6 @@ import optuna
 import pytest
 from dbfaults import file_hash, read_only_copy
 
-from promptsearch.cli import commands
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.search import SearchSettings, create_search, run_search
@@ -95,9 +94,9 @@ def test_reading_commands_work_on_a_read_only_file(ours, tmp_path, served, capsy
 
 
 def test_writing_commands_refuse_a_read_only_file_before_any_work(ours, tmp_path, capsys, monkeypatch):
-    def no_model(*args):
+    def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the database was checked")
-    monkeypatch.setattr(commands, "_load_lm", no_model)
+    monkeypatch.setattr("promptsearch.service.models.load_model", no_model)
     with read_only_copy(ours, tmp_path / "ro") as path:
         for argv in (["resume", "done", "--trials", "1"], ["worker", "done"], ["worker", "done", "--trials", "2"]):
             assert main([*argv, "--db", f"sqlite:///{path}"]) == 2, argv

@@ -50,7 +50,7 @@ def test_eval_cli_on_the_real_model(real, capsys, monkeypatch, smollm):
     task = load_task(TASK)
     test = load_split(task, "test", 6)
     assert not {e.id for e in test} & _test_ids_scored(store)  # the search never saw the test split
-    monkeypatch.setattr("promptsearch.api.model_for", lambda rec, api_base=None: smollm)  # loaded once
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)  # loaded once
     assert main(["eval", "v", "--split", "test", "--limit", "6", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "Held-out verdict" in out and "95% CI" in out and "difference" in out and "McNemar" in out
@@ -80,7 +80,7 @@ def test_eval_against_a_prompt_file(real, tmp_path, capsys, monkeypatch, smollm)
     db, store, record = real
     exported = tmp_path / "best.json"
     assert main(["export", "v", "--format", "json", "-o", str(exported), "--db", db]) == 0
-    monkeypatch.setattr("promptsearch.api.model_for", lambda rec, api_base=None: smollm)
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
     assert main(["eval", "v", "--limit", "6", "--baseline", str(exported), "--db", db]) == 0
     assert "nothing to compare" in capsys.readouterr().out  # the best prompt against itself
     v = load_verdict(store, record)
@@ -132,7 +132,7 @@ def test_bad_baseline_file_is_a_one_line_error_before_the_model_loads(fake_db, t
     path = tmp_path / "baseline.json"
     if content is not None:
         path.write_text(content)
-    monkeypatch.setattr("promptsearch.api.model_for", lambda *a, **k: pytest.fail("model loaded"))
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda *a, **k: pytest.fail("model loaded"))
     assert main(["eval", "f", "--baseline", str(path), "--db", store.url]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --baseline") and message in err and "\n" not in err

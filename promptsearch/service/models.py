@@ -1,0 +1,54 @@
+"""Loading a model, and the checks a model must pass against a task before anything is written.
+
+`load_model` is the one place a model is loaded from a spec (the CLI, the Python API, workers,
+`eval` and `serve` all come here), so a test can swap the loader in one place.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from promptsearch.config.task import TaskSpec
+from promptsearch.errors import ConfigError, UserError
+from promptsearch.lm.base import LM
+from promptsearch.lm.remote import is_remote_spec
+from promptsearch.search.workers import check_context
+from promptsearch.storage.store import SearchRecord
+
+EMBEDDED = ("smollm2", "embedded")
+
+
+def load_model(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
+               batch_size: int = 32, api_base: str | None = None, **remote_options: Any) -> LM:
+    """A local model ("smollm2", a checkpoint folder, a .gguf file) or a remote one
+    ("provider/model"; `api_base` for an OpenAI-compatible server). `remote_options` go to
+    promptsearch.lm.remote.load_remote (api_key, num_threads, num_retries, timeout)."""
+    from promptsearch.lm import load_lm  # picks the backend; torch is imported only for a local model
+    return load_lm(spec, device=device, dtype=dtype, batch_size=batch_size, api_base=api_base, **remote_options)
+
+
+def model_for(record: SearchRecord, api_base: str | None = None) -> LM:
+    """The model a search was made with, with its stored device, dtype and batch size."""
+    s = record.settings
+    return load_model(record.model, device=s.get("device"), dtype=s.get("dtype"),
+                      batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"))
+
+
+def stored_spec(spec: str, flag: str = "--model") -> str:
+    """The spec as a search stores it: a local path resolved (so `resume` from another folder finds
+    it), checked to exist; the embedded model's name and remote specs unchanged."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"{flag}: must name a model, got an empty string; e.g. 'smollm2'")
+    if spec.lower() in EMBEDDED or is_remote_spec(spec):
+        return spec
+    from promptsearch.lm.loading import resolve_spec  # no torch: only looks at the path
+    return str(resolve_spec(spec))
+
+
+def check_model(task: TaskSpec, lm: LM, model: str) -> None:
+    """What the model must support for this task: label ranking for a label task, and every
+    example fitting its context on its own. Raises a one-line UserError."""
+    if task.is_classification and not getattr(lm, "supports_loglikelihood", True):
+        raise UserError(f"--model {model}: a remote model gives no log-likelihood to rank labels with; "
+                        f"use a local model, or drop `labels` from {task.source or 'the task'} to score "
+                        f"by generation")
+    check_context(task, lm)

@@ -1,0 +1,124 @@
+"""Putting a search to use: eval (held-out verdict), export, report, and the read-only views."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optuna.trial import FrozenTrial
+
+from promptsearch.errors import NotFoundError, UserError
+from promptsearch.lm.base import LM
+from promptsearch.search.checks import check_unchanged
+from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
+                                         pruned_trials, trial_counts, trial_feedback)
+from promptsearch.service import models
+from promptsearch.service.files import check_output, write_output
+from promptsearch.service.hooks import QUIET, Hooks
+from promptsearch.service.searches import open_store, record_of
+from promptsearch.storage.store import SearchRecord, Store, mask_url
+
+
+def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test", baseline: str = "first",
+             limit: int | None = None, seed: int = 0, resamples: int | None = None, api_base: str | None = None,
+             lm: LM | None = None, save: bool = True, hooks: Hooks = QUIET) -> tuple[Any, int | None]:
+    """Best vs baseline on held-out data: (Verdict, the stored verdict's id or None)."""
+    from promptsearch.export.source import task_of
+    from promptsearch.verdict import load_baseline_file, run_verdict, store_verdict
+
+    store = open_store(db)
+    record = record_of(store, search)
+    check_unchanged(record)  # its data or metric changed: refuse before anything else
+    best(store, record)  # a search without a completed trial fails here, before the model loads
+    if baseline != "first":
+        load_baseline_file(baseline, task_of(record))  # so does a bad baseline file
+    if lm is None:
+        with hooks.status(f"loading model {record.model} …"):
+            lm = models.model_for(record, api_base=api_base)
+    options: dict[str, Any] = {"seed": seed}
+    if resamples is not None:
+        options["resamples"] = resamples
+    with hooks.status(f"scoring the best prompt and the baseline on {split} …"):
+        verdict = run_verdict(store, record, lm, split=split, baseline=baseline, limit=limit, **options)
+    return verdict, store_verdict(store, record, verdict, baseline) if save else None
+
+
+def export(db: Store | str, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None, *,
+           overwrite: bool = False, flag: str = "-o", force: str = "--force") -> str:
+    """The best candidate in a format of promptsearch.export.EXPORTERS, also written to `path` if given."""
+    from promptsearch.export import EXPORTERS
+
+    exporter = EXPORTERS.get(fmt, "export")
+    store = open_store(db, read_only=True)
+    record = record_of(store, search)
+    text = exporter(store, record, best(store, record))
+    if path is not None:
+        write_output(check_output(path, overwrite=overwrite, flag=flag, force=force), text, flag)
+    return text
+
+
+def report(db: Store | str, search: SearchRecord | str, path: str | Path | None = None, *, top: int = 10,
+           overwrite: bool = False, flag: str = "-o", force: str = "--force") -> Path:
+    """One self-contained HTML file (default name: `<search>-report.html`)."""
+    from promptsearch.report.data import collect
+    from promptsearch.report.html import render_report
+
+    store = open_store(db, read_only=True)
+    record = record_of(store, search)
+    target = check_output(path or f"{record.name}-report.html", overwrite=overwrite, flag=flag, force=force)
+    write_output(target, render_report(collect(store, record, top), mask_url(store.url)), flag)
+    return target
+
+
+@dataclass
+class Overview:
+    """What `show` displays."""
+
+    store: Store
+    record: SearchRecord
+    counts: dict[str, int]
+    entries: list[Entry]
+    pruned: list[FrozenTrial]
+    proposals: list[dict]
+    feedback: list[dict]  # the metric's feedback on the best trial's lowest-scoring dev examples
+
+
+def overview(db: Store | str, name: str, top: int = 5) -> Overview:
+    store = open_store(db, read_only=True)
+    record = store.get_search(name)
+    entries = leaderboard(store, record, top)
+    feedback = trial_feedback(store, record, entries[0].trial) if entries else []
+    return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
+                    proposal_lineage(store, record), feedback)
+
+
+def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | None:
+    """(search, completed trials, best score) for every search; None when the database does not exist."""
+    try:
+        store = open_store(db, read_only=True)
+    except NotFoundError:
+        return None
+    rows = []
+    for record in store.list_searches():
+        trials = completed_trials(store, record)
+        rows.append((record, len(trials), max((t.value for t in trials), default=None)))
+    return rows
+
+
+def open_server(model: str, host: str, port: int, *, model_id: str | None = None, max_tokens: int = 256,
+                batch_size: int = 32, device: str | None = None, dtype: str | None = None,
+                hooks: Hooks = QUIET):
+    """`serve`: load a local model and bind its OpenAI-compatible server (not yet serving)."""
+    from promptsearch.errors import ConfigError
+    from promptsearch.lm.remote import is_remote_spec
+    from promptsearch.serve import make_server
+
+    if is_remote_spec(model):
+        raise ConfigError(f"--model {model}: serve needs a local model ('smollm2', a checkpoint "
+                          f"folder or a .gguf file), not a remote one")
+    with hooks.status(f"loading model {model} …"):
+        lm = models.load_model(model, device=device, dtype=dtype, batch_size=batch_size)
+    try:
+        return make_server(lm, host, port, model_id or model, max_tokens), lm
+    except OSError as e:
+        raise UserError(f"--port {port}: cannot listen on {host} ({e.strerror}); choose another --port") from None

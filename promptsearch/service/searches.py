@@ -1,0 +1,196 @@
+"""optimize, resume and worker: every check first, then the first write, then the trials.
+
+Order matters and lives here only: files, settings, name, data, model and context are checked
+before anything is written, so a bad input leaves the database as it was.
+"""
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
+from promptsearch.config.task import check_name
+from promptsearch.errors import NotFoundError, UserError
+from promptsearch.lm.base import LM
+from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
+from promptsearch.search import checks
+from promptsearch.search.checks import check_unchanged
+from promptsearch.search.results import completed_trials, finished_trials
+from promptsearch.search.runner import check_data, check_settings
+from promptsearch.service import models
+from promptsearch.service.hooks import QUIET, Hooks, Interrupted
+from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.strategies import check_space
+
+
+@dataclass
+class RunResult:
+    store: Store
+    record: SearchRecord
+    summary: RunSummary | None = None  # None when the trials ran in worker processes
+    workers: list[Any] = field(default_factory=list)  # optimize --workers: one WorkerExit each
+    model: str = ""  # the loaded model's name
+
+
+def as_task(task: TaskSpec | str | Path) -> TaskSpec:
+    return task if isinstance(task, TaskSpec) else load_task(task)
+
+
+def as_space(space: SpaceSpec | str | Path) -> SpaceSpec:
+    return space if isinstance(space, SpaceSpec) else load_space(space)
+
+
+def open_store(db: Store | str, **options: Any) -> Store:
+    """An existing database (`read_only=True` for the commands that only read)."""
+    return db if isinstance(db, Store) else Store(db, create=False, **options)
+
+
+def record_of(store: Store, search: SearchRecord | str) -> SearchRecord:
+    return search if isinstance(search, SearchRecord) else store.get_search(search)
+
+
+def _existing_store(db: Store | str) -> Store | None:
+    """The database if it already holds searches; None for one that does not exist yet (it is
+    created only once every check has passed)."""
+    try:
+        return open_store(db)
+    except NotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class NewSearch:
+    """A search that passed every check that needs no model; `create` writes it."""
+
+    db: Store | str
+    store: Store | None
+    name: str
+    task: TaskSpec
+    space: SpaceSpec
+    model: str
+    settings: SearchSettings
+
+
+def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *,
+                     name: str | None, model: str, settings: SearchSettings) -> NewSearch:
+    """Every check of a new search that needs no model: files, settings, name, data, model path."""
+    task, space = as_task(task), as_space(space)
+    check_space(space)
+    name = check_name(name or task.name, "--name")
+    check_settings(settings)
+    check_data(task)
+    store = _existing_store(db)
+    if store is not None and store.find_search(name) is not None:  # fail before the model loads
+        raise UserError(f"a search named '{name}' already exists in {store.shown_url}; "
+                        f"continue it with `promptsearch resume {name} --trials N` or choose another --name")
+    return NewSearch(db, store, name, task, space, model, settings)
+
+
+def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
+    """The first write: the search and its trial target (what workers joining later aim at)."""
+    store = new.store or (new.db if isinstance(new.db, Store) else Store(new.db))
+    record = create_search(store, new.name, new.task, new.space, new.model, new.settings)
+    if trials is not None:
+        store.set_trial_target(record, trials)
+    return store, record
+
+
+def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, hooks: Hooks = QUIET,
+                 api_base: str | None = None) -> LM:
+    """Load the model with the search's settings and check it against the task."""
+    s = settings.to_dict() if isinstance(settings, SearchSettings) else settings
+    with hooks.status(f"loading model {model} …"):
+        lm = models.load_model(model, device=s.get("device"), dtype=s.get("dtype"),
+                               batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"))
+    models.check_model(task, lm, model)
+    return lm
+
+
+def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
+             name: str | None = None, model: str = "smollm2", settings: SearchSettings | None = None,
+             workers: int = 1, lm: LM | None = None, hooks: Hooks = QUIET, **run_options: Any) -> RunResult:
+    """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
+    `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
+    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings())
+    if workers > 1:  # the workers load the model; here it is loaded for the checks only
+        models.stored_spec(model)
+        preflight(new, load_checked(model, new.settings, new.task, hooks), hooks)
+        gc.collect()  # let the model go before the workers load theirs
+        store, record = create(new, trials)
+        hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
+                   f"model {model}, {workers} workers")
+        return run_pool(store, record, workers, trials, hooks)
+    if lm is None:
+        lm = load_checked(model, new.settings, new.task, hooks)
+    else:
+        models.check_model(new.task, lm, model)
+    preflight(new, lm, hooks)
+    store, record = create(new, trials)
+    hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, model {lm.name}")
+    return run(store, record, lm, trials, hooks, **run_options)
+
+
+def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+           hooks: Hooks = QUIET, **run_options: Any) -> RunResult:
+    """Run `trials` more trials of a stored search with its stored task, space, model and settings."""
+    store = open_store(db)
+    record = record_of(store, search)
+    check_unchanged(record)  # before the model loads and before anything is written
+    task, _, settings = open_parts(record)
+    if lm is None:
+        lm = load_checked(record.model, settings, task, hooks)
+    else:
+        models.check_model(task, lm, record.model)
+    store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
+    hooks.note(f"resuming {record.name} ({len(completed_trials(store, record))} completed trials so far)")
+    return run(store, record, lm, trials, hooks, **run_options)
+
+
+def preflight(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> None:
+    """The checks of a new search that need its model: prompt lengths, labels, the metric
+    (search/checks.py). Errors raise; warnings go to hooks.warn."""
+    for warning in checks.preflight(new.task, new.space, lm, new.settings):
+        hooks.warn(warning)
+
+
+def run(store: Store, record: SearchRecord, lm: LM, trials: int, hooks: Hooks = QUIET,
+        **run_options: Any) -> RunResult:
+    """Run trials in this process with a progress display; Ctrl-C keeps the completed trials."""
+    already = len(finished_trials(store, record))
+    try:
+        with hooks.trials(trials, already) as sink:
+            def on_trial(event) -> None:
+                sink.update(event)
+                if hooks.on_trial is not None:
+                    hooks.on_trial(event)
+            summary = run_search(store, record, lm, trials, on_trial=on_trial, **run_options)
+    except KeyboardInterrupt:
+        done = len(completed_trials(store, record))
+        raise Interrupted(record, f"interrupted: {done} completed trials are saved; continue with "
+                                  f"`promptsearch resume {record.name} --trials N`") from None
+    return RunResult(store, record, summary, model=lm.name)
+
+
+def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, hooks: Hooks = QUIET) -> RunResult:
+    """`optimize --workers N`: N worker processes on the new search; progress read from the database."""
+    from promptsearch.search.workers import WorkerPool
+    from optuna.trial import TrialState
+
+    pool = WorkerPool(store.url, record.name, n_workers)
+    pool.start()
+    try:
+        with hooks.trials(trials, 0) as sink:
+            def tick() -> None:
+                _, finished, _ = store.slot_counts(record)
+                top = store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                sink.show(finished, max((t.value for t in top), default=None))
+            exits = pool.wait(on_tick=tick)
+    except KeyboardInterrupt:
+        pool.interrupt()
+        raise Interrupted(record, f"interrupted: completed trials are saved; continue with "
+                                  f"`promptsearch worker {record.name}` (one per process)") from None
+    finally:
+        pool.close()
+    return RunResult(store, record, None, workers=exits)
