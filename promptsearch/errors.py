@@ -17,3 +17,19 @@ class ConfigError(UserError):
 
 class NotFoundError(UserError):
     """A search name, model path or file that does not exist."""
+
+
+def excerpt(value: object, width: int = 60) -> str:
+    """A value as an error message may quote it: on one line (line breaks and other control
+    characters escaped) and at most `width` characters, so that a huge or multi-line value from a
+    user's file can never make an error message long or split it."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {len(hex(value)) * 6 // 5} digits or so"  # str() of a huge int is slow or refused
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except (RecursionError, ValueError):
+        text = f"a deeply nested {type(value).__name__}"
+    if len(text) > 4 * width:
+        text = text[: 4 * width]  # before escaping: a huge value costs nothing more
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return out if len(out) <= width else out[: width - 1] + "…"

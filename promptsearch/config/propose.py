@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from promptsearch.config.yamlio import Fields
+from promptsearch.errors import excerpt
 
 METHODS = ("induction", "refinement", "resampling")
 
@@ -38,14 +39,14 @@ def parse_propose(raw: dict[str, Any], path: str | Path) -> ProposeSpec:
     methods = f.str_list("methods") or list(METHODS)
     for i, m in enumerate(methods):
         if m not in METHODS:
-            raise f.error(f"methods[{i}]", f"is '{m}'; allowed: {', '.join(METHODS)}")
+            raise f.error(f"methods[{i}]", f"is '{excerpt(m)}'; allowed: {', '.join(METHODS)}")
     values: dict[str, Any] = {"methods": tuple(dict.fromkeys(methods))}
     for key, low, high in (("every", 1, 10_000), ("rounds", 1, 1_000), ("n", 1, 64), ("draws", 1, 64),
                            ("examples", 1, 64), ("top", 1, 64), ("max_tokens", 4, 1_024),
                            ("max_words", 3, 1_000)):
         value = f.get(key, int, default=getattr(ProposeSpec, key))
         if not low <= value <= high:
-            raise f.error(key, f"must be an integer from {low} to {high}, got {value}")
+            raise f.error(key, f"must be an integer from {low} to {high}, got {excerpt(value)}")
         values[key] = value
     temperature = f.get("temperature", (int, float), default=ProposeSpec.temperature)
     if not 0 < temperature <= 2:

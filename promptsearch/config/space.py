@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from promptsearch.config.propose import parse_propose
+from promptsearch.config.limits import SEED_MAX
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
+from promptsearch.errors import excerpt
 
 TEMPLATES = ("plain", "chat")
 SELECTIONS = ("random", "stratified", "nearest")
@@ -70,8 +72,8 @@ def load_space(path: str | Path) -> SpaceSpec:
     templates = f.str_list("templates") or ["plain"]
     for i, t in enumerate(templates):
         if t not in TEMPLATES:
-            raise f.error(f"templates[{i}]", f"is '{t}'; allowed: {', '.join(TEMPLATES)}")
-    seed = f.get("seed", int, default=0)
+            raise f.error(f"templates[{i}]", f"is '{excerpt(t)}'; allowed: {', '.join(TEMPLATES)}")
+    seed = _int(f, "seed", 0, 0, SEED_MAX)
     strategies = _distinct(f, "strategies", f.str_list("strategies") or ["direct"])
     extra = {**_reasoning(f, path), **_self_consistency(f, path), **_bootstrap(f, path)}
     raw_propose = f.get("propose", dict, default=None)
@@ -87,7 +89,7 @@ def _choices(f: Fields, key: str, allowed: tuple[str, ...], default: list[str]) 
     values = f.str_list(key) or default
     for i, v in enumerate(values):
         if v not in allowed:
-            raise f.error(f"{key}[{i}]", f"is '{v}'; allowed: {', '.join(allowed)}")
+            raise f.error(f"{key}[{i}]", f"is '{excerpt(v)}'; allowed: {', '.join(allowed)}")
     return _distinct(f, key, values)
 
 
@@ -101,7 +103,7 @@ def _distinct(f: Fields, key: str, values: list[str]) -> list[str]:
 def _int(f: Fields, key: str, default: int, low: int, high: int) -> int:
     value = f.get(key, int, default=default)
     if not low <= value <= high:
-        raise f.error(key, f"must be from {low} to {high}, got {value}")
+        raise f.error(key, f"must be from {low} to {high}, got {excerpt(value)}")
     return value
 
 
@@ -119,11 +121,11 @@ def _self_consistency(f: Fields, path: Path) -> dict[str, Any]:
     samples = sc.get("samples", list, default=[5])
     for i, n in enumerate(samples):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
-            raise sc.error(f"samples[{i}]", f"must be an integer from 1 to 64, got {n!r}")
+            raise sc.error(f"samples[{i}]", f"must be an integer from 1 to 64, got {excerpt(n)}")
     temps = sc.get("temperatures", list, default=[0.7])
     for i, t in enumerate(temps):
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 2:
-            raise sc.error(f"temperatures[{i}]", f"must be a number above 0 and at most 2, got {t!r}")
+            raise sc.error(f"temperatures[{i}]", f"must be a number above 0 and at most 2, got {excerpt(t)}")
     for key, values in (("samples", samples), ("temperatures", temps)):
         if not values:
             raise sc.error(key, "must not be an empty list")
@@ -148,16 +150,14 @@ def _demos(f: Fields, path: Path) -> dict[str, Any]:
     counts = d.get("counts", list, default=[0])
     for i, c in enumerate(counts):
         if isinstance(c, bool) or not isinstance(c, int) or c < 0 or c > 64:
-            raise d.error(f"counts[{i}]", f"must be an integer from 0 to 64, got {c!r}")
+            raise d.error(f"counts[{i}]", f"must be an integer from 0 to 64, got {excerpt(c)}")
     if not counts:
         raise d.error("counts", "must not be an empty list")
     selection = d.str_list("selection") or ["random"]
     for i, s in enumerate(selection):
         if s not in SELECTIONS:
-            raise d.error(f"selection[{i}]", f"is '{s}'; allowed: {', '.join(SELECTIONS)}")
-    draws = d.get("draws", int, default=1)
-    if draws < 1:
-        raise d.error("draws", f"must be at least 1, got {draws}")
+            raise d.error(f"selection[{i}]", f"is '{excerpt(s)}'; allowed: {', '.join(SELECTIONS)}")
+    draws = _int(d, "draws", 1, 1, 100)
     orders = _choices(d, "order", ORDERS, ["drawn"])
     embedding = d.choice("embedding", EMBEDDINGS, default="minilm")
     d.done()

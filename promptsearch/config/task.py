@@ -14,12 +14,13 @@ the `judge` mapping, so everything that shows `metric` keeps showing a short str
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
-from promptsearch.errors import ConfigError
+from promptsearch.errors import ConfigError, excerpt
 
 SPLITS = ("train", "dev", "test")
 JUDGE = "judge"  # the `metric` of a task whose answers an LLM judges (see `judge`)
@@ -84,14 +85,14 @@ def load_task(path: str | Path) -> TaskSpec:
     for split in SPLITS:
         rel = f.get(split, str, required=True)
         paths[split] = base / rel
-        if not paths[split].is_file():
-            raise f.error(split, f"points to {paths[split]}, which does not exist")
+        if not _is_file(paths[split]):
+            raise f.error(split, f"points to {excerpt(str(paths[split]), 300)}, which does not exist")
         if paths[split].suffix.lower() not in (".jsonl", ".csv"):
-            raise f.error(split, f"must be a .jsonl or .csv file, got '{paths[split].name}'")
+            raise f.error(split, f"must be a .jsonl or .csv file, got '{excerpt(paths[split].name)}'")
     inputs = f.str_list("inputs", required=True)
     output = f.get("output", str, required=True)
     if output in inputs:
-        raise f.error("output", f"'{output}' is also listed in inputs; the output must be another field")
+        raise f.error("output", f"'{excerpt(output)}' is also listed in inputs; the output must be another field")
     if len(set(inputs)) != len(inputs):
         raise f.error("inputs", "lists a field twice")
     metric, judge = _metric(f, base)
@@ -103,7 +104,7 @@ def load_task(path: str | Path) -> TaskSpec:
                                 f"or drop `labels` to score by generation")
     rationale = f.get("rationale", str)
     if rationale is not None and rationale in (*inputs, output):
-        raise f.error("rationale", f"'{rationale}' is also an input or the output; name the field "
+        raise f.error("rationale", f"'{excerpt(rationale)}' is also an input or the output; name the field "
                                    f"that holds worked solutions in the train split")
     f.done()
     return TaskSpec(name=name, description=description,
@@ -148,7 +149,19 @@ def _metric(f: Fields, base: Path) -> tuple[str, dict[str, str] | None]:
     return name, None
 
 
-def check_name(name: str, where: str) -> str:
-    if not name or any(c.isspace() for c in name) or "/" in name:
-        raise ConfigError(f"{where}: '{name}' is not a valid name; use letters, digits, '-', '_' or '.'")
+NAME = re.compile(r"[\w.-]{1,100}")  # \w: letters and digits of any script, and '_'
+
+
+def check_name(name: object, where: str, hint: str = "") -> str:
+    """A search name: it appears in commands users type, file names and tables."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name.startswith("-"):
+        raise ConfigError(f"{where}: '{excerpt(name)}' is not a valid name; use letters, digits, '-', '_' or '.' "
+                          f"(at most 100, not starting with '-'){hint}")
     return name
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False

@@ -1,4 +1,11 @@
-"""Strict YAML reading: every problem is one line naming the file, the field and what is allowed."""
+"""Strict YAML reading: every problem is one line naming the file, the field and what is allowed.
+
+YAML aliases let a few hundred bytes stand for gigabytes once expanded (`a: &a [x, x]`,
+`b: &b [*a, *a]`, ...). The parsed document stays small (aliases share nodes), but anything that
+walks it - storing the space, quoting a value in an error - would do the expanded work. So a
+document whose expansion exceeds MAX_NODES nodes, or that refers to itself, is refused before it is
+constructed. A key repeated in one mapping is an error too, not "the last one wins".
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +13,76 @@ from typing import Any, Iterable
 
 import yaml
 
-from promptsearch.errors import ConfigError, NotFoundError
+from promptsearch.errors import ConfigError, NotFoundError, excerpt
+
+MAX_NODES = 100_000  # nodes of the fully expanded document; the bundled files have a few hundred
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (merge keys `<<` may still be overridden)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE:
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key '{excerpt(key, 40)}' appears twice in one mapping", key_node.start_mark)
+                    seen.add(key)
+                except TypeError:
+                    pass  # an unhashable key: SafeConstructor reports it
+        return super().construct_mapping(node, deep)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes of the document with every alias expanded, counted without expanding (a node shared
+    by aliases is counted once per use from a memo). Raises ConfigError on a self-reference."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in _children(node)), MAX_NODES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise ConfigError("an alias refers to the mapping or list that contains it")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse one YAML document with the bounds above; yaml.YAMLError or ConfigError (no file name)."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_NODES:
+            raise ConfigError(f"its aliases expand to more than {MAX_NODES} values; write the values out "
+                              f"or use fewer nested aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
@@ -15,14 +91,20 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     if not p.is_file():
         raise NotFoundError(f"{p}: {what} file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = parse_yaml(p.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text; save the {what} as UTF-8") from None
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
+        raise ConfigError(f"{p}: invalid YAML{where}: {excerpt(problem, 120)}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: invalid YAML: nested too deeply; a {what} needs a few levels at most") from None
+    except ValueError as e:  # a scalar its constructor refuses: 5000 digits, 2024-13-45
+        raise ConfigError(f"{p}: invalid YAML: a value cannot be read ({excerpt(str(e), 60)})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: a {what} must be a YAML mapping of keys, got {type_name(data)}")
     return data
@@ -43,7 +125,7 @@ class Fields:
         self.allowed: list[str] = []
 
     def where(self, key: str) -> str:
-        return f"{self.source}: field '{self.prefix}{key}'"
+        return f"{self.source}: field '{self.prefix}{excerpt(key, 40)}'"
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self.where(key)} {message}")
@@ -83,11 +165,11 @@ class Fields:
         value = self.get(key, str, required=default is None, default=default)
         options = list(choices)
         if value not in options:
-            raise self.error(key, f"is '{value}'; allowed: {', '.join(options)}")
+            raise self.error(key, f"is '{excerpt(value)}'; allowed: {', '.join(options)}")
         return value
 
     def done(self) -> None:
         unknown = [k for k in self.data if k not in self.allowed]
         if unknown:
-            raise ConfigError(f"{self.source}: unknown field '{self.prefix}{unknown[0]}'; "
+            raise ConfigError(f"{self.source}: unknown field '{self.prefix}{excerpt(unknown[0], 40)}'; "
                               f"allowed: {', '.join(self.prefix + a for a in self.allowed)}")

@@ -28,7 +28,7 @@ def test_tiny_space(tiny_space):
     ("counts: [0, 2]", "counts: [0, two]", "field 'demos.counts[1]' must be an integer from 0 to 64"),
     ("selection: [random, stratified]", "selection: [closest]",
      "field 'demos.selection[0]' is 'closest'; allowed: random, stratified, nearest"),
-    ("draws: 2", "draws: 0", "field 'demos.draws' must be at least 1"),
+    ("draws: 2", "draws: 0", "field 'demos.draws' must be from 1 to 100"),
     ("draws: 2", "draws: 2\n  sort: [asc]", "unknown field 'demos.sort'; allowed: demos.counts"),
     ("draws: 2", "draws: 2\n  order: [asc]", "field 'demos.order[0]' is 'asc'; allowed: drawn, similar_last"),
     ("draws: 2", "draws: 2\n  embedding: bert", "field 'demos.embedding' is 'bert'; allowed: minilm, lm"),

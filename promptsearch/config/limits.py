@@ -1,0 +1,40 @@
+"""The allowed range of every integer a user gives (flags, API arguments, YAML numbers), checked
+where it is parsed, before any work: a value out of range is a one-line error, never an
+OverflowError or a MemoryError minutes later. docs/errors.md lists the ranges."""
+from __future__ import annotations
+
+from typing import Any
+
+from promptsearch.errors import ConfigError, excerpt
+
+SEED_MAX = 2**32 - 1  # numpy and Optuna seeds are 32-bit
+
+LIMITS: dict[str, tuple[int, int]] = {
+    "seed": (0, SEED_MAX),
+    "trials": (1, 1_000_000),
+    "workers": (1, 256),
+    "dev_limit": (1, 1_000_000_000),
+    "limit": (1, 1_000_000_000),
+    "batch_size": (1, 4096),
+    "chunk_size": (1, 1_000_000),
+    "max_new_tokens": (1, 8192),
+    "max_tokens": (1, 32768),
+    "resamples": (1, 100_000),
+    "top": (1, 10_000),
+    "heartbeat": (1, 3600),
+    "grace": (1, 7 * 24 * 3600),
+    "port": (1, 65535),
+    "any_port": (0, 65535),  # serve: 0 picks a free port
+}
+
+
+def check_int(where: str, value: Any, kind: str) -> int:
+    """`value` as an int within LIMITS[kind]; ConfigError naming `where` otherwise."""
+    low, high = LIMITS[kind]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} must be an integer from {low} to {high}, got {excerpt(value)}")
+    if value < low:
+        raise ConfigError(f"{where} must be at least {low}, got {excerpt(value)}")
+    if value > high:
+        raise ConfigError(f"{where} must be at most {high}, got {excerpt(value)}")
+    return value
