@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from promptsearch.config.task import TaskSpec
-from promptsearch.errors import ConfigError
+from promptsearch.errors import ConfigError, excerpt
 
 
 @dataclass(frozen=True)
@@ -37,28 +39,92 @@ def example_id(fields: dict[str, str]) -> str:
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
-    """(line number, raw row) pairs."""
+    """(line number, raw row) pairs; the number is the physical line the row starts on."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is not data
     except FileNotFoundError:
         raise ConfigError(f"{path}: data file not found") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 (byte {e.start}); save the data as UTF-8") from None
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        return [(i + 2, row) for i, row in enumerate(reader)]
+        return _csv_rows(path, text)
+    return _jsonl_rows(path, text)
+
+
+def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict]]:
+    # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085, ... which JSON allows
+    # raw inside a string. (A raw "\n" cannot be inside a JSON string, so this split is exact.)
     rows = []
-    for i, line in enumerate(text.splitlines(), start=1):
+    for i, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}:{i}: invalid JSON ({e.msg}); each line must be one JSON object") from None
+        except (ValueError, RecursionError) as e:  # a repeated key, 5000 digits, 10000 nested lists
+            what = str(e) if isinstance(e, _DuplicateKey) else "nested too deeply or a number too long"
+            raise ConfigError(f"{path}:{i}: invalid JSON ({what}); each line must be one JSON object") from None
         if not isinstance(row, dict):
             raise ConfigError(f"{path}:{i}: each line must be a JSON object, got {type(row).__name__}")
         rows.append((i, row))
     return rows
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    row = dict(pairs)
+    if len(row) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _DuplicateKey(f"key '{excerpt(key, 40)}' appears twice")
+    return row
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
+    """RFC 4180: quoted fields may hold commas, quotes and line breaks; every record has the
+    header's number of fields."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        dup = next((h for i, h in enumerate(header) if h in header[:i]), None)
+        if dup is not None:
+            raise ConfigError(f"{path}:1: column '{excerpt(dup, 40)}' appears twice in the header")
+        rows = []
+        start = reader.line_num + 1
+        for record in reader:
+            if record and len(record) != len(header):
+                raise ConfigError(f"{path}:{start}: {len(record)} fields, but the header has {len(header)}; "
+                                  f"quote a field that contains a comma")
+            if record:
+                rows.append((start, dict(zip(header, record))))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise ConfigError(f"{path}:{reader.line_num}: invalid CSV ({excerpt(str(e), 80)})") from None
+    return rows
+
+
+def field_value(value: object, where: str, name: str) -> str | None:
+    """An input field's text: a non-empty string, or a number written as JSON writes it (3, 2.5).
+    None when missing or blank; ConfigError for a list, mapping, boolean or non-finite number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return json.dumps(value)
+    raise ConfigError(f"{where}: field '{excerpt(name, 40)}' must be a string (or a number), "
+                      f"got {_kind(value)}")
+
+
+def _kind(value: object) -> str:
+    return {bool: "a boolean", list: "a list", dict: "an object", float: "a number that is not finite"}.get(
+        type(value), type(value).__name__)
 
 
 def load_split(task: TaskSpec, split: str, limit: int | None = None) -> list[Example]:
@@ -73,15 +139,18 @@ def load_split(task: TaskSpec, split: str, limit: int | None = None) -> list[Exa
         fields = {}
         for name in wanted:
             value = row.get(name)
+            if name in task.inputs:
+                value = field_value(value, f"{path}:{line}", name)
             if value is None or (isinstance(value, str) and not value.strip()):
-                raise ConfigError(f"{path}:{line}: missing field '{name}' (the task reads {', '.join(wanted)})")
+                raise ConfigError(f"{path}:{line}: missing field '{excerpt(name, 40)}' "
+                                  f"(the task reads {excerpt(', '.join(wanted), 120)})")
             fields[name] = value if isinstance(value, str) else json.dumps(value)
         refs = _references(row[task.output], f"{path}:{line}", task.output)
         if task.labels is not None:
             for ref in refs:
                 if ref not in task.labels:
-                    raise ConfigError(f"{path}:{line}: label '{ref}' is not in the task's labels "
-                                      f"({', '.join(task.labels)})")
+                    raise ConfigError(f"{path}:{line}: label '{excerpt(ref)}' is not in the task's labels "
+                                      f"({excerpt(', '.join(task.labels), 120)})")
         if isinstance(row[task.output], list):  # the id covers every reference
             fields[task.output] = refs[0]
             ex = Example(example_id({**fields, task.output: list(refs)}), fields, refs)

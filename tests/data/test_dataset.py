@@ -79,3 +79,57 @@ def test_every_reference_of_a_label_task_must_be_a_label(tmp_path, tiny_task):
     (tmp_path / "task" / "dev.jsonl").write_text('{"review": "fine", "label": ["positive", "neutral"]}\n')
     with pytest.raises(ConfigError, match="label 'neutral' is not in the task's labels"):
         load_split(load_task(tiny_task), "dev")
+
+
+# --- issue 12, class 7: data files read by their formats -------------------------------------
+
+def _dev(tiny_task, name: str, content: str | bytes):
+    path = tiny_task.parent / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    tiny_task.write_text(tiny_task.read_text().replace("dev: dev.jsonl", f"dev: {name}"))
+    return load_split(load_task(tiny_task), "dev")
+
+
+def test_csv_follows_rfc_4180(tiny_task):
+    """A quoted field keeps its line breaks, commas and doubled quotes; a BOM is not data."""
+    text = '\ufeffreview,label\r\n"line one\nline two, with a comma",positive\r\n"say ""hi""",negative\r\n'
+    dev = _dev(tiny_task, "dev.csv", text)
+    assert [e["review"] for e in dev] == ["line one\nline two, with a comma", 'say "hi"']
+    assert set(dev[0].fields) == {"review", "label"}  # not "\ufeffreview"
+
+
+def test_csv_errors_name_the_physical_line(tiny_task):
+    with pytest.raises(ConfigError, match=r"dev\.csv:5: missing field 'label'"):
+        _dev(tiny_task, "dev.csv", 'review,label\n"a\n\nb",positive\nc,\n')
+    with pytest.raises(ConfigError, match=r"dev\.csv:1: column 'label' appears twice"):
+        _dev(tiny_task, "dev.csv", "label,review,label\nx,y,z\n")
+
+
+def test_jsonl_accepts_every_json_line(tiny_task):
+    """Raw U+2028, U+2029 and U+0085 are valid inside a JSON string; str.splitlines() split there."""
+    row = '{"review": "%s\u2028b\u2029c\x85d", "label": "positive"}\r\n'
+    dev = _dev(tiny_task, "dev.jsonl", "\ufeff" + row % "a" + "\n" + row % "z")
+    assert [e["review"] for e in dev] == ["a\u2028b\u2029c\x85d", "z\u2028b\u2029c\x85d"]
+
+
+@pytest.mark.parametrize("value,message", [
+    ('["x"]', "got a list"), ("true", "got a boolean"), ('{"a": 1}', "got an object"),
+    ("NaN", "got a number that is not finite"), ("null", "missing field 'review'"),
+])
+def test_an_input_that_is_not_a_string_names_its_row(tiny_task, value, message):
+    with pytest.raises(ConfigError) as e:
+        _dev(tiny_task, "dev.jsonl", '{"review": "ok", "label": "positive"}\n'
+                                     f'{{"review": {value}, "label": "positive"}}\n')
+    assert "dev.jsonl:2: " in str(e.value) and message in str(e.value)
+
+
+def test_numbers_are_inputs_as_json_writes_them(tiny_task):
+    dev = _dev(tiny_task, "dev.jsonl", '{"review": 3, "label": "positive"}\n{"review": 2.5, "label": "negative"}\n')
+    assert [e["review"] for e in dev] == ["3", "2.5"]
+
+
+def test_deep_or_huge_json_is_one_line(tiny_task):
+    for line in ('{"review": ' + "[" * 100_000 + "]" * 100_000 + ', "label": "positive"}',
+                 '{"review": ' + "1" * 5000 + ', "label": "positive"}'):
+        with pytest.raises(ConfigError, match=r"dev\.jsonl:1: invalid JSON"):
+            _dev(tiny_task, "dev.jsonl", line + "\n")
