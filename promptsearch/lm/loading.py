@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptsearch.errors import ConfigError, NotFoundError
+from promptsearch.errors import ConfigError, NotFoundError, excerpt
 from promptsearch.lm.backends import BACKENDS
 from promptsearch.lm.fingerprint import model_fingerprint
 
@@ -73,17 +73,21 @@ def load_local(spec: str | None = None, *, device: str | None = None, dtype: str
 
     t0 = time.perf_counter()
     source = resolve_spec(spec)
-    if source.suffix == ".gguf":
-        ckpt, converted = gguf_checkpoint(source)
-        stem = source.stem
-    else:
-        ckpt, converted, stem = source, False, _dir_stem(source)
     dev = pick_device(device)
     torch_dtype = getattr(torch, pick_dtype(dtype, dev))
-    # SDPA: fused attention on CPU and GPU; exact (no approximation) so scores match eager.
-    model = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch_dtype, attn_implementation="sdpa")
+    try:  # files that pass resolve_spec's checks can still be broken inside: one line, not a traceback
+        if source.suffix == ".gguf":
+            ckpt, converted = gguf_checkpoint(source)
+            stem = source.stem
+        else:
+            ckpt, converted, stem = source, False, _dir_stem(source)
+        # SDPA: fused attention on CPU and GPU; exact (no approximation) so scores match eager.
+        model = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch_dtype, attn_implementation="sdpa")
+        tokenizer = AutoTokenizer.from_pretrained(str(ckpt))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        reason = excerpt(" ".join(str(e).split()) or type(e).__name__, 160)
+        raise ConfigError(f"model '{excerpt(str(spec), 200)}': cannot load {source} ({reason})") from None
     model.to(dev).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(ckpt))
     precision = SHORT[str(torch_dtype).removeprefix('torch.')]
     name = f"{stem}@{precision}"
     fingerprint = f"{model_fingerprint(source, cache_root())}@{precision}"  # the cache key (fingerprint.py)
@@ -96,22 +100,55 @@ def load_local(spec: str | None = None, *, device: str | None = None, dtype: str
 
 
 def resolve_spec(spec: str | None) -> Path:
-    """The GGUF file or checkpoint directory a spec names; NotFoundError if it does not exist."""
+    """The GGUF file or checkpoint directory a spec names, checked without loading it: a folder
+    needs a readable config.json with a model_type and weight files, a file must start like a GGUF.
+    NotFoundError / ConfigError (one line naming the file) otherwise."""
     if spec is None or spec.lower() in EMBEDDED_ALIASES:
         return embedded_gguf()
+    shown = excerpt(spec, 200)
     path = Path(spec).expanduser()
     if not path.exists():
-        raise NotFoundError(f"model {spec!r}: no such file or directory; give a Hugging Face checkpoint "
+        raise NotFoundError(f"model '{shown}': no such file or directory; give a Hugging Face checkpoint "
                             f"directory, a .gguf file, or 'smollm2' for the embedded model")
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise NotFoundError(f"model {spec!r}: directory has no config.json; give a Hugging Face "
+            raise NotFoundError(f"model '{shown}': directory has no config.json; give a Hugging Face "
                                 f"causal-LM checkpoint directory or a .gguf file")
+        _check_checkpoint_dir(path, shown)
         return path.resolve()
     if path.suffix != ".gguf":
-        raise ConfigError(f"model {spec!r}: a file must be a .gguf checkpoint; for other formats "
+        raise ConfigError(f"model '{shown}': a file must be a .gguf checkpoint; for other formats "
                           f"give the checkpoint directory")
+    _check_gguf_file(path, shown)
     return path.resolve()
+
+
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.safetensors.index.json", "*.bin.index.json")
+
+
+def _check_checkpoint_dir(path: Path, shown: str) -> None:
+    config = path / "config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        raise ConfigError(f"model '{shown}': {config} is not readable JSON; restore the checkpoint's "
+                          f"config.json") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model_type"), str):
+        raise ConfigError(f"model '{shown}': {config} has no 'model_type'; it is not a Hugging Face model "
+                          f"config")
+    if not any(next(path.glob(p), None) for p in WEIGHT_PATTERNS):
+        raise ConfigError(f"model '{shown}': no weight files (*.safetensors, *.bin) in {path}; the checkpoint "
+                          f"is incomplete")
+
+
+def _check_gguf_file(path: Path, shown: str) -> None:
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise ConfigError(f"model '{shown}': cannot read {path} ({e.strerror})") from None
+    if magic != b"GGUF":
+        raise ConfigError(f"model '{shown}': {path} is not a GGUF file (it does not start with 'GGUF')")
 
 
 def _dir_stem(ckpt: Path) -> str:
