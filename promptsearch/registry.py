@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Generic, Iterator, TypeVar
 
-from promptsearch.errors import ConfigError
+from promptsearch.errors import ConfigError, excerpt
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ class Registry(Generic[T]):
             return self._items[name]
         except (KeyError, TypeError):
             prefix = f"{where}: " if where else ""
-            raise ConfigError(f"{prefix}'{name}' is not a known {self.kind}; "
+            raise ConfigError(f"{prefix}'{excerpt(name)}' is not a known {self.kind}; "
                               f"allowed: {', '.join(self.names())}") from None
 
     def names(self) -> tuple[str, ...]:

@@ -37,6 +37,11 @@ def load_lm(spec: str | None = None, *, device: str | None = None, dtype: str | 
     """A model for scoring and generation: "smollm2" (or None: the embedded model), a local
     checkpoint folder or .gguf file, or a remote "provider/model" (e.g. "openai/gpt-4o-mini";
     `api_base` for an OpenAI-compatible server). See the module docstring for the options."""
-    ordered = [b for name, b in BACKENDS.items() if name != FALLBACK] + [BACKENDS.get(FALLBACK)]
-    backend = next(b for b in ordered if b.claims(spec))
+    backend = BACKENDS.get(backend_for(spec))
     return backend.load(spec, device=device, dtype=dtype, batch_size=batch_size, api_base=api_base, **options)
+
+
+def backend_for(spec: str | None) -> str:
+    """The name of the backend that loads `spec`: the first that claims it, `local` last."""
+    ordered = [name for name in BACKENDS.names() if name != FALLBACK] + [FALLBACK]
+    return next(name for name in ordered if BACKENDS.get(name).claims(spec))

@@ -22,10 +22,11 @@ from optuna.trial import TrialState
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
+from promptsearch.config.limits import check_int
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
-from promptsearch.errors import ConfigError, UserError
+from promptsearch.errors import ConfigError, UserError, excerpt
 from promptsearch.evaluate.evaluator import Decoding, Evaluator, ExampleResult
 from promptsearch.lm.base import LM
 from promptsearch.lm.remote import record_usage, usage_snapshot
@@ -99,15 +100,22 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
 
 
 def check_settings(settings: SearchSettings) -> None:
+    """Every setting in its range (promptsearch.config.limits), before anything is written."""
+    for key in ("seed", "batch_size", "max_new_tokens", "chunk_size"):
+        check_int(f"--{key.replace('_', '-')}", getattr(settings, key), key)
+    if settings.dev_limit is not None:
+        check_int("--dev-limit", settings.dev_limit, "dev_limit")
+    for key in ("device", "dtype", "proposer", "api_base", "proposer_api_base"):
+        value = getattr(settings, key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"--{key.replace('_', '-')}: must be a string, got {excerpt(value)}")
     for flag, value, registry in (("--sampler", settings.sampler, SAMPLERS), ("--pruner", settings.pruner, PRUNERS)):
         if not isinstance(value, str):
             raise ConfigError(f"{flag}: a search stores a name ({', '.join(registry.names())}); pass an Optuna "
                               f"{registry.kind} object to run_search(..., {registry.kind}=...) instead")
         registry.get(value, flag)
-    if settings.dev_limit is not None and settings.dev_limit < 1:
-        raise ConfigError(f"--dev-limit: must be at least 1, got {settings.dev_limit}")
     if settings.label_scoring not in LABEL_SCORINGS:
-        raise ConfigError(f"--label-scoring: '{settings.label_scoring}' is not known; "
+        raise ConfigError(f"--label-scoring: '{excerpt(settings.label_scoring)}' is not known; "
                           f"allowed: {', '.join(LABEL_SCORINGS)}")
 
 
@@ -215,7 +223,7 @@ def _load_study(ctx: SearchContext, sampler: optuna.samplers.BaseSampler | None,
     first run's random start-up points. Workers add their own offset so that workers started
     together do not all draw the same start-up points."""
     if sampler is None:
-        seed = ctx.settings.seed + len(ctx.study.trials) + seed_offset
+        seed = (ctx.settings.seed + len(ctx.study.trials) + seed_offset) % 2**32  # numpy seeds are 32-bit
         sampler = SAMPLERS.get(ctx.settings.sampler, "--sampler")(seed)
     else:
         ctx.trial_attrs["sampler"] = describe(sampler)

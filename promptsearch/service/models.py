@@ -10,7 +10,6 @@ from typing import Any
 from promptsearch.config.task import TaskSpec
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.lm.base import LM
-from promptsearch.lm.remote import is_remote_spec
 from promptsearch.search.workers import check_context
 from promptsearch.storage.store import SearchRecord
 
@@ -38,7 +37,8 @@ def stored_spec(spec: str, flag: str = "--model") -> str:
     it), checked to exist; the embedded model's name and remote specs unchanged."""
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"{flag}: must name a model, got an empty string; e.g. 'smollm2'")
-    if spec.lower() in EMBEDDED or is_remote_spec(spec):
+    from promptsearch.lm.backends import FALLBACK, backend_for
+    if spec.lower() in EMBEDDED or backend_for(spec) != FALLBACK:  # remote or another backend's spec
         return spec
     from promptsearch.lm.loading import resolve_spec  # no torch: only looks at the path
     return str(resolve_spec(spec))

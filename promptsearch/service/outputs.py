@@ -7,7 +7,9 @@ from typing import Any
 
 from optuna.trial import FrozenTrial
 
-from promptsearch.errors import NotFoundError, UserError
+from promptsearch.config.limits import check_int
+from promptsearch.data.dataset import load_split
+from promptsearch.errors import ConfigError, NotFoundError, UserError, excerpt
 from promptsearch.lm.base import LM
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
@@ -26,15 +28,27 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     from promptsearch.export.source import task_of
     from promptsearch.verdict import load_baseline_file, run_verdict, store_verdict
 
+    from promptsearch.verdict.heldout import SPLITS
+
+    if split not in SPLITS:
+        raise ConfigError(f"--split: '{excerpt(split)}' is not allowed; use one of {', '.join(SPLITS)}")
+    if limit is not None:
+        check_int("--limit", limit, "limit")
+    check_int("--seed", seed, "seed")
+    if resamples is not None:
+        check_int("--resamples", resamples, "resamples")
     store = open_store(db)
     record = record_of(store, search)
     check_unchanged(record)  # its data or metric changed: refuse before anything else
     best(store, record)  # a search without a completed trial fails here, before the model loads
+    task = task_of(record)
     if baseline != "first":
-        load_baseline_file(baseline, task_of(record))  # so does a bad baseline file
+        load_baseline_file(baseline, task)  # so does a bad baseline file
+    load_split(task, split)  # and a split file that went bad since the search
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base)
+    models.check_model(task, lm, record.model)  # the first write is the first scored example
     options: dict[str, Any] = {"seed": seed}
     if resamples is not None:
         options["resamples"] = resamples
@@ -63,6 +77,7 @@ def report(db: Store | str, search: SearchRecord | str, path: str | Path | None 
     from promptsearch.report.data import collect
     from promptsearch.report.html import render_report
 
+    check_int("--top", top, "top")
     store = open_store(db, read_only=True)
     record = record_of(store, search)
     target = check_output(path or f"{record.name}-report.html", overwrite=overwrite, flag=flag, force=force)
@@ -84,6 +99,7 @@ class Overview:
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
+    check_int("--top", top, "top")
     store = open_store(db, read_only=True)
     record = store.get_search(name)
     entries = leaderboard(store, record, top)
@@ -109,7 +125,6 @@ def open_server(model: str, host: str, port: int, *, model_id: str | None = None
                 batch_size: int = 32, device: str | None = None, dtype: str | None = None,
                 hooks: Hooks = QUIET):
     """`serve`: load a local model and bind its OpenAI-compatible server (not yet serving)."""
-    from promptsearch.errors import ConfigError
     from promptsearch.lm.remote import is_remote_spec
     from promptsearch.serve import make_server
 

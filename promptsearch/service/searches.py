@@ -6,11 +6,12 @@ before anything is written, so a bad input leaves the database as it was.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
+from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
@@ -75,11 +76,18 @@ class NewSearch:
 
 def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *,
                      name: str | None, model: str, settings: SearchSettings) -> NewSearch:
-    """Every check of a new search that needs no model: files, settings, name, data, model path."""
+    """Every check of a new search that needs no model: files, settings, name, data, model path.
+    Local model paths are stored resolved, so `resume` finds them from any folder."""
     task, space = as_task(task), as_space(space)
     check_space(space)
-    name = check_name(name or task.name, "--name")
+    if name is None:  # the task's name: a bad one is the task file's field, not a flag
+        name = check_name(task.name, f"{task.source}: field 'name'", "; or pass --name")
+    else:
+        name = check_name(name, "--name")
     check_settings(settings)
+    model = models.stored_spec(model)
+    if settings.proposer is not None:
+        settings = replace(settings, proposer=models.stored_spec(settings.proposer, "--proposer"))
     check_data(task)
     store = _existing_store(db)
     if store is not None and store.find_search(name) is not None:  # fail before the model loads
@@ -113,20 +121,21 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
              workers: int = 1, lm: LM | None = None, hooks: Hooks = QUIET, **run_options: Any) -> RunResult:
     """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
     `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
+    check_int("--trials", trials, "trials")
+    check_int("--workers", workers, "workers")
     new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings())
-    if workers > 1:  # the workers load the model; here it is loaded for the checks only
-        models.stored_spec(model)
-        preflight(new, load_checked(model, new.settings, new.task, hooks), hooks)
-        gc.collect()  # let the model go before the workers load theirs
+    if lm is None:
+        lm = load_checked(new.model, new.settings, new.task, hooks)
+    else:
+        models.check_model(new.task, lm, new.model)
+    preflight(new, lm, hooks)
+    if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
+        lm = None
+        gc.collect()
         store, record = create(new, trials)
         hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
-                   f"model {model}, {workers} workers")
+                   f"model {new.model}, {workers} workers")
         return run_pool(store, record, workers, trials, hooks)
-    if lm is None:
-        lm = load_checked(model, new.settings, new.task, hooks)
-    else:
-        models.check_model(new.task, lm, model)
-    preflight(new, lm, hooks)
     store, record = create(new, trials)
     hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, model {lm.name}")
     return run(store, record, lm, trials, hooks, **run_options)
@@ -135,10 +144,13 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
 def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
            hooks: Hooks = QUIET, **run_options: Any) -> RunResult:
     """Run `trials` more trials of a stored search with its stored task, space, model and settings."""
+    check_int("--trials", trials, "trials")
     store = open_store(db)
     record = record_of(store, search)
     check_unchanged(record)  # before the model loads and before anything is written
     task, _, settings = open_parts(record)
+    check_settings(settings)
+    check_data(task)  # its files may have changed since the search was made
     if lm is None:
         lm = load_checked(record.model, settings, task, hooks)
     else:
@@ -170,7 +182,18 @@ def run(store: Store, record: SearchRecord, lm: LM, trials: int, hooks: Hooks = 
         done = len(completed_trials(store, record))
         raise Interrupted(record, f"interrupted: {done} completed trials are saved; continue with "
                                   f"`promptsearch resume {record.name} --trials N`") from None
+    except UserError as e:  # after the first write: say what is kept and how to go on
+        raise saved(e, store, record) from None
     return RunResult(store, record, summary, model=lm.name)
+
+
+def saved(error: UserError, store: Store, record: SearchRecord) -> UserError:
+    """`error` with what a user can do with the search that was already written."""
+    if "resume" in str(error) or "completed trials are kept" in str(error):
+        return error
+    done = len(completed_trials(store, record))
+    return type(error)(f"{error}; search '{record.name}' is saved with {done} completed trials: fix this, "
+                       f"then continue with `promptsearch resume {record.name} --trials N`")
 
 
 def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, hooks: Hooks = QUIET) -> RunResult:

@@ -4,8 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptsearch.lm.base import LM
+from promptsearch.config.limits import check_int
 from promptsearch.search import open_parts
 from promptsearch.search.checks import check_unchanged
+from promptsearch.search.runner import check_data, check_settings
+from promptsearch.service.models import check_model
 from promptsearch.search.workers import WorkerSummary, join, run_worker
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted
 from promptsearch.service.searches import load_checked, open_store
@@ -23,17 +26,30 @@ class WorkerResult:
 def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: int | None = None,
          grace: int | None = None, lm: LM | None = None, hooks: Hooks = QUIET) -> WorkerResult:
     """Run trials of the search until it has its target (first raised by `trials` if given)."""
+    if trials is not None:
+        check_int("--trials", trials, "trials")
+    for flag, value in (("--heartbeat", heartbeat), ("--grace", grace)):
+        if value is not None:
+            check_int(flag, value, flag[2:])
     options = {k: v for k, v in (("heartbeat_interval", heartbeat), ("grace_period", grace)) if v is not None}
     store = open_store(db, **options)
     try:
         record = store.get_search(name)
         check_unchanged(record)  # changed data or metric: refuse before raising the target
+        if not trials:  # nothing to write: maybe nothing to do either
+            target = join(store, record, None)
+            _, finished, _ = store.slot_counts(record)
+            if finished >= target:
+                return WorkerResult(record, finished, target)
+        task, _, settings = open_parts(record)
+        check_settings(settings)
+        check_data(task)
+        if lm is None:  # every check before the first write (raising the target)
+            lm = load_checked(record.model, settings, task, hooks)
+        else:
+            check_model(task, lm, record.model)
         target = join(store, record, trials)
         _, finished, _ = store.slot_counts(record)
-        if finished >= target:
-            return WorkerResult(record, finished, target)
-        task, _, settings = open_parts(record)
-        lm = lm or load_checked(record.model, settings, task, hooks)
         hooks.note(f"worker on {record.name}: {finished} of {target} trials finished")
         try:
             with hooks.trials(target, 0) as sink:
