@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from promptsearch.errors import UserError
+from promptsearch.config.limits import LIMITS, check_int
+from promptsearch.errors import ConfigError, UserError, excerpt
 
 
 class Parser(argparse.ArgumentParser):
@@ -13,13 +14,18 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
-def positive(name: str):
+def ranged(flag: str, kind: str):
+    """An argparse type: an integer within promptsearch.config.limits.LIMITS[kind]."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got '{text}'") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {value}")
-        return value
+            if text.strip().lstrip("+-").isdigit():  # more digits than int() converts
+                raise argparse.ArgumentTypeError(f"{flag} must be at most {LIMITS[kind][1]}, got "
+                                                 f"{excerpt(text.strip(), 30)}") from None
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got '{excerpt(text, 40)}'") from None
+        try:
+            return check_int(flag, value, kind)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
     return parse

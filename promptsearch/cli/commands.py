@@ -6,7 +6,7 @@ import sys
 
 from promptsearch import service
 from promptsearch.cli import display
-from promptsearch.cli.args import positive
+from promptsearch.cli.args import ranged
 from promptsearch.export import EXPORTERS
 from promptsearch.search import SearchSettings
 from promptsearch.search.results import best, leaderboard
@@ -21,25 +21,25 @@ def add_parsers(sub, common) -> None:
     opt.set_defaults(func=optimize)
     opt.add_argument("task", help="task YAML file (see examples/)")
     opt.add_argument("--space", default="search_spaces/default.yaml", help="search-space YAML file")
-    opt.add_argument("--trials", type=positive("--trials"), default=20, help="trials to complete")
+    opt.add_argument("--trials", type=ranged("--trials", "trials"), default=20, help="trials to complete")
     opt.add_argument("--name", help="name of the search (default: the task's name)")
     opt.add_argument("--model", default="smollm2",
                      help="'smollm2' (the embedded model), a local Hugging Face model folder, a .gguf file, "
                           "or a remote 'provider/model' (e.g. openai/gpt-4o-mini; generation tasks only)")
     opt.add_argument("--api-base", help="remote models: an OpenAI-compatible server's URL, e.g. "
                                         "http://127.0.0.1:8000/v1 (`promptsearch serve`, vLLM, Ollama)")
-    opt.add_argument("--dev-limit", type=positive("--dev-limit"), help="score on the first N dev examples only")
-    opt.add_argument("--seed", type=int, default=0, help="sampler seed")
+    opt.add_argument("--dev-limit", type=ranged("--dev-limit", "dev_limit"), help="score on the first N dev examples only")
+    opt.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="sampler seed (0 to 2**32-1)")
     opt.add_argument("--sampler", default="tpe", choices=SAMPLERS.names())
-    opt.add_argument("--batch-size", type=positive("--batch-size"), default=32)
-    opt.add_argument("--max-new-tokens", type=positive("--max-new-tokens"), default=32,
+    opt.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)
+    opt.add_argument("--max-new-tokens", type=ranged("--max-new-tokens", "max_new_tokens"), default=32,
                      help="generation tasks: longest answer in tokens")
     opt.add_argument("--label-scoring", default="sum", choices=("sum", "mean"),
                      help="label tasks: rank labels by summed (default) or mean token log-probability; "
                           "mean is fair to labels of different token lengths ('1' vs '10')")
     opt.add_argument("--pruner", default="none", choices=PRUNERS.names(),
                      help="score dev in chunks and stop losing candidates early")
-    opt.add_argument("--chunk-size", type=positive("--chunk-size"), default=16,
+    opt.add_argument("--chunk-size", type=ranged("--chunk-size", "chunk_size"), default=16,
                      help="dev examples per step when a pruner is on")
     opt.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     opt.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
@@ -47,19 +47,19 @@ def add_parsers(sub, common) -> None:
                      "`propose` block: a local model (folder, .gguf, 'smollm2') or a dspy.LM string such as "
                      "openai/gpt-4o-mini (default: the task's model)")
     opt.add_argument("--proposer-api-base", help="base URL of an OpenAI-compatible server for --proposer")
-    opt.add_argument("--workers", type=positive("--workers"), default=1,
+    opt.add_argument("--workers", type=ranged("--workers", "workers"), default=1,
                      help="run the trials in N worker processes sharing the --trials target (default: 1, "
                           "in this process); more can join with `promptsearch worker NAME`")
 
     res = sub.add_parser("resume", parents=[common], help="continue a stopped search")
     res.set_defaults(func=resume)
     res.add_argument("name")
-    res.add_argument("--trials", type=positive("--trials"), required=True, help="more trials to complete")
+    res.add_argument("--trials", type=ranged("--trials", "trials"), required=True, help="more trials to complete")
 
     show = sub.add_parser("show", parents=[common], help="settings, trial counts and leaderboard")
     show.set_defaults(func=show_search)
     show.add_argument("name")
-    show.add_argument("--top", type=positive("--top"), default=5)
+    show.add_argument("--top", type=ranged("--top", "top"), default=5)
 
     sub.add_parser("list", parents=[common], help="every search in the database").set_defaults(func=list_searches)
 

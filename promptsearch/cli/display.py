@@ -1,4 +1,9 @@
-"""Everything the CLI shows: progress bars and tables (rich). Library code never prints."""
+"""Everything the CLI shows: progress bars and tables (rich). Library code never prints.
+
+Task names, instructions, prompts, paths and model names come from users' files, the data, a
+model or the database, so they are never read as rich markup: both consoles have markup and
+emoji codes off (a string prints as it is), and styled text is built as rich.text.Text.
+"""
 from __future__ import annotations
 
 from rich.console import Console
@@ -6,6 +11,7 @@ from rich.panel import Panel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.table import Table
+from rich.text import Text
 
 from promptsearch.search.results import Entry, best, leaderboard
 from promptsearch.search.runner import RunSummary, TrialEvent
@@ -13,8 +19,13 @@ from promptsearch.service import Hooks, RunResult
 from promptsearch.storage.store import SearchRecord
 from promptsearch.strategies import describe as describe_strategy
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(markup=False, emoji=False)
+err_console = Console(stderr=True, markup=False, emoji=False)
+
+
+def styled(label: str, style: str, rest: str) -> Text:
+    """`label` in `style`, then `rest` as it is: "error: ...", "warning: ..."."""
+    return Text.assemble((label, style), " ", rest)
 
 
 def _short(text: str | None, width: int = 60) -> str:
@@ -56,10 +67,9 @@ class TrialProgress:
 
 def hooks() -> Hooks:
     """How the CLI shows the service's progress: spinners, plain lines and a progress bar."""
-    return Hooks(status=lambda text: console.status(text),
-                 note=lambda text: console.print(text, markup=False, highlight=False),
-                 warn=lambda text: err_console.print(f"warning: {text}", markup=False, highlight=False,
-                                                     soft_wrap=True),
+    return Hooks(status=lambda text: console.status(Text(text)),  # a str would be parsed as markup
+                 note=lambda text: console.print(text, highlight=False, soft_wrap=True),
+                 warn=lambda text: err_console.print(f"warning: {text}", highlight=False, soft_wrap=True),
                  trials=lambda total, done: TrialProgress(total, done))
 
 
@@ -74,6 +84,9 @@ def pool_result(result: RunResult) -> int:
     if leaderboard(store, record, 1):
         console.print(leaderboard_table(leaderboard(store, record, 5)))
         console.print(best_prompt_panel(best(store, record)))
+    if failed:
+        err_console.print(f"search {record.name} is saved with {finished} finished trials: fix the workers' error, "
+                          f"then continue with `promptsearch worker {record.name}`", highlight=False)
     return failed[0].code if failed else 0
 
 
@@ -164,7 +177,8 @@ def proposals_table(rows: list[dict]) -> Table:
     for col in ("pool #", "round", "method", "instruction", "parents", "trials", "best"):
         table.add_column(col, justify="right" if col in ("pool #", "round", "best") else "left")
     for r in rows:
-        text = _short(r["text"], 50) if r["accepted"] else f"[dim]rejected ({r['reason']}): {_short(r['text'], 30)}"
+        text = (Text(_short(r["text"], 50)) if r["accepted"]
+                else Text(f"rejected ({r['reason']}): {_short(r['text'], 30)}", style="dim"))
         table.add_row("-" if r["index"] is None else str(r["index"]), str(r["round"]), r["method"], text,
                       ",".join(str(p) for p in r["parents"]) or "-", ",".join(map(str, r["trials"])) or "-",
                       f"{r['best']:.4f}" if r["best"] is not None else "-")

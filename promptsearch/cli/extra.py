@@ -7,7 +7,7 @@ from rich.table import Table
 
 from promptsearch import service
 from promptsearch.cli import display
-from promptsearch.cli.args import positive
+from promptsearch.cli.args import ranged
 from promptsearch.errors import UserError
 from promptsearch.storage import mask_url
 
@@ -23,23 +23,23 @@ def add_parsers(sub, common) -> None:
     ev.add_argument("--baseline", default="first",
                     help="'first' (the search's first completed trial) or a prompt JSON file "
                          "(as `export --format json` writes)")
-    ev.add_argument("--limit", type=positive("--limit"), help="score the first N examples of the split only")
-    ev.add_argument("--seed", type=int, default=0, help="bootstrap and permutation seed")
-    ev.add_argument("--resamples", type=positive("--resamples"), default=2000, help="bootstrap resamples")
+    ev.add_argument("--limit", type=ranged("--limit", "limit"), help="score the first N examples of the split only")
+    ev.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="bootstrap and permutation seed")
+    ev.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000, help="bootstrap resamples")
     ev.add_argument("--api-base", help="remote models: the server's URL, if it moved since the search")
 
     rep = sub.add_parser("report", parents=[common], help="write a self-contained HTML report of a search")
     rep.set_defaults(func=report)
     rep.add_argument("name")
     rep.add_argument("-o", "--output", help="HTML file to write (default: <name>-report.html)")
-    rep.add_argument("--top", type=positive("--top"), default=10, help="top candidates to show in full")
+    rep.add_argument("--top", type=ranged("--top", "top"), default=10, help="top candidates to show in full")
     rep.add_argument("--force", action="store_true", help="overwrite an existing -o file")
 
     dash = sub.add_parser("dashboard", parents=[common], help="open optuna-dashboard on the search's database")
     dash.set_defaults(func=dashboard)
     dash.add_argument("name")
     dash.add_argument("--host", default="127.0.0.1")
-    dash.add_argument("--port", type=positive("--port"), default=8080)
+    dash.add_argument("--port", type=ranged("--port", "port"), default=8080)
 
     srv = sub.add_parser("serve", parents=[common],
                          help="serve a local model over an OpenAI-compatible HTTP API")
@@ -47,11 +47,11 @@ def add_parsers(sub, common) -> None:
     srv.add_argument("--model", default="smollm2",
                      help="'smollm2' (the embedded model), a local Hugging Face model folder or a .gguf file")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-    srv.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    srv.add_argument("--port", type=ranged("--port", "any_port"), default=8000, help="port (0: any free port)")
     srv.add_argument("--model-id", help="the model name clients see (default: --model)")
-    srv.add_argument("--max-tokens", type=positive("--max-tokens"), default=256,
+    srv.add_argument("--max-tokens", type=ranged("--max-tokens", "max_tokens"), default=256,
                      help="answer length when a request gives none")
-    srv.add_argument("--batch-size", type=positive("--batch-size"), default=32)
+    srv.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)
     srv.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     srv.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
 
@@ -65,7 +65,7 @@ def evaluate(args: argparse.Namespace) -> int:
     console.print(verdict_table(verdict))
     console.print(verdict.conclusion, style="bold")
     if verdict.warning:
-        display.err_console.print(f"[yellow]warning:[/yellow] {verdict.warning}", highlight=False)
+        display.err_console.print(display.styled("warning:", "yellow", verdict.warning), highlight=False)
     console.print(f"stored as verdict {verdict_id} of search {verdict.search}", style="dim")
     return 0
 
@@ -125,8 +125,8 @@ def serve(args: argparse.Namespace) -> int:
                                      max_tokens=args.max_tokens, batch_size=args.batch_size, device=args.device,
                                      dtype=args.dtype, hooks=display.hooks())
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        display.err_console.print(f"[yellow]warning:[/yellow] listening on {args.host}: anyone who can reach "
-                                  f"this address can use the model; there is no authentication")
+        display.err_console.print(display.styled("warning:", "yellow", f"listening on {args.host}: anyone who can "
+                                                 f"reach this address can use the model; there is no authentication"))
     console.print(f"serving {lm.name} as '{server.model_id}' at {server.url} (OpenAI-compatible: "
                   f"/chat/completions, /completions, /models; Ctrl-C to stop)", highlight=False)
     try:

@@ -8,8 +8,6 @@ import os
 import sys
 from typing import Sequence
 
-from rich.markup import escape
-
 from promptsearch.cli import display
 from promptsearch.cli.args import Parser
 from promptsearch.errors import UserError
@@ -45,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         if debug:
             raise
-        display.err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        display.err_console.print(display.styled("error:", "red", one_line(str(e))), highlight=False, soft_wrap=True)
         return e.exit_code
     except Interrupted as e:  # during trials: what was saved and how to continue
         display.err_console.print(e.message, markup=False, highlight=False)
@@ -53,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         display.err_console.print("interrupted")
         return EXIT_INTERRUPTED
+
+
+def one_line(message: str) -> str:
+    """An error is one line on stderr, whatever text it quotes (line breaks shown as \\n)."""
+    return "\\n".join(message.splitlines())
 
 
 def _setup_logging(args: argparse.Namespace) -> None:

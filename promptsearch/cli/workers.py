@@ -5,7 +5,7 @@ import argparse
 
 from promptsearch import service
 from promptsearch.cli import display
-from promptsearch.cli.args import positive
+from promptsearch.cli.args import ranged
 from promptsearch.storage import mask_url, upgrade_database
 from promptsearch.storage.owners import GRACE_PERIOD, HEARTBEAT_INTERVAL
 
@@ -17,11 +17,11 @@ def add_parsers(sub, common) -> None:
                        help="join a search: run its trials beside other workers (any machine)")
     w.set_defaults(func=worker)
     w.add_argument("name", help="the search to join (made by `promptsearch optimize`)")
-    w.add_argument("--trials", type=positive("--trials"),
+    w.add_argument("--trials", type=ranged("--trials", "trials"),
                    help="add N trials to the search's target first (default: help reach the current target)")
-    w.add_argument("--heartbeat", type=positive("--heartbeat"), default=HEARTBEAT_INTERVAL,
+    w.add_argument("--heartbeat", type=ranged("--heartbeat", "heartbeat"), default=HEARTBEAT_INTERVAL,
                    help="seconds between this worker's heartbeats")
-    w.add_argument("--grace", type=positive("--grace"), default=GRACE_PERIOD,
+    w.add_argument("--grace", type=ranged("--grace", "grace"), default=GRACE_PERIOD,
                    help="seconds of silence after which another machine's trial counts as dead and is retried")
 
     db = sub.add_parser("db", help="database maintenance")
