@@ -86,3 +86,11 @@ def smollm():
     """The real embedded model, loaded once for the whole test session."""
     from promptsearch.lm import load_lm
     return load_lm("smollm2", device="cpu")
+
+
+@pytest.fixture
+def fake_model(monkeypatch, fake_lm):
+    """Every model the CLI or the API loads is the scripted fake LM (one seam: the service layer's
+    load_model). Returns the fake, to count its calls."""
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: fake_lm)
+    return fake_lm

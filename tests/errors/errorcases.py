@@ -165,6 +165,41 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "export-folder-missing": lambda c: ["export", "done", "-o", str(c.tmp / "no" / "such" / "out.txt")],
     # --- disk
     "disk-full": lambda c: ["worker", "done", "--trials", "3"],  # its first write: raising the target
+    # --- user text is printed as it is, never as markup (issue 12, class 1)
+    "name-with-markup": lambda c: ["optimize", str(c.task), "--space", str(c.space), "--name", "rs[/x]"],
+    "task-name-with-markup": lambda c: (c.edit_task("name: tiny", "name: '[/INST]'"), c.opt()[:-2])[1],
+    # --- YAML that would be unbounded work (class 2)
+    "yaml-alias-bomb": lambda c: (_write(c.space, "name: bomb\ninstructions: [x]\n" + "".join(
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 9)}]\n" for i in range(9))), c.opt())[1],
+    "yaml-self-reference": lambda c: (_write(c.space, "name: loop\ninstructions: &i [x, *i]\n"), c.opt())[1],
+    "yaml-duplicate-key": lambda c: (_write(c.space, c.space.read_text() + "seed: 1\n"), c.opt())[1],
+    "yaml-huge-value": lambda c: (_write(c.space, c.space.read_text().replace("[plain, chat]", "[plain, " + "x" * 5000 + "]")),
+                                  c.opt())[1],
+    "yaml-nested-too-deep": lambda c: (_write(c.space, "name: deep\ninstructions: " + "[" * 3000 + "]" * 3000 + "\n"),
+                                       c.opt())[1],
+    # --- numbers out of range (class 3)
+    "flag-seed-negative": lambda c: c.opt("--seed", "-1"),
+    "flag-trials-huge": lambda c: c.opt("--trials", "99999999999999999999"),
+    "flag-resamples-huge": lambda c: ["eval", "done", "--resamples", "1000000000"],
+    "space-seed-huge": lambda c: (_write(c.space, c.space.read_text().replace("seed: 0", f"seed: {2**32}")), c.opt())[1],
+    # --- checked before the first write (class 4)
+    "model-no-weights-workers": lambda c: (_write(c.tmp / "ckpt" / "config.json", '{"model_type": "llama"}'),
+                                           c.opt("--workers", "2", "--model", str(c.tmp / "ckpt")))[1],
+    # --- model files (class 6)
+    "model-config-not-json": lambda c: (_write(c.tmp / "ckpt" / "config.json", "{broken"),
+                                        c.opt("--model", str(c.tmp / "ckpt")))[1],
+    "model-config-empty": lambda c: (_write(c.tmp / "ckpt" / "config.json", "{}"), c.opt("--model", str(c.tmp / "ckpt")))[1],
+    "model-gguf-not-gguf": lambda c: c.opt("--model", str(_write(c.tmp / "model.gguf", "<html>not found</html>"))),
+    # --- data files read by their formats (class 7)
+    "data-input-a-list": lambda c: (_write(c.data("dev"), '{"review": ["good", "bad"], "label": "positive"}\n'), c.opt())[1],
+    "data-input-a-boolean": lambda c: (_write(c.data("dev"), '{"review": true, "label": "positive"}\n'), c.opt())[1],
+    "data-json-duplicate-key": lambda c: (_write(c.data("dev"), '{"review": "ok", "review": "no", "label": "positive"}\n'),
+                                          c.opt())[1],
+    "data-csv-wrong-field-count": lambda c: (_write(c.task.parent / "dev.csv", 'review,label\n"a\nmulti-line review",positive\n'
+                                                                             'great, really,positive\n'),
+                                             c.edit_task("dev: dev.jsonl", "dev: dev.csv"), c.opt())[2],
+    # --- paths and names (class 8)
+    "task-name-invalid": lambda c: (c.edit_task("name: tiny", "name: my task"), c.opt()[:-2])[1],
 }
 
 # Cases that need more than files: which database they run against.

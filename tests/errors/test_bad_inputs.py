@@ -206,6 +206,10 @@ if os.environ.get("PROMPTSEARCH_TEST_SIMULATE_FULL_DISK"):
     def full(*args, **kwargs):
         raise sqlalchemy.exc.OperationalError("UPDATE", {}, sqlite3.OperationalError("database or disk is full"))
     Store._update_target = full
+sys.path.insert(0, "tests")
+from conftest import FakeLM  # the search was made with a fake model: load that one
+import promptsearch.service.models
+promptsearch.service.models.load_model = lambda spec=None, **kw: FakeLM()
 from promptsearch.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
