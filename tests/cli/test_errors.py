@@ -26,7 +26,7 @@ def db(tmp_path, tiny_task, tiny_space, fake_lm):
     rec = create_search(store, "done", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     run_search(store, rec, fake_lm, 2)
     create_search(store, "empty", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    store.engine.dispose()
+    store.close()  # every connection, Optuna's too: a pool collected later would checkpoint the WAL
     return path
 
 
