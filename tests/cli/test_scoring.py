@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from psdata import write_jsonl
 
-from promptsearch.cli import commands
 from promptsearch.cli.main import main
 from promptsearch.config import load_task
 from promptsearch.data import load_split, resolve_metric
@@ -25,8 +24,7 @@ SHORT = ROOT / "search_spaces" / "short_answer.yaml"
 @pytest.fixture
 def model(monkeypatch, smollm):
     """The CLI's model loads reuse the session's embedded model (loaded once)."""
-    monkeypatch.setattr(commands, "_load_lm", lambda spec, settings: smollm)
-    monkeypatch.setattr("promptsearch.api.model_for", lambda rec, api_base=None: smollm)
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
     return smollm
 
 
@@ -102,7 +100,8 @@ def test_python_metric_that_raises_fails_the_trial_and_keeps_the_search(tmp_path
                  "--max-new-tokens", "4", "--db", db]) == 2
     err = capsys.readouterr().err.strip()
     bye = [e for e in load_split(load_task(d / "task.yaml"), "dev") if e["a"] == "bye"][0]
-    assert err == f"error: metric m.py:score raised KeyError: 'oops' on example {bye.id}"
+    assert err == (f"error: metric m.py:score raised KeyError: 'oops' on example {bye.id}; search 'boom' is saved "
+                   f"with 0 completed trials: fix this, then continue with `promptsearch resume boom --trials N`")
     store = Store(db, create=False)
     assert trial_counts(store, store.get_search("boom"))["fail"] == 1
     assert main(["show", "boom", "--db", db]) == 0
