@@ -190,7 +190,8 @@ def random_model(args):
     # so the CPU smoke form defaults to fp32.
     default = "bf16" if args.device.startswith("cuda") else "fp32"
     dtype = torch.bfloat16 if (args.dtype or default) in ("bf16", "bfloat16") else torch.float32
-    cfg = LlamaConfig(hidden_size=2048, num_hidden_layers=args.layers or 24, num_attention_heads=32, num_key_value_heads=32,
+    cfg = LlamaConfig(hidden_size=2048, num_hidden_layers=args.layers or 24, num_attention_heads=32,
+                      num_key_value_heads=32,
                       intermediate_size=8192, vocab_size=49152, max_position_embeddings=8192,
                       tie_word_embeddings=True, rope_theta=130000, attn_implementation="sdpa")
     torch.manual_seed(0)

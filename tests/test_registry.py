@@ -78,7 +78,8 @@ def test_the_examples_in_docs_extending_register_what_they_say():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
-    added = [(METRICS, "starts_with"), (STRATEGIES, "shout"), (SAMPLERS, "qmc"), (EXPORTERS, "markdown"), (BACKENDS, "vllm-local")]
+    added = [(METRICS, "starts_with"), (STRATEGIES, "shout"), (SAMPLERS, "qmc"), (EXPORTERS, "markdown"),
+             (BACKENDS, "vllm-local")]
     assert len(blocks) == len(added)
     try:
         for code in blocks:

@@ -28,7 +28,8 @@ def add_parsers(sub, common) -> None:
                           "or a remote 'provider/model' (e.g. openai/gpt-4o-mini; generation tasks only)")
     opt.add_argument("--api-base", help="remote models: an OpenAI-compatible server's URL, e.g. "
                                         "http://127.0.0.1:8000/v1 (`promptsearch serve`, vLLM, Ollama)")
-    opt.add_argument("--dev-limit", type=ranged("--dev-limit", "dev_limit"), help="score on the first N dev examples only")
+    opt.add_argument("--dev-limit", type=ranged("--dev-limit", "dev_limit"),
+                     help="score on the first N dev examples only")
     opt.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="sampler seed (0 to 2**32-1)")
     opt.add_argument("--sampler", default="tpe", choices=SAMPLERS.names())
     opt.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)

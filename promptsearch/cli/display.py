@@ -6,6 +6,8 @@ emoji codes off (a string prints as it is), and styled text is built as rich.tex
 """
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
@@ -61,7 +63,7 @@ class TrialProgress:
 
     def show(self, completed: int, best: float | None) -> None:
         """Absolute counts read from the database (workers in other processes)."""
-        fields = {"best": f"{best:.4f}"} if best is not None else {}
+        fields: dict[str, Any] = {"best": f"{best:.4f}"} if best is not None else {}
         self.progress.update(self.task_id, completed=completed - self.already, **fields)
 
 
@@ -92,9 +94,10 @@ def pool_result(result: RunResult) -> int:
 
 def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table:
     table = Table(title=title, title_justify="left")
-    for col, kw in (("#", {"justify": "right"}), ("trial", {"justify": "right"}),
-                    ("score", {"justify": "right"}), ("instruction", {}), ("demos", {"justify": "right"}),
-                    ("CoT trigger", {}), ("layout", {})):
+    columns: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("#", {"justify": "right"}), ("trial", {"justify": "right"}), ("score", {"justify": "right"}),
+        ("instruction", {}), ("demos", {"justify": "right"}), ("CoT trigger", {}), ("layout", {}))
+    for col, kw in columns:
         table.add_column(col, **kw)
     table.add_column("strategy")
     for rank, e in enumerate(entries, start=1):

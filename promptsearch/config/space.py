@@ -55,7 +55,8 @@ class SpaceSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SpaceSpec":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**fields)
 
 
 def load_space(path: str | Path) -> SpaceSpec:

@@ -9,7 +9,7 @@ constructed. A key repeated in one mapping is an error too, not "the last one wi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, overload
 
 import yaml
 
@@ -143,6 +143,14 @@ class Fields:
             allowed = " or ".join(type_name(k()) if k is not type(None) else "null" for k in kinds)
             raise self.error(key, f"must be {allowed}, got {type_name(value)}")
         return value
+
+    @overload
+    def str_list(self, key: str, *, required: Literal[True], allow_null: bool = ...,
+                 allow_blank: bool = ..., non_empty: bool = ...) -> list[Any]: ...
+
+    @overload
+    def str_list(self, key: str, *, required: bool = ..., allow_null: bool = ...,
+                 allow_blank: bool = ..., non_empty: bool = ...) -> list[Any] | None: ...
 
     def str_list(self, key: str, *, required: bool = False, allow_null: bool = False,
                  allow_blank: bool = False, non_empty: bool = True) -> list[Any] | None:

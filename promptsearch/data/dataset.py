@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Example:
         return self.references or (self.fields[output],)
 
 
-def example_id(fields: dict[str, str]) -> str:
+def example_id(fields: Mapping[str, object]) -> str:
     blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 

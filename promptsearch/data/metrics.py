@@ -71,6 +71,7 @@ class Metric:
             got = as_scored(self.compare(prediction, reference), self, example)
             if best is None or got.value > best.value:
                 best = got
+        assert best is not None  # every example has at least one answer (checked at load)
         return (best.value, best.feedback) if best.feedback is not None else best.value
 
     def score_many(self, predictions: Sequence[str], examples: Sequence[Example]) -> list[Scored]:
@@ -100,7 +101,7 @@ def as_scored(value, metric: Metric, example: Example) -> Scored:
     if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
         raise MetricError(f"metric {metric.name} returned {_short(value)} for example {example.id}; "
                           f"a score must be a number in [0, 1]")
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= float(value) <= 1.0:
         raise MetricError(f"metric {metric.name} returned {value!r} for example {example.id}; a score "
                           f"must be in [0, 1] (it is not clipped)")
     return Scored(float(value), feedback)

@@ -55,6 +55,7 @@ class PythonMetric(Metric):
             got = as_scored(self._call({**example.fields, output: reference}, prediction, example), self, example)
             if best is None or got.value > best.value:
                 best = got
+        assert best is not None  # every example has at least one answer (checked at load)
         return (best.value, best.feedback) if best.feedback is not None else best.value
 
     def _call(self, fields: dict, prediction: str, example: Example):

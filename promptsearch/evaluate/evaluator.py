@@ -63,7 +63,7 @@ class Decoding:
     def key(self, task: TaskSpec, strategy: PromptStrategy = DIRECT, metric: str | None = None) -> str:
         """`metric`: the metric's identity (Evaluator.key passes it; the task's name otherwise)."""
         metric = metric or task.metric
-        if task.is_classification:
+        if task.labels is not None:  # a label task
             labels = hashlib.sha256("\x1f".join(task.labels).encode()).hexdigest()[:12]
             base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{metric}"
         else:
@@ -82,7 +82,8 @@ class Evaluator:
     task: TaskSpec
     cache: EvalCache | None = None
     decoding: Decoding = field(default_factory=Decoding)
-    metric: Metric | None = None  # default: the task's (a judge's model is loaded once per process)
+    # default: the task's metric, set by __post_init__ (a judge's model is loaded once per process)
+    metric: Metric = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.metric is None:

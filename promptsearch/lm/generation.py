@@ -58,7 +58,8 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         # every decode step of a batch has a fixed cost too (~8 token-equivalents on a CPU)
         overhead = lm.batch_overhead + 8 * max(r.req.max_new_tokens for r in grows)
         for idx in plan.buckets(cost, lm.batch_size, lm.max_batch_tokens, overhead):
-            lm.with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])
+            # with_backoff calls it before the loop moves on, so kv and p are this group's
+            lm.with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])  # noqa: B023
     done = {id(r): _finish(lm, r) for r in todo}
     return [GenerateResult([done[id(r)][0] for r in s], [done[id(r)][1] for r in s]) for s in slots]
 
@@ -86,7 +87,7 @@ def _decode_batch(lm, kv, p: int, rows: list[GenRow]) -> None:
     h, pos = hidden[:, -1], pos[:, -1].to(dev)  # [B, d_model] last real token of each row, [B]
     live = list(range(b))  # rows still decoding, in batch order
     gens = [_generator(r, dev) for r in rows]
-    for step in range(max(r.req.max_new_tokens for r in rows)):
+    for _ in range(max(r.req.max_new_tokens for r in rows)):
         nxt = _pick(lm, h, [rows[i] for i in live], [gens[i] for i in live])  # [B_live]
         keep = [j for j, i in enumerate(live) if not rows[i].done]
         if not keep:

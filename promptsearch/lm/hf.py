@@ -135,7 +135,8 @@ class HFLM(LM):
             budget = min(self.score_tokens, self.max_batch_tokens)  # an OOM lowers the latter
             for idx in plan.buckets(lane_len, self.batch_size, budget, self.batch_overhead):
                 batch = [[group[i] for i in lanes[j]] for j in idx]
-                self.with_backoff(lambda b: self._score_batch(kv, p, b, out), batch)
+                # with_backoff calls it before the loop moves on, so kv and p are this group's
+                self.with_backoff(lambda b: self._score_batch(kv, p, b, out), batch)  # noqa: B023
         return out
 
     @torch.inference_mode()
@@ -156,7 +157,8 @@ class HFLM(LM):
         ids = torch.tensor([prefix], device=self.device)
         self.base(input_ids=ids, cache=cache, use_cache=True)
         self.stats.update(prefixes=1, prefix_tokens=len(prefix), attn_pairs=len(prefix) * (len(prefix) + 1) // 2)
-        return KV([(layer.keys, layer.values) for layer in cache.layers], len(prefix))
+        # every layer of a DynamicCache filled by a forward pass holds keys and values
+        return KV([(layer.keys, layer.values) for layer in cache.layers], len(prefix))  # type: ignore[union-attr,misc]
 
     def _expand(self, kv: KV | None, batch: int) -> DynamicCache | None:
         """A fresh cache whose layers hold the prefix as expand() views [B, n_kv_heads, P, head_dim]
@@ -172,7 +174,7 @@ class HFLM(LM):
                 layer.lazy_initialization(k, v)
                 layer.keys, layer.values = k, v
             else:  # sliding-window and other layers keep extra state: let them copy
-                layer.update(k, v)
+                layer.update(k, v)  # type: ignore[union-attr]
                 if hasattr(layer, "cumulative_length"):  # tokens seen, not kept: masks start there
                     layer.cumulative_length = kv.length
         return cache

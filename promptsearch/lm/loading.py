@@ -87,7 +87,7 @@ def load_local(spec: str | None = None, *, device: str | None = None, dtype: str
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         reason = excerpt(" ".join(str(e).split()) or type(e).__name__, 160)
         raise ConfigError(f"model '{excerpt(str(spec), 200)}': cannot load {source} ({reason})") from None
-    model.to(dev).eval()
+    model.to(dev).eval()  # type: ignore[arg-type]  # transformers wraps .to() in a decorator mypy misreads
     precision = SHORT[str(torch_dtype).removeprefix('torch.')]
     name = f"{stem}@{precision}"
     fingerprint = f"{model_fingerprint(source, cache_root())}@{precision}"  # the cache key (fingerprint.py)

@@ -95,7 +95,8 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     """Length of the longest common prefix of token sequences (0 for none)."""
     if not seqs:
         return 0
-    lo, hi = min(seqs), max(seqs)  # lexicographic extremes: their LCP is everyone's LCP
+    # lexicographic extremes: their LCP is everyone's LCP (lists of ints compare element-wise)
+    lo, hi = min(seqs), max(seqs)  # type: ignore[type-var]
     n = 0
     for a, b in zip(lo, hi):
         if a != b:

@@ -73,11 +73,11 @@ def remote_name(model: str, api_base: str | None) -> str:
     return f"{model}@{parts.scheme}://{host}{parts.path.rstrip('/')}" if parts.scheme else f"{model}@{api_base}"
 
 
-def load_remote(spec: str, *, api_base: str | None = None, api_key: str | None = None,
+def load_remote(spec: str | None, *, api_base: str | None = None, api_key: str | None = None,
                 num_threads: int = 8, num_retries: int = 5, timeout: float | None = 120.0,
                 **_ignored) -> "RemoteLM":
     """A RemoteLM for `spec`; the keyword arguments of `load_lm` meant for local models are ignored."""
-    if not is_remote_spec(spec):
+    if spec is None or not is_remote_spec(spec):
         raise ConfigError(f"model {spec!r}: not a remote model; give a 'provider/model' string such as "
                           f"openai/gpt-4o-mini (with --api-base for an OpenAI-compatible server)")
     return RemoteLM(spec, api_base=api_base, api_key=api_key, num_threads=num_threads,
@@ -185,8 +185,8 @@ class RemoteLM(LM):
         for r in requests:
             mine = answers[at:at + r.num_return_sequences]
             at += r.num_return_sequences
-            logps = [lp for _, lp in mine]
-            results.append(GenerateResult([t for t, _ in mine], logps if None not in logps else []))
+            logps = [lp for _, lp in mine if lp is not None]  # all or nothing: a server gives them or not
+            results.append(GenerateResult([t for t, _ in mine], logps if len(logps) == len(mine) else []))
         return results
 
     # ------------------------------------------------------------------ one call

@@ -48,7 +48,8 @@ def instruction_scores(study: optuna.Study) -> dict[int, float]:
     best: dict[int, float] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         i = t.params.get("instruction", 0)
-        best[i] = max(best.get(i, float("-inf")), t.value)
+        if t.value is not None:
+            best[i] = max(best.get(i, float("-inf")), t.value)
     return best
 
 

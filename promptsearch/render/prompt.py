@@ -62,6 +62,9 @@ class PromptStrategy(Protocol):
     @property
     def name(self) -> str: ...
 
+    def key(self) -> str:
+        """A short, exact description (bootstrapped demos are stored under it)."""
+
     def hash_key(self) -> str | None:
         """Added to the prompt hash; None keeps the hash a template had before strategies existed."""
 

@@ -19,11 +19,13 @@ body{font:14px/1.45 system-ui,sans-serif;color:#1f2328;max-width:980px;margin:24
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
 h3{font-size:14px;margin:16px 0 4px}.muted{color:#656d76}table{border-collapse:collapse;margin:6px 0}
 td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f6f8fa}
-td.num{text-align:right;font-variant-numeric:tabular-nums}.warn{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.warn{background:#fff8c5;border:1px solid #d4a72c;padding:8px 12px}
 .verdict{background:#eef6ee;border:1px solid #4ac26b;padding:8px 12px}.note{color:#656d76;font-style:italic}
 pre.prompt{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;word-break:break-word;
 max-height:14em;overflow:auto;margin:4px 0}pre.prompt.open{max-height:none}
-button.toggle{font-size:12px;margin:0 0 12px;cursor:pointer}svg.chart{max-width:100%;height:auto;display:block;margin:4px 0}
+button.toggle{font-size:12px;margin:0 0 12px;cursor:pointer}
+svg.chart{max-width:100%;height:auto;display:block;margin:4px 0}
 """
 
 SCRIPT = """

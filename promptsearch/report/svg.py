@@ -5,6 +5,7 @@ carries a <title> so the browser shows its exact value on hover.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -35,7 +36,7 @@ class Point:
     label: str  # hover text
 
 
-def trial_chart(points: list[Point], best_line: list[tuple[float, float]], metric: str,
+def trial_chart(points: list[Point], best_line: Sequence[tuple[float, float]], metric: str,
                 width: int = 760, height: int = 300) -> str:
     """Score by trial: dots per trial (hollow when pruned) and the best-so-far step line."""
     left, right, top, bottom = 48, 16, 16, 40

@@ -23,7 +23,7 @@ from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, example_id, load_split
 from promptsearch.evaluate.evaluator import Evaluator
 from promptsearch.lm.base import LM
-from promptsearch.lm.embed import load_embedder
+from promptsearch.lm.embed import Embedder, load_embedder
 from promptsearch.render.demos import RATIONALE
 from promptsearch.render.dynamic import NearestDemos, query_text
 from promptsearch.render.prompt import Candidate, PromptTemplate, render_template
@@ -42,11 +42,14 @@ def with_rationale(example: Example, rationale: str) -> Example:
 def data_rationales(task: TaskSpec) -> dict[str, str]:
     """The task's rationale field of each train example, by example id (ids as load_split makes
     them, from the input and output fields only)."""
-    wider = replace(task, inputs=(*task.inputs, task.rationale))
+    rationale = task.rationale
+    if rationale is None:
+        return {}  # the task has no rationale field
+    wider = replace(task, inputs=(*task.inputs, rationale))
     out = {}
     for ex in load_split(wider, "train"):
-        fields = {k: v for k, v in ex.fields.items() if k != task.rationale}
-        out[example_id(fields)] = ex[task.rationale]
+        fields = {k: v for k, v in ex.fields.items() if k != rationale}
+        out[example_id(fields)] = ex[rationale]
     return out
 
 
@@ -60,7 +63,7 @@ class DemoSource:
         self.evaluator = evaluator
         self._rationale_pool: list[Example] | None = None
         self.rationale_source = "data" if task.rationale else "bootstrap"
-        self._embedder = None
+        self._embedder: Embedder | None = None
         self._vectors: dict[str, np.ndarray] = {}  # pool name -> [n, d]
 
     # --------------------------------------------------------------------- pools
@@ -127,7 +130,7 @@ class DemoSource:
 
     # --------------------------------------------------------------------- nearest neighbours
 
-    def embedder(self):
+    def embedder(self) -> Embedder:
         if self._embedder is None:
             self._embedder = load_embedder(self.space.embedding, self.lm)
         return self._embedder

@@ -81,7 +81,7 @@ def longest_prompt(task: TaskSpec, space: SpaceSpec, lm: LM) -> tuple[int, str]:
             prompt = render(candidate, task, lm.apply_chat_template)
         except NotImplementedError:  # no chat template: the search itself reports that
             continue
-        longest = max(longest, lm.count_tokens(prompt.fill(query) + prompt.answer_prefix))
+        longest = max(longest, lm.count_tokens(prompt.per_example([query])[0].fill(query) + prompt.answer_prefix))
     return longest, (f"the longest instruction, {len(demos)} demos from the longest train examples, "
                      f"the longest dev or test input")
 
@@ -92,7 +92,7 @@ def _length(example: Example, fields: tuple[str, ...]) -> int:
 
 def answer_budget(task: TaskSpec, space: SpaceSpec, lm: LM, settings: SearchSettings) -> tuple[int, str]:
     """Tokens the answer may add to the prompt, and why."""
-    if task.is_classification:
+    if task.labels is not None:  # a label task
         budget, why = max(lm.count_tokens(" " + label) for label in task.labels), "the longest label"
     else:
         budget, why = settings.max_new_tokens, "--max-new-tokens"
@@ -107,15 +107,19 @@ def answer_budget(task: TaskSpec, space: SpaceSpec, lm: LM, settings: SearchSett
 
 def label_warnings(task: TaskSpec, lm: LM, label_scoring: str = "sum") -> list[str]:
     """Labels the ranking cannot tell apart fairly, in the plain (" label") and chat layouts."""
-    if not task.is_classification:
+    labels = task.labels
+    if labels is None:  # not a label task
         return []
     found: dict[tuple[str, str], str] = {}
     for context, prefix in (("Answer:", " "), ("Answer:\n", "")):
-        ids = {label: lm.continuation_ids(context, prefix + label) for label in task.labels}
-        if any(v is None for v in ids.values()):
-            return []  # the backend cannot say how it tokenizes
-        for i, a in enumerate(task.labels):
-            for b in task.labels[i + 1:]:
+        ids: dict[str, list[int]] = {}
+        for label in labels:
+            got = lm.continuation_ids(context, prefix + label)
+            if got is None:
+                return []  # the backend cannot say how it tokenizes
+            ids[label] = list(got)
+        for i, a in enumerate(labels):
+            for b in labels[i + 1:]:
                 short, long = (a, b) if len(ids[a]) <= len(ids[b]) else (b, a)
                 pair = (short, long)
                 if ids[a] == ids[b]:

@@ -9,7 +9,7 @@ before strategies existed.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import optuna
 
@@ -19,6 +19,9 @@ from promptsearch.data.dataset import Example
 from promptsearch.render.demos import select_demos
 from promptsearch.render.prompt import Candidate
 from promptsearch.strategies import STRATEGIES, Choice, strategy_from_params
+
+if TYPE_CHECKING:  # bootstrap builds candidates with this module: a runtime import would cycle
+    from promptsearch.search.bootstrap import DemoSource
 
 NO_TRIGGER = "none"  # Optuna stores categorical choices; a readable name for "no CoT trigger"
 
@@ -77,7 +80,8 @@ def _categorical(trial: optuna.Trial, name: str, choices: Sequence[Any]) -> Any:
 
 
 def build_candidate(params: dict[str, Any], space: SpaceSpec, task: TaskSpec,
-                    train: Sequence[Example], instructions: Sequence[str], demos=None) -> Candidate:
+                    train: Sequence[Example], instructions: Sequence[str],
+                    demos: DemoSource | None = None) -> Candidate:
     """The candidate a parameter set stands for; demos are drawn deterministically.
 
     `demos` (search.bootstrap.DemoSource) is needed for rationale demos and nearest-neighbour

@@ -35,13 +35,20 @@ def finished_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
     return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
+def trial_value(t: FrozenTrial) -> float:
+    """A completed trial's score (Optuna types it optional: running and failed trials have none)."""
+    if t.value is None:
+        raise ValueError(f"trial {t.number} has no value (state {t.state.name})")
+    return t.value
+
+
 def pruned_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
     return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.PRUNED,))
 
 
 def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[Entry]:
     """Distinct candidates, best first; ties go to the earlier trial."""
-    trials = sorted(completed_trials(store, record), key=lambda t: (-t.value, t.number))
+    trials = sorted(completed_trials(store, record), key=lambda t: (-trial_value(t), t.number))
     seen: set[str] = set()
     entries = []
     for t in trials:
@@ -51,7 +58,7 @@ def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[E
         seen.add(h)
         candidate = store.candidates.get(record.id, h)
         if candidate is not None:
-            entries.append(Entry(t.number, t.value, candidate))
+            entries.append(Entry(t.number, trial_value(t), candidate))
         if k is not None and len(entries) >= k:
             break
     return entries
@@ -72,7 +79,7 @@ def first_trial(store: Store, record: SearchRecord) -> Entry | None:
         return None
     t = trials[0]
     candidate = store.candidates.get(record.id, t.user_attrs.get("prompt_hash", ""))
-    return Entry(t.number, t.value, candidate) if candidate is not None else None
+    return Entry(t.number, trial_value(t), candidate) if candidate is not None else None
 
 
 def trial_feedback(store: Store, record: SearchRecord, number: int) -> list[dict]:
@@ -94,9 +101,9 @@ def proposal_lineage(store: Store, record: SearchRecord) -> list[dict]:
         used.setdefault(t.params.get("instruction", 0), []).append(t)
     out = []
     for r in rows:
-        trials = used.get(r.pool_index, []) if r.accepted else []
+        trials = used.get(r.pool_index, []) if r.accepted and r.pool_index is not None else []
         out.append({"index": r.pool_index, "round": r.round, "method": r.method, "text": r.text,
                     "accepted": r.accepted, "reason": r.reason,
                     "parents": [p.get("index") for p in r.parents], "trials": [t.number for t in trials],
-                    "best": max((t.value for t in trials), default=None)})
+                    "best": max((trial_value(t) for t in trials), default=None)})
     return out

@@ -159,7 +159,7 @@ class _Pruned(Exception):
 
 def _best_value(study: optuna.Study) -> float | None:
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max((t.value for t in done), default=None)
+    return max((t.value for t in done if t.value is not None), default=None)
 
 
 @dataclass
@@ -177,11 +177,11 @@ class SearchContext:
     study: optuna.Study
     evaluator: Evaluator
     instructions: list[str]  # the instruction pool: the space's seeds, plus any proposals
+    claims: Claims  # how this run starts its trials, through `study` (see open_run)
     demos: DemoSource | None = None  # rationale demos and embeddings, computed when first needed
     dynamic_instructions: bool = False  # set by a proposal hook: the pool may grow
     fidelity: Fidelity = field(default_factory=lambda: fidelity(optuna.pruners.NopPruner(), 1))
     trial_attrs: dict[str, str] = field(default_factory=dict)  # recorded on every trial of the run
-    claims: Claims | None = None  # how this run starts its trials, through `study` (see open_run)
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
@@ -200,9 +200,9 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
     study = store.load_study(record)
     return SearchContext(store, record, lm, task, space, settings, train, dev, study,
-                         evaluator, list(space.instructions), demos, fidelity=run_fidelity,
-                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {},
-                         claims=Claims(store, record, study))
+                         evaluator, list(space.instructions), Claims(store, record, study), demos,
+                         fidelity=run_fidelity,
+                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {})
 
 
 def open_run(store: Store, record: SearchRecord, lm: LM, seed_offset: int = 0, *,
@@ -261,6 +261,7 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
         for hook in all_hooks:
             hook(ctx)
         trial = ctx.claims.claim()  # no target: this run runs its own n_trials
+        assert trial is not None  # without a target a claim always starts a trial
         event = run_trial(ctx, trial, finished + 1, target)
         finished += 1
         summary.completed += event.state == "complete"
@@ -357,7 +358,7 @@ def lowest_with_feedback(results: Sequence[ExampleResult], k: int = 5) -> list[d
     """The `k` lowest-scoring results whose metric said why, lowest first, kept short."""
     said = sorted((r for r in results if r.feedback and r.score < 1.0), key=lambda r: r.score)[:k]
     return [{"example": r.example_id, "score": round(r.score, 4), "prediction": r.prediction[:200],
-             "feedback": r.feedback[:300]} for r in said]
+             "feedback": (r.feedback or "")[:300]} for r in said]
 
 
 def _report(trial: optuna.Trial, fidelity: Fidelity, scores: list[float], begin: int,

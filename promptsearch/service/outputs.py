@@ -13,7 +13,7 @@ from promptsearch.errors import ConfigError, NotFoundError, UserError, excerpt
 from promptsearch.lm.base import LM
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
-                                         pruned_trials, trial_counts, trial_feedback)
+                                         pruned_trials, trial_counts, trial_feedback, trial_value)
 from promptsearch.service import models
 from promptsearch.service.files import check_output, write_output
 from promptsearch.service.hooks import QUIET, Hooks
@@ -117,7 +117,7 @@ def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | 
     rows = []
     for record in store.list_searches():
         trials = completed_trials(store, record)
-        rows.append((record, len(trials), max((t.value for t in trials), default=None)))
+        rows.append((record, len(trials), max((trial_value(t) for t in trials), default=None)))
     return rows
 
 

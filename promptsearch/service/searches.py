@@ -18,7 +18,7 @@ from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
 from promptsearch.search import checks
 from promptsearch.search.checks import check_unchanged
-from promptsearch.search.results import completed_trials, finished_trials
+from promptsearch.search.results import completed_trials, finished_trials, trial_value
 from promptsearch.search.runner import check_data, check_settings
 from promptsearch.service import models
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted
@@ -208,7 +208,7 @@ def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, ho
             def tick() -> None:
                 _, finished, _ = store.slot_counts(record)
                 top = store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                sink.show(finished, max((t.value for t in top), default=None))
+                sink.show(finished, max((trial_value(t) for t in top), default=None))
             exits = pool.wait(on_tick=tick)
     except KeyboardInterrupt:
         pool.interrupt()

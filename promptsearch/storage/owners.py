@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from promptsearch.storage.models import TrialOwnerRow
 from promptsearch.storage.retry import Sessions
@@ -52,8 +53,10 @@ class TrialOwners:
     def _select(self, search_id: int, where: Any) -> dict[int, Owner]:
         query = sa.select(TrialOwnerRow).where(TrialOwnerRow.search_id == search_id, where)
 
-        def read(s) -> tuple[list[TrialOwnerRow], datetime]:
-            return list(s.scalars(query)), s.scalar(sa.select(sa.func.current_timestamp()))
+        def read(s: Session) -> tuple[list[TrialOwnerRow], datetime]:
+            now = s.scalar(sa.select(sa.func.current_timestamp()))
+            assert now is not None  # CURRENT_TIMESTAMP always returns a row
+            return list(s.scalars(query)), now
         rows, now = self.db.read(read)
         return {r.number: Owner(r.number, r.owner, (_utc(now) - _utc(r.heartbeat)).total_seconds(),
                                 r.failed_stale, r.requeued) for r in rows}

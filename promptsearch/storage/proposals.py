@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from promptsearch.storage.models import ProposalRoundRow, ProposalRow
 from promptsearch.storage.retry import Sessions
@@ -38,7 +39,7 @@ class Proposals:
                  proposals: Sequence[dict[str, Any]]) -> None:
         """One method's proposals (ProposalRow fields besides search, round and method) and its
         round row, in one transaction."""
-        def add(s) -> None:
+        def add(s: Session) -> None:
             s.add_all([ProposalRow(search_id=search_id, round=round, method=method, **p) for p in proposals])
             s.add(ProposalRoundRow(search_id=search_id, round=round, method=method,
                                    finished_trials=finished_trials, outcome=outcome))

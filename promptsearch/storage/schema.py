@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -39,10 +39,10 @@ def target_metadata() -> sa.MetaData:
     return Base.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """Only our tables: Optuna's live in the same database and are none of our business."""
     if type_ == "table":
-        return bool(name) and name.startswith("ps_") and name != VERSION_TABLE
+        return name is not None and name.startswith("ps_") and name != VERSION_TABLE
     return True
 
 
@@ -108,12 +108,12 @@ def _migration_connection(url: str, engine: Engine | None) -> Iterator[Connectio
     own = sa.create_engine(url, poolclass=NullPool)
     if own.dialect.name == "sqlite":
         @sa.event.listens_for(own, "connect")
-        def _connect(dbapi_conn, _rec):
+        def _connect(dbapi_conn: Any, _rec: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
 
         @sa.event.listens_for(own, "begin")
-        def _begin(conn):
+        def _begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading the version
     try:
         with own.begin() as conn:

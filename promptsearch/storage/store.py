@@ -33,7 +33,8 @@ from promptsearch.storage.verdicts import Verdicts
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///db/promptsearch.db"
-__all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "count_slots", "mask_url", "slot_counts", "upgrade_database"]
+__all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "count_slots", "mask_url", "slot_counts",
+           "upgrade_database"]
 
 
 @dataclass(frozen=True)

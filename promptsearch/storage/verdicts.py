@@ -6,6 +6,7 @@ from datetime import timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from promptsearch.storage.models import VerdictRow
 from promptsearch.storage.retry import Sessions
@@ -17,7 +18,7 @@ class Verdicts:
 
     def save(self, search_id: int, **fields: Any) -> int:
         """Store one result (VerdictRow fields); returns its id."""
-        def add(s) -> int:
+        def add(s: Session) -> int:
             row = VerdictRow(search_id=search_id, **fields)
             s.add(row)
             s.flush()

@@ -84,5 +84,6 @@ def test_metric_spec_is_kept_as_parsed_data(tiny_task):
     assert TaskSpec.from_dict(task.to_dict()) == task
     _rewrite(tiny_task, "metric: m.py:score", "metric: {judge: {rubric: \"Is it right?\", model: smollm2}}")
     task = load_task(tiny_task)
-    assert (task.metric, task.judge, task.python_metric) == ("judge", {"rubric": "Is it right?", "model": "smollm2"}, None)
+    judge = {"rubric": "Is it right?", "model": "smollm2"}
+    assert (task.metric, task.judge, task.python_metric) == ("judge", judge, None)
     assert TaskSpec.from_dict({**task.to_dict(), "fingerprints": {"dev": "sha256:0"}}) == task

@@ -146,7 +146,8 @@ def progress(db: Path, pid: int, dev_size: int) -> tuple[int, bool]:
         scored = False
         for state, h in rows:
             if state == "RUNNING" and h is not None:
-                n = con.execute("SELECT COUNT(*) FROM ps_evaluations WHERE prompt_hash = ?", (json.loads(h),)).fetchone()[0]
+                n = con.execute("SELECT COUNT(*) FROM ps_evaluations WHERE prompt_hash = ?",
+                                (json.loads(h),)).fetchone()[0]
                 scored = n >= dev_size
         return finished, scored
     finally:

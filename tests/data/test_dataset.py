@@ -38,7 +38,8 @@ def test_bad_rows(tiny_task, content, message):
 
 
 def test_not_utf8(tiny_task):
-    (tiny_task.parent / "dev.jsonl").write_bytes(json.dumps({"review": "caf", "label": "positive"}).encode() + b"\xff\n")
+    row = json.dumps({"review": "caf", "label": "positive"}).encode()
+    (tiny_task.parent / "dev.jsonl").write_bytes(row + b"\xff\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_split(load_task(tiny_task), "dev")
 

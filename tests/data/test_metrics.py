@@ -42,7 +42,6 @@ def test_numeric():
 
 from dataclasses import replace  # noqa: E402
 
-from promptsearch.config import load_task  # noqa: E402
 from promptsearch.config.task import TaskSpec  # noqa: E402
 from promptsearch.data.dataset import Example  # noqa: E402
 from promptsearch.data.judge import JudgeMetric  # noqa: E402

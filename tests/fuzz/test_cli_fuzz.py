@@ -104,13 +104,15 @@ def write_rows(path: Path, data: list[dict], fmt: str, junk: bytes | None) -> Pa
 JUNK = st.one_of(*[st.none()] * 12, st.binary(max_size=40),
                  st.sampled_from([b"\xff\xfe{", b'{"review": "x", "review": "y", "label": "positive"}\n',
                                   b'{"review": ' + b"[" * 3000 + b"]" * 3000 + b', "label": "positive"}\n',
-                                  b'review,label\n"multi\nline",positive\nx,y,z\n', b'\xef\xbb\xbfreview,label\nok,positive\n']))
+                                  b'review,label\n"multi\nline",positive\nx,y,z\n',
+                                  b'\xef\xbb\xbfreview,label\nok,positive\n']))
 
 
 @st.composite
 def task_doc(draw, ok: bool):
     """A task file: valid (with odd text in it) when `ok`; else fields sometimes broken, or raw text."""
-    raw = None if ok else draw(st.sampled_from([None] * 30 + ["- a\n- b\n", "name: [\n", "a: &a [1, *a]\n", "name: x\nname: y\n",
+    raw = None if ok else draw(st.sampled_from([None] * 30 + ["- a\n- b\n", "name: [\n", "a: &a [1, *a]\n",
+                                                              "name: x\nname: y\n",
                                              "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else '1'] * 9)}]\n"
                                                      for i in range(8))]))
     if raw is not None:
@@ -134,7 +136,8 @@ def task_doc(draw, ok: bool):
 
 @st.composite
 def space_doc(draw, ok: bool):
-    raw = None if ok else draw(st.sampled_from([None] * 30 + ["instructions: [x]\nseed: 1\nseed: 2\n", "instructions: &i [x, *i]\n",
+    raw = None if ok else draw(st.sampled_from([None] * 30 + ["instructions: [x]\nseed: 1\nseed: 2\n",
+                                                              "instructions: &i [x, *i]\n",
                                              "instructions: " + "[" * 2000 + "]" * 2000 + "\n", "\t:\n", ""]))
     if raw is not None:
         return raw
@@ -310,7 +313,8 @@ def materialize(c: dict, d: Path, template: Path) -> list[str]:
     (d / "folder").mkdir()
     (d / "baseline.json").write_text('{"prompt": "Review: {review}\\nLabel:"}')
     (d / "fake.gguf").write_bytes(b"GGUF" + bytes(28))  # starts like one; transformers refuses it
-    swap = {"FAKEGGUF": str(d / "fake.gguf"), "TASK": str(d / "task.yaml"), "SPACE": str(d / "space.yaml"), "MODELDIR": str(d / "ckpt"),
+    swap = {"FAKEGGUF": str(d / "fake.gguf"), "TASK": str(d / "task.yaml"), "SPACE": str(d / "space.yaml"),
+            "MODELDIR": str(d / "ckpt"),
             "OUT": str(d / "out.txt"), "LINK": str(d / "link.txt"), "EXISTING": str(d / "existing.txt"),
             "NOFOLDER": str(d / "no" / "out.txt"), "FOLDER": str(d / "folder"), "BASELINE": str(d / "baseline.json")}
     db = d / ("fresh.db" if c["fresh_db"] else "db.sqlite")

@@ -75,7 +75,8 @@ def test_direct_hash_unchanged_and_strategy_settings_change_it(tiny_task):
                                            strategy=strategy_from_params({"strategy": "direct"})), task).hash
     hashes = {render(_cand(s, **kw), task).hash for s, kw in [
         ("zero_shot_cot", {}), ("self_consistency", {"samples": 5, "temperature": 0.7}),
-        ("self_consistency", {"samples": 3, "temperature": 0.7}), ("self_consistency", {"samples": 5, "temperature": 1.0}),
+        ("self_consistency", {"samples": 3, "temperature": 0.7}),
+        ("self_consistency", {"samples": 5, "temperature": 1.0}),
         ("zero_shot_cot", {"max_tokens": 64}), ("zero_shot_cot", {"label_answer": "extract"})]}
     assert len(hashes) == 6 and direct.hash not in hashes
 

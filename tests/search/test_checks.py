@@ -54,7 +54,8 @@ def test_a_label_that_is_a_token_prefix_of_another(tiny_task):
 def test_labels_with_the_same_token_ids(tiny_task):
     lm = TokenLM({"yes": [5], "Yes": [5]})
     [warning] = label_warnings(_labels(tiny_task, ["yes", "Yes", "no"]), lm)
-    assert warning.startswith("labels 'yes' and 'Yes' tokenize to the same ids [5]") and "--label-scoring mean" in warning
+    assert warning.startswith("labels 'yes' and 'Yes' tokenize to the same ids [5]")
+    assert "--label-scoring mean" in warning
 
 
 def test_distinct_labels_and_backends_without_a_tokenizer_say_nothing(tiny_task, fake_lm):
@@ -73,7 +74,8 @@ def test_the_longest_prompt_counts_instruction_demos_and_input(tiny_task, tiny_s
     """The fake LM counts words: the longest prompt holds the 2 longest train reviews and the
     longest dev/test review; a context just below it is refused with the numbers."""
     task, space = load_task(tiny_task), load_space(tiny_space)
-    write_jsonl(tiny_task.parent / "train.jsonl", [{"review": "word " * n, "label": "positive"} for n in (5, 50, 40, 3)])
+    rows = [{"review": "word " * n, "label": "positive"} for n in (5, 50, 40, 3)]
+    write_jsonl(tiny_task.parent / "train.jsonl", rows)
     write_jsonl(tiny_task.parent / "test.jsonl", [{"review": "long " * 70, "label": "negative"}])
     tokens, parts = longest_prompt(task, space, TokenLM())
     assert tokens > 50 + 40 + 70 and "2 demos" in parts

@@ -68,7 +68,8 @@ def test_four_workers_times_ten_trials_on_sqlite(tmp_path):
     per_worker = [n for _, n in con.execute(
         "SELECT json_extract(owner, '$.pid'), COUNT(*) FROM ps_trial_owners GROUP BY 1")]
     evaluations, distinct = con.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT model || prompt_hash || decoding || example_id) FROM ps_evaluations").fetchone()
+        "SELECT COUNT(*), COUNT(DISTINCT model || prompt_hash || decoding || example_id) "
+        "FROM ps_evaluations").fetchone()
     candidates = con.execute("SELECT COUNT(DISTINCT prompt_hash) FROM ps_candidates").fetchone()[0]
     assert evaluations == distinct == 2 * candidates  # each candidate's 2 dev examples stored once
     assert sum(per_worker) == 40 and len(per_worker) >= 2, per_worker
