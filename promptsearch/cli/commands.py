@@ -42,6 +42,9 @@ def add_parsers(sub, common) -> None:
                      help="score dev in chunks and stop losing candidates early")
     opt.add_argument("--chunk-size", type=ranged("--chunk-size", "chunk_size"), default=16,
                      help="dev examples per step when a pruner is on")
+    opt.add_argument("--parallel-candidates", type=ranged("--parallel-candidates", "parallel_candidates"),
+                     default=1, help="ask for K trials at once and score their K x dev prompts in one model "
+                                     "call (fills a GPU; TPE then uses its constant liar); no pruner")
     opt.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     opt.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
     opt.add_argument("--proposer", help="model that writes instruction proposals when the space has a "
@@ -77,7 +80,8 @@ def optimize(args: argparse.Namespace) -> int:
                               sampler=args.sampler, max_new_tokens=args.max_new_tokens,
                               device=args.device, dtype=args.dtype, pruner=args.pruner,
                               chunk_size=args.chunk_size, api_base=args.api_base, proposer=args.proposer,
-                              proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring)
+                              proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring,
+                              parallel_candidates=args.parallel_candidates)
     result = service.optimize(args.db, args.task, args.space, trials=args.trials, name=args.name,
                               model=args.model, settings=settings, workers=args.workers, hooks=display.hooks())
     return show_run(result)

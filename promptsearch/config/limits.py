@@ -17,6 +17,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "limit": (1, 1_000_000_000),
     "batch_size": (1, 4096),
     "chunk_size": (1, 1_000_000),
+    "parallel_candidates": (1, 256),  # trials asked, scored and told as one batch
     "max_new_tokens": (1, 8192),
     "max_tokens": (1, 32768),
     "resamples": (1, 100_000),

@@ -116,6 +116,55 @@ class Evaluator:
                   prompt.strategy.name, len(examples), len(todo), seconds, score)
         return Evaluation(score, results, computed=len(todo), seconds=seconds)
 
+    def evaluate_many(self, prompts: Sequence[Prompt], examples: Sequence[Example]) -> list[Evaluation]:
+        """`evaluate` for several prompts on the same examples (--parallel-candidates): the
+        uncached (template, example) pairs of every prompt go to the model together, one
+        `strategy.run` per distinct strategy, so each LM stage is one call of
+        len(prompts) x len(examples) requests and HFLM shares each prompt's prefix within it.
+        A pair two prompts have in common (same template hash) is computed once and counted
+        for the first. Each Evaluation gets the batch's seconds in proportion to its computed pairs."""
+        start = time.perf_counter()
+        plans, todo = [], {}  # todo: (decoding key, template hash, example id) -> (strategy, template, example)
+        for prompt in prompts:
+            templates, key = prompt.per_example(examples), self.key(prompt.strategy)
+            cached = self._cached(templates, examples, key)
+            n = 0
+            for t, e in zip(templates, examples):
+                w = (key, t.hash, e.id)
+                if e.id not in cached and w not in todo:
+                    todo[w], n = (prompt.strategy, t, e), n + 1
+            plans.append((templates, key, cached, n))
+        fresh = self._compute_many(todo)
+        seconds = time.perf_counter() - start
+        computed_total = sum(n for *_, n in plans) or 1
+        out = []
+        for templates, key, cached, n in plans:
+            results = [cached[e.id] if e.id in cached else fresh[(key, t.hash, e.id)]
+                       for t, e in zip(templates, examples)]
+            score = self.metric.aggregate([r.score for r in results]) if results else 0.0
+            out.append(Evaluation(score, results, computed=n, seconds=seconds * n / computed_total))
+        log.debug("%d prompts x %d examples (%d computed) in %.2fs", len(prompts), len(examples), len(todo), seconds)
+        return out
+
+    def _compute_many(self, todo: dict[tuple[str, str, str], tuple[PromptStrategy, PromptTemplate, Example]]
+                      ) -> dict[tuple[str, str, str], ExampleResult]:
+        """Run the pairs of each decoding key (one strategy) in one batch and cache the results."""
+        by_key: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        for w in todo:
+            by_key[w[0]].append(w)
+        fresh: dict[tuple[str, str, str], ExampleResult] = {}
+        for key, work in by_key.items():
+            strategy = todo[work[0]][0]
+            results = self._compute(strategy, [todo[w][1:] for w in work])
+            by_hash: dict[str, list[ExampleResult]] = defaultdict(list)
+            for w, r in zip(work, results):
+                fresh[w] = r
+                by_hash[w[1]].append(r)
+            if self.cache:
+                for h, rs in by_hash.items():
+                    self.cache.put(self.lm.fingerprint, h, key, rs)
+        return fresh
+
     def traces(self, prompt: Prompt, examples: Sequence[Example]) -> list[Trace]:
         """Run the prompt's strategy on every example, uncached, keeping the reasoning it wrote
         (for bootstrapped demonstrations)."""

@@ -74,6 +74,30 @@ class Claims:
         self.store.owners.start_beating(self.record.id, trial.number)
         return trial
 
+    def claim_many(self, k: int, target: int | None = None) -> list[optuna.Trial]:
+        """Up to `k` new RUNNING trials owned by this thread, asked one after another under one
+        hold of the lock (--parallel-candidates); as many as the target leaves room for, [] when
+        none. Each has its owner row before the lock is released, as with `claim`."""
+        with self.store.search_lock(self.record):
+            trials = self.study.get_trials(deepcopy=False)
+            if self._fail_stale(trials):
+                trials = self.study.get_trials(deepcopy=False)
+            if target is not None:
+                counts = count_slots(trials)
+                k = min(k, target - counts.finished - counts.running)
+            asked: list[optuna.Trial] = []
+            try:
+                for _ in range(k):
+                    asked.append(retrying(self.study.ask, self.store.shown_url)())
+                    self.store.owners.record(self.record.id, asked[-1].number, liveness.me())
+            except BaseException:
+                for trial in asked:
+                    self.abandon(trial)
+                raise
+        for trial in asked:
+            self.store.owners.start_beating(self.record.id, trial.number)
+        return asked
+
     def fail_stale(self) -> list[int]:
         """Fail stale trials now (under the lock); returns their numbers."""
         with self.store.search_lock(self.record):

@@ -34,7 +34,7 @@ from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.claims import Claims
 from promptsearch.search.params import build_candidate, suggest
-from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, describe, fidelity
+from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.retry import environment_error
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
 from promptsearch.strategies import check_space
@@ -58,6 +58,7 @@ class SearchSettings:
     api_base: str | None = None  # remote models: the OpenAI-compatible server's URL
     proposer_api_base: str | None = None  # for a remote proposer (an OpenAI-compatible server)
     label_scoring: str = "sum"  # "mean": rank labels by mean token log-prob (labels of unequal length)
+    parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/batch.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,7 +102,7 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
 
 def check_settings(settings: SearchSettings) -> None:
     """Every setting in its range (promptsearch.config.limits), before anything is written."""
-    for key in ("seed", "batch_size", "max_new_tokens", "chunk_size"):
+    for key in ("seed", "batch_size", "max_new_tokens", "chunk_size", "parallel_candidates"):
         check_int(f"--{key.replace('_', '-')}", getattr(settings, key), key)
     if settings.dev_limit is not None:
         check_int("--dev-limit", settings.dev_limit, "dev_limit")
@@ -114,6 +115,7 @@ def check_settings(settings: SearchSettings) -> None:
             raise ConfigError(f"{flag}: a search stores a name ({', '.join(registry.names())}); pass an Optuna "
                               f"{registry.kind} object to run_search(..., {registry.kind}=...) instead")
         registry.get(value, flag)
+    check_parallel(settings.parallel_candidates, settings.pruner)
     if settings.label_scoring not in LABEL_SCORINGS:
         raise ConfigError(f"--label-scoring: '{excerpt(settings.label_scoring)}' is not known; "
                           f"allowed: {', '.join(LABEL_SCORINGS)}")
@@ -194,6 +196,7 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     task, space, settings = open_parts(record)
     run_fidelity = fidelity(pruner or PRUNERS.get(settings.pruner, "--pruner")(settings.chunk_size),
                             settings.chunk_size)
+    check_parallel(settings.parallel_candidates, run_fidelity.pruner)  # a pruner object given for this run
     dev = dev_order(load_split(task, "dev", settings.dev_limit), settings.seed, run_fidelity)
     evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
     train = load_split(task, "train")
@@ -224,7 +227,7 @@ def _load_study(ctx: SearchContext, sampler: optuna.samplers.BaseSampler | None,
     together do not all draw the same start-up points."""
     if sampler is None:
         seed = (ctx.settings.seed + len(ctx.study.trials) + seed_offset) % 2**32  # numpy seeds are 32-bit
-        sampler = SAMPLERS.get(ctx.settings.sampler, "--sampler")(seed)
+        sampler = make_sampler(ctx.settings.sampler, seed, ctx.settings.parallel_candidates)
     else:
         ctx.trial_attrs["sampler"] = describe(sampler)
     return ctx.store.load_study(ctx.record, sampler=sampler, pruner=ctx.fidelity.pruner)
@@ -257,19 +260,19 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
     target = finished + n_trials
     start = time.perf_counter()
     all_hooks = [*space_hooks(ctx), *hooks]
+    from promptsearch.search import batch  # it builds on this module
     while finished < target:
         for hook in all_hooks:
             hook(ctx)
-        trial = ctx.claims.claim()  # no target: this run runs its own n_trials
-        assert trial is not None  # without a target a claim always starts a trial
-        event = run_trial(ctx, trial, finished + 1, target)
-        finished += 1
-        summary.completed += event.state == "complete"
-        summary.pruned += event.state == "pruned"
-        summary.examples_computed += event.examples_computed
-        summary.model_seconds += event.seconds if event.examples_computed else 0.0
-        if on_trial is not None:
-            on_trial(event)
+        trials = batch.claim(ctx, target - finished)  # no target: this run runs its own n_trials
+        for event in batch.run_trials(ctx, trials, finished, target):  # one, or --parallel-candidates
+            finished += 1
+            summary.completed += event.state == "complete"
+            summary.pruned += event.state == "pruned"
+            summary.examples_computed += event.examples_computed
+            summary.model_seconds += event.seconds if event.examples_computed else 0.0
+            if on_trial is not None:
+                on_trial(event)
     summary.failed_stale = list(ctx.claims.failed_stale)
     summary.wall_seconds = time.perf_counter() - start
     return summary

@@ -14,12 +14,14 @@ score (step = its dev position) for a WilcoxonPruner, which compares per-instanc
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import optuna
 
+from promptsearch.errors import ConfigError
 from promptsearch.registry import Registry
 
 SAMPLERS: Registry[Callable[[int], optuna.samplers.BaseSampler]] = Registry("sampler")
@@ -27,8 +29,21 @@ PRUNERS: Registry[Callable[[int], optuna.pruners.BasePruner]] = Registry("pruner
 
 
 @SAMPLERS.register("tpe")
-def tpe(seed: int) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+def tpe(seed: int, parallel: int = 1) -> optuna.samplers.BaseSampler:
+    # Several trials asked before any is told (--parallel-candidates): the constant liar gives
+    # the running ones the worst value, so a batch spreads out instead of piling on one point.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, constant_liar=parallel > 1)
+
+
+def make_sampler(name: str, seed: int, parallel: int = 1) -> optuna.samplers.BaseSampler:
+    """The sampler a search's settings name. A builder that takes a `parallel` keyword learns how
+    many trials are asked at once (`--parallel-candidates`); one that does not is called as before."""
+    build = SAMPLERS.get(name, "--sampler")
+    if parallel > 1 and "parallel" in inspect.signature(build).parameters:
+        return build(seed, parallel=parallel)
+    return build(seed)
 
 
 @SAMPLERS.register("random")
@@ -68,6 +83,18 @@ def fidelity(pruner: optuna.pruners.BasePruner, chunk_size: int) -> Fidelity:
     if isinstance(pruner, optuna.pruners.NopPruner):
         return Fidelity(pruner, None, False)
     return Fidelity(pruner, chunk_size, isinstance(pruner, optuna.pruners.WilcoxonPruner))
+
+
+def check_parallel(parallel: int, pruner: str | optuna.pruners.BasePruner, chunk_size: int = 16) -> None:
+    """A pruner scores one candidate chunk by chunk and decides after each chunk; a batch of
+    several candidates is scored in one call, so the two do not combine (a one-line error)."""
+    if parallel <= 1:
+        return
+    obj = PRUNERS.get(pruner, "--pruner")(chunk_size) if isinstance(pruner, str) else pruner
+    if not isinstance(obj, optuna.pruners.NopPruner):
+        shown = pruner if isinstance(pruner, str) else describe(pruner)
+        raise ConfigError(f"--parallel-candidates: must be 1 with a pruner (got {parallel} with --pruner "
+                          f"{shown}); use --pruner none to score {parallel} candidates per batch")
 
 
 def describe(obj: object) -> str:

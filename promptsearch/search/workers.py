@@ -25,7 +25,8 @@ from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LM
-from promptsearch.search.runner import TrialEvent, open_run, run_trial, space_hooks
+from promptsearch.search import batch
+from promptsearch.search.runner import TrialEvent, open_run, space_hooks
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
 log = logging.getLogger(__name__)
@@ -63,20 +64,20 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
         counts = slot_counts(ctx.study)
         if counts.finished >= target:
             break
-        trial = None
+        trials = []
         if counts.finished + counts.running < target:  # room, unless another worker is faster
             for hook in hooks:
                 hook(ctx)
-            trial = ctx.claims.claim(target)
-        if trial is None:
+            trials = batch.claim(ctx, target - counts.finished - counts.running, target)
+        if not trials:
             time.sleep(poll_seconds)  # the rest runs elsewhere: wait, and take over a dead worker's trial
             ctx.claims.fail_stale()
             continue
-        event = run_trial(ctx, trial, counts.finished + 1, target)
-        summary.finished += 1
-        if on_trial is not None:  # the search's totals, not this worker's
-            finished = slot_counts(ctx.study).finished
-            on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
+        for event in batch.run_trials(ctx, trials, counts.finished, target):  # one, or --parallel-candidates
+            summary.finished += 1
+            if on_trial is not None:  # the search's totals, not this worker's
+                finished = slot_counts(ctx.study).finished
+                on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
     summary.failed_stale = list(ctx.claims.failed_stale)
     summary.target, summary.search_finished = target, counts.finished
     summary.wall_seconds = time.perf_counter() - start
