@@ -114,32 +114,35 @@ def prefix_groups(rows: Sequence[Row], min_gain: int = 256) -> list[tuple[int, l
     """Partition rows into [(prefix_len, rows)] so each group's prefix is computed once.
 
     Usually one group: a call is one candidate prompt x many examples. If a call mixes prompts
-    (their shared prefix ends early), rows that branch at the same next token and then share a much
-    longer prefix get their own group, when that saves >= min_gain token computations.
+    (--parallel-candidates: their shared prefix ends early), rows that branch at the same next
+    token are split off into groups of their own wherever that saves >= min_gain token
+    computations per extra group, looking below a branch too: three prompts that share only
+    "Review:" still get a group each when each has a long prefix of its own.
     """
     assert min_gain > 0
-    out: list[tuple[int, list[Row]]] = []
-    _split(list(rows), out, min_gain)
-    return out
+    return _split(list(rows), min_gain)[0]
 
 
-def _split(rows: list[Row], out: list, min_gain: int) -> None:
+def _split(rows: list[Row], min_gain: int) -> tuple[list[tuple[int, list[Row]]], int]:
+    """The best partition of `rows` found top-down, and its cost: tokens computed (each group's
+    prefix once, every row's suffix) + min_gain per group. A branch is split off when its own
+    best partition costs no more than leaving its rows here, as suffixes after this prefix."""
     p = shared_prefix(rows)
-    if len(rows) < 2:
-        out.append((p, rows))
-        return
     children: dict[int | None, list[Row]] = defaultdict(list)
     for r in rows:  # branch on the first token after the shared prefix
         children[r.tokens[p] if r.need > p else None].append(r)
     rest = children.pop(None, [])
+    out: list[tuple[int, list[Row]]] = []
     for child in children.values():
-        gain = (len(child) - 1) * (shared_prefix(child) - p) - p  # saved suffix work - its own prefix
-        if len(child) > 1 and gain >= min_gain and len(child) < len(rows):
-            _split(child, out, min_gain)
-        else:
-            rest += child
+        if 1 < len(child) < len(rows):
+            groups, cost = _split(child, min_gain)
+            if cost <= sum(len(r.tokens) - p for r in child):
+                out += groups
+                continue
+        rest += child
     if rest:
         out.append((shared_prefix(rest), rest))
+    return out, sum(q + sum(len(r.tokens) - q for r in g) + min_gain for q, g in out)
 
 
 def buckets(lengths: Sequence[int], batch_size: int, max_tokens: int, overhead: int = 64) -> list[list[int]]:

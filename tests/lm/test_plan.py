@@ -92,6 +92,15 @@ def test_prefix_groups_split_calls_that_mix_prompts():
     assert [(p, len(g)) for p, g in groups] == [(301, 4)]
 
 
+def test_prefix_groups_look_below_a_short_shared_branch():
+    # a chat prompt and three plain ones that share only "Review:" (2 tokens), each with 60 tokens of
+    # its own, 16 examples each (--parallel-candidates): a group per prompt, not one group that
+    # recomputes the three plain prompts on every row
+    heads = [[6] + [19] * 61] + [[7, 8] + [20 + j] * 60 for j in range(3)]
+    rows = [plan.Row(h + [100 + i, 50], need=len(h) + 1) for h in heads for i in range(16)]
+    assert sorted((p, len(g)) for p, g in plan.prefix_groups(rows)) == [(62, 16)] * 4
+
+
 def test_prefix_groups_keep_short_branches_together():
     rows = [plan.Row([1, 2, 10 + i, 50], need=3) for i in range(4)]
     assert [(p, len(g)) for p, g in plan.prefix_groups(rows)] == [(2, 4)]
