@@ -75,6 +75,11 @@ class HFLM(LM):
         # SmolLM2's MLP, ~6 MB) then stay in cache; 2k-token forwards ran ~6% slower in
         # benchmarks/scoring.py. GPUs take the full max_batch_tokens.
         self.score_tokens = 1024 if self.device.type == "cpu" else self.max_batch_tokens
+        # A call with several prefix groups (--parallel-candidates: several prompts) batches the
+        # lanes of all groups together on a GPU, so k small dev sets fill one big forward. A CPU
+        # gains nothing from bigger forwards and keeps one group at a time (measured:
+        # benchmarks/parallel.py).
+        self.merge_groups = self.device.type != "cpu"
         self.load_info: dict = {}
         # Work counters (tokens through the transformer, LM-head rows, attention query-key pairs);
         # read by the benchmark for FLOP counts and by tests to see the prefix ran once.
@@ -127,16 +132,17 @@ class HFLM(LM):
         pairs = [plan.encode_pair(self.tok_encode, r.context, r.continuation, empty) for r in requests]
         out: list[LoglikelihoodResult] = [LoglikelihoodResult(0.0, 0, True)] * len(requests)
         rows = plan.plan_rows(pairs, self.max_length)
-        for p, group in plan.prefix_groups(rows):
+        groups = plan.prefix_groups(rows)
+        if self.merge_groups and self.packs and len(groups) > 1:
+            self._score_merged(groups, out)
+            return out
+        for p, group in groups:
             kv = self.prefix_kv(group[0].tokens[:p])
-            lengths = [len(r.tokens) - p for r in group]
-            lanes = plan.pack(lengths, max(lengths)) if self.packs else [[i] for i in range(len(group))]
-            lane_len = [sum(lengths[i] for i in lane) for lane in lanes]
-            budget = min(self.score_tokens, self.max_batch_tokens)  # an OOM lowers the latter
-            for idx in plan.buckets(lane_len, self.batch_size, budget, self.batch_overhead):
-                batch = [[group[i] for i in lanes[j]] for j in idx]
+            lanes = self._lanes(p, group)
+            lane_len = [sum(len(r.tokens) - p for r in lane) for lane in lanes]
+            for idx in plan.buckets(lane_len, self.batch_size, self._budget, self.batch_overhead):
                 # with_backoff calls it before the loop moves on, so kv and p are this group's
-                self.with_backoff(lambda b: self._score_batch(kv, p, b, out), batch)  # noqa: B023
+                self.with_backoff(lambda b: self._score_batch(kv, p, b, out), [lanes[j] for j in idx])  # noqa: B023
         return out
 
     @torch.inference_mode()
@@ -194,11 +200,48 @@ class HFLM(LM):
         x = self.head(hidden).float()
         return torch.tanh(x / self._softcap) * self._softcap if self._softcap else x
 
-    def _score_batch(self, kv: KV | None, p: int, lanes: list[list[plan.Row]], out: list) -> None:
+    @property
+    def _budget(self) -> int:
+        return min(self.score_tokens, self.max_batch_tokens)  # an OOM lowers the latter
+
+    def _lanes(self, p: int, group: list[plan.Row]) -> list[list[plan.Row]]:
+        """A prefix group's rows packed into lanes (one row per lane when packing is off)."""
+        lengths = [len(r.tokens) - p for r in group]
+        lanes = plan.pack(lengths, max(lengths)) if self.packs else [[i] for i in range(len(group))]
+        return [[group[i] for i in lane] for lane in lanes]
+
+    def _score_merged(self, groups: list[tuple[int, list[plan.Row]]], out: list) -> None:
+        """Every group's prefix run once; then the lanes of all groups cut into batches together,
+        each lane attending to its own group's prefix (merge.py builds the batch's cache)."""
+        from promptsearch.lm.merge import merged_cache
+
+        kvs = [self.prefix_kv(group[0].tokens[:p]) for p, group in groups]
+        items = [(g, lane) for g, (p, group) in enumerate(groups) for lane in self._lanes(p, group)]
+        lane_len = [sum(len(r.tokens) - groups[g][0] for r in lane) for g, lane in items]
+
+        def score(batch: list[tuple[int, list[plan.Row]]]) -> None:
+            if len({g for g, _ in batch}) == 1:  # one group: its prefix as a view, no copy
+                g = batch[0][0]
+                self._score_batch(kvs[g], groups[g][0], [lane for _, lane in batch], out)
+                return
+            used = sorted({g for g, _ in batch})
+            cache = merged_cache(self.model.config, [kvs[g] for g in used], [used.index(g) for g, _ in batch])
+            self._score_batch(None, [groups[g][0] for g, _ in batch], [lane for _, lane in batch], out, cache=cache)
+
+        for idx in plan.buckets(lane_len, self.batch_size, self._budget, self.batch_overhead):
+            self.with_backoff(score, [items[j] for j in idx])
+
+    def _score_batch(self, kv: KV | None, p: int | list[int], lanes: list[list[plan.Row]], out: list,
+                     cache: DynamicCache | None = None) -> None:
         """Score the targets of rows (whose first p tokens are the cached prefix), packed into
-        `lanes` (one model row each), into `out`."""
+        `lanes` (one model row each), into `out`. Lanes of several groups: `p` per lane and the
+        `cache` of their prefixes, right-padded to the longest (merge.merged_cache)."""
+        ps = p if isinstance(p, list) else [p] * len(lanes)
         ids, kw, at = self._lane_inputs(p, lanes)
-        hidden, _ = self.hidden_states(kv, ids.to(self.device), **kw)  # [B, T, d_model]
+        if cache is None:  # one group's prefix (kv) expanded as a view, or no prefix at all
+            hidden, _ = self.hidden_states(kv, ids.to(self.device), **kw)  # [B, T, d_model]
+        else:
+            hidden = self.base(input_ids=ids.to(self.device), cache=cache, use_cache=True, **kw).last_hidden_state
         # Each distinct (lane, position) predicting a continuation token is read once; `tok` lists
         # every (position slot, token) pair to gather, in target order.
         where: dict[tuple[int, int], int] = {}
@@ -206,7 +249,7 @@ class HFLM(LM):
         for r, (b, o) in at:
             for tg in r.targets:
                 for j, c in enumerate(tg.cont):
-                    slot.append(where.setdefault((b, o + tg.start - p + j), len(where)))
+                    slot.append(where.setdefault((b, o + tg.start - ps[b] + j), len(where)))
                     tok.append(c)
         bi, ti = (torch.tensor(x, device=self.device) for x in zip(*where))
         logp = F.log_softmax(self.logits(hidden[bi, ti]), dim=-1)  # [N, vocab], N ~ B for labels
@@ -219,34 +262,38 @@ class HFLM(LM):
                 m = len(tg.cont)
                 out[tg.index] = LoglikelihoodResult(sum(lp[k:k + m]), m, all(hit[k:k + m]))
                 k += m
-        n = [len(r.tokens) - p for r, _ in at]
-        self.stats.update(batches=1, lanes=len(lanes), suffixes=len(at), suffix_tokens=sum(n),
+        n = [(len(r.tokens) - ps[b], ps[b]) for r, (b, _) in at]
+        self.stats.update(batches=1, lanes=len(lanes), suffixes=len(at), suffix_tokens=sum(x for x, _ in n),
                           padded_tokens=ids.numel(), head_rows=len(where),
-                          attn_pairs=sum(x * p + x * (x + 1) // 2 for x in n))
+                          attn_pairs=sum(x * q + x * (x + 1) // 2 for x, q in n))
 
-    def _lane_inputs(self, p: int, lanes: list[list[plan.Row]]) -> tuple[torch.Tensor, dict, list]:
+    def _lane_inputs(self, p: int | list[int], lanes: list[list[plan.Row]]) -> tuple[torch.Tensor, dict, list]:
         """Token ids [B, T] of the lanes (suffixes end to end, right-padded); the model keywords
         that keep packed suffixes apart (a block-causal mask [B, 1, T, P+T] and positions [B, T]);
-        and each row with its (lane, offset)."""
-        lens = [[len(r.tokens) - p for r in lane] for lane in lanes]
+        and each row with its (lane, offset). `p` per lane (lanes of several prefix groups): lane
+        b sees the first p[b] of the P = max(p) cached prefix slots, its positions start at p[b]."""
+        ps = p if isinstance(p, list) else [p] * len(lanes)
+        P = max(ps, default=0)
+        lens = [[len(r.tokens) - ps[b] for r in lane] for b, lane in enumerate(lanes)]
         B, T = len(lanes), max(sum(x) for x in lens)
         ids = torch.full((B, T), self.pad_id, dtype=torch.long)
         seg = torch.full((B, T), -1, dtype=torch.long)  # which suffix a slot holds; pads are -1
-        pos = torch.arange(p, p + T).repeat(B, 1)  # pads keep a dummy position
+        pos = torch.arange(T).repeat(B, 1) + torch.tensor(ps)[:, None]  # pads keep a dummy position
         at = []
         for b, lane in enumerate(lanes):
-            o = 0
+            o, q = 0, ps[b]
             for s, (r, n) in enumerate(zip(lane, lens[b])):
-                ids[b, o:o + n] = torch.tensor(r.tokens[p:])
-                seg[b, o:o + n], pos[b, o:o + n] = s, torch.arange(p, p + n)
+                ids[b, o:o + n] = torch.tensor(r.tokens[q:])
+                seg[b, o:o + n], pos[b, o:o + n] = s, torch.arange(q, q + n)
                 at.append((r, (b, o)))
                 o += n
         if not self.packs:
             return ids, {}, at
-        # a query sees the prefix and the earlier slots of its own suffix (pads: other pads, and
+        # a query sees its prefix and the earlier slots of its own suffix (pads: other pads, and
         # always themselves, so no softmax row is empty)
         own = (seg[:, :, None] == seg[:, None, :]) & torch.ones(T, T, dtype=torch.bool).tril()  # [B, T, T]
-        mask = torch.cat([torch.ones(B, T, p, dtype=torch.bool), own], -1)[:, None]  # [B, 1, T, P+T]
+        seen = (torch.arange(P)[None, :] < torch.tensor(ps)[:, None])[:, None, :].expand(B, T, P)  # [B, T, P]
+        mask = torch.cat([seen, own], -1)[:, None]  # [B, 1, T, P+T]
         return ids, {"attention_mask": mask.to(self.device), "position_ids": pos.to(self.device)}, at
 
     def with_backoff(self, fn: Callable[[list], None], batch: list) -> None:
