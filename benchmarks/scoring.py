@@ -4,10 +4,12 @@
     python benchmarks/scoring.py --skip-lmeval --examples 32 --json out.json
     python benchmarks/scoring.py --device cuda        # random SmolLM2-1.7B-shaped model, bf16
     python benchmarks/scoring.py --device cpu --shape 1.7b --examples 4   # smoke test of that mode
+    python benchmarks/scoring.py --device cuda --one-call   # every candidate in one call (--parallel-candidates)
 
 One process, one model and the same requests for every contender. A candidate is an instruction
 with 0 or 4 demonstrations from the train split; each dev example is scored with both labels, one
-engine call per candidate (as the evaluator calls it). Contenders:
+engine call per candidate (as the evaluator calls it; `--one-call`: all candidates in one call, as
+a --parallel-candidates batch, whose prefix groups share forwards on a GPU). Contenders:
   engine  promptsearch.lm.hf.HFLM.loglikelihood (shared prefix once, suffixes batched, head on labels)
   naive   one forward per (context, label): the full prompt, batch 1, full logits, log_softmax
   lm-eval lm_eval.models.huggingface.HFLM(pretrained=<same checkpoint dir>).loglikelihood
@@ -62,6 +64,8 @@ def parse_args(argv=None):
     ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--naive-examples", type=int, default=None,
                     help="time the naive loop on this many examples per candidate and scale (default all; 32 on cuda)")
+    ap.add_argument("--one-call", action="store_true",
+                    help="score every candidate in one engine call (as --parallel-candidates does)")
     ap.add_argument("--json", default=None, help="write the numbers here")
     args = ap.parse_args(argv)
     gpu = args.device.startswith("cuda")
@@ -108,10 +112,13 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run_engine(lm, calls, device):
+def run_engine(lm, calls, device, one_call: bool = False):
+    """One engine call per candidate (as the evaluator scores one trial), or with `one_call` every
+    candidate in a single call (as --parallel-candidates scores a batch of trials)."""
     sync(device)
     t = time.perf_counter()
-    out = [lm.loglikelihood(reqs) for reqs in calls]
+    out = [lm.loglikelihood([r for reqs in calls for r in reqs])] if one_call else \
+        [lm.loglikelihood(reqs) for reqs in calls]
     sync(device)
     return time.perf_counter() - t, [r.logprob for res in out for r in res]
 
@@ -231,7 +238,7 @@ def main(argv=None) -> dict:
     runs = []
     for _ in range(max(1, args.repeats)):
         lm.stats.clear()
-        runs.append(run_engine(lm, calls, args.device))
+        runs.append(run_engine(lm, calls, args.device, args.one_call))
         progress(f"engine run {len(runs)}: {runs[-1][0]:.2f} s")
     t_engine, lp_engine = statistics.median(r[0] for r in runs), runs[0][1]
     flops = engine_flops(lm.model, lm.stats)
