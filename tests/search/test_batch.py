@@ -177,3 +177,60 @@ def test_usage_is_shared_by_computed_examples():
     assert parts[2]["prompt_tokens"] == 0 and parts[0]["cost_usd"] == pytest.approx(0.2)
     assert split_usage(lm, None, [1, 1]) == [{}, {}]
     assert [p["calls"] for p in split_usage(lm, before, [0, 0, 0])] == [1, 1, 1]
+
+
+def test_every_strategy_runs_in_batches_like_one_at_a_time(tmp_path, tiny_task, fake_lm):
+    """Generating strategies (CoT, self-consistency, least-to-most, bootstrapped few-shot CoT)
+    batched across candidates: the same trials as k = 1."""
+    space = tmp_path / "r.yaml"
+    space.write_text("name: r\ninstructions: ['Classify.', 'Decide.']\n"
+                     "strategies: [direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most]\n"
+                     "demos: {counts: [0, 2]}\nself_consistency: {samples: [2, 3], temperatures: [0.5]}\n"
+                     "bootstrap: {tries: 4}\nreasoning: {max_tokens: 8}\n")
+    out = []
+    for k in (1, 4):
+        store = Store(f"sqlite:///{tmp_path}/k{k}.db")
+        rec = _create(store, tiny_task, space, sampler="random", seed=3, parallel_candidates=k)
+        study = store.load_study(rec)
+        for name in ("direct", "zero_shot_cot", "few_shot_cot", "self_consistency", "least_to_most"):
+            study.enqueue_trial({"strategy": name})
+        run_search(store, rec, fake_lm, 9)
+        out.append(_trials(store, rec))
+    assert out[0] == out[1]
+    assert {t[2]["strategy"] for t in out[1]} >= {"zero_shot_cot", "self_consistency", "least_to_most"}
+    assert all(s == "COMPLETE" for _, s, _, _ in out[1])
+
+
+def test_proposal_rounds_run_between_batches(tmp_path, tiny_task, tiny_space, fake_lm):
+    from promptsearch.config.propose import ProposeSpec
+    from promptsearch.propose import ProposalHook
+    from promptsearch.propose.proposer import Completion, Proposer
+
+    class Scripted(Proposer):
+        name = "scripted"
+
+        sent = 0
+
+        def complete(self, prompts, n, *, temperature, max_tokens, seed):
+            self.sent += 1
+            return [Completion(p, [f" judge the review, take {self.sent} {i} {j}" for j in range(n)])
+                    for i, p in enumerate(prompts)]
+
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    rec = _create(store, tiny_task, tiny_space, parallel_candidates=3)
+    hook = ProposalHook(ProposeSpec(methods=("induction", "refinement"), every=3, rounds=2, n=1, draws=1), Scripted())
+    assert run_search(store, rec, fake_lm, 7, hooks=[hook]).completed == 7
+    accepted = [r for r in store.proposals.all(rec.id) if r.accepted]
+    assert {r.round for r in accepted} == {0, 1}  # induction before the first batch, refinement after it
+    used = {t.params.get("instruction") for t in store.load_study(rec).get_trials(deepcopy=False)}
+    assert {r.pool_index for r in accepted if r.round == 0} <= used  # enqueued trials ran in batches
+
+
+def test_the_python_api_takes_parallel_candidates(tmp_path, tiny_task, tiny_space, fake_model):
+    import promptsearch as ps
+
+    store = ps.Store(f"sqlite:///{tmp_path}/api.db")
+    search = ps.create_search(store, "api", tiny_task, tiny_space, model="smollm2", parallel_candidates=4)
+    assert ps.run_search(store, search, 6).completed == 6
+    assert fake_model.calls == 2  # batches of 4 and 2
+    assert store.get_search("api").settings["parallel_candidates"] == 4
