@@ -152,6 +152,8 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "flag-unknown": lambda c: ["list", "--colour"],
     "flag-workers-zero": lambda c: c.opt("--workers", "0"),
     "flag-bad-choice": lambda c: c.opt("--sampler", "grid"),
+    "flag-parallel-candidates-zero": lambda c: c.opt("--parallel-candidates", "0"),
+    "flag-parallel-candidates-pruner": lambda c: c.opt("--parallel-candidates", "4", "--pruner", "wilcoxon"),
     "flag-missing-required": lambda c: ["resume", "done"],
     "flag-max-new-tokens-context": lambda c: c.opt("--max-new-tokens", "2048"),
     # --- names
