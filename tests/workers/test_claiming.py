@@ -66,6 +66,31 @@ def test_four_workers_reach_the_target_exactly(db_url, tiny_task, tiny_space, fa
     assert sorted(owners) == list(range(40))  # every trial was claimed, and its owner recorded
 
 
+def test_workers_with_batches_reach_the_target_exactly(db_url, tiny_task, tiny_space, fake_lm):
+    """--parallel-candidates 4: each worker claims up to 4 trials at once, never past the target."""
+    store = Store(db_url)
+    rec = create_search(store, unique_name("w"), load_task(tiny_task), load_space(tiny_space), "fake",
+                        SearchSettings(sampler="random", parallel_candidates=4))
+    store.set_trial_target(rec, 13)
+    done = [0] * 3
+
+    def work(i):
+        own = Store(db_url, create=False)
+        done[i] = run_worker(own, own.get_search(rec.name), fake_lm, poll_seconds=0.05).finished
+        own.close()
+    _threads(3, work)
+    counts = trial_counts(store, rec)
+    assert counts["complete"] == 13 == sum(done)
+    assert counts["fail"] == counts["running"] == counts["waiting"] == 0
+    assert sorted(store.owners.of_search(rec.id)) == list(range(13))
+    claims = _claims(store, rec)
+    assert claims.claim_many(4, target=13) == []
+    two = claims.claim_many(4, target=15)  # room for 2
+    assert len(two) == 2
+    for trial in two:
+        claims.abandon(trial)
+
+
 def test_trials_flag_adds_to_the_target(db_url, tiny_task, tiny_space, fake_lm):
     store, rec = _search(db_url, tiny_task, tiny_space, 3)
     run_search(store, rec, fake_lm, 5)  # `resume` ran past the target
