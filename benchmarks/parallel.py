@@ -89,7 +89,8 @@ def main(argv=None) -> dict:
     rows = []
     print(f"\n{args.trials} trials x {args.dev_limit} dev examples, {task.name}, {args.model} on {args.device}, "
           f"random sampler seed {args.seed}, median of {args.repeats}")
-    print(f"{'k':>3} {'seconds':>8} {'ratio':>6} {'same trials':>11} {'forwards':>8} {'lanes':>6} {'prefixes':>8}  runs")
+    print(f"{'k':>3} {'seconds':>8} {'ratio':>6} {'same trials':>11} {'forwards':>8} {'lanes':>6} "
+          f"{'prefixes':>8}  runs")
     for k in args.ks:
         med = statistics.median(seconds[k])
         same = trials[k] == trials[args.ks[0]]

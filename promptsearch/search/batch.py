@@ -104,11 +104,13 @@ def split_usage(lm: LM, before: dict[str, float] | None, weights: Sequence[int])
     out: list[dict[str, float]] = [{} for _ in weights]
     for key, value in now.items():
         used = value - before.get(key, 0)
+        parts: list[float]
         if isinstance(used, int):
-            parts = [int(used * s) for s in shares]
-            order = sorted(range(len(shares)), key=lambda i: used * shares[i] - parts[i], reverse=True)
-            for i in order[:used - sum(parts)]:
-                parts[i] += 1
+            whole = [int(used * s) for s in shares]
+            order = sorted(range(len(shares)), key=lambda i: used * shares[i] - whole[i], reverse=True)
+            for i in order[:used - sum(whole)]:
+                whole[i] += 1
+            parts = list(whole)
         else:
             parts = [round(used * s, 6) for s in shares]
         for spent, part in zip(out, parts):

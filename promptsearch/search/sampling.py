@@ -40,7 +40,7 @@ def tpe(seed: int, parallel: int = 1) -> optuna.samplers.BaseSampler:
 def make_sampler(name: str, seed: int, parallel: int = 1) -> optuna.samplers.BaseSampler:
     """The sampler a search's settings name. A builder that takes a `parallel` keyword learns how
     many trials are asked at once (`--parallel-candidates`); one that does not is called as before."""
-    build = SAMPLERS.get(name, "--sampler")
+    build: Callable[..., optuna.samplers.BaseSampler] = SAMPLERS.get(name, "--sampler")
     if parallel > 1 and "parallel" in inspect.signature(build).parameters:
         return build(seed, parallel=parallel)
     return build(seed)
