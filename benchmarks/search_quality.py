@@ -1,21 +1,30 @@
-"""Search quality at an equal budget: does proposal help, does TPE beat random, does any of it beat
-the zero-shot prompt — on held-out test data, with 95% bootstrap confidence intervals.
+"""Search quality at an equal MODEL-CALL budget (issue 14, item 8): does the new search (formats,
+screened proposals, reflection) find better prompts than today's, than plain TPE, random search,
+the zero-shot prompt and a sensible hand prompt — on held-out test data, with 95% intervals?
 
-    python benchmarks/search_quality.py                       # SST-2, TREC, the bundled tasks
-    python benchmarks/search_quality.py --tasks sst2 --trials 10 --dev-limit 32 --test-limit 100
-    python benchmarks/search_quality.py --json quality.json
+    python benchmarks/search_quality.py --quick                    # 4 BBH tasks, small budget (~15-20 min, 2 idle cores)
+    python benchmarks/search_quality.py --json quality.json        # SST-2, TREC, 5 BBH tasks (hours on a CPU)
+    python benchmarks/search_quality.py --tasks sst2 --budget-trials 4 --dev-limit 8 --test-limit 20   # a smoke run
 
-Arms, each with the same trial budget and dev examples:
-  (a) TPE + LLM proposal (induction, refinement, resampling by the same embedded model)
-  (b) TPE over the seed instructions only
-  (c) Optuna's RandomSampler over the same space
-  (d) the zero-shot baseline: the space's first instruction, no demos, no trigger, plain layout
-Public data is read from ../shared/datasets; nothing is copied into the project.
+Every search arm runs trials until it has made --budget-calls model calls (default: what
+--budget-trials trials of uncached dev scoring cost), counted by a proxy around the model: label
+log-likelihood requests, generated sequences, and the proposer's generations all count; cached
+evaluations cost nothing. The arm that crosses the budget finishes its trial, so arms end within
+one trial (plus a proposal round) of each other: the table shows each arm's calls. The zero-shot
+and hand-prompt arms are one fixed candidate each. Arms and tasks: benchmarks/quality_arms.py.
+
+Held out: each winner is scored on the first --test-limit test examples with the project's
+held-out verdict (`promptsearch.evaluate_heldout`, the same as `promptsearch eval`), against the
+hand prompt as the baseline: a 95% percentile-bootstrap interval for its score, and for its
+difference to the hand prompt with a paired test. Dev is the first --dev-limit dev examples (BIG-
+Bench Hard has 75: all of them). Data is read from ../shared/datasets (--data); task YAMLs are
+written to a temp dir; nothing is copied into the project.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -23,110 +32,249 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task  # noqa: E402
-from promptsearch.config.propose import ProposeSpec  # noqa: E402
+import yaml  # noqa: E402
+
+import promptsearch as ps  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
-from promptsearch.evaluate import Evaluator  # noqa: E402
-from promptsearch.export.source import scored_template  # noqa: E402
-from promptsearch.render import Candidate, render  # noqa: E402
-from promptsearch.search import SearchSettings, create_search, run_search  # noqa: E402
-from promptsearch.search.results import best  # noqa: E402
-from promptsearch.storage import Store  # noqa: E402
-from promptsearch.verdict.stats import bootstrap_ci  # noqa: E402
+from promptsearch.search.results import finished_trials  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "datasets"
+from quality_arms import (ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM, arm_space,  # noqa: E402
+                          find_datasets, task_file)
+from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, provenance,  # noqa: E402
+                             target_verdict, verdict_line)
 
-
-def shared_task(name: str, inputs: list[str], labels: list[str]) -> TaskSpec:
-    d = DATA / name
-    return TaskSpec(name=name, train=str(d / "train.jsonl"), dev=str(d / "dev.jsonl"), test=str(d / "test.jsonl"),
-                    inputs=tuple(inputs), output="label", metric="accuracy", labels=tuple(labels))
+DEFAULT_TASKS = ["sst2", "trec", "boolean_expressions", "sports_understanding", "web_of_lies", "navigate",
+                 "object_counting"]
+QUICK = {"tasks": ["sports_understanding", "boolean_expressions", "web_of_lies", "navigate"],
+         "budget_trials": 6, "dev_limit": 32, "test_limit": 125, "spread_variants": 4}
+log = logging.getLogger("benchmarks.search_quality")
 
 
-def tasks(wanted: list[str]) -> list[tuple[TaskSpec, SpaceSpec]]:
-    default = load_space(ROOT / "search_spaces" / "default.yaml")
-    extraction = load_space(ROOT / "search_spaces" / "extraction.yaml")
-    known = {
-        "sst2": lambda: (shared_task("sst2", ["sentence"], ["negative", "positive"]), default),
-        "trec": lambda: (shared_task("trec", ["question"], ["abbreviation", "description", "entity", "human",
-                                                             "location", "number"]), default),
-        "review_sentiment": lambda: (load_task(ROOT / "examples" / "review_sentiment.yaml"), default),
-        "city_extraction": lambda: (load_task(ROOT / "examples" / "city_extraction.yaml"), extraction),
-    }
-    out = []
-    for name in wanted:
-        if name in ("sst2", "trec") and not (DATA / name).is_dir():
-            print(f"skipping {name}: {DATA / name} not found", file=sys.stderr)
-            continue
-        out.append(known[name]())
-    return out
+class _Spent(Exception):
+    """Raised from the trial callback once an arm has made its budget of model calls."""
 
 
-def test_scores(lm, store, task: TaskSpec, prompt, limit: int) -> list[float]:
-    test = load_split(task, "test", limit)
-    return [r.score for r in Evaluator(lm, task, store.evaluations).evaluate(prompt, test).results]
-
-
-def run_arm(lm, store, task, space, arm, args) -> dict:
-    from promptsearch.propose import LocalProposer, ProposalHook
-    start = time.perf_counter()
-    if arm == "zero-shot":
-        prompt = render(Candidate(space.instructions[0], (), None, "plain"), task, lm.apply_chat_template)
-        dev = load_split(task, "dev", args.dev_limit)
-        dev_score = Evaluator(lm, task, store.evaluations).evaluate(prompt, dev).score
-    else:
-        settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit,
-                                  sampler="random" if arm == "random" else "tpe")
-        rec = create_search(store, f"{task.name}-{arm}", task, space, "smollm2", settings)
-        hooks = []
-        if arm == "tpe+propose":
-            spec = ProposeSpec(every=max(3, args.trials // 5), rounds=4, n=4, draws=2)
-            hooks = [ProposalHook(spec, LocalProposer(lm))]
-        run_search(store, rec, lm, args.trials, hooks=hooks)
-        top = best(store, rec)
-        prompt = scored_template(rec, top.candidate)  # exactly the template that was scored
-        dev_score = top.score
-    search_s = time.perf_counter() - start
-    ci = bootstrap_ci(test_scores(lm, store, task, prompt, args.test_limit), seed=0)
-    return {"task": task.name, "arm": arm, "dev": dev_score, "test": ci.estimate, "test_low": ci.low,
-            "test_high": ci.high, "search_seconds": round(search_s, 1)}
-
-
-def main() -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tasks", nargs="+", default=["sst2", "trec", "review_sentiment", "city_extraction"])
-    p.add_argument("--arms", nargs="+", default=["tpe+propose", "tpe", "random", "zero-shot"])
-    p.add_argument("--trials", type=int, default=30)
-    p.add_argument("--dev-limit", type=int, default=64)
-    p.add_argument("--test-limit", type=int, default=200)
+    p.add_argument("--quick", action="store_true",
+                   help=f"the quick preset: {', '.join(f'{k}={v}' for k, v in QUICK.items())} (other flags override)")
+    p.add_argument("--tasks", nargs="+", help=f"default: {' '.join(DEFAULT_TASKS)}; known: {', '.join(TASKS)}")
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--budget-trials", type=int,
+                   help="budget in trial-equivalents: this many uncached dev scorings (default 30)")
+    p.add_argument("--budget-calls", type=int, help="budget in model calls per arm (overrides --budget-trials)")
+    p.add_argument("--max-trials", type=int, help="stop an arm after this many trials even under budget "
+                                                  "(every candidate cached; default 5 x budget-trials + 10)")
+    p.add_argument("--dev-limit", type=int, help="dev examples (default 100; BIG-Bench Hard has 75)")
+    p.add_argument("--test-limit", type=int, help="test examples (default 200)")
+    p.add_argument("--spread-variants", type=int, help="formats scored for the spread (default 8)")
+    p.add_argument("--spread-limit", type=int, help="test examples for the spread (default: --test-limit)")
+    p.add_argument("--format-prefix", default=FORMAT_PREFIX, help="Optuna parameters that are format choices")
+    p.add_argument("--new-space", type=Path, help="a space file for the new arm, used for every task")
+    p.add_argument("--new-propose", help="YAML mapping of propose settings the new arm adds "
+                                         "(default: quality_arms.NEW_PROPOSE)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="smollm2")
+    p.add_argument("--device")
+    p.add_argument("--dtype")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="torch CPU threads")
-    p.add_argument("--json", help="write the table as JSON")
-    args = p.parse_args()
+    p.add_argument("--data", type=Path, default=find_datasets(), help="the shared datasets folder")
+    p.add_argument("--workdir", type=Path, help="keep task files and databases here (default: a temp dir)")
+    p.add_argument("--json", help="write the table, spreads and verdict as JSON")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    defaults = {"tasks": DEFAULT_TASKS, "budget_trials": 30, "dev_limit": 100, "test_limit": 200,
+                "spread_variants": 8}
+    for key, value in {**defaults, **(QUICK if args.quick else {})}.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.spread_limit is None:
+        args.spread_limit = args.test_limit
+    if args.max_trials is None:
+        args.max_trials = 5 * args.budget_trials + 10
+    unknown = [t for t in args.tasks if t not in TASKS]
+    if unknown:
+        p.error(f"--tasks: unknown {', '.join(unknown)}; known: {', '.join(TASKS)}")
+    args.new_propose_map = yaml.safe_load(args.new_propose) if args.new_propose else None
+    if args.new_propose_map is not None and not isinstance(args.new_propose_map, dict):
+        p.error("--new-propose: must be a YAML mapping, e.g. '{methods: [induction, reflection]}'")
+    return args
+
+
+def budget_calls(args, task: ps.TaskSpec) -> tuple[int, int]:
+    """(model calls per arm, dev examples): --budget-calls, or --budget-trials uncached dev scorings
+    (each dev example costs one call per label, or one generation)."""
+    n_dev = len(load_split(task, "dev", args.dev_limit))
+    per_example = len(task.labels) if task.labels else 1
+    return (args.budget_calls or args.budget_trials * n_dev * per_example), n_dev
+
+
+def run_arm(args, lm, bench, task_path: Path, space_path: Path, arm: str, db: Path, budget: int) -> dict:
+    """Create the arm's search (model checks with the bare model), then run it through the API with
+    the counting proxy until the budget is spent; fixed arms run their one candidate."""
+    store = ps.Store(f"sqlite:///{db}")
+    settings = {"seed": args.seed, "dev_limit": args.dev_limit, "max_new_tokens": bench.max_new_tokens,
+                "sampler": "random" if arm == "random" else "tpe", "device": args.device, "dtype": args.dtype}
+    record = ps.create_search(store, f"{bench.name}-{arm.replace('+', '_')}", task_path, space_path, model=args.model, lm=lm,
+                              **settings)
+    counter = CountingLM(lm)
+    start, capped = time.perf_counter(), False
+    if arm in FIXED_ARMS:
+        ps.run_search(store, record, 1, lm=counter)
+    else:
+        def stop_when_spent(event) -> None:
+            if counter.calls >= budget:
+                raise _Spent()
+        try:
+            ps.run_search(store, record, args.max_trials, lm=counter, on_trial=stop_when_spent)
+            capped = True
+        except _Spent:
+            pass
+    return {"store": store, "record": record, "calls": counter.calls,
+            "loglikelihood_requests": counter.loglikelihood_requests,
+            "generated_sequences": counter.generated_sequences, "capped": capped,
+            "trials": len(finished_trials(store, record)), "search_seconds": time.perf_counter() - start}
+
+
+def held_out(args, lm, bench, run: dict, arm: str, hand_json: Path) -> dict:
+    """The winner on test against the hand prompt (promptsearch's held-out verdict), its provenance."""
+    store, record = run["store"], run["record"]
+    start = time.perf_counter()
+    verdict = ps.evaluate_heldout(store, record, split="test", baseline=str(hand_json), limit=args.test_limit,
+                                  lm=lm, save=False, seed=args.seed)
+    top = ps.best(store, record)
+    b, d = verdict.best, verdict.difference
+    return {"task": bench.name, "kind": bench.kind, "arm": arm,
+            **{k: run[k] for k in ("calls", "loglikelihood_requests", "generated_sequences", "capped", "trials")},
+            "dev": top.score, "test": b.score.estimate, "test_low": b.score.low, "test_high": b.score.high,
+            "vs_hand": d.estimate, "vs_hand_low": d.low, "vs_hand_high": d.high, "vs_hand_p": verdict.p_value,
+            "test_name": verdict.test, "test_examples": verdict.examples,
+            "instruction": top.candidate.instruction, "source": provenance(store, record, top),
+            "format": format_choice(store, record, top, args.format_prefix),
+            "params": top.candidate.params, "test_scores": b.scores,
+            "search_seconds": round(run["search_seconds"], 1), "test_seconds": round(time.perf_counter() - start, 1)}
+
+
+def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, list[str]]:
+    """Every arm on one task: (rows, the new arm's format spread, the new arm's degraded notes)."""
+    bench = TASKS[name]
+    task_path = task_file(bench, args.data, workdir)
+    task = ps.load_task(task_path)
+    budget, n_dev = budget_calls(args, task)
+    log.warning("%s (%s): %d dev examples, budget %d model calls per search arm", name, bench.kind, n_dev, budget)
+    order = ["hand"] + [a for a in args.arms if a != "hand"]  # the hand prompt is every arm's baseline
+    spaces = {arm: arm_space(arm, SPACES / bench.space, workdir, name, budget_trials=args.budget_trials,
+                             seed=args.seed, new_space=args.new_space, new_propose=args.new_propose_map)
+              for arm in order}
+    rows, runs, hand_json = [], {}, workdir / f"{name}-hand.json"
+    for arm in order:
+        runs[arm] = run_arm(args, lm, bench, task_path, spaces[arm].path, arm,
+                            workdir / f"{name}-{arm.replace('+', '_')}.db", budget)
+        if arm == "hand":
+            ps.export_prompt(runs[arm]["store"], runs[arm]["record"], "json", hand_json, overwrite=True)
+        if arm in args.arms:
+            rows.append(held_out(args, lm, bench, runs[arm], arm, hand_json))
+            log.warning("  %s", one_line(rows[-1]))
+    spread = {"spread": None, "why": "the new arm did not run"}
+    if "new" in runs:
+        r, start = runs["new"], time.perf_counter()
+        spread = format_spread(r["store"], r["record"], ps.best(r["store"], r["record"]), lm,
+                               limit=args.spread_limit, most=args.spread_variants, seed=args.seed,
+                               prefix=args.format_prefix)
+        spread["seconds"] = round(time.perf_counter() - start, 1)
+    for r in runs.values():
+        r["store"].close()
+    rows.sort(key=lambda r: ARMS.index(r["arm"]))
+    return rows, spread, spaces["new"].degraded if "new" in spaces else []
+
+
+def one_line(r: dict) -> str:
+    return (f"{r['arm']:<12} calls {r['calls']:>6} trials {r['trials']:>3}  dev {r['dev']:.3f}  test {r['test']:.3f} "
+            f"[{r['test_low']:.3f}, {r['test_high']:.3f}]  {r['search_seconds']:.0f}+{r['test_seconds']:.0f}s")
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| task | arm | model calls | trials | dev | test [95% CI] | vs hand [95% CI], p | winner: instruction "
+             "source; format |", "|---|---|---:|---:|---:|---|---|---|"]
+    for r in rows:
+        cap = " (trial cap)" if r["capped"] else ""
+        lines.append(f"| {r['task']} | {r['arm']} | {r['calls']:,}{cap} | {r['trials']} | {r['dev']:.3f} | "
+                     f"{r['test']:.3f} [{r['test_low']:.3f}, {r['test_high']:.3f}] | {r['vs_hand']:+.3f} "
+                     f"[{r['vs_hand_low']:+.3f}, {r['vs_hand_high']:+.3f}], p={r['vs_hand_p']:.3g} | "
+                     f"{r['source']}; {r['format']} |")
+    return "\n".join(lines)
+
+
+def spread_line(task: str, s: dict) -> str:
+    if s.get("spread") is None:
+        return f"format spread {task}: n/a ({s.get('why')})"
+    return (f"format spread {task}: {s['spread']:.3f} over {len(s['scores'])} formats of the new arm's winner "
+            f"on {s['examples']} test examples (best {s['best']['test']:.3f} {s['best']['format']}, "
+            f"worst {s['worst']['test']:.3f} {s['worst']['format']})")
+
+
+def timing(rows: list[dict], spreads: dict, task_seconds: dict) -> str:
+    """Where the time went: per arm (search + test verdict, summed over tasks), the spreads, the tasks."""
+    arms = {}
+    for r in rows:
+        a = arms.setdefault(r["arm"], [0.0, 0.0])
+        a[0], a[1] = a[0] + r["search_seconds"], a[1] + r["test_seconds"]
+    per_arm = ", ".join(f"{arm} {s:.0f}+{t:.0f}" for arm, (s, t) in arms.items())
+    spread = sum(s.get("seconds", 0.0) for s in spreads.values())
+    per_task = ", ".join(f"{t} {s:.0f}" for t, s in task_seconds.items())
+    return (f"seconds: {sum(task_seconds.values()):.0f} in all; per arm search+test {per_arm}; "
+            f"format spread {spread:.0f}; per task {per_task}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    import optuna
     import torch
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(args.threads)
-    from promptsearch.lm import load_lm
-    lm = load_lm(args.model)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for task, space in tasks(args.tasks):
-            for arm in args.arms:
-                # A fresh database per arm: no arm is served from another's evaluation cache, so the
-                # wall times compare like with like.
-                store = Store(f"sqlite:///{tmp}/{task.name}-{arm}.db")
-                row = run_arm(lm, store, task, space, arm, args)
-                rows.append(row)
-                print(f"{row['task']:<18} {row['arm']:<12} dev {row['dev']:.3f}  test {row['test']:.3f} "
-                      f"[{row['test_low']:.3f}, {row['test_high']:.3f}]  {row['search_seconds']:>7.1f}s", flush=True)
-    print(f"\nmodel {lm.name}; {args.trials} trials per search, dev-limit {args.dev_limit}, "
-          f"test-limit {args.test_limit}, seed {args.seed}; 95% percentile bootstrap CIs (2000 resamples)")
+    lm = ps.load_lm(args.model, device=args.device, dtype=args.dtype)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ps-quality-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows, spreads, degraded, task_seconds = [], {}, {}, {}
+    for name in args.tasks:
+        start = time.perf_counter()
+        task_rows, spreads[name], notes = bench_task(args, lm, name, workdir)
+        rows += task_rows
+        task_seconds[name] = round(time.perf_counter() - start, 1)
+        if notes:
+            degraded[name] = notes
+    report(args, lm, rows, spreads, degraded, task_seconds, workdir)
+    return 0
+
+
+def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> None:
+    notes = sorted({n for ns in degraded.values() for n in ns})
+    if notes and "new" in args.arms:
+        print("\nNOTE: the new arm (TPE + formats + screened proposal + reflection) ran DEGRADED — this "
+              "promptsearch lacks:")
+        for n in notes:
+            print(f"  - {n}")
+    print("\n" + table(rows) + "\n")
+    for task, s in spreads.items():
+        print(spread_line(task, s))
+    verdict = target_verdict(rows)
+    print("\n" + verdict_line(verdict, bool(notes)))
+    print(f"\nmodel {lm.name}; budget {args.budget_calls or f'{args.budget_trials} trial-equivalents'} of model "
+          f"calls per search arm, dev-limit {args.dev_limit}, test-limit {args.test_limit}, seed {args.seed}, "
+          f"{args.threads} threads; 95% percentile bootstrap CIs; files in {workdir}")
+    print(timing(rows, spreads, task_seconds))
     if args.json:
-        Path(args.json).write_text(json.dumps({"config": vars(args), "rows": rows}, indent=2))
+        out = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+               "model": lm.name, "degraded": degraded, "rows": rows, "format_spread": spreads, "target": verdict,
+               "task_seconds": task_seconds}
+        Path(args.json).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
