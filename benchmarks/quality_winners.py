@@ -51,7 +51,12 @@ def format_choice(store: Store, record: SearchRecord, entry: Entry, prefix: str 
     chosen = {k: v for k, v in params.items() if k.startswith(prefix)}
     if not chosen:
         return "default (fixed)"
-    return ", ".join(f"{k}={v!r}" for k, v in sorted(chosen.items()))
+    return shown(chosen, prefix)
+
+
+def shown(fmt: dict[str, Any], prefix: str = FORMAT_PREFIX) -> str:
+    """{'format_separator': ' - ', ...} as "separator=' - ', ..." (parameter order kept)."""
+    return ", ".join(f"{k[len(prefix):].lstrip('_') or k}={v!r}" for k, v in fmt.items())
 
 
 def variants(dims: dict[str, list], own: dict[str, Any], most: int, seed: int) -> list[dict[str, Any]]:

@@ -2,16 +2,20 @@
 screened proposals, reflection) find better prompts than today's, than plain TPE, random search,
 the zero-shot prompt and a sensible hand prompt — on held-out test data, with 95% intervals?
 
-    python benchmarks/search_quality.py --quick                    # 4 BBH tasks, small budget (~15-20 min, 2 idle cores)
-    python benchmarks/search_quality.py --json quality.json        # SST-2, TREC, 5 BBH tasks (hours on a CPU)
+    python benchmarks/search_quality.py --quick                # 4 BBH tasks, small budget (~15-20 min, 2 idle cores)
+    python benchmarks/search_quality.py --json quality.json    # SST-2, TREC, 5 BBH tasks (hours on a CPU)
     python benchmarks/search_quality.py --tasks sst2 --budget-trials 4 --dev-limit 8 --test-limit 20   # a smoke run
 
 Every search arm runs trials until it has made --budget-calls model calls (default: what
 --budget-trials trials of uncached dev scoring cost), counted by a proxy around the model: label
 log-likelihood requests, generated sequences, and the proposer's generations all count; cached
 evaluations cost nothing. The arm that crosses the budget finishes its trial, so arms end within
-one trial (plus a proposal round) of each other: the table shows each arm's calls. The zero-shot
-and hand-prompt arms are one fixed candidate each. Arms and tasks: benchmarks/quality_arms.py.
+one trial (plus a proposal round) of each other: the table shows each arm's calls, and a check line
+compares the proxy's count with the search loop's own (arms without proposals make exactly one call
+per label, or one generation, per dev example they scored). The zero-shot and hand-prompt arms are
+one fixed candidate each. Arms and tasks: benchmarks/quality_arms.py. TPE's first 5 trials are its
+seeded random start-up (search/sampling.py), the same draws as the random arm's: with a budget of a
+few trials the two arms find the same prompts.
 
 Held out: each winner is scored on the first --test-limit test examples with the project's
 held-out verdict (`promptsearch.evaluate_heldout`, the same as `promptsearch eval`), against the
@@ -45,7 +49,7 @@ from promptsearch.search.results import finished_trials  # noqa: E402
 
 from quality_arms import (ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM, arm_space,  # noqa: E402
                           find_datasets, task_file)
-from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, provenance,  # noqa: E402
+from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, provenance, shown,  # noqa: E402
                              target_verdict, verdict_line)
 
 DEFAULT_TASKS = ["sst2", "trec", "boolean_expressions", "sports_understanding", "web_of_lies", "navigate",
@@ -100,6 +104,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [t for t in args.tasks if t not in TASKS]
     if unknown:
         p.error(f"--tasks: unknown {', '.join(unknown)}; known: {', '.join(TASKS)}")
+    missing = [t for t in args.tasks if TASKS[t].folder and not (args.data / TASKS[t].folder).is_dir()]
+    if missing:
+        p.error(f"--data: {args.data} has no {', '.join(TASKS[t].folder for t in missing)}; give the shared "
+                f"datasets folder (../shared/datasets)")
     args.new_propose_map = yaml.safe_load(args.new_propose) if args.new_propose else None
     if args.new_propose_map is not None and not isinstance(args.new_propose_map, dict):
         p.error("--new-propose: must be a YAML mapping, e.g. '{methods: [induction, reflection]}'")
@@ -120,44 +128,60 @@ def run_arm(args, lm, bench, task_path: Path, space_path: Path, arm: str, db: Pa
     store = ps.Store(f"sqlite:///{db}")
     settings = {"seed": args.seed, "dev_limit": args.dev_limit, "max_new_tokens": bench.max_new_tokens,
                 "sampler": "random" if arm == "random" else "tpe", "device": args.device, "dtype": args.dtype}
-    record = ps.create_search(store, f"{bench.name}-{arm.replace('+', '_')}", task_path, space_path, model=args.model, lm=lm,
-                              **settings)
+    record = ps.create_search(store, f"{bench.name}-{arm.replace('+', '_')}", task_path, space_path,
+                              model=args.model, lm=lm, **settings)
     counter = CountingLM(lm)
-    start, capped = time.perf_counter(), False
-    if arm in FIXED_ARMS:
-        ps.run_search(store, record, 1, lm=counter)
-    else:
-        def stop_when_spent(event) -> None:
-            if counter.calls >= budget:
-                raise _Spent()
-        try:
-            ps.run_search(store, record, args.max_trials, lm=counter, on_trial=stop_when_spent)
-            capped = True
-        except _Spent:
-            pass
+    scored = [0]  # dev examples the model scored, as the search loop reports them
+
+    def on_trial(event) -> None:
+        scored[0] += event.examples_computed
+        if arm not in FIXED_ARMS and counter.calls >= budget:
+            raise _Spent()
+
+    start, cpu, capped = time.perf_counter(), time.process_time(), False
+    try:
+        ps.run_search(store, record, 1 if arm in FIXED_ARMS else args.max_trials, lm=counter, on_trial=on_trial)
+        capped = arm not in FIXED_ARMS
+    except _Spent:
+        pass
     return {"store": store, "record": record, "calls": counter.calls,
             "loglikelihood_requests": counter.loglikelihood_requests,
-            "generated_sequences": counter.generated_sequences, "capped": capped,
-            "trials": len(finished_trials(store, record)), "search_seconds": time.perf_counter() - start}
+            "generated_sequences": counter.generated_sequences, "scored_examples": scored[0], "capped": capped,
+            "trials": len(finished_trials(store, record)), "search_seconds": time.perf_counter() - start,
+            "search_cpu_seconds": time.process_time() - cpu}
+
+
+def count_check(rows: list[dict]) -> str:
+    """The proxy's count against the search loop's own: an arm without proposals makes exactly one
+    call per label (one generation) for each dev example it scored. Proposal arms make more."""
+    bad = [f"{r['task']}/{r['arm']} ({r['calls']} calls for {r['scored_examples']} examples x {r['per_example']})"
+           for r in rows if r["arm"] in ("tpe", "random", "zero-shot", "hand")
+           and r["calls"] != r["scored_examples"] * r["per_example"]]
+    return "call count check: " + ("MISMATCH " + ", ".join(bad) if bad else
+                                   "ok (arms without proposals: calls = scored dev examples x calls per example)")
 
 
 def held_out(args, lm, bench, run: dict, arm: str, hand_json: Path) -> dict:
     """The winner on test against the hand prompt (promptsearch's held-out verdict), its provenance."""
     store, record = run["store"], run["record"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     verdict = ps.evaluate_heldout(store, record, split="test", baseline=str(hand_json), limit=args.test_limit,
                                   lm=lm, save=False, seed=args.seed)
     top = ps.best(store, record)
     b, d = verdict.best, verdict.difference
     return {"task": bench.name, "kind": bench.kind, "arm": arm,
-            **{k: run[k] for k in ("calls", "loglikelihood_requests", "generated_sequences", "capped", "trials")},
+            **{k: run[k] for k in ("calls", "loglikelihood_requests", "generated_sequences", "scored_examples",
+                                   "capped", "trials")},
+            "per_example": len(record.task.get("labels") or ()) or 1,  # calls per dev example
             "dev": top.score, "test": b.score.estimate, "test_low": b.score.low, "test_high": b.score.high,
             "vs_hand": d.estimate, "vs_hand_low": d.low, "vs_hand_high": d.high, "vs_hand_p": verdict.p_value,
             "test_name": verdict.test, "test_examples": verdict.examples,
             "instruction": top.candidate.instruction, "source": provenance(store, record, top),
             "format": format_choice(store, record, top, args.format_prefix),
             "params": top.candidate.params, "test_scores": b.scores,
-            "search_seconds": round(run["search_seconds"], 1), "test_seconds": round(time.perf_counter() - start, 1)}
+            "search_seconds": round(run["search_seconds"], 1), "test_seconds": round(time.perf_counter() - start, 1),
+            "search_cpu_seconds": round(run["search_cpu_seconds"], 1),
+            "test_cpu_seconds": round(time.process_time() - cpu, 1)}
 
 
 def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, list[str]]:
@@ -171,6 +195,9 @@ def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, li
     spaces = {arm: arm_space(arm, SPACES / bench.space, workdir, name, budget_trials=args.budget_trials,
                              seed=args.seed, new_space=args.new_space, new_propose=args.new_propose_map)
               for arm in order}
+    if "new" in spaces and spaces["new"].degraded:
+        log.warning("  the new arm runs DEGRADED: %s left out (details at the end)",
+                    ", ".join(n.split(" left out")[0] for n in spaces["new"].degraded))
     rows, runs, hand_json = [], {}, workdir / f"{name}-hand.json"
     for arm in order:
         runs[arm] = run_arm(args, lm, bench, task_path, spaces[arm].path, arm,
@@ -206,25 +233,37 @@ def table(rows: list[dict]) -> str:
         lines.append(f"| {r['task']} | {r['arm']} | {r['calls']:,}{cap} | {r['trials']} | {r['dev']:.3f} | "
                      f"{r['test']:.3f} [{r['test_low']:.3f}, {r['test_high']:.3f}] | {r['vs_hand']:+.3f} "
                      f"[{r['vs_hand_low']:+.3f}, {r['vs_hand_high']:+.3f}], p={r['vs_hand_p']:.3g} | "
-                     f"{r['source']}; {r['format']} |")
+                     f"{r['source']}: {short(r['instruction'])}; {r['format']} |")
     return "\n".join(lines)
+
+
+def short(text: str, width: int = 48) -> str:
+    """An instruction as a table cell: quoted, one line, at most `width` characters, no pipes."""
+    text = " ".join(text.split()).replace("|", "/")
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def spread_line(task: str, s: dict) -> str:
     if s.get("spread") is None:
         return f"format spread {task}: n/a ({s.get('why')})"
-    return (f"format spread {task}: {s['spread']:.3f} over {len(s['scores'])} formats of the new arm's winner "
-            f"on {s['examples']} test examples (best {s['best']['test']:.3f} {s['best']['format']}, "
-            f"worst {s['worst']['test']:.3f} {s['worst']['format']})")
+    head = f"format spread {task}: {s['spread']:.3f} over {len(s['scores'])} formats of the new arm's winner " \
+           f"on {s['examples']} test examples"
+    if s["spread"] == 0:
+        return f"{head} (all scored {s['best']['test']:.3f})"
+    return (f"{head} (best {s['best']['test']:.3f}: {shown(s['best']['format'])}; "
+            f"worst {s['worst']['test']:.3f}: {shown(s['worst']['format'])})")
 
 
 def timing(rows: list[dict], spreads: dict, task_seconds: dict) -> str:
-    """Where the time went: per arm (search + test verdict, summed over tasks), the spreads, the tasks."""
+    """Where the time went: per arm (search + test verdict wall seconds, summed over tasks; CPU
+    seconds of this process, which on a shared machine say more than the wall clock), the spreads,
+    the tasks."""
     arms = {}
     for r in rows:
-        a = arms.setdefault(r["arm"], [0.0, 0.0])
+        a = arms.setdefault(r["arm"], [0.0, 0.0, 0.0])
         a[0], a[1] = a[0] + r["search_seconds"], a[1] + r["test_seconds"]
-    per_arm = ", ".join(f"{arm} {s:.0f}+{t:.0f}" for arm, (s, t) in arms.items())
+        a[2] += r["search_cpu_seconds"] + r["test_cpu_seconds"]
+    per_arm = ", ".join(f"{arm} {s:.0f}+{t:.0f} (cpu {c:.0f})" for arm, (s, t, c) in arms.items())
     spread = sum(s.get("seconds", 0.0) for s in spreads.values())
     per_task = ", ".join(f"{t} {s:.0f}" for t, s in task_seconds.items())
     return (f"seconds: {sum(task_seconds.values()):.0f} in all; per arm search+test {per_arm}; "
@@ -268,6 +307,7 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
     print(f"\nmodel {lm.name}; budget {args.budget_calls or f'{args.budget_trials} trial-equivalents'} of model "
           f"calls per search arm, dev-limit {args.dev_limit}, test-limit {args.test_limit}, seed {args.seed}, "
           f"{args.threads} threads; 95% percentile bootstrap CIs; files in {workdir}")
+    print(count_check(rows))
     print(timing(rows, spreads, task_seconds))
     if args.json:
         out = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
