@@ -223,30 +223,34 @@ def fixed_space(raw: dict[str, Any], arm: str, seed: int) -> dict[str, Any]:
 
 def new_arm_space(raw: dict[str, Any], out: Path, budget_trials: int, new_space: Path | None,
                   new_propose: dict[str, Any] | None) -> ArmSpace:
-    """Base space + formats + screened proposal with reflection, each block tried on its own
-    with promptsearch's parser; what it rejects is left out and listed in `degraded`."""
+    """Base space + formats + screened proposal with reflection. Each addition (the formats block,
+    each propose key) is tried on its own with promptsearch's parser; what it rejects is left out
+    and listed in `degraded`. A --new-space file is used as given, plus --new-propose if any."""
     from promptsearch.errors import UserError
 
-    if new_space is not None:  # a complete space file, used as given
+    if new_space is not None:
         raw = read_space(new_space)
         raw.setdefault("name", new_space.stem)
+        additions = [("formats", raw["formats"])] if "formats" in raw else []
+        additions += [(f"propose.{k}", v) for k, v in (new_propose or {}).items()]
+    else:
+        additions = [("formats", NEW_FORMATS)]
+        additions += [(f"propose.{k}", v) for k, v in (NEW_PROPOSE if new_propose is None else new_propose).items()]
+    kept = {k: v for k, v in raw.items() if k != "formats"}
+    kept["propose"] = dict(raw.get("propose") or today_propose(budget_trials))
     result = ArmSpace(out)
-    propose = dict(raw.get("propose") or today_propose(budget_trials))
-    trials = [("formats", {"formats": raw.get("formats", NEW_FORMATS)})]
-    for key, value in (new_propose if new_propose is not None else NEW_PROPOSE).items():
-        trials.append((f"propose.{key}", {"propose": {**propose, key: value}}))
-    kept = {k: v for k, v in raw.items() if k not in ("formats", "propose")}
-    kept["propose"] = propose
-    for what, block in trials:
+    for what, value in additions:
+        trial = {**kept, "propose": dict(kept["propose"])}
+        if what == "formats":
+            trial["formats"] = value
+        else:
+            trial["propose"][what.split(".", 1)[1]] = value
         try:
-            write_space({**kept, **block}, out)
+            write_space(trial, out)
         except UserError as e:
             result.degraded.append(f"{what} left out: " + str(e).replace(str(out), "the new arm's space"))
             continue
-        if "formats" in block:
-            kept["formats"] = block["formats"]
-        else:
-            kept["propose"] = block["propose"]
+        kept = trial
         result.features.append(what)
     write_space(kept, out)
     return result
