@@ -75,7 +75,7 @@ def format_spread(store: Store, record: SearchRecord, entry: Entry, lm, *, limit
     or {"spread": None, "why": ...}."""
     dims = format_dims(store, record, entry, prefix)
     if not dims:
-        return {"spread": None, "why": "no format dimensions in this search (formats not searched)"}
+        return {"spread": None, "why": "formats not searched: the search has no format dimensions"}
     from promptsearch.data.dataset import load_split
     from promptsearch.evaluate.evaluator import Evaluator
     from promptsearch.search.params import build_candidate
