@@ -86,7 +86,7 @@ def format_spread(store: Store, record: SearchRecord, entry: Entry, lm, *, limit
     train, test = load_split(task, "train"), load_split(task, "test", limit)
     evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
     own = {k: (row.params or {}).get(k) for k in dims}
-    scores = []
+    scores: list[dict[str, Any]] = []  # {"format": {param: choice}, "test": score}
     for combo in variants(dims, own, most, seed):
         params = {**(row.params or {}), **combo, "instruction": 0}
         params.pop("format_custom_names", None)  # the names of field_names 'task', stored only with it
@@ -97,9 +97,9 @@ def format_spread(store: Store, record: SearchRecord, entry: Entry, lm, *, limit
             return {"spread": None, "why": "re-rendering the winner with its own format did not reproduce "
                                            "the scored prompt; cannot vary the format alone"}
         scores.append({"format": combo, "test": evaluator.evaluate(prompt, test).score})
-    values = [s["test"] for s in scores]
-    return {"spread": max(values) - min(values), "best": max(scores, key=lambda s: s["test"]),
-            "worst": min(scores, key=lambda s: s["test"]), "scores": scores, "examples": len(test)}
+    best, worst = max(scores, key=lambda s: s["test"]), min(scores, key=lambda s: s["test"])
+    return {"spread": best["test"] - worst["test"], "best": best, "worst": worst, "scores": scores,
+            "examples": len(test)}
 
 
 def target_verdict(rows: list[dict[str, Any]], new: str = "new", hand: str = "hand") -> dict[str, Any]:

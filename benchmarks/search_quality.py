@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -104,10 +105,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [t for t in args.tasks if t not in TASKS]
     if unknown:
         p.error(f"--tasks: unknown {', '.join(unknown)}; known: {', '.join(TASKS)}")
-    missing = [t for t in args.tasks if TASKS[t].folder and not (args.data / TASKS[t].folder).is_dir()]
+    missing = [f for f in (TASKS[t].folder for t in args.tasks) if f and not (args.data / f).is_dir()]
     if missing:
-        p.error(f"--data: {args.data} has no {', '.join(TASKS[t].folder for t in missing)}; give the shared "
-                f"datasets folder (../shared/datasets)")
+        p.error(f"--data: {args.data} has no {', '.join(missing)}; give the shared datasets folder "
+                f"(../shared/datasets)")
     args.new_propose_map = yaml.safe_load(args.new_propose) if args.new_propose else None
     if args.new_propose_map is not None and not isinstance(args.new_propose_map, dict):
         p.error("--new-propose: must be a YAML mapping, e.g. '{methods: [induction, reflection]}'")
@@ -207,7 +208,7 @@ def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, li
         if arm in args.arms:
             rows.append(held_out(args, lm, bench, runs[arm], arm, hand_json))
             log.warning("  %s", one_line(rows[-1]))
-    spread = {"spread": None, "why": "the new arm did not run"}
+    spread: dict[str, Any] = {"spread": None, "why": "the new arm did not run"}
     if "new" in runs:
         r, start = runs["new"], time.perf_counter()
         spread = format_spread(r["store"], r["record"], ps.best(r["store"], r["record"]), lm,
@@ -258,7 +259,7 @@ def timing(rows: list[dict], spreads: dict, task_seconds: dict) -> str:
     """Where the time went: per arm (search + test verdict wall seconds, summed over tasks; CPU
     seconds of this process, which on a shared machine say more than the wall clock), the spreads,
     the tasks."""
-    arms = {}
+    arms: dict[str, list[float]] = {}  # arm: [search s, test s, cpu s]
     for r in rows:
         a = arms.setdefault(r["arm"], [0.0, 0.0, 0.0])
         a[0], a[1] = a[0] + r["search_seconds"], a[1] + r["test_seconds"]
