@@ -38,6 +38,7 @@ from transformers.cache_utils import DynamicLayer
 from promptsearch.lm import attention, plan
 from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, LoglikelihoodRequest,
                                   LoglikelihoodResult)
+from promptsearch.lm.usage import UsageCounter
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class HFLM(LM):
         attention.use_grouped_sdpa(model)  # faster masked attention on CPU, same arithmetic
         self.packs = self._check_packing()
         self.stats.clear()  # the checks' work is not the caller's
+        self._usage = UsageCounter()  # calls and tokens as an API would bill them (lm/usage.py)
 
     # ------------------------------------------------------------------ the LM interface
 
@@ -105,6 +107,11 @@ class HFLM(LM):
     @property
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    @property
+    def usage(self) -> dict[str, float]:
+        """Totals since load (lm/usage.py): calls, prompt and completion tokens, seconds."""
+        return self._usage.snapshot()
 
     def count_tokens(self, text: str) -> int:
         return len(self.tok_encode(text))
@@ -130,7 +137,14 @@ class HFLM(LM):
         empty = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                  else self.tokenizer.eos_token_id]
         pairs = [plan.encode_pair(self.tok_encode, r.context, r.continuation, empty) for r in requests]
-        out: list[LoglikelihoodResult] = [LoglikelihoodResult(0.0, 0, True)] * len(requests)
+        with self._usage.timed():
+            out = self._loglikelihood(pairs)
+        self._usage.add(calls=len(requests), prompt_tokens=sum(len(c) + len(t) for c, t in pairs))
+        return out
+
+    def _loglikelihood(self, pairs: list[tuple[list[int], list[int]]]) -> list[LoglikelihoodResult]:
+        """One result per (context ids, continuation ids) pair: the engine of the module docstring."""
+        out: list[LoglikelihoodResult] = [LoglikelihoodResult(0.0, 0, True)] * len(pairs)
         rows = plan.plan_rows(pairs, self.max_length)
         groups = plan.prefix_groups(rows)
         if self.merge_groups and self.packs and len(groups) > 1:
@@ -149,7 +163,15 @@ class HFLM(LM):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         from promptsearch.lm.generation import generate
 
-        return generate(self, requests)
+        with self._usage.timed():
+            out = generate(self, requests)
+        self._usage.add(calls=sum(r.num_return_sequences for r in requests),
+                        prompt_tokens=sum(r.num_return_sequences * self._context_tokens(r.context) for r in requests),
+                        completion_tokens=sum(self.count_tokens(t) for res in out for t in res.texts))
+        return out
+
+    def _context_tokens(self, context: str) -> int:
+        return max(1, min(len(self.tok_encode(context)), self.max_length))
 
     # ------------------------------------------------------------------ the engine
     # prefix_kv, hidden_states, logits and with_backoff are the engine's steps that batched

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +29,7 @@ from promptsearch.errors import ConfigError, UserError
 from promptsearch.lm.backends import BACKENDS
 from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, LoglikelihoodRequest,
                                   LoglikelihoodResult)
+from promptsearch.lm.usage import USAGE_KEYS, UsageCounter, record_usage, usage_snapshot  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ logging.getLogger("dspy.clients.lm").addFilter(_QuietTruncation())
 
 _START, _END = "<|im_start|>", "<|im_end|>"
 ROLES = ("system", "user", "assistant")
-USAGE_KEYS = ("calls", "prompt_tokens", "completion_tokens", "cost_usd", "unpriced_calls", "seconds")
 
 
 def is_remote_spec(spec: str | None) -> bool:
@@ -92,24 +91,6 @@ class RemoteBackend:
     load = staticmethod(load_remote)
 
 
-def usage_snapshot(lm: LM) -> dict[str, float] | None:
-    """The model's usage totals (RemoteLM.usage), or None for a model that keeps none (local ones)."""
-    usage = getattr(lm, "usage", None)
-    return dict(usage) if isinstance(usage, dict) else None
-
-
-def record_usage(trial, lm: LM, before: dict[str, float] | None) -> None:
-    """Store what `lm` used since `before` as the trial's user attributes `lm_calls`,
-    `lm_prompt_tokens`, `lm_completion_tokens`, `lm_cost_usd`, `lm_unpriced_calls`, `lm_seconds`.
-    The search loop calls it just before telling Optuna the trial's result (a no-op for local models)."""
-    now = usage_snapshot(lm)
-    if before is None or now is None:
-        return
-    for key, value in now.items():
-        used = value - before.get(key, 0)
-        trial.set_user_attr(f"lm_{key}", round(used, 6) if isinstance(used, float) else used)
-
-
 def to_chatml(messages: list[dict[str, str]]) -> str:
     body = "".join(f"{_START}{m['role']}\n{m['content']}{_END}\n" for m in messages)
     return body + f"{_START}assistant\n"
@@ -148,8 +129,7 @@ class RemoteLM(LM):
         # Our evaluator caches results in the database; DSPy's own response cache would only
         # duplicate that on disk.
         self.client = dspy.LM(model, cache=False, num_retries=num_retries, **extra)
-        self._lock = threading.Lock()
-        self._usage = {k: 0.0 if k in ("cost_usd", "seconds") else 0 for k in USAGE_KEYS}
+        self._usage = UsageCounter()
         self.load_info = {"source": model, "api_base": api_base}
 
     # ------------------------------------------------------------------ the LM interface
@@ -159,8 +139,7 @@ class RemoteLM(LM):
         """Totals since this object was made: calls, prompt and completion tokens, estimated USD
         cost (calls without a known price are counted in unpriced_calls), and seconds spent in
         calls (summed over threads, so it can exceed the wall time)."""
-        with self._lock:
-            return dict(self._usage)
+        return self._usage.snapshot()
 
     @property
     def max_length(self) -> int:
@@ -220,16 +199,9 @@ class RemoteLM(LM):
     def _count(self, response, seconds: float) -> None:
         usage = response.usage
         cost = _estimate_cost(response, self.model)
-        with self._lock:
-            u = self._usage
-            u["calls"] += 1
-            u["prompt_tokens"] += usage.input_tokens or 0
-            u["completion_tokens"] += usage.output_tokens or 0
-            u["seconds"] += seconds
-            if cost is None:
-                u["unpriced_calls"] += 1
-            else:
-                u["cost_usd"] += cost
+        self._usage.add(calls=1, prompt_tokens=usage.input_tokens or 0,
+                        completion_tokens=usage.output_tokens or 0, seconds=seconds,
+                        **({"unpriced_calls": 1} if cost is None else {"cost_usd": cost}))
 
 
 def _estimate_cost(response, model: str) -> float | None:
