@@ -28,7 +28,7 @@ from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
-           "load_lm", "load_space", "load_task", "optimize", "resume", "run_search", "write_report"]
+           "load_lm", "load_space", "load_task", "optimize", "plan", "resume", "run_search", "write_report"]
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -64,34 +64,51 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
 
 def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
                on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
-               pruner: Any = None) -> RunSummary:
+               pruner: Any = None, budget: Any = None) -> RunSummary:
     """Run `trials` more trials (complete or pruned). A stopped search continues where it was;
     one whose data or metric file changed since it was created is refused (UserError).
     `sampler` / `pruner`: an Optuna sampler or pruner object for this run, instead of the one
-    the search's settings name (each trial records its class)."""
+    the search's settings name (each trial records its class). `budget` ("calls=5000,tokens=2e6"
+    or {"calls": 5000}) sets or raises the stored budget; the run stops before crossing it and
+    says why in `RunSummary.stopped`."""
     result = service.resume(store, search, trials, lm=lm, hooks=service.Hooks(on_trial=on_trial),
-                            sampler=sampler, pruner=pruner)
+                            sampler=sampler, pruner=pruner, budget=budget)
     assert result.summary is not None
     return result.summary
 
 
 def resume(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
            on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
-           pruner: Any = None) -> RunSummary:
+           pruner: Any = None, budget: Any = None) -> RunSummary:
     """`promptsearch resume`: the same as run_search on an existing search."""
-    return run_search(store, search, trials, lm=lm, on_trial=on_trial, sampler=sampler, pruner=pruner)
+    return run_search(store, search, trials, lm=lm, on_trial=on_trial, sampler=sampler, pruner=pruner,
+                      budget=budget)
 
 
 def optimize(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "search_spaces/default.yaml", *,
              trials: int = 20, name: str | None = None, model: str = "smollm2", db: str = DEFAULT_URL,
-             lm: LM | None = None, **settings: Any) -> tuple[Store, SearchRecord]:
+             lm: LM | None = None, budget: Any = None, dry_run: bool = False, **settings: Any) -> Any:
     """`promptsearch optimize` in one call: create the search and run it. Returns (store, search).
     `sampler` and `pruner` may be names (stored with the search) or Optuna objects (used for
-    this run; the search stores the default names)."""
+    this run; the search stores the default names). `budget`: "calls=5000,seconds=600" or a
+    dict, stored with the search. `dry_run=True` runs nothing, writes nothing and returns the
+    Plan (as `plan`)."""
+    if dry_run:
+        return plan(task, space, trials=trials, name=name, model=model, db=db, lm=lm, budget=budget, **settings)
     objects = {k: settings.pop(k) for k in ("sampler", "pruner") if not isinstance(settings.get(k, ""), str)}
     result = service.optimize(db, task, space, trials=trials, name=name, model=model, lm=lm,
-                              settings=_settings(settings, "optimize"), **objects)
+                              settings=_settings(settings, "optimize"), budget=budget, **objects)
     return result.store, result.record
+
+
+def plan(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "search_spaces/default.yaml", *,
+         trials: int = 20, name: str | None = None, model: str = "smollm2", db: str = DEFAULT_URL,
+         lm: LM | None = None, budget: Any = None, **settings: Any):
+    """`promptsearch optimize --dry-run`: the Plan of a search (trials, model calls and tokens per
+    trial, by strategy, for bootstrapping and proposal rounds; `.total`, `.to_dict()`), after
+    every check `optimize` makes. Nothing is scored and nothing is written."""
+    return service.plan(db, task, space, trials=trials, name=name, model=model, lm=lm,
+                        settings=_settings(settings, "plan"), budget=budget)
 
 
 def best(store: Store, search: SearchRecord | str) -> Entry:

@@ -54,11 +54,18 @@ def add_parsers(sub, common) -> None:
     opt.add_argument("--workers", type=ranged("--workers", "workers"), default=1,
                      help="run the trials in N worker processes sharing the --trials target (default: 1, "
                           "in this process); more can join with `promptsearch worker NAME`")
+    opt.add_argument("--budget", action="append", metavar="KIND=N",
+                     help="stop before the search spends more than this: calls=5000, tokens=2e6 (prompt + "
+                          "generated), seconds=600 or (remote models) dollars=2.5; repeat or comma-separate")
+    opt.add_argument("--dry-run", action="store_true",
+                     help="print the planned trials, model calls and tokens, and write nothing")
 
     res = sub.add_parser("resume", parents=[common], help="continue a stopped search")
     res.set_defaults(func=resume)
     res.add_argument("name")
     res.add_argument("--trials", type=ranged("--trials", "trials"), required=True, help="more trials to complete")
+    res.add_argument("--budget", action="append", metavar="KIND=N",
+                     help="set or raise the search's budget (calls, tokens, seconds, dollars), e.g. calls=8000")
 
     show = sub.add_parser("show", parents=[common], help="settings, trial counts and leaderboard")
     show.set_defaults(func=show_search)
@@ -82,13 +89,21 @@ def optimize(args: argparse.Namespace) -> int:
                               chunk_size=args.chunk_size, api_base=args.api_base, proposer=args.proposer,
                               proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring,
                               parallel_candidates=args.parallel_candidates)
+    if args.dry_run:
+        plan = service.plan(args.db, args.task, args.space, trials=args.trials, name=args.name, model=args.model,
+                            settings=settings, budget=args.budget, hooks=display.hooks())
+        console.print(display.plan_table(plan))
+        for note in plan.notes:
+            console.print(note, style="dim", markup=False, highlight=False)
+        return 0
     result = service.optimize(args.db, args.task, args.space, trials=args.trials, name=args.name,
-                              model=args.model, settings=settings, workers=args.workers, hooks=display.hooks())
+                              model=args.model, settings=settings, workers=args.workers, hooks=display.hooks(),
+                              budget=args.budget)
     return show_run(result)
 
 
 def resume(args: argparse.Namespace) -> int:
-    return show_run(service.resume(args.db, args.name, args.trials, hooks=display.hooks()))
+    return show_run(service.resume(args.db, args.name, args.trials, hooks=display.hooks(), budget=args.budget))
 
 
 def show_run(result: service.RunResult) -> int:
@@ -100,6 +115,8 @@ def show_run(result: service.RunResult) -> int:
         console.print(f"marked {len(result.summary.failed_stale)} trial(s) left running by a stopped process "
                       f"as failed")
     console.print(display.run_summary_line(result.summary))
+    if result.summary.stopped:
+        console.print(result.summary.stopped, style="bold", markup=False, highlight=False)
     console.print(display.leaderboard_table(leaderboard(store, record, 5)))
     console.print(display.best_prompt_panel(best(store, record)))
     return 0
@@ -107,7 +124,8 @@ def show_run(result: service.RunResult) -> int:
 
 def show_search(args: argparse.Namespace) -> int:
     view = service.overview(args.db, args.name, args.top)
-    console.print(display.settings_table(view.record, view.counts, mask_url(args.db)))
+    console.print(display.settings_table(view.record, view.counts, mask_url(args.db),
+                                         display.budget_rows(view.budget, view.spent)))
     if view.entries:
         console.print(display.leaderboard_table(view.entries))
         if view.feedback:

@@ -122,7 +122,8 @@ def run_summary_line(summary: RunSummary) -> str:
             f"{summary.examples_computed} examples scored by the model at {rate:.1f} examples/s")
 
 
-def settings_table(record: SearchRecord, counts: dict[str, int], db: str) -> Table:
+def settings_table(record: SearchRecord, counts: dict[str, int], db: str,
+                   extra: list[tuple[str, str]] = ()) -> Table:
     table = Table(show_header=False, title=f"Search '{record.name}'", title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -133,6 +134,7 @@ def settings_table(record: SearchRecord, counts: dict[str, int], db: str) -> Tab
             ("space", f"{space['name']} ({space.get('source', '')})"), ("model", record.model)]
     rows += [(k, str(v)) for k, v in record.settings.items() if v is not None]
     rows.append(("trials", ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"))
+    rows += list(extra)
     for k, v in rows:
         table.add_row(k, v)
     return table
@@ -186,3 +188,36 @@ def proposals_table(rows: list[dict]) -> Table:
                       ",".join(str(p) for p in r["parents"]) or "-", ",".join(map(str, r["trials"])) or "-",
                       f"{r['best']:.4f}" if r["best"] is not None else "-")
     return table
+
+
+def plan_table(plan) -> Table:
+    """`optimize --dry-run`: the planned cost (search/dryrun.Plan), nothing run, nothing written."""
+    table = Table(title=f"Dry run: {plan.name} ({plan.trials} trials on {plan.dev_examples} dev examples, "
+                        f"model {plan.model}, pruner {plan.pruner}); nothing was written", title_justify="left")
+    for col in ("", "model calls", "prompt tokens", "generated tokens", "tokens"):
+        table.add_column(col, justify="left" if not col else "right")
+
+    def row(label: str, c) -> None:
+        table.add_row(label, f"{c.calls:,.0f}", f"{c.prompt_tokens:,.0f}", f"{c.completion_tokens:,.0f}",
+                      f"{c.tokens:,.0f}")
+    row("per trial (mean)", plan.per_trial)
+    if len(plan.by_strategy) > 1:
+        for name, c in sorted(plan.by_strategy.items()):
+            row(f"  {name}", c)
+    row(f"{plan.trials} trials", plan.trial_cost)
+    if plan.bootstrap.calls:
+        row("bootstrap (once)", plan.bootstrap)
+    if plan.proposal_rounds:
+        row(f"{plan.proposal_rounds} proposal rounds ({plan.proposer})", plan.proposals)
+    row("total", plan.total)
+    return table
+
+
+def budget_rows(budget, spent) -> list[tuple[str, str]]:
+    """`show`: the stored budget and what the trials spent (search/budget.py)."""
+    used = (f"{spent.calls:,.0f} calls, {spent.tokens:,.0f} tokens, {spent.seconds:,.1f} s"
+            + (f", {spent.dollars:.4f} USD" if spent.dollars else ""))
+    rows = [("spent", used)]
+    if budget:
+        rows.insert(0, ("budget", budget.describe()))
+    return rows

@@ -42,6 +42,8 @@ def worker(args: argparse.Namespace) -> int:
     s = result.summary
     console.print(f"this worker finished {s.finished} trials in {s.wall_seconds:.1f}s; "
                   f"the search has {s.search_finished} of {s.target}", highlight=False)
+    if s.stopped:
+        console.print(s.stopped, style="bold", markup=False, highlight=False)
     return 0
 
 

@@ -26,6 +26,14 @@ LIMITS: dict[str, tuple[int, int]] = {
     "grace": (1, 7 * 24 * 3600),
     "port": (1, 65535),
     "any_port": (0, 65535),  # serve: 0 picks a free port
+    "budget_calls": (1, 10**12),  # optimize --budget calls=N
+    "budget_tokens": (1, 10**15),  # optimize --budget tokens=N (prompt + generated)
+}
+
+# Numbers that may have a fractional part: (lowest, highest), both allowed.
+FLOAT_LIMITS: dict[str, tuple[float, float]] = {
+    "budget_seconds": (1.0, 366 * 24 * 3600.0),  # optimize --budget seconds=S (a year at most)
+    "budget_dollars": (0.0001, 1_000_000.0),  # optimize --budget dollars=D (remote models)
 }
 
 
@@ -39,3 +47,16 @@ def check_int(where: str, value: Any, kind: str) -> int:
     if value > high:
         raise ConfigError(f"{where} must be at most {high}, got {excerpt(value)}")
     return value
+
+
+def check_float(where: str, value: Any, kind: str) -> float:
+    """`value` as a finite float within FLOAT_LIMITS[kind]; ConfigError naming `where` otherwise."""
+    low, high = FLOAT_LIMITS[kind]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+            or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where} must be a number from {low:g} to {high:g}, got {excerpt(value)}")
+    if value < low:
+        raise ConfigError(f"{where} must be at least {low:g}, got {excerpt(value)}")
+    if value > high:
+        raise ConfigError(f"{where} must be at most {high:g}, got {excerpt(value)}")
+    return float(value)

@@ -29,9 +29,9 @@ from promptsearch.data.metrics import check_metric
 from promptsearch.errors import ConfigError, UserError, excerpt
 from promptsearch.evaluate.evaluator import Decoding, Evaluator, ExampleResult
 from promptsearch.lm.base import LM
-from promptsearch.lm.remote import record_usage, usage_snapshot
 from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
+from promptsearch.search.budget import UsageMeter, stop_reason
 from promptsearch.search.claims import Claims
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
@@ -86,6 +86,7 @@ class RunSummary:
     model_seconds: float = 0.0
     wall_seconds: float = 0.0
     failed_stale: list[int] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped before its trials (a budget: search/budget.py)
 
 
 def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, model: str,
@@ -184,6 +185,7 @@ class SearchContext:
     dynamic_instructions: bool = False  # set by a proposal hook: the pool may grow
     fidelity: Fidelity = field(default_factory=lambda: fidelity(optuna.pruners.NopPruner(), 1))
     trial_attrs: dict[str, str] = field(default_factory=dict)  # recorded on every trial of the run
+    meter: UsageMeter | None = None  # stores each trial's model usage (search/budget.py)
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
@@ -205,7 +207,8 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     return SearchContext(store, record, lm, task, space, settings, train, dev, study,
                          evaluator, list(space.instructions), Claims(store, record, study), demos,
                          fidelity=run_fidelity,
-                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {})
+                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {},
+                         meter=UsageMeter(lm))
 
 
 def open_run(store: Store, record: SearchRecord, lm: LM, seed_offset: int = 0, *,
@@ -262,6 +265,10 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
     all_hooks = [*space_hooks(ctx), *hooks]
     from promptsearch.search import batch  # it builds on this module
     while finished < target:
+        summary.stopped = stop_reason(ctx.study, record.name)
+        if summary.stopped:
+            log.info("%s", summary.stopped)
+            break
         for hook in all_hooks:
             hook(ctx)
         trials = batch.claim(ctx, target - finished)  # no target: this run runs its own n_trials
@@ -296,14 +303,13 @@ def run_trial(ctx: SearchContext, trial: optuna.Trial, finished: int, target: in
 
 
 def _run_trial(ctx: SearchContext, trial: optuna.Trial) -> tuple[str, float, int, float]:
-    used = usage_snapshot(ctx.lm)  # remote models count tokens and cost; stored per trial
     try:
         prompt = _prepare_trial(trial, ctx)
         score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.fidelity)
         state = "complete"
     except _Pruned as p:
         state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
-    record_usage(trial, ctx.lm, used)
+    ctx.meter.record(trial)  # model calls, tokens, cost and time: what budgets are spent in
     if state == "complete":
         ctx.claims.finish(trial, score)
     else:

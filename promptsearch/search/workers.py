@@ -26,6 +26,7 @@ from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LM
 from promptsearch.search import batch
+from promptsearch.search.budget import stop_reason
 from promptsearch.search.runner import TrialEvent, open_run, space_hooks
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
@@ -40,6 +41,7 @@ class WorkerSummary:
     search_finished: int = 0  # finished trials in the search, by every worker
     failed_stale: list[int] = field(default_factory=list)
     wall_seconds: float = 0.0
+    stopped: str | None = None  # why it stopped before the target (a budget: search/budget.py)
 
 
 def join(store: Store, record: SearchRecord, more: int | None) -> int:
@@ -63,6 +65,9 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
         target = store.trial_target(record) or 0
         counts = slot_counts(ctx.study)
         if counts.finished >= target:
+            break
+        summary.stopped = stop_reason(ctx.study, record.name)
+        if summary.stopped:
             break
         trials = []
         if counts.finished + counts.running < target:  # room, unless another worker is faster

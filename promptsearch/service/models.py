@@ -52,3 +52,10 @@ def check_model(task: TaskSpec, lm: LM, model: str) -> None:
                         f"use a local model, or drop `labels` from {task.source or 'the task'} to score "
                         f"by generation")
     check_context(task, lm)
+
+
+def is_remote(spec: str) -> bool:
+    """A `provider/model` spec served by an API (it has a price: `--budget dollars`)."""
+    from promptsearch.lm.remote import is_remote_spec
+
+    return isinstance(spec, str) and is_remote_spec(spec)

@@ -96,16 +96,22 @@ class Overview:
     pruned: list[FrozenTrial]
     proposals: list[dict]
     feedback: list[dict]  # the metric's feedback on the best trial's lowest-scoring dev examples
+    budget: Any = None  # search/budget.Budget (falsy: none)
+    spent: Any = None  # search/budget.Spent: what the trials used
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     check_int("--top", top, "top")
+    from promptsearch.search.budget import spent, stored_budget
+
     store = open_store(db, read_only=True)
     record = store.get_search(name)
     entries = leaderboard(store, record, top)
     feedback = trial_feedback(store, record, entries[0].trial) if entries else []
+    study = store.load_study(record)
     return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
-                    proposal_lineage(store, record), feedback)
+                    proposal_lineage(store, record), feedback, stored_budget(study),
+                    spent(study.get_trials(deepcopy=False)))
 
 
 def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | None:

@@ -17,6 +17,7 @@ from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
 from promptsearch.search import checks
+from promptsearch.search.budget import Budget, check_budget, parse_budget, store_budget, stored_budget
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import completed_trials, finished_trials, trial_value
 from promptsearch.search.runner import check_data, check_settings
@@ -52,11 +53,11 @@ def record_of(store: Store, search: SearchRecord | str) -> SearchRecord:
     return search if isinstance(search, SearchRecord) else store.get_search(search)
 
 
-def _existing_store(db: Store | str) -> Store | None:
+def _existing_store(db: Store | str, read_only: bool = False) -> Store | None:
     """The database if it already holds searches; None for one that does not exist yet (it is
     created only once every check has passed)."""
     try:
-        return open_store(db)
+        return open_store(db, read_only=read_only)
     except NotFoundError:
         return None
 
@@ -75,9 +76,10 @@ class NewSearch:
 
 
 def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *,
-                     name: str | None, model: str, settings: SearchSettings) -> NewSearch:
+                     name: str | None, model: str, settings: SearchSettings, read_only: bool = False) -> NewSearch:
     """Every check of a new search that needs no model: files, settings, name, data, model path.
-    Local model paths are stored resolved, so `resume` finds them from any folder."""
+    Local model paths are stored resolved, so `resume` finds them from any folder. `read_only`:
+    an existing database is only read (a dry run)."""
     task, space = as_task(task), as_space(space)
     check_space(space)
     if name is None:  # the task's name: a bad one is the task file's field, not a flag
@@ -89,7 +91,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     if settings.proposer is not None:
         settings = replace(settings, proposer=models.stored_spec(settings.proposer, "--proposer"))
     check_data(task)
-    store = _existing_store(db)
+    store = _existing_store(db, read_only)
     if store is not None and store.find_search(name) is not None:  # fail before the model loads
         raise UserError(f"a search named '{name}' already exists in {store.shown_url}; "
                         f"continue it with `promptsearch resume {name} --trials N` or choose another --name")
@@ -118,11 +120,15 @@ def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, ho
 
 def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
              name: str | None = None, model: str = "smollm2", settings: SearchSettings | None = None,
-             workers: int = 1, lm: LM | None = None, hooks: Hooks = QUIET, **run_options: Any) -> RunResult:
+             workers: int = 1, lm: LM | None = None, hooks: Hooks = QUIET, budget: Any = None,
+             **run_options: Any) -> RunResult:
     """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
-    `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
+    `budget`: limits on calls, tokens, seconds or dollars (search/budget.py), stored with the
+    search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
     check_int("--trials", trials, "trials")
     check_int("--workers", workers, "workers")
+    limits = parse_budget(budget)
+    check_budget(limits, models.is_remote(model), model)
     new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings())
     if lm is None:
         lm = load_checked(new.model, new.settings, new.task, hooks)
@@ -133,20 +139,25 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
         lm = None
         gc.collect()
         store, record = create(new, trials)
+        set_budget(store, record, limits, hooks)
         hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
                    f"model {new.model}, {workers} workers")
         return run_pool(store, record, workers, trials, hooks)
     store, record = create(new, trials)
+    set_budget(store, record, limits, hooks)
     hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, model {lm.name}")
     return run(store, record, lm, trials, hooks, **run_options)
 
 
 def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
-           hooks: Hooks = QUIET, **run_options: Any) -> RunResult:
-    """Run `trials` more trials of a stored search with its stored task, space, model and settings."""
+           hooks: Hooks = QUIET, budget: Any = None, **run_options: Any) -> RunResult:
+    """Run `trials` more trials of a stored search with its stored task, space, model and settings.
+    `budget` replaces the stored limits of the kinds it names (e.g. raises calls=...)."""
     check_int("--trials", trials, "trials")
+    limits = parse_budget(budget)
     store = open_store(db)
     record = record_of(store, search)
+    check_budget(limits, models.is_remote(record.model), record.model)
     check_unchanged(record)  # before the model loads and before anything is written
     task, _, settings = open_parts(record)
     check_settings(settings)
@@ -156,8 +167,51 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM |
     else:
         models.check_model(task, lm, record.model)
     store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
+    if limits:
+        set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)
     hooks.note(f"resuming {record.name} ({len(completed_trials(store, record))} completed trials so far)")
     return run(store, record, lm, trials, hooks, **run_options)
+
+
+def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
+         name: str | None = None, model: str = "smollm2", settings: SearchSettings | None = None,
+         lm: LM | None = None, hooks: Hooks = QUIET, budget: Any = None) -> Any:
+    """`optimize --dry-run`: every check of `optimize`, then the planned trials, model calls and
+    tokens (search/dryrun.py). Writes nothing, not even a new database file."""
+    from promptsearch.search.dryrun import plan_search
+
+    check_int("--trials", trials, "trials")
+    limits = parse_budget(budget)
+    check_budget(limits, models.is_remote(model), model)
+    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings(),
+                           read_only=True)
+    if lm is None:
+        lm = load_checked(new.model, new.settings, new.task, hooks)
+    else:
+        models.check_model(new.task, lm, new.model)
+    preflight(new, lm, hooks)
+    with hooks.status("estimating the search's cost …"):
+        result = plan_search(new.name, new.task, new.space, new.settings, lm, trials, new.model)
+    if limits:
+        result.notes.append(_budget_note(limits, result))
+    return result
+
+
+def _budget_note(budget: Budget, plan: Any) -> str:
+    """How many trials the budget allows at the planned cost per trial."""
+    parts = []
+    for kind, limit in (("calls", budget.calls), ("tokens", budget.tokens)):
+        per = getattr(plan.per_trial, kind)
+        if limit is not None and per > 0:
+            parts.append(f"{kind}={limit:,} allows about {int(limit // per):,} trials")
+    return "budget: " + ("; ".join(parts) if parts else budget.describe())
+
+
+def set_budget(store: Store, record: SearchRecord, budget: Budget | None, hooks: Hooks = QUIET) -> None:
+    """Store the search's budget (in its study: workers and `resume` read it from there)."""
+    if budget:
+        store_budget(store.load_study(record), budget)
+        hooks.note(f"budget: {budget.describe()}")
 
 
 def preflight(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> None:

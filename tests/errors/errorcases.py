@@ -183,6 +183,13 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "flag-seed-negative": lambda c: c.opt("--seed", "-1"),
     "flag-trials-huge": lambda c: c.opt("--trials", "99999999999999999999"),
     "flag-resamples-huge": lambda c: ["eval", "done", "--resamples", "1000000000"],
+    "flag-budget-not-kind-number": lambda c: c.opt("--budget", "calls"),
+    "flag-budget-unknown-kind": lambda c: c.opt("--budget", "money=3"),
+    "flag-budget-out-of-range": lambda c: c.opt("--budget", "calls=10,tokens=0"),
+    "flag-budget-twice": lambda c: c.opt("--budget", "calls=10", "--budget", "calls=20"),
+    "flag-budget-dollars-local": lambda c: c.opt("--budget", "dollars=2.5"),
+    "flag-budget-dry-run": lambda c: c.opt("--dry-run", "--budget", "seconds=0.5"),
+    "resume-budget-not-a-number": lambda c: ["resume", "done", "--trials", "1", "--budget", "calls=many"],
     "space-seed-huge": lambda c: (_write(c.space, c.space.read_text().replace("seed: 0", f"seed: {2**32}")), c.opt())[1],
     # --- checked before the first write (class 4)
     "model-no-weights-workers": lambda c: (_write(c.tmp / "ckpt" / "config.json", '{"model_type": "llama"}'),

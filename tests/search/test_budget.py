@@ -1,0 +1,184 @@
+"""Budgets (`optimize --budget`, search/budget.py): parsing, the usage each trial stores, the
+stop rule, and end to end on the real model: stop before crossing, stored, shown, raised by
+`resume --budget`, counted from the database after a resume."""
+from pathlib import Path
+
+import pytest
+
+from promptsearch.cli.main import main
+from promptsearch.config import load_space, load_task
+from promptsearch.errors import ConfigError
+from promptsearch.lm.usage import UsageCounter
+from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search.budget import Budget, parse_budget, spent, stop_reason, stored_budget, store_budget
+from promptsearch.storage import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+TASK = ROOT / "examples" / "review_sentiment.yaml"
+SPACE = """name: small
+instructions: ["Classify the {inputs}. Answer with one of: {labels}.", "Is the {inputs} {labels}?", ""]
+demos: {counts: [0, 1], selection: [random]}
+cot_triggers: [null]
+templates: [plain]
+"""
+
+
+# ---------------------------------------------------------------------------------- parsing
+
+@pytest.mark.parametrize("value, expected", [
+    ("calls=5000", Budget(calls=5000)),
+    ("tokens=2e6", Budget(tokens=2_000_000)),
+    (["seconds=600", "dollars=2.5"], Budget(seconds=600.0, dollars=2.5)),
+    ("calls=10, tokens=1000", Budget(calls=10, tokens=1000)),
+    ({"calls": 7}, Budget(calls=7)),
+    (None, None),
+])
+def test_parse_budget(value, expected):
+    assert parse_budget(value) == expected
+
+
+@pytest.mark.parametrize("value, message", [
+    ("calls", "is not KIND=NUMBER"),
+    ("money=3", "'money' is not a budget kind; allowed: calls, tokens, seconds, dollars"),
+    ("calls=lots", "--budget calls: 'lots' is not a number"),
+    ("calls=0", "--budget calls must be at least 1"),
+    ("calls=2.5", "--budget calls must be an integer"),
+    ("tokens=1e30", "--budget tokens must be at most"),
+    ("seconds=nan", "--budget seconds must be a number"),
+    ("dollars=inf", "--budget dollars must be a number"),
+    (["calls=5", "calls=6"], "calls is given twice"),
+    ("calls=5,", "is not KIND=NUMBER"),
+    ({}, "empty"),
+])
+def test_parse_budget_errors_are_one_line(value, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        parse_budget(value)
+    assert "\n" not in str(e.value)
+
+
+def test_merged_raises_only_the_kinds_given():
+    assert Budget(calls=10, seconds=60.0).merged(Budget(calls=50)) == Budget(calls=50, seconds=60.0)
+
+
+# ---------------------------------------------------------------------- the stop rule (fake LM)
+
+class CountingFake:
+    """The scripted fake LM with usage counters (as every real backend has)."""
+
+    def __init__(self, fake):
+        self.fake, self.name, self._usage = fake, "fake-lm", UsageCounter()
+
+    def __getattr__(self, name):
+        return getattr(self.fake, name)
+
+    @property
+    def usage(self):
+        return self._usage.snapshot()
+
+    def loglikelihood(self, requests):
+        self._usage.add(calls=len(requests), prompt_tokens=10 * len(requests))
+        return self.fake.loglikelihood(requests)
+
+    def generate(self, requests):
+        self._usage.add(calls=len(requests), prompt_tokens=10 * len(requests), completion_tokens=len(requests))
+        return self.fake.generate(requests)
+
+
+def test_stops_before_the_next_trial_would_cross(tmp_path, tiny_task, tiny_space, fake_lm):
+    # tiny: 6 dev examples x 2 labels = 12 calls per trial (0 when every example is cached)
+    store = Store(f"sqlite:///{tmp_path}/b.db")
+    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    store_budget(store.load_study(record), Budget(calls=30))
+    summary = run_search(store, record, CountingFake(fake_lm), 10)
+    study = store.load_study(record)
+    used = spent(study.get_trials())
+    assert used.calls <= 30 and summary.completed < 10
+    assert all("lm_calls" in t.user_attrs and "wall_seconds" in t.user_attrs for t in study.trials)
+    assert summary.stopped.startswith("budget reached: ") and "resume b --trials N --budget calls=" in summary.stopped
+    assert used.calls + used.mean("calls") > 30  # it stopped because the next trial would cross
+
+
+def test_no_budget_changes_nothing(tmp_path, tiny_task, tiny_space, fake_lm):
+    store = Store(f"sqlite:///{tmp_path}/b.db")
+    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    summary = run_search(store, record, CountingFake(fake_lm), 3)
+    assert summary.completed == 3 and summary.stopped is None
+    assert stop_reason(store.load_study(record), "b") is None
+
+
+def test_already_crossed_stops_at_once(tmp_path, tiny_task, tiny_space, fake_lm):
+    store = Store(f"sqlite:///{tmp_path}/b.db")
+    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_search(store, record, CountingFake(fake_lm), 2)
+    store_budget(store.load_study(record), Budget(calls=1))
+    summary = run_search(store, record, CountingFake(fake_lm), 5)
+    assert summary.completed == 0 and "spent of 1" in summary.stopped
+
+
+# ---------------------------------------------------------------------------- the real model
+
+@pytest.fixture
+def real_model(monkeypatch, smollm):
+    """The CLI loads the real embedded model once per session (the fixture's)."""
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
+    return smollm
+
+
+def test_budget_end_to_end_on_the_real_model(tmp_path, capsys, real_model):
+    """4 dev examples x 2 labels = 8 calls per trial (unless cached): calls=20 allows 2 trials;
+    the search stops cleanly, says why, stores the budget; resume --budget raises it."""
+    (tmp_path / "space.yaml").write_text(SPACE)
+    db = ["--db", f"sqlite:///{tmp_path}/b.db"]
+    assert main(["optimize", str(TASK), "--space", str(tmp_path / "space.yaml"), "--trials", "10", "--name", "bud",
+                 "--dev-limit", "4", "--budget", "calls=20", *db]) == 0
+    out = capsys.readouterr().out
+    assert "budget reached:" in out and "of 20" in out
+    store = Store(db[1], create=False)
+    record = store.get_search("bud")
+    study = store.load_study(record)
+    assert stored_budget(study) == Budget(calls=20)
+    used = spent(study.trials)
+    first = used.trials
+    assert 1 <= first < 10 and used.calls <= 20
+    for t in study.trials:  # every trial stores what the real engine counted: 2 labels per dev example
+        assert t.user_attrs["lm_calls"] in (0, 2, 4, 6, 8) and t.user_attrs["lm_prompt_tokens"] > 0
+
+    assert main(["show", "bud", *db]) == 0
+    out = capsys.readouterr().out
+    assert "calls=20" in out and f"{used.calls:,.0f} calls" in out
+
+    # without a higher budget, resume stops at once and says so
+    assert main(["resume", "bud", "--trials", "5", *db]) == 0
+    assert "budget reached:" in capsys.readouterr().out
+    assert len(store.load_study(record).trials) == first
+
+    # raised: more trials run, and what was spent before the resume still counts
+    assert main(["resume", "bud", "--trials", "2", "--budget", "calls=1000", *db]) == 0
+    out = capsys.readouterr().out
+    assert "budget reached" not in out
+    study = store.load_study(record)
+    assert stored_budget(study) == Budget(calls=1000) and spent(study.trials).trials == first + 2
+
+
+def test_budget_errors_write_nothing(tmp_path, capsys):
+    db = tmp_path / "none.db"
+    for budget, message in (("calls=abc", "--budget calls: 'abc' is not a number"),
+                            ("dollars=2", "--budget dollars: model 'smollm2' is local and has no price")):
+        assert main(["optimize", str(TASK), "--budget", budget, "--db", f"sqlite:///{db}"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+        assert not db.exists()
+
+
+def test_api_budget_is_stored_and_raised(tmp_path, tiny_task, tiny_space, fake_lm):
+    import promptsearch as ps
+
+    lm = CountingFake(fake_lm)
+    db = f"sqlite:///{tmp_path}/api.db"
+    store, record = ps.optimize(tiny_task, tiny_space, trials=10, db=db, lm=lm, budget="calls=30")
+    assert stored_budget(store.load_study(record)) == Budget(calls=30)
+    before = len(store.load_study(record).trials)
+    assert before < 10
+    summary = ps.resume(store, record, 2, lm=lm, budget={"calls": 1000, "seconds": 3600})
+    assert summary.stopped is None and summary.completed == 2
+    assert stored_budget(store.load_study(record)) == Budget(calls=1000, seconds=3600.0)
