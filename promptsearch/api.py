@@ -28,7 +28,7 @@ from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
-           "load_lm", "load_space", "load_task", "optimize", "plan", "resume", "run_search", "write_report"]
+           "load_lm", "load_space", "load_task", "optimize", "plan", "probe", "resume", "run_search", "write_report"]
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -140,6 +140,18 @@ def evaluate_heldout(store: Store, search: SearchRecord | str, *, split: str = "
     verdict, _ = service.evaluate(store, search, split=split, baseline=baseline, limit=limit, lm=lm, save=save,
                                   **options)
     return verdict
+
+
+def probe(store: Store, search: SearchRecord | str, *, split: str = "dev", seed: int = 0,
+          limit: int | None = None, lm: LM | None = None, save: bool = True, **options: Any):
+    """`promptsearch probe`: the best prompt re-scored with its demos' labels shuffled, random, and
+    with no demos; returns a Probe (`.variants` with deltas and 95% intervals, `.finding`,
+    `.reading`), stored with the search by default. `options`: resamples, api_base."""
+    unknown = set(options) - {"resamples", "api_base"}
+    if unknown:
+        raise UserError(f"probe: unknown option '{sorted(unknown)[0]}'; options are resamples, api_base")
+    result, _ = service.probe(store, search, split=split, seed=seed, limit=limit, lm=lm, save=save, **options)
+    return result
 
 
 def write_report(store: Store, search: SearchRecord | str, path: str | Path, *, top: int = 10,

@@ -136,6 +136,9 @@ def show_search(args: argparse.Namespace) -> int:
         console.print(display.pruned_table(view.store, view.record, view.pruned))
     if view.proposals:
         console.print(display.proposals_table(view.proposals))
+    if view.probe:
+        console.print(display.probe_table(view.probe))
+        console.print(view.probe["reading"], style="bold", markup=False, highlight=False)
     return 0
 
 

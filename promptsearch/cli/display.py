@@ -213,6 +213,26 @@ def plan_table(plan) -> Table:
     return table
 
 
+def probe_table(p: dict) -> Table:
+    """A demo-label probe as stored (verdict/probe.Probe.to_dict()): each variant's score and its
+    difference from the original with 95% intervals."""
+    table = Table(title=f"Demo-label probe: {p['search']}, best prompt (trial {p['trial']}, {p['demos']} demos) on "
+                        f"{p['split']} ({p['examples']} examples, model {p['model']}, {p['metric']})",
+                  title_justify="left")
+    for col in ("demos", "labels kept", p["split"], "95% CI", "− original", "95% CI ", "p"):
+        table.add_column(col, justify="left" if col == "demos" else "right")
+    o = p["original"]
+    table.add_row("original", f"{o['kept']}/{p['demos']}", f"{o['score']['estimate']:.4f}",
+                  f"{o['score']['low']:.4f} – {o['score']['high']:.4f}", "", "", "")
+    for v in p["variants"]:
+        d, s = v["difference"], v["score"]
+        kept = f"{v['kept']}/{p['demos']}" if v["name"] != "none" else "-"
+        table.add_row(f"{v['name']} labels" if v["name"] != "none" else "no demos", kept, f"{s['estimate']:.4f}",
+                      f"{s['low']:.4f} – {s['high']:.4f}", f"{d['estimate']:+.4f}",
+                      f"{d['low']:+.4f} – {d['high']:+.4f}", f"{v['p_value']:.3g}")
+    return table
+
+
 def budget_rows(budget, spent) -> list[tuple[str, str]]:
     """`show`: the stored budget and what the trials spent (search/budget.py)."""
     used = (f"{spent.calls:,.0f} calls, {spent.tokens:,.0f} tokens, {spent.seconds:,.1f} s"

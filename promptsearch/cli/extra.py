@@ -28,6 +28,18 @@ def add_parsers(sub, common) -> None:
     ev.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000, help="bootstrap resamples")
     ev.add_argument("--api-base", help="remote models: the server's URL, if it moved since the search")
 
+    pr = sub.add_parser("probe", parents=[common],
+                        help="do the best prompt's demos teach the label mapping or only the format? re-score "
+                             "it with shuffled, random and no demo labels")
+    pr.set_defaults(func=probe)
+    pr.add_argument("name")
+    pr.add_argument("--split", default="dev", choices=("dev", "test"), help="split to score (default: dev)")
+    pr.add_argument("--limit", type=ranged("--limit", "limit"), help="score the first N examples of the split only")
+    pr.add_argument("--seed", type=ranged("--seed", "seed"), default=0,
+                    help="seed of the label shuffles and draws, and of the bootstrap")
+    pr.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000, help="bootstrap resamples")
+    pr.add_argument("--api-base", help="remote models: the server's URL, if it moved since the search")
+
     rep = sub.add_parser("report", parents=[common], help="write a self-contained HTML report of a search")
     rep.set_defaults(func=report)
     rep.add_argument("name")
@@ -85,6 +97,17 @@ def verdict_table(v) -> Table:
     table.add_row("difference", f"{v.test} p={v.p_value:.4g}", "", f"{d.estimate:+.4f}",
                   f"{d.low:+.4f} – {d.high:+.4f}", "")
     return table
+
+
+# --------------------------------------------------------------------------------------- probe
+
+def probe(args: argparse.Namespace) -> int:
+    result, row_id = service.probe(args.db, args.name, split=args.split, limit=args.limit, seed=args.seed,
+                                   resamples=args.resamples, api_base=args.api_base, hooks=display.hooks())
+    console.print(display.probe_table(result.to_dict()))
+    console.print(result.reading, style="bold", markup=False, highlight=False)
+    console.print(f"stored as probe {row_id} of search {result.search}", style="dim", markup=False)
+    return 0
 
 
 # -------------------------------------------------------------------------------------- report

@@ -70,6 +70,7 @@ class ReportData:
     verdict: dict[str, Any] | None = None
     proposals: list[Proposal] = field(default_factory=list)
     feedback: dict[int, list[dict]] = field(default_factory=dict)  # trial -> what its metric said
+    probe: dict[str, Any] | None = None  # the latest demo-label probe (verdict/probe.py)
 
     @property
     def best_so_far(self) -> list[tuple[int, float]]:
@@ -82,7 +83,7 @@ class ReportData:
 
 
 def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
-    from promptsearch.verdict.store import load_verdict
+    from promptsearch.verdict.store import load_probe, load_verdict
 
     study = store.load_study(record)
     trials = _trials(study)
@@ -93,7 +94,7 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
     feedback = {e.trial: trial_feedback(store, record, e.trial) for e in entries}
     return ReportData(record, trial_counts(store, record), trials, dimensions, fixed, importances, note,
                       entries, load_verdict(store, record), _proposals(store, record, _by_instruction(trials, params)),
-                      {k: v for k, v in feedback.items() if v})
+                      {k: v for k, v in feedback.items() if v}, load_probe(store, record))
 
 
 def _trials(study: optuna.Study) -> list[TrialPoint]:

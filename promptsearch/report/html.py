@@ -55,7 +55,8 @@ def write_report(store: Store, record: SearchRecord, path: Path, top: int = 10) 
 def render_report(data: ReportData, db: str) -> str:
     r = data.record
     sections = [_summary(data, db), _trial_section(data), _importance_section(data),
-                _dimension_section(data), _proposal_section(data), _verdict_section(data), _top_section(data)]
+                _dimension_section(data), _proposal_section(data), _verdict_section(data), _probe_section(data),
+                _top_section(data)]
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -167,6 +168,32 @@ def _verdict_section(data: ReportData) -> str:
             f"model {esc(v['model'])}; {esc(v['test'])} p = {v['p_value']:.4g}; bootstrap "
             f"{esc(v['resamples'])} resamples; made {esc(v.get('created', ''))}.</p>"
             f"<p class=\"verdict\">{esc(v['conclusion'])}</p>{warning}{table}{chart}")
+
+
+def _probe_section(data: ReportData) -> str:
+    """The latest demo-label probe: each variant's score and its difference from the original."""
+    p = data.probe
+    if p is None:
+        return ""
+    rows = []
+    for v in (p["original"], *p["variants"]):
+        s, d = v["score"], v.get("difference")
+        label = {"original": "original", "none": "no demos"}.get(v["name"], f"{v['name']} labels")
+        delta = f"{d['estimate']:+.4f}" if d else ""
+        ci = f"{d['low']:+.4f} – {d['high']:+.4f}" if d else ""
+        rows.append(f"<tr><td>{esc(label)}</td><td class=num>{esc(v['kept'])}/{esc(p['demos'])}</td>"
+                    f"<td class=num>{s['estimate']:.4f}</td><td class=num>{s['low']:.4f} – {s['high']:.4f}</td>"
+                    f"<td class=num>{delta}</td><td class=num>{ci}</td></tr>")
+    chart = svg.interval_chart([(v["name"], v["difference"]["estimate"], v["difference"]["low"],
+                                 v["difference"]["high"], svg.ORANGE) for v in p["variants"]],
+                               "variant − original with 95% intervals")
+    return ("<h2>Demo-label probe</h2>"
+            f"<p class=\"muted\">the best prompt (trial {esc(p['trial'])}, {esc(p['demos'])} demos) on "
+            f"{esc(p['examples'])} {esc(p['split'])} examples with its demos' labels shuffled, random, or no "
+            f"demos (Min et al. 2022); model {esc(p['model'])}; seed {esc(p['seed'])}; made "
+            f"{esc(p.get('created', ''))}.</p><p class=\"verdict\">{esc(p['reading'])}</p>"
+            "<table><tr><th>demos</th><th>labels kept</th><th>" + esc(p["split"]) + "</th><th>95% CI</th>"
+            "<th>− original</th><th>95% CI</th></tr>" + "".join(rows) + f"</table>{chart}")
 
 
 def _top_section(data: ReportData) -> str:

@@ -57,6 +57,40 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     return verdict, store_verdict(store, record, verdict, baseline) if save else None
 
 
+def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", limit: int | None = None,
+          seed: int = 0, resamples: int | None = None, api_base: str | None = None, lm: LM | None = None,
+          save: bool = True, hooks: Hooks = QUIET) -> tuple[Any, int | None]:
+    """The demo-label probe of the best prompt (verdict/probe.py): (Probe, the stored row's id or None)."""
+    from promptsearch.export.source import task_of
+    from promptsearch.verdict import run_probe, store_probe
+    from promptsearch.verdict.probe import SPLITS, check_probeable
+
+    if split not in SPLITS:
+        raise ConfigError(f"--split: '{excerpt(split)}' is not allowed; use one of {', '.join(SPLITS)}")
+    if limit is not None:
+        check_int("--limit", limit, "limit")
+    check_int("--seed", seed, "seed")
+    if resamples is not None:
+        check_int("--resamples", resamples, "resamples")
+    store = open_store(db)
+    record = record_of(store, search)
+    check_unchanged(record)
+    top = best(store, record)  # no completed trial, or a best prompt without demos: before the model loads
+    check_probeable(record, top.trial, top.candidate)
+    task = task_of(record)
+    load_split(task, split)
+    if lm is None:
+        with hooks.status(f"loading model {record.model} …"):
+            lm = models.model_for(record, api_base=api_base)
+    models.check_model(task, lm, record.model)
+    options: dict[str, Any] = {"seed": seed, "limit": limit}
+    if resamples is not None:
+        options["resamples"] = resamples
+    with hooks.status(f"scoring the best prompt with shuffled, random and no demo labels on {split} …"):
+        result = run_probe(store, record, lm, split=split, **options)
+    return result, store_probe(store, record, result) if save else None
+
+
 def export(db: Store | str, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None, *,
            overwrite: bool = False, flag: str = "-o", force: str = "--force") -> str:
     """The best candidate in a format of promptsearch.export.EXPORTERS, also written to `path` if given."""
@@ -98,11 +132,13 @@ class Overview:
     feedback: list[dict]  # the metric's feedback on the best trial's lowest-scoring dev examples
     budget: Any = None  # search/budget.Budget (falsy: none)
     spent: Any = None  # search/budget.Spent: what the trials used
+    probe: dict | None = None  # the latest demo-label probe (verdict/probe.py), as stored
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     check_int("--top", top, "top")
     from promptsearch.search.budget import spent, stored_budget
+    from promptsearch.verdict.store import load_probe
 
     store = open_store(db, read_only=True)
     record = store.get_search(name)
@@ -111,7 +147,7 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     study = store.load_study(record)
     return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
                     proposal_lineage(store, record), feedback, stored_budget(study),
-                    spent(study.get_trials(deepcopy=False)))
+                    spent(study.get_trials(deepcopy=False)), load_probe(store, record))
 
 
 def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | None:

@@ -190,6 +190,8 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "flag-budget-dollars-local": lambda c: c.opt("--budget", "dollars=2.5"),
     "flag-budget-dry-run": lambda c: c.opt("--dry-run", "--budget", "seconds=0.5"),
     "resume-budget-not-a-number": lambda c: ["resume", "done", "--trials", "1", "--budget", "calls=many"],
+    "probe-no-demos": lambda c: ["probe", "done"],
+    "probe-no-completed-trial": lambda c: ["probe", "empty"],
     "space-seed-huge": lambda c: (_write(c.space, c.space.read_text().replace("seed: 0", f"seed: {2**32}")), c.opt())[1],
     # --- checked before the first write (class 4)
     "model-no-weights-workers": lambda c: (_write(c.tmp / "ckpt" / "config.json", '{"model_type": "llama"}'),
