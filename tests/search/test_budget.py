@@ -182,3 +182,15 @@ def test_api_budget_is_stored_and_raised(tmp_path, tiny_task, tiny_space, fake_l
     summary = ps.resume(store, record, 2, lm=lm, budget={"calls": 1000, "seconds": 3600})
     assert summary.stopped is None and summary.completed == 2
     assert stored_budget(store.load_study(record)) == Budget(calls=1000, seconds=3600.0)
+
+
+def test_a_worker_obeys_the_stored_budget(tmp_path, tiny_task, tiny_space, fake_lm):
+    from promptsearch.search.workers import run_worker
+
+    store = Store(f"sqlite:///{tmp_path}/w.db")
+    record = create_search(store, "w", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    store.set_trial_target(record, 10)
+    store_budget(store.load_study(record), Budget(calls=30))
+    summary = run_worker(store, record, CountingFake(fake_lm), poll_seconds=0.01)
+    assert summary.finished < 10 and summary.stopped.startswith("budget reached: ")
+    assert spent(store.load_study(record).trials).calls <= 30
