@@ -236,7 +236,8 @@ def probe_table(p: dict) -> Table:
 def budget_rows(budget, spent) -> list[tuple[str, str]]:
     """`show`: the stored budget and what the trials spent (search/budget.py)."""
     used = (f"{spent.calls:,.0f} calls, {spent.tokens:,.0f} tokens, {spent.seconds:,.1f} s"
-            + (f", {spent.dollars:.4f} USD" if spent.dollars else ""))
+            + (f", {spent.dollars:.4f} USD" if spent.dollars else "")
+            + (f" ({spent.unpriced_calls:,} calls without a known price)" if spent.unpriced_calls else ""))
     rows = [("spent", used)]
     if budget:
         rows.insert(0, ("budget", budget.describe()))

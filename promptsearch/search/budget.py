@@ -125,6 +125,15 @@ def check_budget(budget: Budget | None, remote: bool, model: str) -> None:
                           f"use calls, tokens or seconds")
 
 
+def check_counted(budget: Budget | None, lm: Any, model: str) -> None:
+    """A budget in calls or tokens needs a model that counts them (`lm.usage`, lm/usage.py);
+    a plug-in backend without counters would never stop."""
+    if budget and (budget.calls is not None or budget.tokens is not None) and usage_snapshot(lm) is None:
+        kind = "calls" if budget.calls is not None else "tokens"
+        raise ConfigError(f"--budget {kind}: model '{excerpt(model)}' keeps no usage counters (lm.usage); "
+                          f"use a seconds budget, or give its backend a `usage` dict (docs/extending.md)")
+
+
 # ------------------------------------------------------------------------------ storage
 
 def stored_budget(study: optuna.Study) -> Budget:
@@ -226,5 +235,5 @@ class UsageMeter:
         self.mark()
 
 
-__all__ = ["Budget", "KINDS", "Spent", "UsageMeter", "check_budget", "parse_budget", "spent", "stop_reason",
+__all__ = ["Budget", "KINDS", "Spent", "UsageMeter", "check_budget", "check_counted", "parse_budget", "spent", "stop_reason",
            "store_budget", "stored_budget"]

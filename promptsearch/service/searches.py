@@ -17,7 +17,8 @@ from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
 from promptsearch.search import checks
-from promptsearch.search.budget import Budget, check_budget, parse_budget, store_budget, stored_budget
+from promptsearch.search.budget import (Budget, check_budget, check_counted, parse_budget, store_budget,
+                                       stored_budget)
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import completed_trials, finished_trials, trial_value
 from promptsearch.search.runner import check_data, check_settings
@@ -134,6 +135,7 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
         lm = load_checked(new.model, new.settings, new.task, hooks)
     else:
         models.check_model(new.task, lm, new.model)
+    check_counted(limits, lm, new.model)
     preflight(new, lm, hooks)
     if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
         lm = None
@@ -166,6 +168,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM |
         lm = load_checked(record.model, settings, task, hooks)
     else:
         models.check_model(task, lm, record.model)
+    check_counted(limits, lm, record.model)
     store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
     if limits:
         set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)

@@ -194,3 +194,14 @@ def test_a_worker_obeys_the_stored_budget(tmp_path, tiny_task, tiny_space, fake_
     summary = run_worker(store, record, CountingFake(fake_lm), poll_seconds=0.01)
     assert summary.finished < 10 and summary.stopped.startswith("budget reached: ")
     assert spent(store.load_study(record).trials).calls <= 30
+
+
+def test_a_model_without_counters_refuses_a_calls_budget(tmp_path, tiny_task, tiny_space, fake_lm):
+    import promptsearch as ps
+
+    with pytest.raises(ConfigError, match="keeps no usage counters"):
+        ps.optimize(tiny_task, tiny_space, trials=2, db=f"sqlite:///{tmp_path}/n.db", lm=fake_lm, budget="calls=5")
+    assert not (tmp_path / "n.db").exists()
+    store, record = ps.optimize(tiny_task, tiny_space, trials=1, db=f"sqlite:///{tmp_path}/s.db", lm=fake_lm,
+                                budget="seconds=3600")  # time is measured for every model
+    assert stored_budget(store.load_study(record)) == Budget(seconds=3600.0)
