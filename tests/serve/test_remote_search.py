@@ -105,3 +105,24 @@ def test_label_tasks_need_a_local_model(served, tmp_path, capsys):
 def test_serve_refuses_a_remote_model(capsys):
     assert main(["serve", "--model", "openai/gpt-4o-mini"]) == 2
     assert "serve needs a local model" in capsys.readouterr().err
+
+
+def test_budget_on_a_remote_model(served, tmp_path, capsys):
+    """Tokens as the server reports them are what a remote search's budget is spent in; a dollar
+    budget is accepted for a remote model (this server's has no price: its calls count as unpriced)."""
+    from promptsearch.search.budget import Budget, spent, stored_budget
+
+    db = f"sqlite:///{tmp_path}/budget.db"
+    assert main(["optimize", str(TASK), "--space", str(SPACE), "--dev-limit", "3", "--trials", "8",
+                 "--max-new-tokens", "8", "--name", "rb", "--model", "openai/smollm2", "--api-base", served,
+                 "--budget", "tokens=1500", "--budget", "dollars=1", "--db", db]) == 0
+    assert "budget reached: " in capsys.readouterr().out
+    store = Store(db, create=False)
+    record = store.get_search("rb")
+    study = store.load_study(record)
+    assert stored_budget(study) == Budget(tokens=1500, dollars=1.0)
+    used = spent(study.trials)
+    assert 0 < used.tokens <= 1500 and len(study.trials) < 8 and used.unpriced_calls == used.calls > 0
+    assert main(["show", "rb", "--db", db]) == 0
+    shown = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the table may wrap the line
+    assert "budget tokens=1,500, dollars=1" in shown and "calls without a known" in shown
