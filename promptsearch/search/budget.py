@@ -207,9 +207,9 @@ def stop_reason(study: optuna.Study, name: str) -> str | None:
         if have >= limit:
             why = f"{_fmt(kind, have)} {_UNITS[kind]} spent of {_fmt(kind, limit)}"
         elif have + next_cost > limit:
+            n = used.timed if kind == "seconds" else used.trials
             why = (f"{_fmt(kind, have)} {_UNITS[kind]} spent of {_fmt(kind, limit)}, and the next trial would "
-                   f"need about {_fmt(kind, next_cost)} (the mean of {used.timed if kind == 'seconds' else used.trials} "
-                   f"trials)")
+                   f"need about {_fmt(kind, next_cost)} (the mean of {n} trials)")
         else:
             continue
         return (f"budget reached: {why}; raise it with `promptsearch resume {name} --trials N "
@@ -235,5 +235,5 @@ class UsageMeter:
         self.mark()
 
 
-__all__ = ["Budget", "KINDS", "Spent", "UsageMeter", "check_budget", "check_counted", "parse_budget", "spent", "stop_reason",
-           "store_budget", "stored_budget"]
+__all__ = ["Budget", "KINDS", "Spent", "UsageMeter", "check_budget", "check_counted", "parse_budget", "spent",
+           "stop_reason", "store_budget", "stored_budget"]

@@ -15,5 +15,5 @@ from promptsearch.service.worker import WorkerResult, work
 
 __all__ = ["Hooks", "Interrupted", "NewSearch", "Overview", "QUIET", "RunResult", "TrialSink", "WorkerResult",
            "as_space", "as_task", "check_model", "check_new_search", "create", "evaluate", "export",
-           "load_model", "model_for", "open_server", "open_store", "optimize", "overview", "plan", "preflight", "probe", "record_of",
-           "report", "resume", "run", "searches", "work"]
+           "load_model", "model_for", "open_server", "open_store", "optimize", "overview", "plan", "preflight", "probe",
+           "record_of", "report", "resume", "run", "searches", "work"]

@@ -109,8 +109,9 @@ class Probe:
                     f"{-wrong.difference.estimate:.3f} (95% CI {wrong.difference.low:+.3f} to "
                     f"{wrong.difference.high:+.3f})")
         if self.finding == "format":
+            d = none.difference
             return (f"the demos teach only the format: wrong labels do not hurt measurably, but no demos cost "
-                    f"{-none.difference.estimate:.3f} (95% CI {none.difference.low:+.3f} to {none.difference.high:+.3f})")
+                    f"{-d.estimate:.3f} (95% CI {d.low:+.3f} to {d.high:+.3f})")
         if self.finding == "harmful":
             return (f"the demos hurt this model: without them it scores {none.difference.estimate:+.3f} "
                     f"(95% CI {none.difference.low:+.3f} to {none.difference.high:+.3f})")

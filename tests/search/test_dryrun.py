@@ -11,7 +11,6 @@ from promptsearch.config import load_space, load_task
 from promptsearch.search import SearchSettings
 from promptsearch.search.budget import spent
 from promptsearch.search.dryrun import CountingLM, plan_search
-from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "examples" / "review_sentiment.yaml"
