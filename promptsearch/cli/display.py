@@ -6,7 +6,7 @@ emoji codes off (a string prints as it is), and styled text is built as rich.tex
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from rich.console import Console
 from rich.panel import Panel
@@ -123,7 +123,7 @@ def run_summary_line(summary: RunSummary) -> str:
 
 
 def settings_table(record: SearchRecord, counts: dict[str, int], db: str,
-                   extra: list[tuple[str, str]] = ()) -> Table:
+                   extra: Sequence[tuple[str, str]] = ()) -> Table:
     table = Table(show_header=False, title=f"Search '{record.name}'", title_justify="left")
     table.add_column(style="bold")
     table.add_column()

@@ -49,7 +49,7 @@ class Budget:
     def __bool__(self) -> bool:
         return any(getattr(self, k) is not None for k in KINDS)
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
@@ -91,7 +91,7 @@ def parse_budget(value: "str | Sequence[str] | dict | Budget | None", flag: str 
                     raise ConfigError(f"{flag}: '{excerpt(part)}' is not KIND=NUMBER; e.g. calls=5000, "
                                       f"tokens=2e6, seconds=600, dollars=2.5")
                 items.append((kind.strip(), _number(flag, kind.strip(), number.strip()), f"{flag} {kind.strip()}"))
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for kind, number, where in items:
         if kind not in KINDS:
             raise ConfigError(f"{flag}: '{excerpt(kind, 30)}' is not a budget kind; allowed: {', '.join(KINDS)}")

@@ -38,10 +38,10 @@ from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
-from promptsearch.render import render
+from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
 from promptsearch.search.params import build_candidate, suggest
-from promptsearch.strategies import STRATEGIES, Options
+from promptsearch.strategies import STRATEGIES, Options, Strategy
 
 POINTS = 24  # points drawn from the space
 DEV_SAMPLE = 24  # dev examples each point is costed on
@@ -163,7 +163,7 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     dev = load_split(task, "dev", settings.dev_limit)
     train = load_split(task, "train")
     sample = _spread(dev, DEV_SAMPLE)
-    demos = _PlannedDemos(None, None, counter, task, space, train, None)
+    demos = _PlannedDemos(None, None, counter, task, space, train, None)  # type: ignore[arg-type]  # no evaluator
     options = Options(settings.max_new_tokens, settings.label_scoring == "mean")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=settings.seed))  # in memory
     per_strategy: dict[str, list[Cost]] = defaultdict(list)
@@ -172,9 +172,9 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
         if params.get("demo_selection") == "nearest":  # embeddings are not computed for a plan
             params = {**params, "demo_selection": "random", "demo_draw": 0}
         candidate = build_candidate(params, space, task, train, space.instructions, demos)
-        template = render(candidate, task, counter.apply_chat_template)
+        template = render_template(candidate, task, counter.apply_chat_template)  # no per-input demos here
         before = counter.totals()
-        template.strategy.run(counter, task, [(template, e) for e in sample], options)
+        _strategy(template).run(counter, task, [(template, e) for e in sample], options)
         per_strategy[params["strategy"]].append(_delta(counter, before) * (len(dev) / len(sample)))
     costs = [c for cs in per_strategy.values() for c in cs]
     per_trial = _mean(costs)
@@ -186,6 +186,13 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     _propose_cost(plan, counter, task, space, train, settings, trials)
     plan.notes = _notes(plan, task, settings)
     return plan
+
+
+def _strategy(prompt: Any) -> Strategy:
+    """The prompt's strategy, which runs it (render accepts any layout; running needs a Strategy)."""
+    if not isinstance(prompt.strategy, Strategy):
+        raise TypeError(f"{prompt.strategy!r} is not a promptsearch.strategies.Strategy")
+    return prompt.strategy
 
 
 def _spread(examples: list[Example], k: int) -> list[Example]:
@@ -217,7 +224,7 @@ def _bootstrap_cost(counter: CountingLM, task: TaskSpec, space: SpaceSpec, demos
         return Cost()
     prompt = demos.bootstrap_prompt()
     before = counter.totals()
-    prompt.strategy.run(counter, task, [(prompt, e) for e in demos.bootstrap_examples()], options)
+    _strategy(prompt).run(counter, task, [(prompt, e) for e in demos.bootstrap_examples()], options)
     return _delta(counter, before)
 
 

@@ -309,7 +309,8 @@ def _run_trial(ctx: SearchContext, trial: optuna.Trial) -> tuple[str, float, int
         state = "complete"
     except _Pruned as p:
         state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
-    ctx.meter.record(trial)  # model calls, tokens, cost and time: what budgets are spent in
+    if ctx.meter is not None:  # model calls, tokens, cost and time: what budgets are spent in
+        ctx.meter.record(trial)
     if state == "complete":
         ctx.claims.finish(trial, score)
     else:

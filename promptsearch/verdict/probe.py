@@ -58,6 +58,13 @@ class Variant:
     scores: list[float] = field(default_factory=list)
 
     @property
+    def delta(self) -> stats.Interval:
+        """This minus the original (a variant's; the original has none)."""
+        if self.difference is None:
+            raise ValueError("the original prompt has no difference from itself")
+        return self.difference
+
+    @property
     def hurts(self) -> bool:
         return self.difference is not None and self.difference.high < 0
 
@@ -102,19 +109,18 @@ class Probe:
     @property
     def reading(self) -> str:
         """One line: what the demos teach this model, from the intervals."""
-        wrong = min((self.variant("shuffled"), self.variant("random")), key=lambda v: v.difference.estimate)
-        none = self.variant("none")
+        wrong = min((self.variant("shuffled"), self.variant("random")), key=lambda v: v.delta.estimate)
+        d = self.variant("none").delta
         if self.finding == "mapping":
+            w = wrong.delta
             return (f"the demos teach this model the mapping: {wrong.name} labels cost "
-                    f"{-wrong.difference.estimate:.3f} (95% CI {wrong.difference.low:+.3f} to "
-                    f"{wrong.difference.high:+.3f})")
+                    f"{-w.estimate:.3f} (95% CI {w.low:+.3f} to {w.high:+.3f})")
         if self.finding == "format":
-            d = none.difference
             return (f"the demos teach only the format: wrong labels do not hurt measurably, but no demos cost "
                     f"{-d.estimate:.3f} (95% CI {d.low:+.3f} to {d.high:+.3f})")
         if self.finding == "harmful":
-            return (f"the demos hurt this model: without them it scores {none.difference.estimate:+.3f} "
-                    f"(95% CI {none.difference.low:+.3f} to {none.difference.high:+.3f})")
+            return (f"the demos hurt this model: without them it scores {d.estimate:+.3f} "
+                    f"(95% CI {d.low:+.3f} to {d.high:+.3f})")
         return (f"no measurable effect of the demos or their labels on {self.examples} {self.split} examples "
                 f"(every interval includes 0); more examples may tell")
 
@@ -137,7 +143,9 @@ def run_probe(store: Store, record: SearchRecord, lm: LM, *, split: str = "dev",
     template = rebuild_prompt(record, row, lm=lm, store=store)
     examples = load_split(task, split, limit)
     evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
-    statistic = None if evaluator.metric.aggregates_by_mean else evaluator.metric.aggregate
+    metric = evaluator.metric
+    assert metric is not None  # the Evaluator sets it
+    statistic = None if metric.aggregates_by_mean else metric.aggregate
     rng = random.Random(f"probe:{seed}")
     base = _score(evaluator, "original", template, _labels(original, task), len(original.demos), examples,
                   resamples, seed, statistic)

@@ -32,7 +32,7 @@ def store_probe(store: Store, record: SearchRecord, probe: Any) -> int:
         record.id, kind="probe", split=probe.split, examples=probe.examples, model=probe.model,
         baseline="probe", best_hash=probe.original.prompt_hash, baseline_hash=shuffled.prompt_hash,
         best_score=probe.original.score.estimate, baseline_score=shuffled.score.estimate,
-        difference=shuffled.difference.estimate, p_value=shuffled.p_value, test=probe.test,
+        difference=shuffled.delta.estimate, p_value=shuffled.p_value, test=probe.test,
         warning=None, details=probe.to_dict())
 
 
