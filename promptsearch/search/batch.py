@@ -65,6 +65,8 @@ def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int
             told += 1
             yield TrialEvent(trial.number, ev.score, _best_value(ctx.study), finished + told, target,
                              ev.computed, ev.seconds)
+        if ctx.meter is not None:  # the batch's usage is split above: the next single trial starts afresh
+            ctx.meter.mark()
     except UpdateFinishedTrialError:  # another worker failed it: this one was silent too long
         _abandon(ctx, trials[told + 1:])
         raise ctx.claims.taken_over(trials[told]) from None
