@@ -39,3 +39,21 @@ def resampling(instruction: str) -> str:
     """APE's iterative Monte Carlo: a paraphrase of a good instruction."""
     return ("Generate a variation of the following instruction while keeping the semantic meaning.\n\n"
             f"Input: {instruction}\n\nOutput:")
+
+
+def reflection(task: TaskSpec, instruction: str, failures: Sequence[dict]) -> str:
+    """GEPA (Agrawal et al. 2025), reflective mutation: the current best instruction, examples it
+    gets wrong (the model's answer and the metric's feedback where it gives one), a fix asked for."""
+    blocks = []
+    for f in failures:
+        inputs = "\n".join(f"{display_name(name)}: {value}" for name, value in f["inputs"].items())
+        lines = [f"Input: {inputs}", f"Expected output: {f['expected']}", f"Model's answer: {f['answer']}"]
+        if f.get("feedback"):
+            lines.append(f"Feedback: {f['feedback']}")
+        blocks.append("\n".join(lines))
+    examples = "\n\n".join(blocks)
+    return ("A language model was given an instruction and answered some inputs wrongly.\n\n"
+            f"Instruction: {instruction or '(no instruction)'}\n\n"
+            f"Inputs it got wrong, with the expected output and the model's answer:\n\n{examples}\n\n"
+            "Write an improved instruction that would make the model answer these correctly. Write only "
+            "the instruction, in one sentence.\nImproved instruction:")

@@ -16,6 +16,7 @@ import optuna
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
+from promptsearch.propose.pool import suggest_pool
 from promptsearch.render.demos import select_demos
 from promptsearch.render.prompt import Candidate
 from promptsearch.strategies import STRATEGIES, Choice, strategy_from_params
@@ -26,14 +27,19 @@ if TYPE_CHECKING:  # bootstrap builds candidates with this module: a runtime imp
 NO_TRIGGER = "none"  # Optuna stores categorical choices; a readable name for "no CoT trigger"
 
 
-def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec,
-            instructions: Sequence[str], dynamic: bool = False) -> dict[str, Any]:
+def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, instructions: Sequence[str],
+            dynamic: bool = False, origins: Sequence[str] | None = None) -> dict[str, Any]:
     """Sample one point. Dimensions with a single choice are fixed, not sampled.
 
-    `instructions` is the pool (the space's seeds, plus proposals when the space has any):
-    an index into it is what Optuna samples, since a categorical's choices cannot grow.
+    `instructions` is the pool (the space's seeds, plus proposals when the space has any);
+    params["instruction"] is an index into it. A pool that grows (`origins`: where each entry
+    came from) is sampled as categories per group (promptsearch.propose.pool).
     """
-    params: dict[str, Any] = {"instruction": suggest_instruction(trial, len(instructions), dynamic)}
+    params: dict[str, Any] = {}
+    if dynamic and origins is not None and len(origins) == len(instructions):
+        params["instruction"], params["instruction_origin"] = suggest_pool(trial, origins)
+    else:
+        params["instruction"] = suggest_instruction(trial, len(instructions), dynamic)
     name = _categorical(trial, "strategy", space.strategies)
     params["strategy"] = name
     strategy = STRATEGIES.get(name, f"{space.source}: field 'strategies'")
@@ -66,8 +72,8 @@ def _suggest_demos(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, count:
 
 
 def suggest_instruction(trial: optuna.Trial, pool_size: int, dynamic: bool) -> int:
-    """An index into the instruction pool. A pool that grows (LLM proposals) is sampled as an
-    integer, because Optuna's categorical choices are fixed for the life of a study."""
+    """An index into the instruction pool. A pool that grows without origins (a custom hook that
+    sets `dynamic_instructions` alone) is sampled as an integer, as before pool.py existed."""
     if dynamic:
         return trial.suggest_int("instruction", 0, pool_size - 1) if pool_size > 1 else 0
     return _categorical(trial, "instruction", range(pool_size))

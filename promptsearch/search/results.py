@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from optuna.trial import FrozenTrial, TrialState
 
 from promptsearch.errors import UserError
+from promptsearch.propose.pool import pool_index
 from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord, Store
 
@@ -92,18 +93,20 @@ def trial_feedback(store: Store, record: SearchRecord, number: int) -> list[dict
 
 
 def proposal_lineage(store: Store, record: SearchRecord) -> list[dict]:
-    """Every stored proposal with its parents, the trials that used it and its best score."""
+    """Every stored proposal with its parents, the trials that used it and its best score; its
+    screen score (None without a screen) and, for reflection, the dev examples it was shown."""
     rows = store.proposals.all(record.id)
     if not rows:
         return []
     used: dict[int, list[FrozenTrial]] = {}
     for t in completed_trials(store, record):
-        used.setdefault(t.params.get("instruction", 0), []).append(t)
+        used.setdefault(pool_index(t.params), []).append(t)
     out = []
     for r in rows:
         trials = used.get(r.pool_index, []) if r.accepted and r.pool_index is not None else []
         out.append({"index": r.pool_index, "round": r.round, "method": r.method, "text": r.text,
-                    "accepted": r.accepted, "reason": r.reason,
+                    "accepted": r.accepted, "reason": r.reason, "screen_score": r.screen_score,
                     "parents": [p.get("index") for p in r.parents], "trials": [t.number for t in trials],
+                    "failures": [f for p in r.parents for f in p.get("failures", [])],
                     "best": max((trial_value(t) for t in trials), default=None)})
     return out

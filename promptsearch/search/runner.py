@@ -29,6 +29,7 @@ from promptsearch.data.metrics import check_metric
 from promptsearch.errors import ConfigError, UserError, excerpt
 from promptsearch.evaluate.evaluator import Decoding, Evaluator, ExampleResult
 from promptsearch.lm.base import LM
+from promptsearch.propose.methods import check_propose
 from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter, stop_reason
@@ -95,6 +96,7 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     written on error)."""
     check_settings(settings)
     check_space(space)
+    check_propose(space)
     check_data(task)
     # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
     stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
@@ -183,6 +185,7 @@ class SearchContext:
     claims: Claims  # how this run starts its trials, through `study` (see open_run)
     demos: DemoSource | None = None  # rationale demos and embeddings, computed when first needed
     dynamic_instructions: bool = False  # set by a proposal hook: the pool may grow
+    instruction_origins: list[str] | None = None  # set by a proposal hook: each pool entry's group
     fidelity: Fidelity = field(default_factory=lambda: fidelity(optuna.pruners.NopPruner(), 1))
     trial_attrs: dict[str, str] = field(default_factory=dict)  # recorded on every trial of the run
     meter: UsageMeter | None = None  # stores each trial's model usage (search/budget.py)
@@ -320,7 +323,8 @@ def _run_trial(ctx: SearchContext, trial: optuna.Trial) -> tuple[str, float, int
 
 def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> Prompt:
     """Sample a point, render it, and store the candidate before any scoring starts."""
-    params = suggest(trial, ctx.space, ctx.task, ctx.instructions, ctx.dynamic_instructions)
+    params = suggest(trial, ctx.space, ctx.task, ctx.instructions, ctx.dynamic_instructions,
+                     ctx.instruction_origins)
     candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions, ctx.demos)
     prompt = render_candidate(candidate, ctx.task, ctx.lm)
     ctx.store.candidates.save(ctx.record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
