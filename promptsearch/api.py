@@ -28,7 +28,8 @@ from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
-           "load_lm", "load_space", "load_task", "optimize", "plan", "probe", "resume", "run_search", "write_report"]
+           "load_lm", "load_space", "load_task", "optimize", "plan", "probe", "proposals", "resume", "run_search",
+           "write_report"]
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -118,6 +119,14 @@ def best(store: Store, search: SearchRecord | str) -> Entry:
 
 def leaderboard(store: Store, search: SearchRecord | str, k: int | None = 5) -> list[Entry]:
     return _leaderboard(store, service.record_of(store, search), k)
+
+
+def proposals(store: Store, search: SearchRecord | str) -> list[dict]:
+    """The instructions the proposer wrote, one dict each: `text`, `round`, `method`, `accepted`,
+    `reason` (why not tried: rejected, or "screened out: rank 5 of 8, score -2.31 < -1.90"),
+    `screen_score` (None without a screen), `parents` (pool indices), `failures` (dev example ids a
+    reflection saw), `index` (pool index), `trials` and `best` (dev score)."""
+    return service.proposals(store, search)
 
 
 def export_prompt(store: Store, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None,

@@ -177,15 +177,25 @@ def feedback_table(trial: int, rows: list[dict]) -> Table:
 
 
 def proposals_table(rows: list[dict]) -> Table:
-    """LLM proposals: pool index, how they were made, from which parents, and how they scored."""
+    """LLM proposals: pool index, how they were made, from which parents (and, for reflection, which
+    failed dev examples), their screen score, and how they scored."""
+    screened = any(r.get("screen_score") is not None for r in rows)
     table = Table(title="Proposed instructions", title_justify="left")
-    for col in ("pool #", "round", "method", "instruction", "parents", "trials", "best"):
-        table.add_column(col, justify="right" if col in ("pool #", "round", "best") else "left")
+    cols = ("pool #", "round", "method", "instruction", "parents", *(("screen",) if screened else ()), "trials", "best")
+    for col in cols:
+        table.add_column(col, justify="right" if col in ("pool #", "round", "screen", "best") else "left")
     for r in rows:
-        text = (Text(_short(r["text"], 50)) if r["accepted"]
-                else Text(f"rejected ({r['reason']}): {_short(r['text'], 30)}", style="dim"))
+        if r["accepted"]:
+            text = Text(_short(r["text"], 50))
+        else:
+            verb = "" if str(r["reason"]).startswith("screened out") else "rejected "
+            text = Text(f"{verb}({r['reason']}): {_short(r['text'], 30)}", style="dim")
+        parents = ",".join(str(p) for p in r["parents"]) or "-"
+        if r.get("failures"):
+            parents += f" (failures: {', '.join(str(f)[:8] for f in r['failures'])})"
+        screen = (f"{r['screen_score']:.2f}" if r.get("screen_score") is not None else "-",) if screened else ()
         table.add_row("-" if r["index"] is None else str(r["index"]), str(r["round"]), r["method"], text,
-                      ",".join(str(p) for p in r["parents"]) or "-", ",".join(map(str, r["trials"])) or "-",
+                      Text(parents), *screen, ",".join(map(str, r["trials"])) or "-",
                       f"{r['best']:.4f}" if r["best"] is not None else "-")
     return table
 

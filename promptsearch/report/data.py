@@ -55,6 +55,12 @@ class Proposal:
     parents: list[dict]  # [{"index": i, "text": ..., "score": ...}]
     best: float | None  # best dev score of a candidate using it
     candidates: int
+    screen_score: float | None = None  # APE's screen (mean log-likelihood of train outputs), if screened
+
+    @property
+    def failures(self) -> list[str]:
+        """Dev example ids a reflection was shown (stored with its parent)."""
+        return [f for p in self.parents for f in p.get("failures", [])]
 
 
 @dataclass
@@ -161,7 +167,8 @@ def _proposals(store: Store, record: SearchRecord, scores: dict[str, list[float]
     """Proposed instructions with their parents, if the search had a proposer (else none)."""
     rows = store.proposals.all(record.id)
     return [Proposal(r.round, r.method, r.text, r.accepted, r.reason, r.pool_index, list(r.parents or []),
-                     max(scores[r.text]) if scores.get(r.text) else None, len(scores.get(r.text, [])))
+                     max(scores[r.text]) if scores.get(r.text) else None, len(scores.get(r.text, [])),
+                     r.screen_score)
             for r in rows]
 
 

@@ -150,6 +150,13 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
                     spent(study.get_trials(deepcopy=False)), load_probe(store, record))
 
 
+def proposals(db: Store | str, search: SearchRecord | str) -> list[dict]:
+    """Every proposal of a search (results.proposal_lineage): text, round, method, accepted or
+    why not (rejected, screened out), screen score, parents, failures shown, trials and best score."""
+    store = open_store(db, read_only=True)
+    return proposal_lineage(store, record_of(store, search))
+
+
 def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | None:
     """(search, completed trials, best score) for every search; None when the database does not exist."""
     try:
