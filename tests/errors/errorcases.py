@@ -193,6 +193,10 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "probe-no-demos": lambda c: ["probe", "done"],
     "probe-no-completed-trial": lambda c: ["probe", "empty"],
     "space-seed-huge": lambda c: (_write(c.space, c.space.read_text().replace("seed: 0", f"seed: {2**32}")), c.opt())[1],
+    "space-propose-method": lambda c: (_write(c.space, c.space.read_text() + "propose:\n  methods: [induction, guess]\n"),
+                                       c.opt())[1],
+    "space-screen-keep": lambda c: (_write(c.space, c.space.read_text() + "propose:\n  screen: {examples: 8, keep: 0}\n"),
+                                    c.opt())[1],
     # --- checked before the first write (class 4)
     "model-no-weights-workers": lambda c: (_write(c.tmp / "ckpt" / "config.json", '{"model_type": "llama"}'),
                                            c.opt("--workers", "2", "--model", str(c.tmp / "ckpt")))[1],

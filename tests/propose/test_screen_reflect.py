@@ -149,7 +149,7 @@ def test_a_registered_method_runs_in_later_rounds(tmp_path, tiny_task, tiny_spac
 # ------------------------------------------------------------------ the real embedded model
 
 
-def test_screen_on_the_real_model_through_the_api(tmp_path, smollm):
+def test_screen_on_the_real_model_through_the_api(tmp_path, smollm, capsys):
     space = tmp_path / "s.yaml"
     space.write_text("name: s\ninstructions: ['Classify the {inputs}: {labels}.']\ndemos:\n  counts: [0]\n"
                      "propose:\n  methods: [induction]\n  n: 4\n  draws: 1\n  examples: 3\n  max_tokens: 20\n"
@@ -169,6 +169,11 @@ def test_screen_on_the_real_model_through_the_api(tmp_path, smollm):
     if kept and out:
         assert kept[0]["screen_score"] >= max(r["screen_score"] for r in out)
         assert kept[0]["trials"] and not any(r["trials"] for r in out)
+    capsys.readouterr()
+    assert main(["show", "s", "--db", f"sqlite:///{tmp_path}/p.db"]) == 0
+    shown = capsys.readouterr().out
+    assert "screen" in shown and f"{kept[0]['screen_score']:.2f}" in shown
+    assert not out or "screened" in shown
 
 
 def test_reflection_on_the_real_model_with_metric_feedback(tmp_path, smollm, capsys):
