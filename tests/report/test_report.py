@@ -156,6 +156,24 @@ def test_report_shows_proposals_and_their_parents(tmp_path, tiny_task, tiny_spac
     assert "accepted as #2" in html and "#0 (0.500)" in html
 
 
+def test_report_shows_screen_scores_and_reflection_failures(tmp_path, tiny_task, tiny_space, fake_lm):
+    from promptsearch.report import render_report
+
+    store = Store(f"sqlite:///{tmp_path}/p.db")
+    record = create_search(store, "prop", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_search(store, record, fake_lm, 2)
+    parent = {"index": 0, "text": "Classify as {labels}.", "score": 0.5, "trial": 1, "failures": ["ab12", "cd34"]}
+    common = dict(parents=[parent], prompt="p", raw="r", proposer="fake")
+    store.proposals.add_part(record.id, 1, "reflection", 2, "1 accepted, 0 rejected, 1 screened out", [
+        dict(text="Kept.", accepted=True, reason=None, pool_index=2, screen_score=-1.25, **common),
+        dict(text="Dropped.", accepted=False, reason="screened out: rank 2 of 2, score -3.10 < -1.25",
+             pool_index=None, screen_score=-3.1, **common)])
+    html = render_report(collect(store, record), "db")
+    assert "accepted as #2 (screen score -1.25)" in html
+    assert "screened out: rank 2 of 2, score -3.10 &lt; -1.25" in html
+    assert "shown failures on dev examples ab12, cd34" in html
+
+
 def test_dashboard_serves_the_study(tmp_path, tiny_task, tiny_space, fake_lm):
     pytest.importorskip("optuna_dashboard")
     import socket
