@@ -39,6 +39,8 @@ class ProposeSpec:
     max_tokens: int = 48  # longest proposal, in tokens
     max_words: int = 60  # proposals longer than this are rejected
     screen: ScreenSpec | None = None  # None: every accepted proposal is tried (no screen)
+    # how Optuna samples the pool (propose/pool.py): "categories"; "integer" for searches stored before
+    pool_layout: str = "categories"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -47,9 +49,10 @@ class ProposeSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ProposeSpec":
-        """Also reads dicts stored before `screen` existed (no screen: how they ran)."""
+        """Also reads dicts stored before `screen` and `pool_layout` existed: no screen and one
+        integer for the pool, how those searches ran (so they resume unchanged)."""
         screen = d.get("screen")
-        return cls(**{**d, "methods": tuple(d["methods"]),
+        return cls(**{**d, "methods": tuple(d["methods"]), "pool_layout": d.get("pool_layout", "integer"),
                       "screen": ScreenSpec(**screen) if screen is not None else None})
 
 

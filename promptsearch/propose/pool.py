@@ -28,8 +28,9 @@ was made for (user attribute `instruction_groups`), so it still draws the enqueu
 another round has added a group before it ran.
 
 The candidate's own parameters keep `instruction` (the pool index: what rebuilds the prompt) and
-add `instruction_origin`. Searches stored before this change sampled `instruction` as an integer;
-`pool_index` reads both, and a resumed old search continues with the categorical parameters.
+add `instruction_origin`. Searches stored before this change sampled `instruction` as an integer
+(and may have trials queued with it): their stored propose block has no `pool_layout`, which reads
+as "integer", so they resume exactly as they ran. `pool_index` reads both layouts.
 """
 from __future__ import annotations
 

@@ -90,8 +90,10 @@ class ProposalHook:
         """Seeds, then accepted proposals in pool order: the pool a resumed search had."""
         rows = ctx.store.proposals.pool(ctx.record.id)
         ctx.instructions[:] = list(ctx.space.instructions) + [r.text for r in rows]
-        ctx.instruction_origins = [SEED] * len(ctx.space.instructions) + [round_origin(r.round) for r in rows]
         ctx.dynamic_instructions = True  # the pool grows: sampled by group (pool.py)
+        ctx.instruction_origins = [SEED] * len(ctx.space.instructions) + [round_origin(r.round) for r in rows]
+        if self.spec.pool_layout == "integer":  # a search stored before pool.py: one integer, as it ran
+            ctx.instruction_origins = None
 
     def _run_part(self, ctx: Context, rnd: int, method: str, finished: int) -> None:
         offset = _SEED_OFFSETS.get(method, zlib.crc32(method.encode()) % 1000 + 11)
@@ -167,7 +169,8 @@ class ProposalHook:
         ctx.store.proposals.add_part(ctx.record.id, rnd, method, finished, outcome, rows)
         accepted = [p.text for p in proposals if p.reason is None]
         ctx.instructions.extend(accepted)
-        ctx.instruction_origins = [*(ctx.instruction_origins or []), *[round_origin(rnd)] * len(accepted)]
+        if ctx.instruction_origins is not None:
+            ctx.instruction_origins.extend([round_origin(rnd)] * len(accepted))
 
     def _enqueue(self, ctx: Context) -> None:
         """Queue a trial for each accepted proposal not yet queued (idempotent after a crash:
@@ -177,7 +180,10 @@ class ProposalHook:
             return
         others = _best_other_params(ctx.study)
         for row in pending:
-            params, attrs = enqueue_point(ctx.instruction_origins or [], row.pool_index)
+            if ctx.instruction_origins is None:  # the integer layout
+                params, attrs = {"instruction": row.pool_index}, None
+            else:
+                params, attrs = enqueue_point(ctx.instruction_origins, row.pool_index)
             ctx.study.enqueue_trial({**others, **params}, user_attrs=attrs, skip_if_exists=True)
         ctx.store.proposals.mark_enqueued([row.id for row in pending])
 

@@ -29,6 +29,9 @@ def test_optimize_with_propose_block_then_resume_and_show(tmp_path, capsys, smol
     assert {r["method"] for r in rows} == {"induction", "resampling"}
     study = store.load_study(record)
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 4
+    names = {n for t in study.trials for n in t.params}
+    assert "instruction" not in names and "instruction_seed" in names  # categories, not an ordered integer
+    assert any(n.startswith("instruction_proposal_") for n in names)
     capsys.readouterr()
     assert main(["show", "p", "--db", db]) == 0
     out = capsys.readouterr().out

@@ -71,19 +71,22 @@ class OldLayout(ProposalHook):
             ctx.store.proposals.mark_enqueued([row.id])
 
 
-def test_a_search_stored_with_the_integer_layout_resumes(tmp_path, tiny_task, tiny_space, fake_lm):
+def test_a_search_stored_with_the_integer_layout_resumes_unchanged(tmp_path, tiny_task, tiny_space, fake_lm):
+    """A stored propose block without `pool_layout` (made before pool.py) keeps the integer layout,
+    so the trials it queued with `instruction` still run their proposal."""
     store = Store(f"sqlite:///{tmp_path}/p.db")
     rec = create_search(store, "p", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    spec = ProposeSpec(methods=("induction", "refinement"), every=3, rounds=2, n=2, draws=1)
-    run_search(store, rec, fake_lm, 3, hooks=[OldLayout(spec, Scripted([" judge the review", " rate it"]))])
-    study = store.load_study(rec)
-    assert any(isinstance(t.params.get("instruction"), int) for t in study.trials)
-    run_search(store, rec, fake_lm, 4, hooks=[ProposalHook(spec, Scripted([" weigh the words", " feel it"]))])
+    spec = ProposeSpec(methods=("induction", "refinement"), every=3, rounds=2, n=3, draws=1)
+    run_search(store, rec, fake_lm, 1, hooks=[OldLayout(spec, Scripted([" judge it", " rate it", " weigh it"]))])
+    assert len(store.load_study(rec).get_trials(states=(TrialState.WAITING,))) == 2  # queued, not yet run
+    stored = {k: v for k, v in spec.to_dict().items() if k not in ("screen", "pool_layout")}
+    old = ProposeSpec.from_dict(stored)
+    assert old.pool_layout == "integer" and old.screen is None
+    run_search(store, rec, fake_lm, 5, hooks=[ProposalHook(old, Scripted([" feel the words", " count stars"]))])
     study = store.load_study(rec)
     done = study.get_trials(states=(TrialState.COMPLETE,))
-    assert len(done) == 7
-    new = [t for t in done[3:] if any(n.startswith("instruction_proposal_") for n in t.params)]
-    assert new and all("instruction" not in t.params for t in done[3:])
-    lineage = {r["text"]: r for r in proposal_lineage(store, rec)}
-    assert lineage["Judge the review."]["trials"]  # an integer-layout trial, still counted
-    assert set(instruction_scores(study)) >= {r["index"] for r in lineage.values() if r["trials"]}
+    assert len(done) == 6 and all(not any(n.startswith("instruction_") for n in t.params) for t in done)
+    ran = {pool_index(t.params) for t in done}
+    lineage = proposal_lineage(store, rec)
+    assert {r["index"] for r in lineage if r["round"] == 0 and r["accepted"]} <= ran  # the queued ones ran
+    assert lineage[0]["trials"] and set(instruction_scores(study)) == ran
