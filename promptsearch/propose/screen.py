@@ -21,7 +21,7 @@ from promptsearch.config.propose import ScreenSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.lm.base import LM, LoglikelihoodRequest
-from promptsearch.render import Candidate, render
+from promptsearch.render.prompt import Candidate, render_template
 from promptsearch.strategies.direct import DIRECT
 
 
@@ -34,7 +34,7 @@ def screen_scores(lm: LM, task: TaskSpec, template: str, instructions: Sequence[
                   examples: Sequence[Example]) -> list[float]:
     """score_p for each instruction (see the module docstring), in one loglikelihood call."""
     chat = lm.apply_chat_template if template == "chat" else None
-    prompts = [render(Candidate(instruction=text, template=template, strategy=DIRECT), task, chat)
+    prompts = [render_template(Candidate(instruction=text, template=template, strategy=DIRECT), task, chat)
                for text in instructions]
     requests = [LoglikelihoodRequest(p.fill(ex), p.answer_prefix + ex[task.output])
                 for p in prompts for ex in examples]

@@ -123,8 +123,9 @@ def _proposal_section(data: ReportData) -> str:
         return ""
     rows = []
     for p in data.proposals:
+        reason = p.reason or "-"
         status = f"accepted as #{p.pool_index}" if p.accepted else (
-            p.reason if (p.reason or "").startswith("screened out") else f"rejected: {p.reason or '-'}")
+            reason if reason.startswith("screened out") else f"rejected: {reason}")
         if p.screen_score is not None and p.accepted:
             status += f" (screen score {p.screen_score:.2f})"
         parents = "; ".join(f"#{q.get('index')} ({_score(q.get('score'))})" for q in p.parents) or "—"
@@ -136,7 +137,8 @@ def _proposal_section(data: ReportData) -> str:
     return ("<h2>Proposals and lineage</h2><p class=\"muted\">Instructions written by the proposer: each "
             "row names the pool instructions (#index, their dev score then) it was made from (a reflection "
             "also the dev examples it was shown failing), its screen score when proposals were screened "
-            "before a trial, and the best dev score a candidate using it has reached since.</p><table><tr><th>round</th>"
+            "before a trial, and the best dev score a candidate using it has reached since.</p>"
+            "<table><tr><th>round</th>"
             "<th>method</th><th>instruction</th><th>status</th><th>parents</th><th>best dev score</th></tr>"
             + "".join(rows) + "</table>")
 
