@@ -13,7 +13,8 @@ back every prompt token's log-prob. Per call, prompts are encoded like HFLM.logl
 so a label task (every example's two prompts share its context, every context shares the
 instruction and demos) runs the shared prompt once, like the in-process engine. Rows with the same
 input (prompts that differ only in their last token: one-token labels) are run once. The LM head
-runs on every position, in chunks of HEAD_ROWS rows, since every token's log-prob is returned.
+runs on every position (every token's log-prob is returned): one head call per batch over its
+real positions, log-probs as logit - logsumexp.
 
 Offsets: `text_offset` of token j is where token j-1 ended in the prompt (0 for the first), and
 `tokens[j]` the text up to its own end, so "".join(tokens) == prompt even where a character is
@@ -82,11 +83,11 @@ def _score_group(lm, p: int, group: list[plan.Row], targets: dict, k: int, score
         hidden = lm.base(input_ids=torch.tensor([group[0].tokens[:p]], device=lm.device), cache=cache,
                          use_cache=True).last_hidden_state[0]  # [P, d_model]
         kv = KV([(layer.keys, layer.values) for layer in cache.layers], p)
-        head = _head(lm, hidden)  # [P, vocab]; position P-1 predicts each row's own token P
+        logits, lse = _head(lm, hidden)  # [P, vocab], [P]; position P-1 predicts each row's token P
         shared = torch.tensor(targets[id(group[0])][:p - 1], device=lm.device, dtype=torch.long)
-        shared_lp = head[:p - 1].gather(1, shared[:, None])[:, 0]  # [P-1]
-        prefix_top = head.topk(k, dim=-1)  # ([P, k], [P, k])
-        last = head[p - 1]  # [vocab]
+        shared_lp = logits[:p - 1].gather(1, shared[:, None])[:, 0] - lse[:p - 1]  # [P-1]
+        prefix_top = _top(logits, lse, k)  # ([P, k], [P, k])
+        last = logits[p - 1] - lse[p - 1]  # [vocab]
     lengths = [len(r.tokens) - p for r in group]
     for idx in plan.buckets(lengths, lm.batch_size, lm.score_tokens, lm.batch_overhead):
         batch = [group[i] for i in idx]
@@ -94,22 +95,37 @@ def _score_group(lm, p: int, group: list[plan.Row], targets: dict, k: int, score
         for b, r in enumerate(batch):
             ids[b, :len(r.tokens) - p] = torch.tensor(r.tokens[p:])
         hidden, _ = lm.hidden_states(kv, ids.to(lm.device))  # [B, T, d_model]; pads only after a row
+        n = [len(r.tokens) - p for r in batch]
+        real = torch.cat([hidden[b, :m] for b, m in enumerate(n)])  # [sum(n), d_model]: one head call
+        logits, lse = _head(lm, real)  # [sum(n), vocab], [sum(n)]
+        want = torch.tensor([t for r in batch for t in targets[id(r)][p:]], device=lm.device)
+        lp_all = logits.gather(1, want[:, None])[:, 0] - lse  # [sum(n)]
+        top_lp, top_id = _top(logits, lse, k)  # [sum(n), k]
+        ends = torch.tensor(n).cumsum(0).tolist()
         for b, r in enumerate(batch):
-            own = _head(lm, hidden[b, :len(r.tokens) - p])  # [n - P, vocab]
-            want = torch.tensor(targets[id(r)], device=lm.device, dtype=torch.long)  # [n]
-            lp = own.gather(1, want[p:, None])[:, 0]
-            best_lp, best_id = own.topk(k, dim=-1)
+            lo, hi = ends[b] - n[b], ends[b]
+            lp, best_lp, best_id = lp_all[lo:hi], top_lp[lo:hi], top_id[lo:hi]
             if p:
-                lp = torch.cat([shared_lp, last[want[p - 1]].reshape(1), lp])
+                lp = torch.cat([shared_lp, last[targets[id(r)][p - 1]].reshape(1), lp])
                 best_lp, best_id = torch.cat([prefix_top[0], best_lp]), torch.cat([prefix_top[1], best_id])
-            last_row = own[-1]  # [vocab]: predicts the last token of each prompt sharing this row
-            scored[id(r)] = (lp.cpu(), best_id.cpu(), best_lp.cpu(), last_row.cpu())
+            # the last position's row predicts the last token of every prompt sharing this row
+            scored[id(r)] = (lp.cpu(), best_id.cpu(), best_lp.cpu(), (logits[hi - 1] - lse[hi - 1]).cpu())
 
 
-def _head(lm, hidden: torch.Tensor) -> torch.Tensor:
-    """log_softmax(LM head) of hidden states [N, d_model] -> [N, vocab] fp32, in chunks."""
-    return torch.cat([F.log_softmax(lm.logits(hidden[i:i + HEAD_ROWS]), dim=-1)
-                      for i in range(0, hidden.shape[0], HEAD_ROWS)])
+def _head(lm, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """LM head on hidden states [N, d_model]: fp32 logits [N, vocab] (in chunks of HEAD_ROWS) and
+    their logsumexp [N]. log-prob = logit - logsumexp: no second [N, vocab] tensor."""
+    logits = torch.cat([lm.logits(hidden[i:i + HEAD_ROWS]) for i in range(0, hidden.shape[0], HEAD_ROWS)])
+    return logits, logits.logsumexp(-1)
+
+
+def _top(logits: torch.Tensor, lse: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k most likely tokens per row: (log-probs [N, k], ids [N, k])."""
+    if k == 1:
+        value, index = logits.max(-1)
+        return (value - lse)[:, None], index[:, None]
+    value, index = logits.topk(k, dim=-1)
+    return value - lse[:, None], index
 
 
 def _assemble(lm, ids: list[int], spans: list, prompt: str, scored, top: int) -> Echo:
