@@ -68,6 +68,7 @@ class LM(ABC):
         """Raise a one-line UserError when this model cannot score continuations. A local model
         always can (a no-op); a remote one sends one tiny request, so a server without prompt
         log-probs is refused before a label search writes anything."""
+        return None
 
     def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
         """Render OpenAI-style messages as the model's chat prompt, ready for the assistant turn."""

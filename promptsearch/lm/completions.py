@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from promptsearch.errors import NoLogprobsError, UserError
-from promptsearch.lm.base import LoglikelihoodRequest, LoglikelihoodResult
+from promptsearch.lm.base import LoglikelihoodResult
 
 PROMPTS_PER_CALL = 16  # prompts in one HTTP request; requests run `concurrency` at a time
 

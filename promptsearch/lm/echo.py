@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from transformers import DynamicCache
 
 from promptsearch.lm import plan
@@ -82,7 +81,7 @@ def _score_group(lm, p: int, group: list[plan.Row], targets: dict, k: int, score
         cache = DynamicCache(config=lm.model.config)
         hidden = lm.base(input_ids=torch.tensor([group[0].tokens[:p]], device=lm.device), cache=cache,
                          use_cache=True).last_hidden_state[0]  # [P, d_model]
-        kv = KV([(layer.keys, layer.values) for layer in cache.layers], p)
+        kv = KV([(layer.keys, layer.values) for layer in cache.layers], p)  # type: ignore[union-attr,misc]
         logits, lse = _head(lm, hidden)  # [P, vocab], [P]; position P-1 predicts each row's token P
         shared = torch.tensor(targets[id(group[0])][:p - 1], device=lm.device, dtype=torch.long)
         shared_lp = logits[:p - 1].gather(1, shared[:, None])[:, 0] - lse[:p - 1]  # [P-1]
@@ -130,7 +129,7 @@ def _top(logits: torch.Tensor, lse: torch.Tensor, k: int) -> tuple[torch.Tensor,
 
 def _assemble(lm, ids: list[int], spans: list, prompt: str, scored, top: int) -> Echo:
     tokens, offsets, end = [], [], 0
-    for a, b in spans:
+    for _, b in spans:
         offsets.append(end)
         tokens.append(prompt[end:max(end, b)])
         end = max(end, b)

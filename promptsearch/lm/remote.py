@@ -266,7 +266,8 @@ class RemoteLM(LM):
                 raise self._failed(e, url) from None
             self._echo_tokens = 1  # vLLM wants a token to generate; completions.score ignores it
             return self._score(pairs, probing)
-        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         self._count(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")),
                     time.perf_counter() - start, None)
         return completions.results(answer, pairs, self._where(url))

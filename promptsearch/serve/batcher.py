@@ -73,7 +73,10 @@ class Batcher:
     def _answer(self, kind: tuple, batch: list) -> None:
         flat = [x for _, items, _ in batch for x in items]
         try:
-            results = self.lm.generate(flat) if kind[0] == "generate" else self.lm.echo(flat, kind[1])
+            if kind[0] == "generate":
+                results = self.lm.generate(flat)
+            else:  # HFLM.echo: the server checked that the model has it
+                results = self.lm.echo(flat, kind[1])  # type: ignore[attr-defined]
         except BaseException as e:  # noqa: BLE001 - handed to every waiting request
             for _, _, future in batch:
                 future.set_exception(e)

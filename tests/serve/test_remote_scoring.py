@@ -44,7 +44,8 @@ def test_two_rate_limits_then_success(fake):
 def test_retry_after_is_honoured_and_backoff_is_exponential(fake):
     waits: list[float] = []
     srv = fake(script=[429, 503], retry_after="7")
-    post_json(srv.url + "/completions", {"prompt": "a b"}, headers={}, timeout=10, policy=RetryPolicy(), sleep=waits.append)
+    post_json(srv.url + "/completions", {"prompt": "a b"}, headers={}, timeout=10, policy=RetryPolicy(),
+              sleep=waits.append)
     assert waits == [7.0, 7.0]
     waits.clear()
     srv = fake(script=[503, 502], retry_after=None)
