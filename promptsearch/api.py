@@ -65,25 +65,26 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
 
 def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
                on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
-               pruner: Any = None, budget: Any = None) -> RunSummary:
+               pruner: Any = None, budget: Any = None, concurrency: int | None = None) -> RunSummary:
     """Run `trials` more trials (complete or pruned). A stopped search continues where it was;
     one whose data or metric file changed since it was created is refused (UserError).
     `sampler` / `pruner`: an Optuna sampler or pruner object for this run, instead of the one
     the search's settings name (each trial records its class). `budget` ("calls=5000,tokens=2e6"
     or {"calls": 5000}) sets or raises the stored budget; the run stops before crossing it and
-    says why in `RunSummary.stopped`."""
+    says why in `RunSummary.stopped`. `concurrency`: requests in flight to a remote model for
+    this run (default: the search's setting)."""
     result = service.resume(store, search, trials, lm=lm, hooks=service.Hooks(on_trial=on_trial),
-                            sampler=sampler, pruner=pruner, budget=budget)
+                            sampler=sampler, pruner=pruner, budget=budget, concurrency=concurrency)
     assert result.summary is not None
     return result.summary
 
 
 def resume(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
            on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
-           pruner: Any = None, budget: Any = None) -> RunSummary:
+           pruner: Any = None, budget: Any = None, concurrency: int | None = None) -> RunSummary:
     """`promptsearch resume`: the same as run_search on an existing search."""
     return run_search(store, search, trials, lm=lm, on_trial=on_trial, sampler=sampler, pruner=pruner,
-                      budget=budget)
+                      budget=budget, concurrency=concurrency)
 
 
 def optimize(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "search_spaces/default.yaml", *,
@@ -141,11 +142,11 @@ def evaluate_heldout(store: Store, search: SearchRecord | str, *, split: str = "
                      baseline: str = "first", limit: int | None = None, lm: LM | None = None,
                      save: bool = True, **options: Any):
     """`promptsearch eval`: best vs baseline on held-out data; returns a Verdict (stored by default).
-    `options`: seed, resamples, api_base."""
-    unknown = set(options) - {"seed", "resamples", "api_base"}
+    `options`: seed, resamples, api_base, concurrency."""
+    unknown = set(options) - {"seed", "resamples", "api_base", "concurrency"}
     if unknown:
         raise UserError(f"evaluate_heldout: unknown option '{sorted(unknown)[0]}'; options are seed, resamples, "
-                        f"api_base")
+                        f"api_base, concurrency")
     verdict, _ = service.evaluate(store, search, split=split, baseline=baseline, limit=limit, lm=lm, save=save,
                                   **options)
     return verdict
@@ -170,6 +171,7 @@ def write_report(store: Store, search: SearchRecord | str, path: str | Path, *, 
                           force="overwrite=True")
 
 
-def model_for(record: SearchRecord, api_base: str | None = None) -> LM:
-    """Load the model a search was made with, with its stored device, dtype and batch size."""
-    return service.model_for(record, api_base)
+def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:
+    """Load the model a search was made with, with its stored device, dtype, batch size and (remote
+    models) API base and concurrency."""
+    return service.model_for(record, api_base, concurrency)

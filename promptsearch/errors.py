@@ -19,6 +19,16 @@ class NotFoundError(UserError):
     """A search name, model path or file that does not exist."""
 
 
+class ModelCallError(UserError):
+    """A call to a remote model that failed after its retries (rate limits, server errors,
+    timeouts, a refused request). The trial it ran in fails and the search goes on
+    (search/failures.py); several in a row stop the search."""
+
+
+class NoLogprobsError(UserError):
+    """A remote server that does not return prompt log-probabilities, so it cannot rank labels."""
+
+
 def excerpt(value: object, width: int = 60) -> str:
     """A value as an error message may quote it: on one line (line breaks and other control
     characters escaped) and at most `width` characters, so that a huge or multi-line value from a

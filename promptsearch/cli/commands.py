@@ -25,9 +25,12 @@ def add_parsers(sub, common) -> None:
     opt.add_argument("--name", help="name of the search (default: the task's name)")
     opt.add_argument("--model", default="smollm2",
                      help="'smollm2' (the embedded model), a local Hugging Face model folder, a .gguf file, "
-                          "or a remote 'provider/model' (e.g. openai/gpt-4o-mini; generation tasks only)")
+                          "or a remote 'provider/model' (e.g. openai/NAME with --api-base; label tasks need "
+                          "a server that returns prompt log-probs: vLLM, promptsearch serve)")
     opt.add_argument("--api-base", help="remote models: an OpenAI-compatible server's URL, e.g. "
                                         "http://127.0.0.1:8000/v1 (`promptsearch serve`, vLLM, Ollama)")
+    opt.add_argument("--concurrency", type=ranged("--concurrency", "concurrency"), default=8,
+                     help="remote models: requests in flight at once (1 to 1024, default 8; kept by resume)")
     opt.add_argument("--dev-limit", type=ranged("--dev-limit", "dev_limit"),
                      help="score on the first N dev examples only")
     opt.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="sampler seed (0 to 2**32-1)")
@@ -66,6 +69,8 @@ def add_parsers(sub, common) -> None:
     res.add_argument("--trials", type=ranged("--trials", "trials"), required=True, help="more trials to complete")
     res.add_argument("--budget", action="append", metavar="KIND=N",
                      help="set or raise the search's budget (calls, tokens, seconds, dollars), e.g. calls=8000")
+    res.add_argument("--concurrency", type=ranged("--concurrency", "concurrency"),
+                     help="remote models: requests in flight at once for this run (default: the search's)")
 
     show = sub.add_parser("show", parents=[common], help="settings, trial counts and leaderboard")
     show.set_defaults(func=show_search)
@@ -88,7 +93,7 @@ def optimize(args: argparse.Namespace) -> int:
                               device=args.device, dtype=args.dtype, pruner=args.pruner,
                               chunk_size=args.chunk_size, api_base=args.api_base, proposer=args.proposer,
                               proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring,
-                              parallel_candidates=args.parallel_candidates)
+                              parallel_candidates=args.parallel_candidates, concurrency=args.concurrency)
     if args.dry_run:
         plan = service.plan(args.db, args.task, args.space, trials=args.trials, name=args.name, model=args.model,
                             settings=settings, budget=args.budget, hooks=display.hooks())
@@ -103,7 +108,8 @@ def optimize(args: argparse.Namespace) -> int:
 
 
 def resume(args: argparse.Namespace) -> int:
-    return show_run(service.resume(args.db, args.name, args.trials, hooks=display.hooks(), budget=args.budget))
+    return show_run(service.resume(args.db, args.name, args.trials, hooks=display.hooks(), budget=args.budget,
+                                   concurrency=args.concurrency))
 
 
 def show_run(result: service.RunResult) -> int:

@@ -27,6 +27,8 @@ def add_parsers(sub, common) -> None:
     ev.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="bootstrap and permutation seed")
     ev.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000, help="bootstrap resamples")
     ev.add_argument("--api-base", help="remote models: the server's URL, if it moved since the search")
+    ev.add_argument("--concurrency", type=ranged("--concurrency", "concurrency"),
+                    help="remote models: requests in flight at once (default: the search's setting)")
 
     pr = sub.add_parser("probe", parents=[common],
                         help="do the best prompt's demos teach the label mapping or only the format? re-score "
@@ -73,7 +75,8 @@ def add_parsers(sub, common) -> None:
 def evaluate(args: argparse.Namespace) -> int:
     verdict, verdict_id = service.evaluate(args.db, args.name, split=args.split, baseline=args.baseline,
                                            limit=args.limit, seed=args.seed, resamples=args.resamples,
-                                           api_base=args.api_base, hooks=display.hooks())
+                                           api_base=args.api_base, concurrency=args.concurrency,
+                                           hooks=display.hooks())
     console.print(verdict_table(verdict))
     console.print(verdict.conclusion, style="bold")
     if verdict.warning:

@@ -13,6 +13,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "seed": (0, SEED_MAX),
     "trials": (1, 1_000_000),
     "workers": (1, 256),
+    "concurrency": (1, 1024),  # remote models: requests in flight at once
     "dev_limit": (1, 1_000_000_000),
     "limit": (1, 1_000_000_000),
     "batch_size": (1, 4096),

@@ -103,5 +103,6 @@ def metric_for(task: TaskSpec, lm: LM | None = None) -> Metric:
     if task.metric != JUDGE:
         return resolve_metric(task)
     judge = judge_model(task, lm)
-    local = getattr(judge, "supports_loglikelihood", True)
+    # a remote judge answers yes/no: its server may give no prompt log-probs to rank them with
+    local = getattr(judge, "supports_loglikelihood", True) and not getattr(judge, "remote", False)
     return JudgeMetric(task, LocalJudge(judge) if local else RemoteJudge(judge))

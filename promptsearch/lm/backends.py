@@ -11,7 +11,7 @@ A backend is registered in `BACKENDS` under a name, next to its code:
 `local` (loading.py: the embedded model, Hugging Face checkpoint folders, .gguf files) always
 last: it takes every spec no other backend claims, so its errors say what a spec may be. Every
 backend gets every option and uses those it knows (device, dtype and batch_size are local
-ones; api_base, api_key, num_threads, num_retries and timeout remote ones).
+ones; api_base, api_key, concurrency, num_retries and timeout remote ones).
 """
 from __future__ import annotations
 

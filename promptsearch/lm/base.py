@@ -64,6 +64,12 @@ class LM(ABC):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         """One result per request, in request order."""
 
+    def check_loglikelihood(self) -> None:
+        """Raise a one-line UserError when this model cannot score continuations. A local model
+        always can (a no-op); a remote one sends one tiny request, so a server without prompt
+        log-probs is refused before a label search writes anything."""
+        return None
+
     def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
         """Render OpenAI-style messages as the model's chat prompt, ready for the assistant turn."""
         raise NotImplementedError(f"{type(self).__name__} has no chat template")

@@ -159,6 +159,12 @@ class HFLM(LM):
                 self.with_backoff(lambda b: self._score_batch(kv, p, b, out), [lanes[j] for j in idx])  # noqa: B023
         return out
 
+    def echo(self, prompts: list[str], top: int = 0) -> list:
+        """Every prompt token's log-prob and offset, for `serve`'s /v1/completions (echo.py)."""
+        from promptsearch.lm.echo import prompt_logprobs
+
+        return prompt_logprobs(self, prompts, top)
+
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         from promptsearch.lm.generation import generate

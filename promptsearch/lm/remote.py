@@ -1,16 +1,23 @@
-"""RemoteLM: the LM interface over a hosted API or an OpenAI-compatible server, through `dspy.LM`.
+"""RemoteLM: the LM interface over a hosted API or an OpenAI-compatible server.
 
 A spec like "openai/gpt-4o-mini", "ollama_chat/llama3" or "openai/smollm2" with an api_base names a
 remote model (see `is_remote_spec`). What works remotely:
 
-  generate       each request is one chat completion; requests run concurrently on a thread pool,
-                 and DSPy retries transient failures (rate limits, 5xx, timeouts) with exponential
-                 back-off (`num_retries`). Tokens and estimated cost are counted on `self.usage`.
+  generate       each request is one chat completion through `dspy.LM` (any provider DSPy knows);
+                 DSPy retries transient failures (rate limits, 5xx, timeouts) with exponential
+                 back-off (`num_retries`).
+  loglikelihood  POST /v1/completions with `echo: true, logprobs: 1, max_tokens: 0` (completions.py,
+                 as lm-evaluation-harness's local-completions): servers that return prompt log-probs
+                 (vLLM, promptsearch serve) score label tasks; others are refused by
+                 `check_loglikelihood` before a search starts. Retries on 429/5xx honour Retry-After
+                 (http.py).
   chat layout    `apply_chat_template` writes the messages as ChatML text ("<|im_start|>role ...");
                  `generate` parses it back and sends the real messages, so the server applies its
                  own chat template. A plain-layout prompt is sent as one user message.
-  loglikelihood  not available: chat APIs do not score a given continuation, so label tasks need a
-                 local model (a UserError says so). Use a generation task (no `labels`) instead.
+
+At most `concurrency` requests are in flight at once (one semaphore for the model, shared by every
+thread that calls it). A call that still fails after its retries raises ModelCallError: the trial
+fails and the search goes on. Tokens, estimated cost and seconds are counted on `self.usage`.
 
 Results are cached by the evaluator under `name`, which includes the API base: two servers may
 serve different weights under the same model name.
@@ -19,17 +26,20 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlsplit
 
-from promptsearch.errors import ConfigError, UserError
+from promptsearch.errors import ConfigError, ModelCallError, NoLogprobsError, UserError
+from promptsearch.lm import completions
 from promptsearch.lm.backends import BACKENDS
+from promptsearch.lm.http import CallFailed, RetryPolicy, post_json
 from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, LoglikelihoodRequest,
                                   LoglikelihoodResult)
-from promptsearch.lm.usage import USAGE_KEYS, UsageCounter, record_usage, usage_snapshot  # noqa: F401
+from promptsearch.lm.usage import UsageCounter
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +73,29 @@ def is_remote_spec(spec: str | None) -> bool:
 
 def remote_name(model: str, api_base: str | None) -> str:
     """The cache identity: model string and the API base without credentials or query."""
-    if not api_base:
-        return model
-    parts = urlsplit(api_base)
+    return f"{model}@{shown_url(api_base)}" if api_base else model
+
+
+def shown_url(url: str) -> str:
+    """`url` without credentials, query or trailing slash: safe in names and messages."""
+    parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
         host += f":{parts.port}"
-    return f"{model}@{parts.scheme}://{host}{parts.path.rstrip('/')}" if parts.scheme else f"{model}@{api_base}"
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}" if parts.scheme else url
+
+
+DEFAULT_CONCURRENCY = 8
 
 
 def load_remote(spec: str | None, *, api_base: str | None = None, api_key: str | None = None,
-                num_threads: int = 8, num_retries: int = 5, timeout: float | None = 120.0,
+                concurrency: int | None = None, num_retries: int = 5, timeout: float | None = 120.0,
                 **_ignored) -> "RemoteLM":
     """A RemoteLM for `spec`; the keyword arguments of `load_lm` meant for local models are ignored."""
     if spec is None or not is_remote_spec(spec):
         raise ConfigError(f"model {spec!r}: not a remote model; give a 'provider/model' string such as "
                           f"openai/gpt-4o-mini (with --api-base for an OpenAI-compatible server)")
-    return RemoteLM(spec, api_base=api_base, api_key=api_key, num_threads=num_threads,
+    return RemoteLM(spec, api_base=api_base, api_key=api_key, concurrency=concurrency or DEFAULT_CONCURRENCY,
                     num_retries=num_retries, timeout=timeout)
 
 
@@ -110,12 +126,13 @@ def from_chatml(text: str) -> list[dict[str, str]] | None:
 
 
 class RemoteLM(LM):
-    """A `dspy.LM` behind the LM interface; see the module docstring."""
+    """A `dspy.LM` (generation) and the completions API (log-likelihood) behind the LM interface;
+    see the module docstring."""
 
-    supports_loglikelihood = False  # so a caller can refuse a label task before it starts
+    remote = True  # a judge on a remote model asks for a verdict instead of ranking Yes/No
 
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
-                 num_threads: int = 8, num_retries: int = 5, timeout: float | None = 120.0):
+                 concurrency: int = DEFAULT_CONCURRENCY, num_retries: int = 5, timeout: float | None = 120.0):
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-list download
         import dspy
 
@@ -124,11 +141,15 @@ class RemoteLM(LM):
         extra = {k: v for k, v in (("api_base", api_base), ("api_key", api_key), ("timeout", timeout)) if v}
         self.model, self.api_base = model, api_base
         self.name = remote_name(model, api_base)
-        self.num_threads = max(1, num_threads)
+        self.concurrency = max(1, concurrency)
         self.num_retries = num_retries
+        self.timeout = timeout
         # Our evaluator caches results in the database; DSPy's own response cache would only
         # duplicate that on disk.
         self.client = dspy.LM(model, cache=False, num_retries=num_retries, **extra)
+        self._slots = threading.BoundedSemaphore(self.concurrency)  # requests in flight, all threads
+        self._key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        self._echo_tokens = 0  # max_tokens of a scoring request; 1 for servers that refuse 0 (vLLM)
         self._usage = UsageCounter()
         self.load_info = {"source": model, "api_base": api_base}
 
@@ -148,17 +169,24 @@ class RemoteLM(LM):
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)  # a rough estimate: the tokenizer lives on the server
 
-    def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
-        return to_chatml(messages)
-
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        raise UserError(f"model {self.model!r} is remote: label tasks are scored by log-likelihood, which "
-                        f"a chat API does not give; use a local model (--model smollm2 or a checkpoint "
-                        f"folder), or drop `labels` from the task to score by generation")
+        """Prompts in chunks of at most PROMPTS_PER_CALL, `concurrency` chunks in flight."""
+        pairs = [completions.split_pair(r.context, r.continuation) for r in requests]
+        if not pairs:
+            return []
+        size = min(completions.PROMPTS_PER_CALL, -(-len(pairs) // self.concurrency))
+        chunks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chunks))) as pool:
+            return [r for part in pool.map(self._score, chunks) for r in part]
+
+    def check_loglikelihood(self) -> None:
+        """One tiny scoring request: a server without prompt log-probs is refused here, before a
+        label search writes anything."""
+        self._score([("The capital of France is", " Paris")], probing=True)
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         jobs = [(r, k) for r in requests for k in range(r.num_return_sequences)]
-        with ThreadPoolExecutor(max_workers=min(self.num_threads, max(1, len(jobs)))) as pool:
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(jobs)))) as pool:
             answers = list(pool.map(lambda job: self._complete(*job), jobs))
         results, at = [], 0
         for r in requests:
@@ -167,6 +195,9 @@ class RemoteLM(LM):
             logps = [lp for _, lp in mine if lp is not None]  # all or nothing: a server gives them or not
             results.append(GenerateResult([t for t, _ in mine], logps if len(logps) == len(mine) else []))
         return results
+
+    def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
+        return to_chatml(messages)
 
     # ------------------------------------------------------------------ one call
 
@@ -182,25 +213,73 @@ class RemoteLM(LM):
                         stop=tuple(s for s in req.stop if s)[:4], seed=req.seed + k if sampled else None)
         start = time.perf_counter()
         try:
-            response = self.client(Request(model=self.model, messages=turns, system=system, config=config))
+            with self._slots:
+                response = self.client(Request(model=self.model, messages=turns, system=system, config=config))
         except Exception as e:  # noqa: BLE001 - after DSPy's retries: tell the user, not a traceback
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            where = f" at {self.api_base}" if self.api_base else ""
-            raise UserError(f"model {self.model!r}{where}: request failed after {self.num_retries} retries "
-                            f"({type(e).__name__}: {first}); check --api-base, the API key and the "
-                            f"server") from None
-        self._count(response, time.perf_counter() - start)
+            raise ModelCallError(f"{self._where()}: request failed after {self.num_retries} retries "
+                                 f"({type(e).__name__}: {first}); check --api-base, the API key and the "
+                                 f"server") from None
+        usage = response.usage
+        self._count(usage.input_tokens or 0, usage.output_tokens or 0, time.perf_counter() - start,
+                    _estimate_cost(response, self.model))
         text = response.text or ""
         for s in req.stop:  # servers may return the stop string or text past it
             if s and s in text:
                 text = text[:text.index(s)]
         return text, _summed_logprob(response)
 
-    def _count(self, response, seconds: float) -> None:
-        usage = response.usage
-        cost = _estimate_cost(response, self.model)
-        self._usage.add(calls=1, prompt_tokens=usage.input_tokens or 0,
-                        completion_tokens=usage.output_tokens or 0, seconds=seconds,
+    def _score(self, pairs: list[tuple[str, str]], probing: bool = False) -> list[LoglikelihoodResult]:
+        """One completions request scoring `pairs` (context, continuation); see completions.py.
+        `probing`: a request the server refuses (4xx) means it cannot score (NoLogprobsError)."""
+        url = self._completions_url()
+        prompts = [c + x for c, x in pairs]
+        start = time.perf_counter()
+        try:
+            answer = self._post(url, completions.payload(self._model_id(), prompts, self._echo_tokens))
+        except CallFailed as e:
+            if self._echo_tokens or not completions.refuses_zero_tokens(e.reason, e.status):
+                if probing and e.status is not None and 400 <= e.status < 500 and e.status != 429:
+                    raise NoLogprobsError(f"{self._where(url)}: refused a scoring request ({e.reason}); label "
+                                          f"tasks need /v1/completions with `echo: true` and `logprobs` (vLLM, "
+                                          f"promptsearch serve)") from None
+                raise self._failed(e, url) from None
+            self._echo_tokens = 1  # vLLM wants a token to generate; completions.score ignores it
+            return self._score(pairs, probing)
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        self._count(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")),
+                    time.perf_counter() - start, None)
+        return completions.results(answer, pairs, self._where(url))
+
+    def _post(self, url: str, body: dict) -> dict:
+        with self._slots:
+            return post_json(url, body, headers={"Authorization": f"Bearer {self._key}"}, timeout=self.timeout,
+                             policy=RetryPolicy(retries=self.num_retries))
+
+    def _completions_url(self) -> str:
+        base = self.api_base or os.environ.get("OPENAI_API_BASE") or (
+            "https://api.openai.com/v1" if self.model.startswith("openai/") else None)
+        if base is None:
+            raise UserError(f"model {self.model!r}: label tasks are scored through an OpenAI-compatible "
+                            f"/v1/completions endpoint with prompt log-probs; give --api-base (a vLLM or "
+                            f"promptsearch serve URL), or drop `labels` from the task to score by generation")
+        return base.rstrip("/") + "/completions"
+
+    def _model_id(self) -> str:
+        """The name the server knows: 'openai/smollm2' -> 'smollm2' (the provider is DSPy's)."""
+        return self.model.split("/", 1)[1]
+
+    def _where(self, url: str | None = None) -> str:
+        where = url or self.api_base
+        return f"model {self.model!r}" + (f" at {shown_url(where)}" if where else "")
+
+    def _failed(self, e: CallFailed, url: str) -> ModelCallError:
+        return ModelCallError(f"{self._where(url)}: request failed after {e.attempts - 1} retries ({e.reason}); "
+                              f"check --api-base, the API key and the server")
+
+    def _count(self, prompt_tokens: int, completion_tokens: int, seconds: float, cost: float | None) -> None:
+        self._usage.add(calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, seconds=seconds,
                         **({"unpriced_calls": 1} if cost is None else {"cost_usd": cost}))
 
 
@@ -214,6 +293,10 @@ def _estimate_cost(response, model: str) -> float | None:
         return cost
     except Exception:  # noqa: BLE001 - pricing is advisory; never fail a call over it
         return None
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _summed_logprob(response) -> float | None:

@@ -30,7 +30,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 
 from promptsearch.evaluate.evaluator import Evaluation
 from promptsearch.lm.base import LM
-from promptsearch.lm.remote import usage_snapshot
+from promptsearch.lm.usage import usage_snapshot
 from promptsearch.search.runner import (SearchContext, TrialEvent, _best_value, _prepare_trial,
                                         lowest_with_feedback, run_trial)
 from promptsearch.storage.retry import environment_error

@@ -26,7 +26,7 @@ from promptsearch.config.limits import check_int
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
-from promptsearch.errors import ConfigError, UserError, excerpt
+from promptsearch.errors import ConfigError, ModelCallError, UserError, excerpt
 from promptsearch.evaluate.evaluator import Decoding, Evaluator, ExampleResult
 from promptsearch.lm.base import LM
 from promptsearch.propose.methods import check_propose
@@ -34,6 +34,7 @@ from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter, stop_reason
 from promptsearch.search.claims import Claims
+from promptsearch.search.failures import FailureStreak
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.retry import environment_error
@@ -60,6 +61,7 @@ class SearchSettings:
     proposer_api_base: str | None = None  # for a remote proposer (an OpenAI-compatible server)
     label_scoring: str = "sum"  # "mean": rank labels by mean token log-prob (labels of unequal length)
     parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/batch.py)
+    concurrency: int = 8  # remote models: requests in flight at once (lm/remote.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +107,7 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
 
 def check_settings(settings: SearchSettings) -> None:
     """Every setting in its range (promptsearch.config.limits), before anything is written."""
-    for key in ("seed", "batch_size", "max_new_tokens", "chunk_size", "parallel_candidates"):
+    for key in ("seed", "batch_size", "max_new_tokens", "chunk_size", "parallel_candidates", "concurrency"):
         check_int(f"--{key.replace('_', '-')}", getattr(settings, key), key)
     if settings.dev_limit is not None:
         check_int("--dev-limit", settings.dev_limit, "dev_limit")
@@ -267,6 +269,7 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
     start = time.perf_counter()
     all_hooks = [*space_hooks(ctx), *hooks]
     from promptsearch.search import batch  # it builds on this module
+    streak = FailureStreak()  # a remote call failed after its retries: its trials fail (failures.py)
     while finished < target:
         summary.stopped = stop_reason(ctx.study, record.name)
         if summary.stopped:
@@ -275,14 +278,19 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
         for hook in all_hooks:
             hook(ctx)
         trials = batch.claim(ctx, target - finished)  # no target: this run runs its own n_trials
-        for event in batch.run_trials(ctx, trials, finished, target):  # one, or --parallel-candidates
-            finished += 1
-            summary.completed += event.state == "complete"
-            summary.pruned += event.state == "pruned"
-            summary.examples_computed += event.examples_computed
-            summary.model_seconds += event.seconds if event.examples_computed else 0.0
-            if on_trial is not None:
-                on_trial(event)
+        try:
+            for event in batch.run_trials(ctx, trials, finished, target):  # one, or --parallel-candidates
+                finished += 1
+                summary.completed += event.state == "complete"
+                summary.pruned += event.state == "pruned"
+                summary.examples_computed += event.examples_computed
+                summary.model_seconds += event.seconds if event.examples_computed else 0.0
+                if on_trial is not None:
+                    on_trial(event)
+        except ModelCallError as e:
+            streak.failed(trials[0].number, e)
+            continue
+        streak.succeeded()
     summary.failed_stale = list(ctx.claims.failed_stale)
     summary.wall_seconds = time.perf_counter() - start
     return summary
@@ -312,6 +320,11 @@ def _run_trial(ctx: SearchContext, trial: optuna.Trial) -> tuple[str, float, int
         state = "complete"
     except _Pruned as p:
         state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
+    except ModelCallError as e:  # the trial fails (run_trial): what it used, and why
+        if ctx.meter is not None:
+            ctx.meter.record(trial)
+        trial.set_user_attr("error", str(e)[:500])
+        raise
     if ctx.meter is not None:  # model calls, tokens, cost and time: what budgets are spent in
         ctx.meter.record(trial)
     if state == "complete":

@@ -23,10 +23,11 @@ from typing import Callable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import load_split
-from promptsearch.errors import ConfigError
+from promptsearch.errors import ConfigError, ModelCallError
 from promptsearch.lm.base import LM
 from promptsearch.search import batch
 from promptsearch.search.budget import stop_reason
+from promptsearch.search.failures import FailureStreak
 from promptsearch.search.runner import TrialEvent, open_run, space_hooks
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
@@ -61,6 +62,7 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
     # would all draw the same start-up candidates. A parallel run is not replayable anyway.
     ctx = open_run(store, record, lm, seed_offset=secrets.randbelow(1 << 30))
     hooks = space_hooks(ctx)
+    streak = FailureStreak()
     while True:
         target = store.trial_target(record) or 0
         counts = slot_counts(ctx.study)
@@ -78,11 +80,16 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
             time.sleep(poll_seconds)  # the rest runs elsewhere: wait, and take over a dead worker's trial
             ctx.claims.fail_stale()
             continue
-        for event in batch.run_trials(ctx, trials, counts.finished, target):  # one, or --parallel-candidates
-            summary.finished += 1
-            if on_trial is not None:  # the search's totals, not this worker's
-                finished = slot_counts(ctx.study).finished
-                on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
+        try:
+            for event in batch.run_trials(ctx, trials, counts.finished, target):  # one, or --parallel-candidates
+                summary.finished += 1
+                if on_trial is not None:  # the search's totals, not this worker's
+                    finished = slot_counts(ctx.study).finished
+                    on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
+        except ModelCallError as e:  # these trials failed on the model; the search goes on (failures.py)
+            streak.failed(trials[0].number, e)
+            continue
+        streak.succeeded()
     summary.failed_stale = list(ctx.claims.failed_stale)
     summary.target, summary.search_finished = target, counts.finished
     summary.wall_seconds = time.perf_counter() - start

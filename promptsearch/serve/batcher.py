@@ -1,9 +1,11 @@
 """One thread owns the model; HTTP threads hand it work and wait.
 
 A local model is not safe to call from many threads at once, and it is much faster on a batch than
-on one request at a time. So each HTTP handler puts its requests on a queue, and a single worker
+on one request at a time. So each HTTP handler puts its work on a queue, and a single worker
 takes whatever has arrived within a few milliseconds of the first item and answers it with one
-`lm.generate` call (HFLM then shares the prompt prefix and batches the rows).
+model call per kind: `lm.generate` for generation, `lm.echo` for prompt log-probs (scoring
+clients send many prompts at once, all sharing an instruction and demos). HFLM then shares the
+prompt prefix across every client's rows and batches them.
 """
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import logging
 import queue
 import threading
 import time
+from collections import defaultdict
 from concurrent.futures import Future
-from typing import Sequence
+from typing import Any, Sequence
 
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult
 
@@ -29,8 +32,15 @@ class Batcher:
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         """Blocks until the worker has answered these requests."""
+        return self._submit(("generate",), list(requests))
+
+    def echo(self, prompts: Sequence[str], top: int) -> list[Any]:
+        """Prompt log-probs (lm.echo); blocks until answered."""
+        return self._submit(("echo", top), list(prompts))
+
+    def _submit(self, kind: tuple, items: list) -> list:
         future: Future = Future()
-        self._queue.put((list(requests), future))
+        self._queue.put((kind, items, future))
         return future.result()
 
     def close(self) -> None:
@@ -45,7 +55,7 @@ class Batcher:
                 break
             batch = [first]
             deadline = time.monotonic() + self.wait_s
-            while sum(len(r) for r, _ in batch) < self.max_batch:
+            while sum(_weight(entry) for entry in batch) < self.max_batch:
                 try:
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
@@ -54,18 +64,33 @@ class Batcher:
                     self._stop.set()
                     break
                 batch.append(item)
-            self._answer(batch)
+            by_kind: dict[tuple, list] = defaultdict(list)
+            for entry in batch:
+                by_kind[entry[0]].append(entry)
+            for kind, entries in by_kind.items():
+                self._answer(kind, entries)
 
-    def _answer(self, batch: list) -> None:
-        flat = [r for requests, _ in batch for r in requests]
+    def _answer(self, kind: tuple, batch: list) -> None:
+        flat = [x for _, items, _ in batch for x in items]
         try:
-            results = self.lm.generate(flat)
+            if kind[0] == "generate":
+                results = self.lm.generate(flat)
+            else:  # HFLM.echo: the server checked that the model has it
+                results = self.lm.echo(flat, kind[1])  # type: ignore[attr-defined]
         except BaseException as e:  # noqa: BLE001 - handed to every waiting request
-            for _, future in batch:
+            for _, _, future in batch:
                 future.set_exception(e)
             return
-        log.debug("answered %d requests from %d clients in one batch", len(flat), len(batch))
+        log.debug("answered %d %s items from %d clients in one call", len(flat), kind[0], len(batch))
         at = 0
-        for requests, future in batch:
-            future.set_result(results[at:at + len(requests)])
-            at += len(requests)
+        for _, items, future in batch:
+            future.set_result(results[at:at + len(items)])
+            at += len(items)
+
+
+ECHO_WEIGHT = 1 / 8  # echo prompts are one forward pass each, no decoding: collect 8x as many
+
+
+def _weight(entry: tuple) -> float:
+    kind, items, _ = entry
+    return len(items) * (ECHO_WEIGHT if kind[0] == "echo" else 1.0)

@@ -6,9 +6,18 @@
   GET  /health                {"status": "ok"}
 
 Supported request fields: max_tokens / max_completion_tokens, temperature (default 1, as OpenAI;
-0 = greedy), stop (a string or up to 4), n, seed. Streaming, tools and logprobs are not supported
-(a 400 says so for streaming; the others are ignored). Concurrent requests are batched together by
-one worker thread (batcher.py). Usage counts tokens with the model's own tokenizer.
+0 = greedy), stop (a string or up to 4), n, seed. Streaming and tools are not supported (a 400 says
+so for streaming; tools are ignored).
+
+Scoring a prompt (/v1/completions, as lm-evaluation-harness's local-completions and
+promptsearch's RemoteLM.loglikelihood use it): `echo: true, max_tokens: 0, logprobs: k` returns
+the prompt as the text and, per prompt token, `tokens`, `token_logprobs` (null for the first),
+`text_offset` and `top_logprobs` (the token and the k most likely; k from 0 to MAX_LOGPROBS).
+`echo` with generation returns prompt + completion as the text; `logprobs` of generated tokens
+are not computed (a 400 says so with echo; without echo they are ignored, as before).
+
+Concurrent requests are batched together by one worker thread (batcher.py). Usage counts tokens
+with the model's own tokenizer.
 """
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ from promptsearch.serve.batcher import Batcher
 log = logging.getLogger(__name__)
 MAX_BODY = 8 << 20  # bytes
 MAX_N = 16
+MAX_LOGPROBS = 20
 CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
@@ -107,10 +117,33 @@ class Handler(BaseHTTPRequestHandler):
         prompts = [prompt] if isinstance(prompt, str) else prompt
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
             raise RequestError("'prompt' must be a string or a non-empty list of strings", "prompt")
+        echo, top = _echo_fields(body)
+        if echo and body.get("max_tokens") == 0:
+            return self._score(prompts, top)
+        if echo and top is not None:
+            raise RequestError("'logprobs' with echo needs max_tokens 0 (score the prompt); promptsearch serve "
+                               "does not return log-probs of generated tokens", "logprobs")
         texts, finish, usage = self._generate(prompts, body)
+        n = len(texts) // len(prompts)
+        if echo:
+            texts = [prompts[i // n] + t for i, t in enumerate(texts)]
         choices = [{"index": i, "text": t, "logprobs": None, "finish_reason": f}
                    for i, (t, f) in enumerate(zip(texts, finish))]
         return self._envelope("text_completion", "cmpl", choices, usage)
+
+    def _score(self, prompts: list[str], top: int | None) -> dict[str, Any]:
+        """echo + max_tokens 0: the prompts back, with every token's log-prob (lm/echo.py)."""
+        if not hasattr(self.server.lm, "echo"):
+            raise RequestError(f"model {self.server.model_id} cannot return prompt log-probs", "echo")
+        echoes = self.server.batcher.echo(prompts, top or 0)
+        choices = []
+        for i, (prompt, e) in enumerate(zip(prompts, echoes)):
+            lp = None if top is None else {"tokens": e.tokens, "token_logprobs": e.logprobs,
+                                           "text_offset": e.offsets, "top_logprobs": e.top or [None] * len(e.tokens)}
+            choices.append({"index": i, "text": prompt, "logprobs": lp, "finish_reason": "length"})
+        n = sum(len(e.tokens) for e in echoes)
+        return self._envelope("text_completion", "cmpl", choices,
+                              {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n})
 
     def _generate(self, contexts: list[str], body: dict[str, Any]) -> tuple[list[str], list[str], dict]:
         max_tokens, temperature, stop, n, seed = _sampling(body, self.server.default_max_tokens)
@@ -186,6 +219,18 @@ def _text(content: Any, i: int) -> str:
         return "".join(p["text"] for p in content)
     raise RequestError(f"messages[{i}].content must be a string or a list of text parts",
                        f"messages[{i}].content")
+
+
+def _echo_fields(body: dict[str, Any]) -> tuple[bool, int | None]:
+    echo = body.get("echo") or False
+    if not isinstance(echo, bool):
+        raise RequestError("'echo' must be true or false", "echo")
+    top = body.get("logprobs")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_LOGPROBS):
+        raise RequestError(f"'logprobs' must be an integer from 0 to {MAX_LOGPROBS}", "logprobs")
+    if body.get("max_tokens") == 0 and not echo:
+        raise RequestError("'max_tokens' 0 generates nothing: send echo=true to score the prompt", "max_tokens")
+    return echo, top
 
 
 def _sampling(body: dict[str, Any], default_max: int) -> tuple[int, float, tuple[str, ...], int, int]:

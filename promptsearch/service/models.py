@@ -20,16 +20,18 @@ def load_model(spec: str | None = "smollm2", *, device: str | None = None, dtype
                batch_size: int = 32, api_base: str | None = None, **remote_options: Any) -> LM:
     """A local model ("smollm2", a checkpoint folder, a .gguf file) or a remote one
     ("provider/model"; `api_base` for an OpenAI-compatible server). `remote_options` go to
-    promptsearch.lm.remote.load_remote (api_key, num_threads, num_retries, timeout)."""
+    promptsearch.lm.remote.load_remote (api_key, concurrency, num_retries, timeout)."""
     from promptsearch.lm import load_lm  # picks the backend; torch is imported only for a local model
     return load_lm(spec, device=device, dtype=dtype, batch_size=batch_size, api_base=api_base, **remote_options)
 
 
-def model_for(record: SearchRecord, api_base: str | None = None) -> LM:
-    """The model a search was made with, with its stored device, dtype and batch size."""
+def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:
+    """The model a search was made with, with its stored device, dtype, batch size, API base and
+    concurrency (`api_base`, `concurrency`: replace the stored ones)."""
     s = record.settings
     return load_model(record.model, device=s.get("device"), dtype=s.get("dtype"),
-                      batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"))
+                      batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
+                      concurrency=concurrency or s.get("concurrency"))
 
 
 def stored_spec(spec: str, flag: str = "--model") -> str:
@@ -45,12 +47,15 @@ def stored_spec(spec: str, flag: str = "--model") -> str:
 
 
 def check_model(task: TaskSpec, lm: LM, model: str) -> None:
-    """What the model must support for this task: label ranking for a label task, and every
-    example fitting its context on its own. Raises a one-line UserError."""
-    if task.is_classification and not getattr(lm, "supports_loglikelihood", True):
-        raise UserError(f"--model {model}: a remote model gives no log-likelihood to rank labels with; "
-                        f"use a local model, or drop `labels` from {task.source or 'the task'} to score "
-                        f"by generation")
+    """What the model must support for this task: label ranking for a label task (a remote
+    model is asked once, LM.check_loglikelihood), and every example fitting its context on its
+    own. Raises a one-line UserError."""
+    if task.is_classification:
+        if not getattr(lm, "supports_loglikelihood", True):
+            raise UserError(f"--model {model}: this model gives no log-likelihood to rank labels with; "
+                            f"use a local model, or drop `labels` from {task.source or 'the task'} to score "
+                            f"by generation")
+        lm.check_loglikelihood()
     check_context(task, lm)
 
 

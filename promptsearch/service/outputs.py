@@ -23,8 +23,10 @@ from promptsearch.storage.store import SearchRecord, Store, mask_url
 
 def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test", baseline: str = "first",
              limit: int | None = None, seed: int = 0, resamples: int | None = None, api_base: str | None = None,
-             lm: LM | None = None, save: bool = True, hooks: Hooks = QUIET) -> tuple[Any, int | None]:
-    """Best vs baseline on held-out data: (Verdict, the stored verdict's id or None)."""
+             lm: LM | None = None, save: bool = True, hooks: Hooks = QUIET,
+             concurrency: int | None = None) -> tuple[Any, int | None]:
+    """Best vs baseline on held-out data: (Verdict, the stored verdict's id or None). `api_base`
+    and `concurrency` replace the search's stored ones for a remote model."""
     from promptsearch.export.source import task_of
     from promptsearch.verdict import load_baseline_file, run_verdict, store_verdict
 
@@ -37,6 +39,8 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     check_int("--seed", seed, "seed")
     if resamples is not None:
         check_int("--resamples", resamples, "resamples")
+    if concurrency is not None:
+        check_int("--concurrency", concurrency, "concurrency")
     store = open_store(db)
     record = record_of(store, search)
     check_unchanged(record)  # its data or metric changed: refuse before anything else
@@ -47,7 +51,7 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     load_split(task, split)  # and a split file that went bad since the search
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
-            lm = models.model_for(record, api_base=api_base)
+            lm = models.model_for(record, api_base=api_base, concurrency=concurrency)
     models.check_model(task, lm, record.model)  # the first write is the first scored example
     options: dict[str, Any] = {"seed": seed}
     if resamples is not None:

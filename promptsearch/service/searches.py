@@ -109,12 +109,14 @@ def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
 
 
 def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, hooks: Hooks = QUIET,
-                 api_base: str | None = None) -> LM:
-    """Load the model with the search's settings and check it against the task."""
+                 api_base: str | None = None, concurrency: int | None = None) -> LM:
+    """Load the model with the search's settings (`api_base`, `concurrency`: this run's own) and
+    check it against the task."""
     s = settings.to_dict() if isinstance(settings, SearchSettings) else settings
     with hooks.status(f"loading model {model} …"):
         lm = models.load_model(model, device=s.get("device"), dtype=s.get("dtype"),
-                               batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"))
+                               batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
+                               concurrency=concurrency or s.get("concurrency"))
     models.check_model(task, lm, model)
     return lm
 
@@ -152,10 +154,14 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
 
 
 def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
-           hooks: Hooks = QUIET, budget: Any = None, **run_options: Any) -> RunResult:
+           hooks: Hooks = QUIET, budget: Any = None, concurrency: int | None = None,
+           **run_options: Any) -> RunResult:
     """Run `trials` more trials of a stored search with its stored task, space, model and settings.
-    `budget` replaces the stored limits of the kinds it names (e.g. raises calls=...)."""
+    `budget` replaces the stored limits of the kinds it names (e.g. raises calls=...);
+    `concurrency`: this run's requests in flight to a remote model instead of the stored one."""
     check_int("--trials", trials, "trials")
+    if concurrency is not None:
+        check_int("--concurrency", concurrency, "concurrency")
     limits = parse_budget(budget)
     store = open_store(db)
     record = record_of(store, search)
@@ -165,7 +171,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM |
     check_settings(settings)
     check_data(task)  # its files may have changed since the search was made
     if lm is None:
-        lm = load_checked(record.model, settings, task, hooks)
+        lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency)
     else:
         models.check_model(task, lm, record.model)
     check_counted(limits, lm, record.model)

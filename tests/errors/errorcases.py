@@ -68,6 +68,12 @@ def _metric_file(c: Ctx, code: str, spec: str = "m.py:score") -> list[str]:
     return c.opt()
 
 
+def _server(mode: str) -> str:
+    """The /v1 URL of a scripted completions server (it answers until the process ends)."""
+    from fakeserver import FakeCompletions
+    return FakeCompletions(mode=mode, retry_after="0").url
+
+
 def _write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -205,6 +211,10 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
                                         c.opt("--model", str(c.tmp / "ckpt")))[1],
     "model-config-empty": lambda c: (_write(c.tmp / "ckpt" / "config.json", "{}"), c.opt("--model", str(c.tmp / "ckpt")))[1],
     "model-gguf-not-gguf": lambda c: c.opt("--model", str(_write(c.tmp / "model.gguf", "<html>not found</html>"))),
+    # --- remote models on a label task (a scripted server in a thread: tests/fakeserver.py)
+    "model-remote-no-logprobs": lambda c: c.opt("--model", "openai/m", "--api-base", _server("no-logprobs")),
+    "model-remote-server-error": lambda c: c.opt("--model", "openai/m", "--api-base", _server("fail")),
+    "flag-concurrency-zero": lambda c: c.opt("--concurrency", "0"),
     # --- data files read by their formats (class 7)
     "data-input-a-list": lambda c: (_write(c.data("dev"), '{"review": ["good", "bad"], "label": "positive"}\n'), c.opt())[1],
     "data-input-a-boolean": lambda c: (_write(c.data("dev"), '{"review": true, "label": "positive"}\n'), c.opt())[1],

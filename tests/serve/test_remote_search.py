@@ -1,7 +1,8 @@
 """A real search through a remote model: `promptsearch serve` runs the embedded model over HTTP on
 127.0.0.1, and `optimize --model openai/smollm2 --api-base ...` searches the bundled generation task
-against it. Tokens are accounted per trial; resume and eval find the server again from the stored
-settings; the evaluations are cached under the remote model's name."""
+against it, and a label task (scored by echo log-probs over /v1/completions) that must match the
+same search in-process. Tokens are accounted per trial; resume and eval find the server again from
+the stored settings; the evaluations are cached under the remote model's name."""
 import os
 import socket
 import subprocess
@@ -94,12 +95,34 @@ def test_search_with_a_remote_model(served, tmp_path, capsys):
     assert "Held-out verdict" in capsys.readouterr().out
 
 
-def test_label_tasks_need_a_local_model(served, tmp_path, capsys):
+def test_label_search_through_serve_matches_in_process(served, smollm, tmp_path):
+    """The same seeded label search, scored through `serve` (echo log-probs over HTTP) and in
+    this process: the same candidates, scores within 1e-4."""
+    import promptsearch as ps
+
+    space = tmp_path / "space.yaml"  # direct strategy, plain layout: only log-likelihoods differ in path
+    space.write_text("name: direct\ninstructions: ['Classify the {inputs}. Answer with one of: {labels}.', "
+                     "'Is this review positive or negative?', '']\n"
+                     "demos:\n  counts: [0, 2, 4]\n  selection: [random, stratified]\n  draws: 2\n"
+                     "templates: [plain]\nseed: 0\n")
+    task = ROOT / "examples" / "review_sentiment.yaml"
     db = f"sqlite:///{tmp_path}/labels.db"
-    code = main(["optimize", str(ROOT / "examples" / "review_sentiment.yaml"), "--dev-limit", "2", "--trials", "1",
-                 "--model", "openai/smollm2", "--api-base", served, "--db", db])
-    err = capsys.readouterr().err
-    assert code == 2 and "log-likelihood" in err and "local model" in err and "\n" not in err.strip()
+    assert main(["optimize", str(task), "--space", str(space), "--dev-limit", "12", "--trials", "4",
+                 "--name", "remote", "--model", "openai/smollm2", "--api-base", served, "--concurrency", "4",
+                 "--db", db]) == 0
+    store, local = ps.optimize(task, space, trials=4, name="local", db=db, lm=smollm, dev_limit=12)
+    remote = store.get_search("remote")
+    assert remote.settings["concurrency"] == 4
+    far = {t.number: (t.params, t.value) for t in completed_trials(store, remote)}
+    near = {t.number: (t.params, t.value) for t in completed_trials(store, local)}
+    assert far.keys() == near.keys() and len(far) == 4
+    for n in far:
+        assert far[n][0] == near[n][0]  # the same candidates: the sampler saw the same scores
+        assert abs(far[n][1] - near[n][1]) <= 1e-4, (n, far[n][1], near[n][1])
+    assert len({v for _, v in far.values()}) > 1  # the candidates really differ
+    # resume keeps the stored concurrency and the server
+    assert main(["resume", "remote", "--trials", "1", "--db", db]) == 0
+    assert len(completed_trials(store, remote)) == 5
 
 
 def test_serve_refuses_a_remote_model(capsys):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from psdata import send_json
 
-from promptsearch.errors import UserError
+from promptsearch.errors import NoLogprobsError, UserError
 from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
 from promptsearch.lm.remote import from_chatml, is_remote_spec, load_remote, remote_name, to_chatml
 from promptsearch.serve import make_server
@@ -62,6 +62,11 @@ def test_openai_client_talks_to_it(server):
      "max_tokens"),
     ("/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stop": ["a"] * 5}, None, 400, "stop"),
     ("/completions", {"prompt": 3}, None, 400, "'prompt' must be"),
+    ("/completions", {"prompt": "x", "max_tokens": 0}, None, 400, "send echo=true to score the prompt"),
+    ("/completions", {"prompt": "x", "echo": True, "max_tokens": 0, "logprobs": 99}, None, 400,
+     "'logprobs' must be an integer from 0 to 20"),
+    ("/completions", {"prompt": "x", "echo": True, "max_tokens": 3, "logprobs": 1}, None, 400, "needs max_tokens 0"),
+    ("/completions", {"prompt": "x", "echo": "yes"}, None, 400, "'echo' must be true or false"),
     ("/embeddings", {"input": "x"}, None, 404, "no route"),
 ])
 def test_bad_requests_get_openai_style_errors(server, path, body, raw, status, fragment):
@@ -88,7 +93,7 @@ def test_concurrent_requests_share_batches(server, fake_lm):
 
 
 def test_remote_lm_generates_through_the_server(server):
-    lm = load_remote("openai/fake", api_base=server.url, num_threads=4)
+    lm = load_remote("openai/fake", api_base=server.url, concurrency=4)
     assert lm.name == f"openai/fake@{server.url}"
     prompts = [f"a visit to {c}" for c in ("Paris", "Tokyo", "Lima")]  # sent as one user message
     out = lm.generate([GenerateRequest(p, max_new_tokens=4) for p in prompts])
@@ -100,8 +105,35 @@ def test_remote_lm_generates_through_the_server(server):
     u = lm.usage
     assert u["calls"] == 4 and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
     assert u["unpriced_calls"] == 4 and u["cost_usd"] == 0.0  # a local model has no price
-    with pytest.raises(UserError, match="label tasks are scored by log-likelihood"):
-        lm.loglikelihood([LoglikelihoodRequest("x", " y")])
+    with pytest.raises(NoLogprobsError, match=f"at {server.url}/completions: refused a scoring request .*"
+                                              f"cannot return prompt log-probs"):
+        lm.check_loglikelihood()  # the scripted model has no echo
+
+
+def test_echo_scores_every_prompt_token(smollm):
+    """/v1/completions with echo, max_tokens 0 and logprobs, on the real model: every prompt token's
+    log-prob, equal to the in-process scoring of the same continuation."""
+    srv = make_server(smollm, "127.0.0.1", 0, model_id="smollm2")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        prompts = ["Review: the soup was great\nLabel: positive", "Review: 日本 é\nLabel: negative"]
+        code, body = _post(srv.url + "/completions", {"prompt": prompts, "echo": True, "max_tokens": 0, "logprobs": 2})
+        assert code == 200 and body["usage"]["completion_tokens"] == 0
+        for prompt, choice in zip(prompts, body["choices"]):
+            lp = choice["logprobs"]
+            assert choice["text"] == prompt and "".join(lp["tokens"]) == prompt
+            assert lp["text_offset"] == [sum(len(t) for t in lp["tokens"][:i]) for i in range(len(lp["tokens"]))]
+            assert lp["token_logprobs"][0] is None and lp["top_logprobs"][0] is None
+            assert all(x <= 0 for x in lp["token_logprobs"][1:])
+            assert all(lp["tokens"][i] in top and len(top) <= 3 for i, top in enumerate(lp["top_logprobs"]) if top)
+            context, label = prompt.rsplit(" ", 1)
+            ref = smollm.loglikelihood([LoglikelihoodRequest(context, " " + label)])[0]
+            assert lp["tokens"][-1] == " " + label and abs(lp["token_logprobs"][-1] - ref.logprob) < 1e-4
+        code, body = _post(srv.url + "/completions", {"prompt": "a b", "echo": True, "max_tokens": 0})
+        assert code == 200 and body["choices"][0]["logprobs"] is None and body["choices"][0]["text"] == "a b"
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 def test_remote_lm_retries_rate_limits():
