@@ -29,6 +29,7 @@ from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
            "load_lm", "load_space", "load_task", "optimize", "plan", "probe", "proposals", "resume", "run_search",
+           "score_by_format",
            "write_report"]
 
 
@@ -136,6 +137,12 @@ def export_prompt(store: Store, search: SearchRecord | str, fmt: str = "text", p
     also written to `path` if given (atomically). (Not named `export`: that is the name of the package's
     subpackage.)"""
     return service.export(store, search, fmt, path, overwrite=overwrite, flag="export", force="overwrite=True")
+
+
+def score_by_format(store: Store, search: SearchRecord | str) -> list[Any]:
+    """Score by format choice: FormatScore rows (dimension, choice, best, mean, trials) for each
+    format dimension the search's space sampled (empty without a `formats` block)."""
+    return service.format_scores(store, search)
 
 
 def evaluate_heldout(store: Store, search: SearchRecord | str, *, split: str = "test",

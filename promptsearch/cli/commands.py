@@ -145,6 +145,8 @@ def show_search(args: argparse.Namespace) -> int:
     if view.probe:
         console.print(display.probe_table(view.probe))
         console.print(view.probe["reading"], style="bold", markup=False, highlight=False)
+    if view.formats:
+        console.print(display.format_table(view.formats))
     return 0
 
 

@@ -252,3 +252,14 @@ def budget_rows(budget, spent) -> list[tuple[str, str]]:
     if budget:
         rows.insert(0, ("budget", budget.describe()))
     return rows
+def format_table(rows: list) -> Table:
+    """Score by format choice (search/format_scores.py): best and mean dev score, trials."""
+    table = Table(title="Score by format choice", title_justify="left")
+    for col in ("dimension", "choice", "best", "mean", "trials"):
+        table.add_column(col, justify="left" if col in ("dimension", "choice") else "right")
+    last = None
+    for r in rows:
+        table.add_row(r.dimension if r.dimension != last else "", Text(r.choice), f"{r.best:.4f}", f"{r.mean:.4f}",
+                      str(r.trials))
+        last = r.dimension
+    return table

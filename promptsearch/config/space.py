@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from promptsearch.config.formats import parse_formats
 from promptsearch.config.propose import parse_propose
 from promptsearch.config.limits import SEED_MAX
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
@@ -49,6 +50,7 @@ class SpaceSpec:
     bootstrap_trigger: str | None = "Let's think step by step."
     bootstrap_tries: int = 16  # train examples run to find correctly answered ones
     propose: dict[str, Any] | None = None  # ProposeSpec.to_dict(): LLM-driven instruction proposal
+    formats: dict[str, Any] | None = None  # FormatSpec.to_dict() (config/formats.py); None: today's format
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -79,6 +81,8 @@ def load_space(path: str | Path) -> SpaceSpec:
     extra = {**_reasoning(f, path), **_self_consistency(f, path), **_bootstrap(f, path)}
     raw_propose = f.get("propose", dict, default=None)
     extra["propose"] = parse_propose(raw_propose, path).to_dict() if raw_propose is not None else None
+    raw_formats = f.get("formats", dict, default=None)
+    extra["formats"] = parse_formats(raw_formats, path).to_dict() if raw_formats is not None else None
     f.done()
     return SpaceSpec(name=name, description=description, instructions=tuple(instructions),
                      cot_triggers=tuple(triggers), templates=tuple(templates), seed=seed,

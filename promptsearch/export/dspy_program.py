@@ -4,7 +4,8 @@ The file is what DSPy itself writes for a Predict module: the signature's instru
 prefixes and descriptions, and the demonstrations. It is built by DSPy (imported only here) so it
 always matches the installed version's format. DSPy lays out its own prompt (field headers and its
 adapter's wording), so what carries over is the instruction and the demonstrations, not the exact
-text; a CoT trigger, which DSPy has no slot for, is appended to the instructions.
+text; a CoT trigger, which DSPy has no slot for, is appended to the instructions. A searched
+format (render/format.py) carries over as the field prefixes: the names and the separator.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import json
 from promptsearch.config.task import TaskSpec
 from promptsearch.export.formats import EXPORTERS
 from promptsearch.export.source import check_identifiers, task_of
-from promptsearch.render.prompt import display_name, expand_instruction
+from promptsearch.render.format import PromptFormat
+from promptsearch.render.prompt import expand_instruction
 from promptsearch.search.results import Entry
 from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord, Store
@@ -38,8 +40,10 @@ def dspy_export(store: Store, record: SearchRecord, entry: Entry) -> str:
     task = task_of(record)
     check_identifiers(task, "dspy")
     signature = dspy.Signature(signature_string(task), dspy_instructions(task, row))
+    fmt = PromptFormat.from_params(row.params or {})
     for name in (*task.inputs, task.output):  # the same field labels as the searched prompt
-        signature.fields[name].json_schema_extra["prefix"] = display_name(name) + ":"
+        label = fmt.field_label(name, task.inputs, task.output)
+        signature.fields[name].json_schema_extra["prefix"] = label + (fmt.separator.rstrip() or ":")
     if task.labels:
         extra = signature.fields[task.output].json_schema_extra
         extra["desc"] = "one of: " + ", ".join(task.labels)

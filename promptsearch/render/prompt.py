@@ -23,6 +23,7 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
+from promptsearch.render.format import DEFAULT_FORMAT, PromptFormat, display_name
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: never in real text
 
@@ -31,12 +32,6 @@ ChatFormat = Callable[[list[dict[str, str]]], str]  # messages -> the model's ch
 
 def slot(name: str) -> str:
     return f"{_OPEN}{name}{_CLOSE}"
-
-
-def display_name(field_name: str) -> str:
-    """'review_text' -> 'Review text' (the label a field gets in the prompt)."""
-    text = field_name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 @dataclass(frozen=True)
@@ -82,6 +77,7 @@ class Candidate:
     params: dict = field(default_factory=dict, compare=False)  # as stored (the strategy's included)
     nearest: Any = field(default=None, compare=False)  # dynamic.NearestDemos: demos chosen per input
     strategy: PromptStrategy = field(kw_only=True)
+    format: PromptFormat = field(default=DEFAULT_FORMAT, kw_only=True)  # render/format.py
 
 
 @dataclass(frozen=True)
@@ -148,9 +144,10 @@ def expand_instruction(instruction: str, task: TaskSpec) -> str:
             .replace("{output}", display_name(task.output).lower()))
 
 
-def query_block(task: TaskSpec, values: dict[str, str], trigger: str | None) -> str:
-    """The input fields, one 'Name: value' line each, then the trigger if any."""
-    lines = [f"{display_name(name)}: {values[name]}" for name in task.inputs]
+def query_block(task: TaskSpec, values: dict[str, str], trigger: str | None,
+                fmt: PromptFormat = DEFAULT_FORMAT) -> str:
+    """The input fields, one 'Name: value' line each (in `fmt`), then the trigger if any."""
+    lines = [fmt.field_line(fmt.field_label(name, task.inputs, task.output), values[name]) for name in task.inputs]
     if trigger:
         lines.append(trigger)
     return "\n".join(lines)
@@ -166,24 +163,28 @@ def render_template(candidate: Candidate, task: TaskSpec, chat_format: ChatForma
             raise ValueError("the chat layout needs the model's chat template")
         text = chat_format(_chat(candidate, task, layout, slots)) + (layout.opening or "")
         return PromptTemplate(text, "", task.inputs, candidate.strategy)
+    fmt = candidate.format
+    head, prefix = fmt.answer_head(fmt.answer_label(layout.answer_line, task.output, task.inputs))
+    blocks = [f"{query_block(task, demo.fields, layout.block_trigger, fmt)}\n{head}{prefix}{layout.demo_answer(demo)}"
+              for demo in candidate.demos]
+    if layout.opening:  # the model's answer opens with it; what it writes next follows a space
+        head, prefix = f"{head}{prefix or ''}{layout.opening}", " "
+    blocks.append(f"{query_block(task, slots, layout.block_trigger, fmt)}\n{head}")
     instruction = expand_instruction(candidate.instruction, task)
-    parts = [instruction] if instruction else []
-    for demo in candidate.demos:
-        parts.append(f"{query_block(task, demo.fields, layout.block_trigger)}\n"
-                     f"{layout.answer_line} {layout.demo_answer(demo)}")
-    opening = f" {layout.opening}" if layout.opening else ""
-    parts.append(f"{query_block(task, slots, layout.block_trigger)}\n{layout.answer_line}{opening}")
-    return PromptTemplate("\n\n".join(parts), " ", task.inputs, candidate.strategy)
+    body = fmt.demo_gap.join(blocks)
+    return PromptTemplate(f"{instruction}\n\n{body}" if instruction else body, prefix, task.inputs,
+                          candidate.strategy)
 
 
 def _chat(candidate: Candidate, task: TaskSpec, layout: Layout, slots: dict[str, str]) -> list[dict[str, str]]:
     """Messages up to the final user turn (the opening, if any, follows the assistant header)."""
     instruction = expand_instruction(candidate.instruction, task)
     messages = [{"role": "system", "content": instruction}] if instruction else []
+    fmt = candidate.format
     for demo in candidate.demos:
-        messages.append({"role": "user", "content": query_block(task, demo.fields, layout.block_trigger)})
+        messages.append({"role": "user", "content": query_block(task, demo.fields, layout.block_trigger, fmt)})
         messages.append({"role": "assistant", "content": layout.demo_answer(demo)})
-    messages.append({"role": "user", "content": query_block(task, slots, layout.block_trigger)})
+    messages.append({"role": "user", "content": query_block(task, slots, layout.block_trigger, fmt)})
     return messages
 
 

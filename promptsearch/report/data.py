@@ -11,6 +11,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.params import NO_TRIGGER
 from promptsearch.search.results import Entry, leaderboard, trial_counts, trial_feedback, trial_value
 from promptsearch.storage.store import SearchRecord, Store
@@ -22,7 +23,7 @@ MIN_TRIALS_FOR_IMPORTANCE = 4
 KNOWN_DIMENSIONS = (("n_demos", "number of demonstrations"), ("cot_trigger", "CoT trigger"),
                     ("template", "layout"), ("demo_selection", "demonstration selection"),
                     ("instruction", "instruction"))
-SKIPPED = {"demo_draw"}  # which random draw of demos: an index with no meaning across counts
+SKIPPED = {"demo_draw", "format_custom_names"}  # which random draw of demos: an index with no meaning across counts
 MAX_VALUES = 30
 
 
@@ -77,6 +78,7 @@ class ReportData:
     proposals: list[Proposal] = field(default_factory=list)
     feedback: dict[int, list[dict]] = field(default_factory=dict)  # trial -> what its metric said
     probe: dict[str, Any] | None = None  # the latest demo-label probe (verdict/probe.py)
+    formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
 
     @property
     def best_so_far(self) -> list[tuple[int, float]]:
@@ -100,7 +102,8 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
     feedback = {e.trial: trial_feedback(store, record, e.trial) for e in entries}
     return ReportData(record, trial_counts(store, record), trials, dimensions, fixed, importances, note,
                       entries, load_verdict(store, record), _proposals(store, record, _by_instruction(trials, params)),
-                      {k: v for k, v in feedback.items() if v}, load_probe(store, record))
+                      {k: v for k, v in feedback.items() if v}, load_probe(store, record),
+                      score_by_format(store, record))
 
 
 def _trials(study: optuna.Study) -> list[TrialPoint]:

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import optuna
 
+from promptsearch.config.formats import FormatSpec
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.propose.pool import suggest_pool
 from promptsearch.render.demos import select_demos
+from promptsearch.render.format import PromptFormat
 from promptsearch.render.prompt import Candidate
 from promptsearch.strategies import STRATEGIES, Choice, strategy_from_params
 
@@ -49,7 +51,20 @@ def suggest(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, instructions:
     for choice in strategy.settings(space, task):
         params[choice.key] = _categorical(trial, choice.optuna_name, choice.choices)
     params["template"] = _categorical(trial, "template", space.templates)
+    if space.formats:  # sampled last: a space without formats samples exactly what it did before
+        params.update(suggest_format(trial, FormatSpec.from_dict(space.formats)))
     return params
+
+
+def suggest_format(trial: optuna.Trial, spec: FormatSpec) -> dict[str, Any]:
+    """The format dimensions (config/formats.py), stored under render.format.FORMAT_KEYS; a
+    task-specific name map goes with the candidate, so it renders again without the space."""
+    out = {key: _categorical(trial, key, choices) for key, choices in (
+        ("format_names", spec.field_names), ("format_separator", spec.separators), ("format_casing", spec.casing),
+        ("format_spacing", spec.spacing), ("format_answer", spec.answer_prefixes))}
+    if out["format_names"] == "task":
+        out["format_custom_names"] = dict(spec.names)
+    return out
 
 
 def _suggest_demos(trial: optuna.Trial, space: SpaceSpec, task: TaskSpec, count: Choice | None,
@@ -112,4 +127,5 @@ def build_candidate(params: dict[str, Any], space: SpaceSpec, task: TaskSpec,
     trigger = params["cot_trigger"]
     return Candidate(instruction=instructions[params["instruction"]], demos=tuple(chosen),
                      cot_trigger=None if trigger == NO_TRIGGER else trigger,
-                     template=params["template"], params=dict(params), nearest=nearest, strategy=strategy)
+                     template=params["template"], params=dict(params), nearest=nearest, strategy=strategy,
+                     format=PromptFormat.from_params(params))

@@ -21,6 +21,7 @@ from promptsearch.data.dataset import Example, example_id, load_split
 from promptsearch.errors import UserError
 from promptsearch.evaluate.evaluator import Evaluator
 from promptsearch.lm.base import LM
+from promptsearch.render.format import PromptFormat
 from promptsearch.render.prompt import Candidate, Prompt, PromptTemplate, render_template, slot
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.params import build_candidate
@@ -35,7 +36,8 @@ def stored_candidate(row: CandidateRow) -> Candidate:
     params = dict(row.params or {})
     demos = tuple(Example(id=example_id(d), fields=dict(d)) for d in row.demos)
     return Candidate(instruction=row.instruction, demos=demos, cot_trigger=row.cot_trigger,
-                     template=row.template, params=params, strategy=strategy_from_params(params))
+                     template=row.template, params=params, strategy=strategy_from_params(params),
+                     format=PromptFormat.from_params(params))
 
 
 def per_input_demos(row: CandidateRow) -> bool:

@@ -1,7 +1,7 @@
 """Putting a search to use: eval (held-out verdict), export, report, and the read-only views."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError, NotFoundError, UserError, excerpt
 from promptsearch.lm.base import LM
 from promptsearch.search.checks import check_unchanged
+from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
                                          pruned_trials, trial_counts, trial_feedback, trial_value)
 from promptsearch.service import models
@@ -137,6 +138,7 @@ class Overview:
     budget: Any = None  # search/budget.Budget (falsy: none)
     spent: Any = None  # search/budget.Spent: what the trials used
     probe: dict | None = None  # the latest demo-label probe (verdict/probe.py), as stored
+    formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
@@ -151,7 +153,8 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     study = store.load_study(record)
     return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
                     proposal_lineage(store, record), feedback, stored_budget(study),
-                    spent(study.get_trials(deepcopy=False)), load_probe(store, record))
+                    spent(study.get_trials(deepcopy=False)), load_probe(store, record),
+                    score_by_format(store, record))
 
 
 def proposals(db: Store | str, search: SearchRecord | str) -> list[dict]:
@@ -159,6 +162,12 @@ def proposals(db: Store | str, search: SearchRecord | str) -> list[dict]:
     why not (rejected, screened out), screen score, parents, failures shown, trials and best score."""
     store = open_store(db, read_only=True)
     return proposal_lineage(store, record_of(store, search))
+
+
+def format_scores(db: Store | str, search: SearchRecord | str) -> list[Any]:
+    """Score by format choice (search/format_scores.py); empty for a search without formats."""
+    store = open_store(db, read_only=True)
+    return score_by_format(store, record_of(store, search))
 
 
 def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | None:

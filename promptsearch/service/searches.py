@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
+from promptsearch.config.formats import FormatSpec, check_format_names
 from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
@@ -83,6 +84,8 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     an existing database is only read (a dry run)."""
     task, space = as_task(task), as_space(space)
     check_space(space)
+    if space.formats:  # `formats.names` must name the task's fields
+        check_format_names(FormatSpec.from_dict(space.formats), (*task.inputs, task.output), space.source)
     if name is None:  # the task's name: a bad one is the task file's field, not a flag
         name = check_name(task.name, f"{task.source}: field 'name'", "; or pass --name")
     else:

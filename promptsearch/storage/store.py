@@ -73,6 +73,12 @@ def slot_counts(study: optuna.Study) -> SlotCounts:
     return count_slots(study.get_trials(deepcopy=False))
 
 
+def trial_score(trial: FrozenTrial) -> float:
+    """A completed trial's dev score: its value, or its first value in a multi-objective study
+    (search/objectives.py: the score always comes first), where `trial.value` raises."""
+    return float(trial.values[0])
+
+
 def count_slots(trials: Sequence[FrozenTrial]) -> SlotCounts:
     finished = running = waiting = 0
     for t in trials:
