@@ -28,7 +28,8 @@ from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
-           "load_lm", "load_space", "load_task", "optimize", "plan", "probe", "proposals", "resume", "run_search",
+           "load_lm", "load_space", "load_task", "optimize", "pareto_front", "plan", "probe", "proposals", "resume",
+           "run_search",
            "score_by_format",
            "write_report"]
 
@@ -132,11 +133,21 @@ def proposals(store: Store, search: SearchRecord | str) -> list[dict]:
 
 
 def export_prompt(store: Store, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None,
-                  *, overwrite: bool = False) -> str:
+                  *, overwrite: bool = False, pick: Any = None, lm: LM | None = None) -> str:
     """`promptsearch export`: the best candidate in a format of `promptsearch.export.EXPORTERS`,
-    also written to `path` if given (atomically). (Not named `export`: that is the name of the package's
-    subpackage.)"""
-    return service.export(store, search, fmt, path, overwrite=overwrite, flag="export", force="overwrite=True")
+    also written to `path` if given (atomically). `pick="shortest-within 0.01"` (or
+    ("shortest-within", 0.01)) exports the shortest prompt within 0.01 of the best dev score
+    instead; on a single-objective search it counts tokens with the search's model (`lm` if
+    given). (Not named `export`: that is the name of the package's subpackage.)"""
+    return service.export(store, search, fmt, path, overwrite=overwrite, flag="export", force="overwrite=True",
+                          pick=pick, pick_flag="pick", lm=lm)
+
+
+def pareto_front(store: Store, search: SearchRecord | str, *, lm: LM | None = None) -> list[Any]:
+    """Candidates on the dev score / prompt-token Pareto front, shortest first: `.entry` (trial,
+    score, candidate) and `.tokens`. Stored with `objectives="score,prompt_tokens"`; otherwise the
+    tokens are counted with the search's model (`lm` if given)."""
+    return service.pareto_front(store, search, lm=lm)
 
 
 def score_by_format(store: Store, search: SearchRecord | str) -> list[Any]:

@@ -43,6 +43,9 @@ def add_parsers(sub, common) -> None:
                           "mean is fair to labels of different token lengths ('1' vs '10')")
     opt.add_argument("--pruner", default="none", choices=PRUNERS.names(),
                      help="score dev in chunks and stop losing candidates early")
+    opt.add_argument("--objectives", default="score",
+                     help="what the search optimises, comma-separated: score (default), or score,prompt_tokens "
+                          "for accuracy against prompt length (a multi-objective study; no --pruner)")
     opt.add_argument("--chunk-size", type=ranged("--chunk-size", "chunk_size"), default=16,
                      help="dev examples per step when a pruner is on")
     opt.add_argument("--parallel-candidates", type=ranged("--parallel-candidates", "parallel_candidates"),
@@ -85,6 +88,9 @@ def add_parsers(sub, common) -> None:
     exp.add_argument("--format", default="text", choices=EXPORTERS.names())
     exp.add_argument("--force", action="store_true", help="overwrite an existing -o file")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
+    exp.add_argument("--pick", nargs="+", metavar="RULE",
+                     help="which candidate: best (default), or shortest-within TOL: the shortest prompt "
+                          "whose dev score is within TOL of the best (e.g. --pick shortest-within 0.01)")
 
 
 def optimize(args: argparse.Namespace) -> int:
@@ -93,7 +99,8 @@ def optimize(args: argparse.Namespace) -> int:
                               device=args.device, dtype=args.dtype, pruner=args.pruner,
                               chunk_size=args.chunk_size, api_base=args.api_base, proposer=args.proposer,
                               proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring,
-                              parallel_candidates=args.parallel_candidates, concurrency=args.concurrency)
+                              parallel_candidates=args.parallel_candidates, concurrency=args.concurrency,
+                              objectives=args.objectives)
     if args.dry_run:
         plan = service.plan(args.db, args.task, args.space, trials=args.trials, name=args.name, model=args.model,
                             settings=settings, budget=args.budget, hooks=display.hooks())
@@ -147,6 +154,8 @@ def show_search(args: argparse.Namespace) -> int:
         console.print(view.probe["reading"], style="bold", markup=False, highlight=False)
     if view.formats:
         console.print(display.format_table(view.formats))
+    if view.front:
+        console.print(display.front_table(view.front))
     return 0
 
 
@@ -160,7 +169,8 @@ def list_searches(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    text = service.export(args.db, args.name, args.format, args.output, overwrite=args.force)
+    text = service.export(args.db, args.name, args.format, args.output, overwrite=args.force, pick=args.pick,
+                          hooks=display.hooks())
     if args.output:
         display.err_console.print(f"wrote {args.format} to {args.output}", markup=False, highlight=False)
     else:

@@ -263,3 +263,15 @@ def format_table(rows: list) -> Table:
                       str(r.trials))
         last = r.dimension
     return table
+
+
+def front_table(points: list) -> Table:
+    """The Pareto front of dev score against prompt tokens (search/pareto.py), shortest first."""
+    table = Table(title="Pareto front: dev score vs prompt tokens (shortest first)", title_justify="left")
+    for col in ("trial", "score", "tokens", "instruction", "demos"):
+        table.add_column(col, justify="left" if col == "instruction" else "right")
+    for p in points:
+        c = p.entry.candidate
+        table.add_row(str(p.entry.trial), f"{p.score:.4f}", str(p.tokens), Text(_short(c.instruction, 50)),
+                      str(len(c.demos)))
+    return table

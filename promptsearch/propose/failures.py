@@ -14,12 +14,13 @@ import optuna
 from optuna.trial import TrialState
 
 from promptsearch.propose.pool import pool_index
+from promptsearch.storage.store import trial_score
 from promptsearch.strategies import strategy_from_params
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max(done, key=lambda t: (t.value, -t.number)) if done else None
+    return max(done, key=lambda t: (trial_score(t), -t.number)) if done else None
 
 
 def best_failures(ctx: Any, k: int, rng: random.Random) -> tuple[dict, list[dict]]:

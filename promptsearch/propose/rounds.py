@@ -26,6 +26,7 @@ from promptsearch.propose.methods import PROPOSAL_METHODS, Asks, MethodInput
 from promptsearch.propose.pool import SEED, enqueue_point, is_pool_param, pool_index, round_origin
 from promptsearch.propose.proposer import Completion, Proposer
 from promptsearch.propose.screen import screen_examples, screen_out, screen_scores
+from promptsearch.storage.store import trial_score
 
 log = logging.getLogger(__name__)
 _SEED_OFFSETS = {"induction": 9, "refinement": 10, "resampling": 10}  # len(name), as stored searches drew
@@ -61,8 +62,7 @@ def instruction_scores(study: optuna.Study) -> dict[int, float]:
     best: dict[int, float] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         i = pool_index(t.params)
-        if t.value is not None:
-            best[i] = max(best.get(i, float("-inf")), t.value)
+        best[i] = max(best.get(i, float("-inf")), trial_score(t))
     return best
 
 

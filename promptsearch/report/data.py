@@ -11,10 +11,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from promptsearch.search import pareto
 from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.params import NO_TRIGGER
 from promptsearch.search.results import Entry, leaderboard, trial_counts, trial_feedback, trial_value
-from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.storage.store import SearchRecord, Store, trial_score
 
 log = logging.getLogger(__name__)
 MIN_TRIALS_FOR_IMPORTANCE = 4
@@ -79,6 +80,8 @@ class ReportData:
     feedback: dict[int, list[dict]] = field(default_factory=dict)  # trial -> what its metric said
     probe: dict[str, Any] | None = None  # the latest demo-label probe (verdict/probe.py)
     formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
+    pareto_trials: list[tuple[int, float, int]] = field(default_factory=list)  # (trial, score, tokens)
+    front: list[Any] = field(default_factory=list)  # search.pareto.Point, shortest first
 
     @property
     def best_so_far(self) -> list[tuple[int, float]]:
@@ -103,7 +106,9 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
     return ReportData(record, trial_counts(store, record), trials, dimensions, fixed, importances, note,
                       entries, load_verdict(store, record), _proposals(store, record, _by_instruction(trials, params)),
                       {k: v for k, v in feedback.items() if v}, load_probe(store, record),
-                      score_by_format(store, record))
+                      score_by_format(store, record),
+                      pareto.trial_points(store, record),
+                      pareto.front(store, record) if pareto.multi_objective(record) else [])
 
 
 def _trials(study: optuna.Study) -> list[TrialPoint]:
@@ -189,13 +194,13 @@ def _importances(study: optuna.Study) -> tuple[dict[str, float], str | None]:
     if len(done) < MIN_TRIALS_FOR_IMPORTANCE:
         return {}, (f"parameter importances need at least {MIN_TRIALS_FOR_IMPORTANCE} completed trials "
                     f"(this search has {len(done)})")
-    if len({t.value for t in done}) < 2:
+    if len({trial_score(t) for t in done}) < 2:
         return {}, "every completed trial has the same score: no parameter explains a difference"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-            found = optuna.importance.get_param_importances(study, evaluator=evaluator)
+            found = optuna.importance.get_param_importances(study, evaluator=evaluator, target=trial_score)
     except Exception as e:  # noqa: BLE001 - a report without importances beats no report
         log.info("parameter importances unavailable: %s", e)
         return {}, f"parameter importances unavailable: {e}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from promptsearch.report import svg
 from promptsearch.report.data import ReportData, collect
-from promptsearch.report.sections import format_section
+from promptsearch.report.sections import format_section, pareto_section
 from promptsearch.report.svg import esc
 from promptsearch.search.params import NO_TRIGGER
 from promptsearch.storage.store import SearchRecord, Store, mask_url
@@ -56,7 +56,8 @@ def write_report(store: Store, record: SearchRecord, path: Path, top: int = 10) 
 def render_report(data: ReportData, db: str) -> str:
     r = data.record
     sections = [_summary(data, db), _trial_section(data), _importance_section(data),
-                _dimension_section(data), format_section(data.formats), _proposal_section(data),
+                _dimension_section(data), format_section(data.formats),
+                pareto_section(data.pareto_trials, data.front, r.task["metric"]), _proposal_section(data),
                 _verdict_section(data), _probe_section(data),
                 _top_section(data)]
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

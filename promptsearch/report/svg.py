@@ -157,3 +157,27 @@ def interval_chart(rows: list[tuple[str, float, float, float, str]], title: str,
         body.append(f'<circle cx="{sx(est):.1f}" cy="{y}" r="5" fill="{color}">'
                     f'<title>{esc(hover)}</title></circle>')
     return _svg(width, height, body, title)
+
+
+def pareto_chart(points: list[Point], front: list[tuple[float, float]], metric: str,
+                 width: int = 760, height: int = 300) -> str:
+    """Score against prompt tokens: a dot per trial (x = tokens), the Pareto front as an orange
+    staircase through its points (shortest first), front points filled orange."""
+    left, right, top, bottom = 48, 16, 16, 40
+    xs = [p.x for p in points] or [0.0]
+    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
+    sx = lambda x: left + (x - x0) / (x1 - x0) * (width - left - right)  # noqa: E731
+    sy = lambda y: top + (1 - y) * (height - top - bottom)  # noqa: E731 - scores are in [0, 1]
+    body = _axes(width, height, left, right, top, bottom, sx, sy, x0, x1, "prompt tokens", metric)
+    if front:
+        path = [f"M{sx(front[0][0]):.1f},{sy(front[0][1]):.1f}"]
+        path += [f"H{sx(x):.1f}V{sy(y):.1f}" for x, y in front[1:]]
+        body.append(f'<path d="{"".join(path)}" fill="none" stroke="{ORANGE}" stroke-width="2">'
+                    f"<title>Pareto front</title></path>")
+    on_front = set(front)
+    for p in points:
+        color = ORANGE if (p.x, p.y) in on_front else BLUE
+        body.append(f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="4" fill="{color}" stroke="{color}" '
+                    f'stroke-width="1.5"><title>{esc(p.label)}</title></circle>')
+    body += _legend(width - right - 260, height - 12, [("trial", BLUE, "dot"), ("Pareto front", ORANGE, "line")])
+    return _svg(width, height, body, f"{metric} against prompt tokens")

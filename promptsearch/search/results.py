@@ -9,7 +9,7 @@ from optuna.trial import FrozenTrial, TrialState
 from promptsearch.errors import UserError
 from promptsearch.propose.pool import pool_index
 from promptsearch.storage.models import CandidateRow
-from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.storage.store import SearchRecord, Store, trial_score
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,11 @@ def finished_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
 
 
 def trial_value(t: FrozenTrial) -> float:
-    """A completed trial's score (Optuna types it optional: running and failed trials have none)."""
-    if t.value is None:
+    """A completed trial's score (Optuna types it optional: running and failed trials have none);
+    in a multi-objective study the first of its values (storage.store.trial_score)."""
+    if t.values is None:
         raise ValueError(f"trial {t.number} has no value (state {t.state.name})")
-    return t.value
+    return trial_score(t)
 
 
 def pruned_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:

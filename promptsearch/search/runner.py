@@ -34,11 +34,12 @@ from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter, stop_reason
 from promptsearch.search.claims import Claims
+from promptsearch.search import objectives
 from promptsearch.search.failures import FailureStreak
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.retry import environment_error
-from promptsearch.storage.store import SearchRecord, Store, slot_counts
+from promptsearch.storage.store import SearchRecord, Store, slot_counts, trial_score
 from promptsearch.strategies import check_space
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class SearchSettings:
     label_scoring: str = "sum"  # "mean": rank labels by mean token log-prob (labels of unequal length)
     parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/batch.py)
     concurrency: int = 8  # remote models: requests in flight at once (lm/remote.py)
+    objectives: str = "score"  # search/objectives.py: "score,prompt_tokens" makes the study multi-objective
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,7 +104,8 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     check_data(task)
     # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
     stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
-    return store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict())
+    return store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
+                               objectives.directions(settings.objectives))
 
 
 def check_settings(settings: SearchSettings) -> None:
@@ -121,6 +124,7 @@ def check_settings(settings: SearchSettings) -> None:
                               f"{registry.kind} object to run_search(..., {registry.kind}=...) instead")
         registry.get(value, flag)
     check_parallel(settings.parallel_candidates, settings.pruner)
+    objectives.check_objectives(settings.objectives, settings.pruner)
     if settings.label_scoring not in LABEL_SCORINGS:
         raise ConfigError(f"--label-scoring: '{excerpt(settings.label_scoring)}' is not known; "
                           f"allowed: {', '.join(LABEL_SCORINGS)}")
@@ -166,7 +170,7 @@ class _Pruned(Exception):
 
 def _best_value(study: optuna.Study) -> float | None:
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max((t.value for t in done if t.value is not None), default=None)
+    return max((trial_score(t) for t in done), default=None)
 
 
 @dataclass
@@ -204,6 +208,7 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     run_fidelity = fidelity(pruner or PRUNERS.get(settings.pruner, "--pruner")(settings.chunk_size),
                             settings.chunk_size)
     check_parallel(settings.parallel_candidates, run_fidelity.pruner)  # a pruner object given for this run
+    objectives.check_pruner(settings.objectives, run_fidelity.chunk is not None)
     dev = dev_order(load_split(task, "dev", settings.dev_limit), settings.seed, run_fidelity)
     evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
     train = load_split(task, "train")
@@ -328,7 +333,7 @@ def _run_trial(ctx: SearchContext, trial: optuna.Trial) -> tuple[str, float, int
     if ctx.meter is not None:  # model calls, tokens, cost and time: what budgets are spent in
         ctx.meter.record(trial)
     if state == "complete":
-        ctx.claims.finish(trial, score)
+        ctx.claims.finish(trial, objectives.trial_values(ctx.settings.objectives, prompt, score, ctx.lm))
     else:
         ctx.claims.finish(trial, state=TrialState.PRUNED)
     return state, score, computed, seconds

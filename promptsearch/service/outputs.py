@@ -11,6 +11,7 @@ from promptsearch.config.limits import check_int
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError, NotFoundError, UserError, excerpt
 from promptsearch.lm.base import LM
+from promptsearch.search import pareto
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
@@ -97,17 +98,41 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
 
 
 def export(db: Store | str, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None, *,
-           overwrite: bool = False, flag: str = "-o", force: str = "--force") -> str:
-    """The best candidate in a format of promptsearch.export.EXPORTERS, also written to `path` if given."""
+           overwrite: bool = False, flag: str = "-o", force: str = "--force", pick: Any = None,
+           pick_flag: str = "--pick", lm: LM | None = None, hooks: Hooks = QUIET) -> str:
+    """The candidate `pick` chooses (default: the best; search/pareto.py) in a format of
+    promptsearch.export.EXPORTERS, also written to `path` if given. `shortest-within` on a
+    single-objective search counts tokens with the search's model (loaded unless `lm` is given)."""
     from promptsearch.export import EXPORTERS
 
     exporter = EXPORTERS.get(fmt, "export")
+    rule, tolerance = pareto.parse_pick(pick, pick_flag)
     store = open_store(db, read_only=True)
     record = record_of(store, search)
-    text = exporter(store, record, best(store, record))
+    if pareto.uses_counts(record, rule):
+        best(store, record)  # no completed trial: say so before loading a model
+        lm = lm or _model(record, hooks)
+    entry = pareto.pick_entry(store, record, rule, tolerance, lm.count_tokens if lm is not None else None)
+    text = exporter(store, record, entry)
     if path is not None:
         write_output(check_output(path, overwrite=overwrite, flag=flag, force=force), text, flag)
     return text
+
+
+def pareto_front(db: Store | str, search: SearchRecord | str, *, lm: LM | None = None,
+                 hooks: Hooks = QUIET) -> list[Any]:
+    """The score / prompt-token Pareto front (search.pareto.Point rows, shortest first). A
+    single-objective search's tokens are counted with its model (loaded unless `lm` is given)."""
+    store = open_store(db, read_only=True)
+    record = record_of(store, search)
+    if not pareto.multi_objective(record) and completed_trials(store, record):
+        lm = lm or _model(record, hooks)
+    return pareto.front(store, record, lm.count_tokens if lm is not None else None)
+
+
+def _model(record: SearchRecord, hooks: Hooks) -> LM:
+    with hooks.status(f"loading model {record.model} for its tokenizer …"):
+        return models.model_for(record)
 
 
 def report(db: Store | str, search: SearchRecord | str, path: str | Path | None = None, *, top: int = 10,
@@ -139,6 +164,7 @@ class Overview:
     spent: Any = None  # search/budget.Spent: what the trials used
     probe: dict | None = None  # the latest demo-label probe (verdict/probe.py), as stored
     formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
+    front: list[Any] = field(default_factory=list)  # search.pareto.Point: multi-objective searches only
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
@@ -154,7 +180,8 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
                     proposal_lineage(store, record), feedback, stored_budget(study),
                     spent(study.get_trials(deepcopy=False)), load_probe(store, record),
-                    score_by_format(store, record))
+                    score_by_format(store, record),
+                    pareto.front(store, record) if pareto.multi_objective(record) else [])
 
 
 def proposals(db: Store | str, search: SearchRecord | str) -> list[dict]:

@@ -17,7 +17,7 @@ from promptsearch.config.task import check_name
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
-from promptsearch.search import checks
+from promptsearch.search import checks, objectives
 from promptsearch.search.budget import (Budget, check_budget, check_counted, parse_budget, store_budget,
                                        stored_budget)
 from promptsearch.search.checks import check_unchanged
@@ -91,6 +91,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     else:
         name = check_name(name, "--name")
     check_settings(settings)
+    settings = replace(settings, objectives=objectives.stored(settings.objectives))  # "score,prompt_tokens"
     model = models.stored_spec(model)
     if settings.proposer is not None:
         settings = replace(settings, proposer=models.stored_spec(settings.proposer, "--proposer"))

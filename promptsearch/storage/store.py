@@ -166,13 +166,13 @@ class Store:
     # --- searches -------------------------------------------------------------------------
 
     def create_search(self, name: str, task: dict, space: dict, model: str,
-                      settings: dict) -> SearchRecord:
+                      settings: dict, directions: list[str] | None = None) -> SearchRecord:
         """Create the search row and its Optuna study together (or neither)."""
         if self.find_search(name) is not None:
             raise UserError(f"a search named '{name}' already exists in {self.shown_url}; "
                             f"continue it with `promptsearch resume {name}` or choose another --name")
         study_name = f"promptsearch:{name}"
-        self._create_study(study_name)
+        self._create_study(study_name, directions or ["maximize"])
         try:
             row = self.db.write(lambda s: _added(s, SearchRow(name=name, study_name=study_name, task=task,
                                                               space=space, model=model, settings=settings)))
@@ -181,10 +181,10 @@ class Store:
             raise UserError(f"a search named '{name}' already exists; choose another --name") from None
         return _record(row)
 
-    def _create_study(self, study_name: str) -> None:
+    def _create_study(self, study_name: str, directions: list[str]) -> None:
         create = retrying(optuna.create_study, self.shown_url)
         try:
-            create(study_name=study_name, storage=self.optuna, direction="maximize")
+            create(study_name=study_name, storage=self.optuna, directions=directions)
         except optuna.exceptions.DuplicatedStudyError:
             # A process killed between the study and the search row leaves a study that no
             # search owns; with no trial in it, it is safe to start over.
@@ -193,7 +193,7 @@ class Store:
                                 "promptsearch search; choose another --name") from None
             log.warning("removing study %s left by an interrupted `optimize`", study_name)
             optuna.delete_study(study_name=study_name, storage=self.optuna)
-            create(study_name=study_name, storage=self.optuna, direction="maximize")
+            create(study_name=study_name, storage=self.optuna, directions=directions)
 
     def find_search(self, name: str) -> SearchRecord | None:
         row = self.db.read(lambda s: s.scalars(sa.select(SearchRow).where(SearchRow.name == name)).first())

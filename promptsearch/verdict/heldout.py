@@ -22,7 +22,7 @@ from promptsearch.render.prompt import Prompt, PromptTemplate, slot
 from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import best, completed_trials, first_trial
 from promptsearch.search.runner import decoding_for, open_parts
-from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.storage.store import SearchRecord, Store, trial_score
 from promptsearch.strategies import DIRECT
 from promptsearch.verdict import stats
 
@@ -108,7 +108,7 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
     if split not in SPLITS:
         raise ConfigError(f"--split: '{split}' is not allowed; use one of {', '.join(SPLITS)}")
     task, _, settings = open_parts(record)
-    dev_scores = {t.user_attrs.get("prompt_hash"): t.value for t in completed_trials(store, record)}
+    dev_scores = {t.user_attrs.get("prompt_hash"): trial_score(t) for t in completed_trials(store, record)}
     top = best(store, record)
     best_arm, best_t = _arm_from_row(store, record, lm, top.candidate, f"trial {top.trial}", top.score)
     base_arm, base_t = _baseline(store, record, lm, task, baseline, dev_scores)
