@@ -112,6 +112,10 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
                                          c.opt())[1],
     "space-demo-count": lambda c: (_write(c.space, c.space.read_text().replace("counts: [0, 2]", "counts: [0, 100]")),
                                    c.opt())[1],
+    "space-format-casing": lambda c: (_write(c.space, c.space.read_text() + "formats:\n  casing: [shouting]\n"),
+                                      c.opt())[1],
+    "space-format-names": lambda c: (_write(c.space, c.space.read_text() + "formats:\n  field_names: [task]\n"
+                                                                           "  names: {reveiw: Review}\n"), c.opt())[1],
     # --- data files
     "data-empty": lambda c: (_write(c.data("test"), ""), c.opt())[1],
     "data-not-utf8": lambda c: (_write(c.data("train"), b'{"review": "caf\xe9", "label": "positive"}\n'), c.opt())[1],
@@ -161,6 +165,8 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "flag-parallel-candidates-zero": lambda c: c.opt("--parallel-candidates", "0"),
     "flag-parallel-candidates-pruner": lambda c: c.opt("--parallel-candidates", "4", "--pruner", "wilcoxon"),
     "flag-missing-required": lambda c: ["resume", "done"],
+    "flag-objectives-unknown": lambda c: c.opt("--objectives", "score,latency"),
+    "flag-objectives-pruner": lambda c: c.opt("--objectives", "score,prompt_tokens", "--pruner", "wilcoxon"),
     "flag-max-new-tokens-context": lambda c: c.opt("--max-new-tokens", "2048"),
     # --- names
     "name-unknown": lambda c: ["show", "nope"],
@@ -170,6 +176,7 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     # --- export
     "export-no-completed-trial": lambda c: ["export", "empty"],
     "export-would-overwrite": lambda c: ["export", "done", "-o", str(_write(c.tmp / "keep.txt", "precious"))],
+    "export-bad-pick": lambda c: ["export", "done", "--pick", "shortest-within", "2"],
     "export-folder-missing": lambda c: ["export", "done", "-o", str(c.tmp / "no" / "such" / "out.txt")],
     # --- disk
     "disk-full": lambda c: ["worker", "done", "--trials", "3"],  # its first write: raising the target
