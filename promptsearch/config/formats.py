@@ -45,8 +45,9 @@ class FormatSpec:
         return {k: list(v) if isinstance(v, tuple) else dict(v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FormatSpec":
-        return cls(**{k: tuple(v) if isinstance(v, list) else dict(v) for k, v in d.items()})
+    def from_dict(cls, d: dict[str, Any]) -> FormatSpec:
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else dict(v) for k, v in d.items()}
+        return cls(**values)
 
 
 def parse_formats(raw: dict[str, Any], path: str | Path) -> FormatSpec:

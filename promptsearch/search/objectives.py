@@ -14,8 +14,8 @@ whose `measure(prompt, score, lm)` gives the trial's value; the names are stored
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from promptsearch.errors import ConfigError, excerpt
 from promptsearch.lm.base import LM

@@ -9,8 +9,8 @@ computed here. Either way a point is a distinct candidate (its first completed t
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from promptsearch.errors import ConfigError, excerpt
 from promptsearch.search.objectives import is_multi, parse_objectives, prefix_text

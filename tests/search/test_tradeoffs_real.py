@@ -15,7 +15,7 @@ from promptsearch.export import render_export
 from promptsearch.render.format import FORMAT_KEYS, PromptFormat
 from promptsearch.search.objectives import prefix_text
 from promptsearch.search.rebuild import rebuild_prompt
-from promptsearch.search.results import Entry, completed_trials, leaderboard
+from promptsearch.search.results import completed_trials, leaderboard
 from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
