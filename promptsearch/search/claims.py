@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
+from collections.abc import Sequence
 
 import optuna
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
@@ -103,9 +104,10 @@ class Claims:
         with self.store.search_lock(self.record):
             return self._fail_stale(self.study.get_trials(deepcopy=False))
 
-    def finish(self, trial: optuna.Trial, value: float | None = None,
+    def finish(self, trial: optuna.Trial, value: float | Sequence[float] | None = None,
                state: TrialState = TrialState.COMPLETE) -> None:
-        """Tell Optuna how this thread's trial ended (committed before this returns)."""
+        """Tell Optuna how this thread's trial ended (committed before this returns); `value` is
+        one value per objective of a multi-objective study (search/objectives.py)."""
         try:
             told = retrying(self.study.tell, self.store.shown_url)(trial, value, state=state, skip_if_finished=True)
         except UpdateFinishedTrialError:  # failed by another worker between the check and the write

@@ -31,10 +31,10 @@ from promptsearch.evaluate.evaluator import Decoding, Evaluator, ExampleResult
 from promptsearch.lm.base import LM
 from promptsearch.propose.methods import check_propose
 from promptsearch.render import Candidate, Prompt, render
+from promptsearch.search import objectives
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter, stop_reason
 from promptsearch.search.claims import Claims
-from promptsearch.search import objectives
 from promptsearch.search.failures import FailureStreak
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
