@@ -31,7 +31,8 @@ def test_default_format_is_todays_prompt_byte_for_byte():
     for template in (_render(), _render(PromptFormat()), _render(PromptFormat.from_params({"n_demos": 2}))):
         assert template.text == TODAY and template.answer_prefix == " "
     assert _render().hash == _render(PromptFormat()).hash == "43d22752f0927ec68a7f588aec1018e6"  # as on main
-    assert _render(strategy=STRATEGIES.get("zero_shot_cot")(), trigger="Think.").hash == "7dd76897904b3ad13cbf16f529b7aa6b"
+    cot = _render(strategy=STRATEGIES.get("zero_shot_cot")(), trigger="Think.")
+    assert cot.hash == "7dd76897904b3ad13cbf16f529b7aa6b"
 
 
 def test_each_dimension_changes_its_part():
