@@ -31,6 +31,8 @@ from optuna.exceptions import UpdateFinishedTrialError
 from promptsearch.evaluate.evaluator import Evaluation
 from promptsearch.lm.base import LM
 from promptsearch.lm.usage import usage_snapshot
+from promptsearch.render import Prompt
+from promptsearch.search import objectives
 from promptsearch.search.runner import (SearchContext, TrialEvent, _best_value, _prepare_trial,
                                         lowest_with_feedback, run_trial)
 from promptsearch.storage.retry import environment_error
@@ -60,8 +62,8 @@ def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int
         prompts = [_prepare_trial(trial, ctx) for trial in trials]  # in ask order, like k = 1
         evals = ctx.evaluator.evaluate_many(prompts, ctx.dev)
         usage = split_usage(ctx.lm, used, [ev.computed for ev in evals])
-        for trial, ev, spent in zip(trials, evals, usage):
-            _tell(ctx, trial, ev, spent)
+        for trial, prompt, ev, spent in zip(trials, prompts, evals, usage):
+            _tell(ctx, trial, prompt, ev, spent)
             told += 1
             yield TrialEvent(trial.number, ev.score, _best_value(ctx.study), finished + told, target,
                              ev.computed, ev.seconds)
@@ -78,7 +80,7 @@ def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int
         raise
 
 
-def _tell(ctx: SearchContext, trial: optuna.Trial, ev: Evaluation, spent: dict[str, float]) -> None:
+def _tell(ctx: SearchContext, trial: optuna.Trial, prompt: Prompt, ev: Evaluation, spent: dict[str, float]) -> None:
     """What runner._score and record_usage store for one trial, then its result (committed)."""
     trial.set_user_attr("dev_examples", len(ctx.dev))
     lost = lowest_with_feedback(ev.results)
@@ -86,7 +88,7 @@ def _tell(ctx: SearchContext, trial: optuna.Trial, ev: Evaluation, spent: dict[s
         trial.set_user_attr("feedback", lost)
     for key, value in spent.items():
         trial.set_user_attr(f"lm_{key}", value)
-    ctx.claims.finish(trial, ev.score)
+    ctx.claims.finish(trial, objectives.trial_values(ctx.settings.objectives, prompt, ev.score, ctx.lm))
 
 
 def _abandon(ctx: SearchContext, trials: Sequence[optuna.Trial]) -> None:

@@ -135,3 +135,13 @@ def test_pruner_with_two_objectives_is_one_line_and_writes_nothing(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and not db_path.exists()
     assert "--pruner wilcoxon: cannot prune a multi-objective search" in err
+
+
+def test_parallel_candidates_tell_every_objective(tmp_path):
+    """--parallel-candidates scores K trials in one call (search/batch.py); each is told both values."""
+    url = f"sqlite:///{tmp_path}/k.db"
+    assert main(["optimize", str(TASK), "--space", str(SPACES / "default.yaml"), "--trials", "2", "--dev-limit", "2",
+                 "--objectives", "score,prompt_tokens", "--parallel-candidates", "2", "--name", "k", "--db", url]) == 0
+    store = Store(url, create=False)
+    trials = completed_trials(store, store.get_search("k"))
+    assert len(trials) == 2 and all(len(t.values) == 2 and t.values[1] > 0 for t in trials)
