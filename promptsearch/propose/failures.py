@@ -52,7 +52,7 @@ def best_failures(ctx: Any, k: int, rng: random.Random) -> tuple[dict, list[dict
         failures.append({"example": example_id, "inputs": {f: _short(ex[f]) for f in ctx.task.inputs},
                          "expected": _short(ex[ctx.task.output]), "answer": _short(prediction.strip()) or "(empty)",
                          "feedback": _short(feedback) if feedback else None, "score": score})
-    parent = {"index": pool_index(best.params), "text": row.instruction, "score": best.value,
+    parent = {"index": pool_index(best.params), "text": row.instruction, "score": trial_score(best),
               "trial": best.number, "failures": [f["example"] for f in failures]}
     return parent, failures
 
