@@ -204,6 +204,7 @@ def test_every_strategy_runs_in_batches_like_one_at_a_time(tmp_path, tiny_task, 
 def test_proposal_rounds_run_between_batches(tmp_path, tiny_task, tiny_space, fake_lm):
     from promptsearch.config.propose import ProposeSpec
     from promptsearch.propose import ProposalHook
+    from promptsearch.propose.pool import pool_index
     from promptsearch.propose.proposer import Completion, Proposer
 
     class Scripted(Proposer):
@@ -222,7 +223,7 @@ def test_proposal_rounds_run_between_batches(tmp_path, tiny_task, tiny_space, fa
     assert run_search(store, rec, fake_lm, 7, hooks=[hook]).completed == 7
     accepted = [r for r in store.proposals.all(rec.id) if r.accepted]
     assert {r.round for r in accepted} == {0, 1}  # induction before the first batch, refinement after it
-    used = {t.params.get("instruction") for t in store.load_study(rec).get_trials(deepcopy=False)}
+    used = {pool_index(t.params) for t in store.load_study(rec).get_trials(deepcopy=False)}
     assert {r.pool_index for r in accepted if r.round == 0} <= used  # enqueued trials ran in batches
 
 
