@@ -76,6 +76,15 @@ class PromptFormat:
             return self.field_label(output, inputs, output)
         return CASE[self.casing](name)
 
+    def answer_parts(self, layout_line: str, output: str, inputs: tuple[str, ...]) -> tuple[str, str]:
+        """(text that ends the prompt before an answer, the template's answer prefix) for a
+        strategy's answer line. A line without a ':' ("ANSWER!!!") is the strategy's own wording,
+        not a field name: the separator and casing leave it as written, only a chosen answer
+        prefix replaces it."""
+        if self.answer is None and not layout_line.endswith(":"):
+            return layout_line, " "
+        return self.answer_head(self.answer_label(layout_line, output, inputs))
+
     def answer_head(self, label: str) -> tuple[str, str]:
         """(text that ends the prompt before an answer, the template's answer prefix)."""
         if self.separator.endswith(" "):

@@ -164,7 +164,7 @@ def render_template(candidate: Candidate, task: TaskSpec, chat_format: ChatForma
         text = chat_format(_chat(candidate, task, layout, slots)) + (layout.opening or "")
         return PromptTemplate(text, "", task.inputs, candidate.strategy)
     fmt = candidate.format
-    head, prefix = fmt.answer_head(fmt.answer_label(layout.answer_line, task.output, task.inputs))
+    head, prefix = fmt.answer_parts(layout.answer_line, task.output, task.inputs)
     blocks = [f"{query_block(task, demo.fields, layout.block_trigger, fmt)}\n{head}{prefix}{layout.demo_answer(demo)}"
               for demo in candidate.demos]
     if layout.opening:  # the model's answer opens with it; what it writes next follows a space
