@@ -73,13 +73,14 @@ def test_the_examples_in_docs_extending_register_what_they_say():
     from promptsearch.data import METRICS
     from promptsearch.export import EXPORTERS
     from promptsearch.lm import BACKENDS
+    from promptsearch.propose.methods import PROPOSAL_METHODS
     from promptsearch.search.sampling import SAMPLERS
     from promptsearch.strategies import STRATEGIES
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
     added = [(METRICS, "starts_with"), (STRATEGIES, "shout"), (SAMPLERS, "qmc"), (EXPORTERS, "markdown"),
-             (BACKENDS, "vllm-local")]
+             (PROPOSAL_METHODS, "shorten"), (BACKENDS, "vllm-local")]
     assert len(blocks) == len(added)
     try:
         for code in blocks:
