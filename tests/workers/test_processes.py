@@ -90,8 +90,13 @@ def test_three_workers_on_postgres_survive_one_killed(tmp_path):
             for i in range(3)]
     victim = pids[0]
     deadline = time.monotonic() + 300
-    while not (store.slot_counts(record)[1] >= target // 2 and _running_under(store, record, victim)):
+    while True:  # kill the victim halfway, while it runs a trial
         assert time.monotonic() < deadline, (tmp_path / "w0.err").read_text()[-2000:]
+        if store.slot_counts(record)[1] >= target // 2:
+            os.kill(victim, signal.SIGSTOP)  # frozen: it cannot finish its trial between the look and the kill
+            if _running_under(store, record, victim):
+                break
+            os.kill(victim, signal.SIGCONT)
         time.sleep(0.05)
     os.kill(victim, signal.SIGKILL)
     killed_at = store.slot_counts(record)[1]
