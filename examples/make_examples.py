@@ -1082,7 +1082,8 @@ def make_city_sentence(rng: random.Random, city: str, country: str | None) -> st
         city=city, country=country, ocountry=other, first=first,
         person=f"{first} {rng.choice(LAST_NAMES)}", company=rng.choice(COMPANIES), sector=rng.choice(SECTORS),
         weekday=rng.choice(WEEKDAYS), month=rng.choice(MONTHS), day=day, n=rng.randint(3, 90),
-        h=rng.choice(["two", "three", "four", "five", "six", "seven", "eight", "nine"]), big=rng.randint(40, 300), country_app=appositive(country),
+        h=rng.choice(["two", "three", "four", "five", "six", "seven", "eight", "nine"]), big=rng.randint(40, 300),
+        country_app=appositive(country),
         time=rng.choice(TIMES),
     )
     return text[:1].upper() + text[1:]
