@@ -58,27 +58,14 @@ class Claims:
     def claim(self, target: int | None = None) -> optuna.Trial | None:
         """A new RUNNING trial owned by this thread; None when `target` trials are finished or
         running (no target: always one, e.g. `resume`, which runs its own number of trials)."""
-        with self.store.search_lock(self.record):
-            trials = self.study.get_trials(deepcopy=False)
-            if self._fail_stale(trials):
-                trials = self.study.get_trials(deepcopy=False)
-            if target is not None:
-                counts = count_slots(trials)
-                if counts.finished + counts.running >= target:  # a queued trial is popped first
-                    return None
-            trial = retrying(self.study.ask, self.store.shown_url)()
-            try:
-                self.store.owners.record(self.record.id, trial.number, liveness.me())
-            except BaseException:
-                self.abandon(trial)  # better failed now than an orphan for the next claim
-                raise
-        self.store.owners.start_beating(self.record.id, trial.number)
-        return trial
+        trials = self.claim_many(1, target)
+        return trials[0] if trials else None
 
     def claim_many(self, k: int, target: int | None = None) -> list[optuna.Trial]:
         """Up to `k` new RUNNING trials owned by this thread, asked one after another under one
         hold of the lock (--parallel-candidates); as many as the target leaves room for, [] when
-        none. Each has its owner row before the lock is released, as with `claim`."""
+        none (a queued trial is popped first). Each has its owner row before the lock is released;
+        one whose row cannot be written is failed at once rather than left an orphan."""
         with self.store.search_lock(self.record):
             trials = self.study.get_trials(deepcopy=False)
             if self._fail_stale(trials):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from optuna.trial import FrozenTrial
 
@@ -34,13 +34,7 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
 
     from promptsearch.verdict.heldout import SPLITS
 
-    if split not in SPLITS:
-        raise ConfigError(f"--split: '{excerpt(split)}' is not allowed; use one of {', '.join(SPLITS)}")
-    if limit is not None:
-        check_int("--limit", limit, "limit")
-    check_int("--seed", seed, "seed")
-    if resamples is not None:
-        check_int("--resamples", resamples, "resamples")
+    _check_scoring_options(split, SPLITS, limit, seed, resamples)
     if concurrency is not None:
         check_int("--concurrency", concurrency, "concurrency")
     store = open_store(db)
@@ -71,13 +65,7 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
     from promptsearch.verdict import run_probe, store_probe
     from promptsearch.verdict.probe import SPLITS, check_probeable
 
-    if split not in SPLITS:
-        raise ConfigError(f"--split: '{excerpt(split)}' is not allowed; use one of {', '.join(SPLITS)}")
-    if limit is not None:
-        check_int("--limit", limit, "limit")
-    check_int("--seed", seed, "seed")
-    if resamples is not None:
-        check_int("--resamples", resamples, "resamples")
+    _check_scoring_options(split, SPLITS, limit, seed, resamples)
     store = open_store(db)
     record = record_of(store, search)
     check_unchanged(record)
@@ -95,6 +83,18 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
     with hooks.status(f"scoring the best prompt with shuffled, random and no demo labels on {split} …"):
         result = run_probe(store, record, lm, split=split, **options)
     return result, store_probe(store, record, result) if save else None
+
+
+def _check_scoring_options(split: str, splits: Sequence[str], limit: int | None, seed: int,
+                           resamples: int | None) -> None:
+    """The options `eval` and `probe` share, checked before anything loads."""
+    if split not in splits:
+        raise ConfigError(f"--split: '{excerpt(split)}' is not allowed; use one of {', '.join(splits)}")
+    if limit is not None:
+        check_int("--limit", limit, "limit")
+    check_int("--seed", seed, "seed")
+    if resamples is not None:
+        check_int("--resamples", resamples, "resamples")
 
 
 def export(db: Store | str, search: SearchRecord | str, fmt: str = "text", path: str | Path | None = None, *,
