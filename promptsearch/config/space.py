@@ -24,6 +24,7 @@ SELECTIONS = ("random", "stratified", "nearest")
 ORDERS = ("drawn", "similar_last")
 EMBEDDINGS = ("minilm", "lm")
 LABEL_ANSWERS = ("rank", "extract")
+STARTS = ("auto", "none")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class SpaceSpec:
     bootstrap_tries: int = 16  # train examples run to find correctly answered ones
     propose: dict[str, Any] | None = None  # ProposeSpec.to_dict(): LLM-driven instruction proposal
     formats: dict[str, Any] | None = None  # FormatSpec.to_dict() (config/formats.py); None: today's format
+    start: str = "auto"  # auto: a new search's trial 0 is the hand-written-style prompt (search/start.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -58,6 +60,7 @@ class SpaceSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SpaceSpec":
         fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        fields.setdefault("start", "none")  # stored before search/start.py: no start trial was queued
         return cls(**fields)
 
 
@@ -83,6 +86,9 @@ def load_space(path: str | Path) -> SpaceSpec:
     extra["propose"] = parse_propose(raw_propose, path).to_dict() if raw_propose is not None else None
     raw_formats = f.get("formats", dict, default=None)
     extra["formats"] = parse_formats(raw_formats, path).to_dict() if raw_formats is not None else None
+    extra["start"] = f.get("start", str, default="auto")
+    if extra["start"] not in STARTS:
+        raise f.error("start", f"is '{excerpt(extra['start'])}'; allowed: {', '.join(STARTS)}")
     f.done()
     return SpaceSpec(name=name, description=description, instructions=tuple(instructions),
                      cot_triggers=tuple(triggers), templates=tuple(templates), seed=seed,

@@ -37,6 +37,7 @@ from promptsearch.search.budget import UsageMeter, stop_reason
 from promptsearch.search.claims import Claims
 from promptsearch.search.failures import FailureStreak
 from promptsearch.search.params import build_candidate, suggest
+from promptsearch.search.start import START_ATTR, queue_start
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.retry import environment_error
 from promptsearch.storage.store import SearchRecord, Store, slot_counts, trial_score
@@ -104,8 +105,10 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     check_data(task)
     # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
     stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
-    return store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
-                               objectives.directions(settings.objectives))
+    record = store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
+                                 objectives.directions(settings.objectives))
+    queue_start(store.load_study(record), space, task)  # trial 0: the hand-written-style prompt
+    return record
 
 
 def check_settings(settings: SearchSettings) -> None:
@@ -239,8 +242,11 @@ def _load_study(ctx: SearchContext, sampler: optuna.samplers.BaseSampler | None,
     first run's random start-up points. Workers add their own offset so that workers started
     together do not all draw the same start-up points."""
     if sampler is None:
-        seed = (ctx.settings.seed + len(ctx.study.trials) + seed_offset) % 2**32  # numpy seeds are 32-bit
-        sampler = make_sampler(ctx.settings.sampler, seed, ctx.settings.parallel_candidates)
+        # The start trial (search/start.py) draws nothing: the first run samples as without it.
+        drawn = sum(1 for t in ctx.study.trials if not t.user_attrs.get(START_ATTR))
+        seed = (ctx.settings.seed + drawn + seed_offset) % 2**32  # numpy seeds are 32-bit
+        sampler = make_sampler(ctx.settings.sampler, seed, ctx.settings.parallel_candidates,
+                               start=int(ctx.space.start == "auto"))
     else:
         ctx.trial_attrs["sampler"] = describe(sampler)
     return ctx.store.load_study(ctx.record, sampler=sampler, pruner=ctx.fidelity.pruner)

@@ -29,21 +29,25 @@ PRUNERS: Registry[Callable[[int], optuna.pruners.BasePruner]] = Registry("pruner
 
 
 @SAMPLERS.register("tpe")
-def tpe(seed: int, parallel: int = 1) -> optuna.samplers.BaseSampler:
+def tpe(seed: int, parallel: int = 1, start: int = 0) -> optuna.samplers.BaseSampler:
     # Several trials asked before any is told (--parallel-candidates): the constant liar gives
     # the running ones the worst value, so a batch spreads out instead of piling on one point.
+    # `start` queued trials (search/start.py) come before the 5 random start-up draws, not
+    # instead of them: TPE counts every finished trial towards its start-up.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, constant_liar=parallel > 1)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5 + start, constant_liar=parallel > 1)
 
 
-def make_sampler(name: str, seed: int, parallel: int = 1) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, parallel: int = 1, start: int = 0) -> optuna.samplers.BaseSampler:
     """The sampler a search's settings name. A builder that takes a `parallel` keyword learns how
-    many trials are asked at once (`--parallel-candidates`); one that does not is called as before."""
+    many trials are asked at once (`--parallel-candidates`), one that takes `start` how many
+    trials the search queued before sampling (search/start.py); one that takes neither is called
+    as before."""
     build: Callable[..., optuna.samplers.BaseSampler] = SAMPLERS.get(name, "--sampler")
-    if parallel > 1 and "parallel" in inspect.signature(build).parameters:
-        return build(seed, parallel=parallel)
-    return build(seed)
+    accepts = inspect.signature(build).parameters
+    extra = {k: v for k, v in (("parallel", parallel), ("start", start)) if v and k in accepts}
+    return build(seed, **extra)
 
 
 @SAMPLERS.register("random")

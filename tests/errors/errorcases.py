@@ -112,6 +112,7 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
                                          c.opt())[1],
     "space-demo-count": lambda c: (_write(c.space, c.space.read_text().replace("counts: [0, 2]", "counts: [0, 100]")),
                                    c.opt())[1],
+    "space-start": lambda c: (_write(c.space, c.space.read_text() + "start: best\n"), c.opt())[1],
     "space-format-casing": lambda c: (_write(c.space, c.space.read_text() + "formats:\n  casing: [shouting]\n"),
                                       c.opt())[1],
     "space-format-names": lambda c: (_write(c.space, c.space.read_text() + "formats:\n  field_names: [task]\n"

@@ -75,6 +75,7 @@ def test_a_search_stored_with_the_integer_layout_resumes_unchanged(tmp_path, tin
     """A stored propose block without `pool_layout` (made before pool.py) keeps the integer layout,
     so the trials it queued with `instruction` still run their proposal."""
     store = Store(f"sqlite:///{tmp_path}/p.db")
+    tiny_space.write_text(tiny_space.read_text() + "start: none\n")  # searches of that time queued no start
     rec = create_search(store, "p", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     spec = ProposeSpec(methods=("induction", "refinement"), every=3, rounds=2, n=3, draws=1)
     run_search(store, rec, fake_lm, 1, hooks=[OldLayout(spec, Scripted([" judge it", " rate it", " weigh it"]))])

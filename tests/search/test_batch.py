@@ -92,7 +92,8 @@ def test_a_pruner_is_refused_with_batches(tmp_path, tiny_task, tiny_space, fake_
     rec = _create(store, tiny_task, tiny_space, parallel_candidates=2)
     with pytest.raises(ConfigError, match="--parallel-candidates: must be 1 with a pruner"):
         run_search(store, rec, fake_lm, 2, pruner=optuna.pruners.MedianPruner())
-    assert _trials(store, rec) == []  # refused before any trial was claimed
+    assert [t[1] for t in _trials(store, rec)] == ["WAITING"]  # refused before any trial was claimed: the
+    # start trial (search/start.py) is still queued
 
 
 def test_an_error_fails_the_whole_batch_and_keeps_earlier_trials(tmp_path, tiny_task, tiny_space, fake_lm):

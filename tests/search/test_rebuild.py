@@ -19,7 +19,7 @@ def searched(tiny_task, tmp_path, fake_lm):
     space = tmp_path / "space.yaml"
     space.write_text("name: r\ninstructions: ['Classify.']\nstrategies: [direct, zero_shot_cot]\n"
                      "demos: {counts: [0, 2]}\ncot_triggers: [null, 'Think.']\ntemplates: [plain, chat]\n"
-                     "reasoning: {max_tokens: 8}\n")
+                     "reasoning: {max_tokens: 8}\nstart: none\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = create_search(store, "s", load_task(tiny_task), load_space(space), "fake", SearchSettings(seed=2))
     study = store.load_study(rec)

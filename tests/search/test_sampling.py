@@ -56,6 +56,7 @@ def odd_sampler():
 
 def test_a_registered_sampler_is_stored_by_name_and_used_again_on_resume(store, tiny_task, tiny_space, fake_lm,
                                                                          odd_sampler):
+    tiny_space.write_text(tiny_space.read_text() + "start: none\n")  # every trial drawn by the sampler
     rec = _create(store, tiny_task, tiny_space, sampler="odd")
     run_search(store, rec, fake_lm, 2)
     run_search(store, store.get_search("s"), fake_lm, 1)  # resume: the name comes from the database
@@ -79,7 +80,7 @@ def test_a_sampler_object_is_given_to_optuna_and_recorded(store, tiny_task, tiny
 def test_a_pruner_object_scores_dev_in_chunks_and_prunes(store, tiny_task, tmp_path, fake_lm):
     write_jsonl(tiny_task.parent / "dev.jsonl", sentiment_rows(48, offset=300))
     space = tmp_path / "two.yaml"
-    space.write_text("name: two\ninstructions: ['Classify.', 'BAD one.']\n")
+    space.write_text("name: two\ninstructions: ['Classify.', 'BAD one.']\nstart: none\n")
     rec = _create(store, tiny_task, space, chunk_size=8, seed=1)  # settings: no pruner
     study = store.load_study(rec)
     study.enqueue_trial({"instruction": 0})
