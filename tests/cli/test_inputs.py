@@ -109,7 +109,8 @@ def test_the_api_checks_the_model_against_the_task(tmp_path, tiny_task, tiny_spa
     search = ps.create_search(store, "x", tiny_task, tiny_space)
     with pytest.raises(ps.UserError, match="no log-likelihood"):
         ps.run_search(store, search, 2, lm=fake_lm)
-    assert sum(trial_counts(store, search).values()) == 0
+    counts = trial_counts(store, search)
+    assert counts["waiting"] == 1 and sum(counts.values()) == 1  # only the start trial, still queued
 
 
 def test_a_relative_model_path_is_stored_resolved(tmp_path, tiny_task, tiny_space, fake_model, monkeypatch, capsys):

@@ -21,6 +21,7 @@ instructions: ["Classify the {inputs}. Answer with one of: {labels}.", "Is the {
 demos: {counts: [0, 1], selection: [random]}
 cot_triggers: [null, "Answer carefully."]
 templates: [plain, chat]
+start: none
 """
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

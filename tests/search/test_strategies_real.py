@@ -71,7 +71,7 @@ def test_each_strategy_on_the_real_model(smollm, math_task, strategy):
 def test_few_shot_cot_with_data_rationales_in_a_real_search(smollm, math_task, tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text("name: r\ninstructions: ['Answer the question.']\nstrategies: [direct, few_shot_cot]\n"
-                     "demos: {counts: [1]}\nreasoning: {max_tokens: 10}\n")
+                     "demos: {counts: [1]}\nreasoning: {max_tokens: 10}\nstart: none\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = create_search(store, "real", load_task(math_task), load_space(space), "smollm2",
                         SearchSettings(dev_limit=2))

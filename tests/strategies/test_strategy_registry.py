@@ -66,7 +66,7 @@ def test_unknown_strategy_is_one_line_listing_the_registered_ones(shout):
 def test_a_strategy_registered_here_runs_through_a_search(shout, tiny_task, tmp_path, fake_lm):
     space = tmp_path / "space.yaml"
     space.write_text("name: s\ninstructions: ['Classify.']\nstrategies: [direct, shout]\n"
-                     "demos: {counts: [0]}\ntemplates: [plain]\n")
+                     "demos: {counts: [0]}\ntemplates: [plain]\nstart: none\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = create_search(store, "s", load_task(tiny_task), load_space(space), "fake", SearchSettings(sampler="random"))
     study = store.load_study(rec)
