@@ -13,9 +13,11 @@ evaluations cost nothing. The arm that crosses the budget finishes its trial, so
 one trial (plus a proposal round) of each other: the table shows each arm's calls, and a check line
 compares the proxy's count with the search loop's own (arms without proposals make exactly one call
 per label, or one generation, per dev example they scored). The zero-shot and hand-prompt arms are
-one fixed candidate each. Arms and tasks: benchmarks/quality_arms.py. TPE's first 5 trials are its
-seeded random start-up (search/sampling.py), the same draws as the random arm's: with a budget of a
-few trials the two arms find the same prompts.
+one fixed candidate each. Arms and tasks: benchmarks/quality_arms.py. Every search arm's trial 0 is
+the space's start point (search/start.py: the first instruction with 4 demos, each dimension's first
+choice), then TPE's 5 seeded random start-up draws (search/sampling.py), the same draws as the
+random arm's: with a budget of a few trials the two arms find the same prompts. Tasks can run as
+separate processes (one per core), each with --json; benchmarks/quality_merge.py reports them as one.
 
 Held out: each winner is scored on the first --test-limit test examples with the project's
 held-out verdict (`promptsearch.evaluate_heldout`, the same as `promptsearch eval`), against the
