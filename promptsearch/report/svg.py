@@ -39,12 +39,8 @@ class Point:
 def trial_chart(points: list[Point], best_line: Sequence[tuple[float, float]], metric: str,
                 width: int = 760, height: int = 300) -> str:
     """Score by trial: dots per trial (hollow when pruned) and the best-so-far step line."""
-    left, right, top, bottom = 48, 16, 16, 40
-    xs = [p.x for p in points] or [0.0]
-    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
-    sx = lambda x: left + (x - x0) / (x1 - x0) * (width - left - right)  # noqa: E731
-    sy = lambda y: top + (1 - y) * (height - top - bottom)  # noqa: E731 - scores are in [0, 1]
-    body = _axes(width, height, left, right, top, bottom, sx, sy, x0, x1, "trial", metric)
+    sx, sy, x1, body = _frame(points, width, height, "trial", metric)
+    right = FRAME[1]
     if best_line:
         path = [f"M{sx(best_line[0][0]):.1f},{sy(best_line[0][1]):.1f}"]
         for (_, y_prev), (x, y) in zip(best_line, best_line[1:]):
@@ -61,6 +57,20 @@ def trial_chart(points: list[Point], best_line: Sequence[tuple[float, float]], m
                                                       ("pruned (partial score)", GREY, "ring"),
                                                       ("best so far", ORANGE, "line")])
     return _svg(width, height, body, f"{metric} by trial")
+
+
+FRAME = (48, 16, 16, 40)  # plot margins: left, right, top, bottom
+
+
+def _frame(points: list[Point], width: int, height: int, xlabel: str, ylabel: str):
+    """The scales of a score chart over `points` (x spans their range, y is [0, 1]), its last x,
+    and the drawn axes: (sx, sy, x1, body)."""
+    left, right, top, bottom = FRAME
+    xs = [p.x for p in points] or [0.0]
+    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
+    sx = lambda x: left + (x - x0) / (x1 - x0) * (width - left - right)  # noqa: E731
+    sy = lambda y: top + (1 - y) * (height - top - bottom)  # noqa: E731 - scores are in [0, 1]
+    return sx, sy, x1, _axes(width, height, left, right, top, bottom, sx, sy, x0, x1, xlabel, ylabel)
 
 
 def _axes(width, height, left, right, top, bottom, sx, sy, x0, x1, xlabel, ylabel) -> list[str]:
@@ -163,12 +173,8 @@ def pareto_chart(points: list[Point], front: list[tuple[float, float]], metric: 
                  width: int = 760, height: int = 300) -> str:
     """Score against prompt tokens: a dot per trial (x = tokens), the Pareto front as an orange
     staircase through its points (shortest first), front points filled orange."""
-    left, right, top, bottom = 48, 16, 16, 40
-    xs = [p.x for p in points] or [0.0]
-    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
-    sx = lambda x: left + (x - x0) / (x1 - x0) * (width - left - right)  # noqa: E731
-    sy = lambda y: top + (1 - y) * (height - top - bottom)  # noqa: E731 - scores are in [0, 1]
-    body = _axes(width, height, left, right, top, bottom, sx, sy, x0, x1, "prompt tokens", metric)
+    sx, sy, _, body = _frame(points, width, height, "prompt tokens", metric)
+    right = FRAME[1]
     if front:
         path = [f"M{sx(front[0][0]):.1f},{sy(front[0][1]):.1f}"]
         path += [f"H{sx(x):.1f}V{sy(y):.1f}" for x, y in front[1:]]
