@@ -27,24 +27,25 @@ from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.propose.pool import GROUPS_ATTR, SEED
 from promptsearch.search.params import suggest
+from promptsearch.strategies import STRATEGIES
 
 log = logging.getLogger(__name__)
 
 START_DEMOS = 4  # demonstrations in the first trial (or the space's nearest count)
 START_ATTR = "start"  # user attribute of the queued first trial
-DEMO_COUNT_PARAMS = ("n_demos", "n_cot_demos")  # the strategies' demo-count parameters (strategies/)
 
 
 class _Recorder:
     """Enough of optuna.Trial for `suggest`: answers each question with the start choice and
     records it under the parameter's Optuna name."""
 
-    def __init__(self, user_attrs: dict[str, Any]) -> None:
+    def __init__(self, user_attrs: dict[str, Any], demo_counts: set[str]) -> None:
         self.params: dict[str, Any] = {}
         self.user_attrs = user_attrs
+        self.demo_counts = demo_counts  # Optuna names of the strategies' demo-count parameters
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        value = nearest_count(choices) if name in DEMO_COUNT_PARAMS else choices[0]
+        value = nearest_count(choices) if name in self.demo_counts else choices[0]
         self.params[name] = value
         return value
 
@@ -66,7 +67,8 @@ def start_point(space: SpaceSpec, task: TaskSpec) -> tuple[dict[str, Any], dict[
     origins: list[str] | None = None
     if space.propose is not None and space.propose.get("pool_layout", "integer") != "integer":
         origins, attrs[GROUPS_ATTR] = [SEED] * len(space.instructions), 1
-    recorder = _Recorder(attrs)
+    counts = (STRATEGIES.get(name, "strategies").demo_count(space) for name in space.strategies)
+    recorder = _Recorder(attrs, {c.optuna_name for c in counts if c is not None})
     suggest(recorder, space, task, space.instructions,  # type: ignore[arg-type]  # duck-typed trial
             dynamic=space.propose is not None, origins=origins)
     return recorder.params, attrs
