@@ -27,7 +27,8 @@ from promptsearch.search.results import leaderboard as _leaderboard
 from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
-           "TaskSpec", "TrialEvent", "best", "create_search", "evaluate_heldout", "export_prompt", "leaderboard",
+           "TaskSpec", "TrialEvent", "best", "create_search", "dev_evidence", "evaluate_heldout", "export_prompt",
+           "leaderboard",
            "load_lm", "load_space", "load_task", "optimize", "pareto_front", "plan", "probe", "proposals", "resume",
            "run_search",
            "score_by_format",
@@ -118,6 +119,14 @@ def plan(task: TaskSpec | str | Path, space: SpaceSpec | str | Path = "search_sp
 def best(store: Store, search: SearchRecord | str) -> Entry:
     """The best candidate so far: `.score` (dev), `.trial`, `.candidate.prompt` and its parts."""
     return _best(store, service.record_of(store, search))
+
+
+def dev_evidence(store: Store, search: SearchRecord | str) -> Any:
+    """How much the dev data supports the best trial: a DevEvidence (`.difference` over the first
+    trial -- the start prompt -- with a 95% interval, `.test`, `.p_value`, `.significant`,
+    `.reading()`) from the per-example dev scores both trials stored, no model call; None when
+    the first trial is the best or there is nothing to compare. `evaluate_heldout` is the proof."""
+    return service.evidence(store, search)
 
 
 def leaderboard(store: Store, search: SearchRecord | str, k: int | None = 5) -> list[Entry]:

@@ -131,6 +131,7 @@ def show_run(result: service.RunResult) -> int:
     if result.summary.stopped:
         console.print(result.summary.stopped, style="bold", markup=False, highlight=False)
     console.print(display.leaderboard_table(leaderboard(store, record, 5)))
+    display.print_evidence(service.evidence(store, record))
     console.print(display.best_prompt_panel(best(store, record)))
     return 0
 
@@ -141,6 +142,7 @@ def show_search(args: argparse.Namespace) -> int:
                                          display.budget_rows(view.budget, view.spent)))
     if view.entries:
         console.print(display.leaderboard_table(view.entries))
+        display.print_evidence(view.evidence)
         if view.feedback:
             console.print(display.feedback_table(view.entries[0].trial, view.feedback))
     else:

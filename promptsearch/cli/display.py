@@ -110,6 +110,14 @@ def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table
     return table
 
 
+def print_evidence(evidence) -> None:
+    """The dev evidence line (verdict/dev.py), if there is one: bold when the winner is not
+    distinguishable from the first trial on dev."""
+    if evidence is not None:
+        console.print(evidence.reading(), style=None if evidence.significant else "bold", markup=False,
+                      highlight=False)
+
+
 def best_prompt_panel(entry: Entry) -> Panel:
     return Panel(entry.candidate.prompt, title=f"Best prompt (trial {entry.trial}, score {entry.score:.4f})",
                  title_align="left", expand=False)

@@ -82,6 +82,7 @@ class ReportData:
     formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
     pareto_trials: list[tuple[int, float, int]] = field(default_factory=list)  # (trial, score, tokens)
     front: list[Any] = field(default_factory=list)  # search.pareto.Point, shortest first
+    evidence: dict[str, Any] | None = None  # verdict.dev.DevEvidence.to_dict(): the winner vs the first trial on dev
 
     @property
     def best_so_far(self) -> list[tuple[int, float]]:
@@ -94,6 +95,7 @@ class ReportData:
 
 
 def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
+    from promptsearch.verdict.dev import dev_evidence
     from promptsearch.verdict.store import load_probe, load_verdict
 
     study = store.load_study(record)
@@ -108,7 +110,12 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
                       {k: v for k, v in feedback.items() if v}, load_probe(store, record),
                       score_by_format(store, record),
                       pareto.trial_points(store, record),
-                      pareto.front(store, record) if pareto.multi_objective(record) else [])
+                      pareto.front(store, record) if pareto.multi_objective(record) else [],
+                      _evidence(dev_evidence(store, record)))
+
+
+def _evidence(found: Any) -> dict[str, Any] | None:
+    return found.to_dict() if found is not None else None
 
 
 def _trials(study: optuna.Study) -> list[TrialPoint]:

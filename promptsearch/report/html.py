@@ -152,8 +152,10 @@ def _score(value) -> str:
 
 def _verdict_section(data: ReportData) -> str:
     v = data.verdict
+    e = data.evidence
+    dev = f"<p class=\"{'muted' if e['significant'] else 'warn'}\">{esc(e['reading'])}</p>" if e else ""
     if v is None:
-        return ("<h2>Held-out verdict</h2><p class=\"note\">none yet: run <code>promptsearch eval "
+        return ("<h2>Held-out verdict</h2>" + dev + "<p class=\"note\">none yet: run <code>promptsearch eval "
                 f"{esc(data.record.name)} --split test</code></p>")
     rows = []
     for label, arm in (("best", v["best"]), ("baseline", v["baseline"])):
@@ -178,7 +180,7 @@ def _verdict_section(data: ReportData) -> str:
             f"<p class=\"muted\">{esc(v['examples'])} {esc(v['split'])} examples never seen by the search; "
             f"model {esc(v['model'])}; {esc(v['test'])} p = {v['p_value']:.4g}; bootstrap "
             f"{esc(v['resamples'])} resamples; made {esc(v.get('created', ''))}.</p>"
-            f"<p class=\"verdict\">{esc(v['conclusion'])}</p>{warning}{table}{chart}")
+            f"<p class=\"verdict\">{esc(v['conclusion'])}</p>{warning}{table}{chart}{dev}")
 
 
 def _probe_section(data: ReportData) -> str:

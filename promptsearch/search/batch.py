@@ -35,6 +35,7 @@ from promptsearch.render import Prompt
 from promptsearch.search import objectives
 from promptsearch.search.runner import (SearchContext, TrialEvent, _best_value, _prepare_trial,
                                         lowest_with_feedback, run_trial)
+from promptsearch.search.devscores import store_dev_scores
 from promptsearch.storage.retry import environment_error
 
 
@@ -83,6 +84,7 @@ def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int
 def _tell(ctx: SearchContext, trial: optuna.Trial, prompt: Prompt, ev: Evaluation, spent: dict[str, float]) -> None:
     """What runner._score and record_usage store for one trial, then its result (committed)."""
     trial.set_user_attr("dev_examples", len(ctx.dev))
+    store_dev_scores(trial, [r.score for r in ev.results])
     lost = lowest_with_feedback(ev.results)
     if lost:
         trial.set_user_attr("feedback", lost)

@@ -165,11 +165,13 @@ class Overview:
     probe: dict | None = None  # the latest demo-label probe (verdict/probe.py), as stored
     formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
     front: list[Any] = field(default_factory=list)  # search.pareto.Point: multi-objective searches only
+    evidence: Any = None  # verdict.dev.DevEvidence: the best trial against the first on dev (None: n/a)
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     check_int("--top", top, "top")
     from promptsearch.search.budget import spent, stored_budget
+    from promptsearch.verdict.dev import dev_evidence
     from promptsearch.verdict.store import load_probe
 
     store = open_store(db, read_only=True)
@@ -181,7 +183,17 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
                     proposal_lineage(store, record), feedback, stored_budget(study),
                     spent(study.get_trials(deepcopy=False)), load_probe(store, record),
                     score_by_format(store, record),
-                    pareto.front(store, record) if pareto.multi_objective(record) else [])
+                    pareto.front(store, record) if pareto.multi_objective(record) else [],
+                    dev_evidence(store, record))
+
+
+def evidence(db: Store | str, search: SearchRecord | str) -> Any:
+    """The best trial against the first on their stored dev scores (verdict/dev.py); None when
+    there is nothing to compare."""
+    from promptsearch.verdict.dev import dev_evidence
+
+    store = open_store(db, read_only=True)
+    return dev_evidence(store, record_of(store, search))
 
 
 def proposals(db: Store | str, search: SearchRecord | str) -> list[dict]:

@@ -58,6 +58,11 @@ def _stat(x: np.ndarray, statistic: Statistic | None) -> float:
     return float(x.mean()) if statistic is None else float(statistic(x.tolist()))
 
 
+def aggregate(scores, statistic: Statistic | None = None) -> float:
+    """The metric's aggregate of `scores` (the mean when `statistic` is None)."""
+    return _stat(np.asarray(scores, dtype=float), statistic)
+
+
 def bootstrap_ci(scores, resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95,
                  statistic: Statistic | None = None) -> Interval:
     """Percentile bootstrap interval for the aggregate score (the mean by default)."""

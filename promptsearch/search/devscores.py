@@ -1,0 +1,49 @@
+"""A complete trial's per-example dev scores, kept with the trial (user attribute `dev_scores`).
+
+Every trial of a search is scored on the same dev examples in the same order (runner.dev_order),
+so two trials can later be compared pairwise -- per-example differences, an exact McNemar or
+Wilcoxon test (verdict/dev.py) -- without a model call and without the evaluation cache, whose
+keys depend on the model's fingerprint and, for nearest-neighbour demos, on every example's own
+prompt. The encoding is compact because Optuna loads every user attribute of every trial with
+the study: a 0/1 metric is one character per example ("0110..."), a graded one a list of floats
+rounded to 6 digits. Dev sets above MAX_STORED examples are not kept (the comparison is then
+unavailable, never wrong). Trials from before this change have no attribute.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import optuna
+
+DEV_SCORES_ATTR = "dev_scores"
+MAX_STORED = 5_000  # examples: at most 5 kB per trial for a 0/1 metric, about 45 kB for a graded one
+
+
+def pack_scores(scores: Sequence[float]) -> str | list[float] | None:
+    """The stored form: '0'/'1' characters for a 0/1 metric, else rounded floats; None if too long."""
+    if len(scores) > MAX_STORED:
+        return None
+    if all(s in (0.0, 1.0) for s in scores):
+        return "".join("1" if s == 1.0 else "0" for s in scores)
+    return [round(float(s), 6) for s in scores]
+
+
+def unpack_scores(value: Any) -> list[float] | None:
+    """The scores back from the stored form; None for anything else (an older or foreign attribute)."""
+    if isinstance(value, str) and set(value) <= {"0", "1"}:
+        return [1.0 if c == "1" else 0.0 for c in value]
+    if isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return [float(v) for v in value]
+    return None
+
+
+def store_dev_scores(trial: optuna.Trial, scores: Sequence[float]) -> None:
+    """Keep a complete trial's per-example dev scores, in dev order."""
+    packed = pack_scores(scores)
+    if packed is not None:
+        trial.set_user_attr(DEV_SCORES_ATTR, packed)
+
+
+def dev_scores(trial: optuna.trial.FrozenTrial) -> list[float] | None:
+    """A finished trial's per-example dev scores, or None when they were not stored."""
+    return unpack_scores(trial.user_attrs.get(DEV_SCORES_ATTR))
