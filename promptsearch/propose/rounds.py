@@ -123,7 +123,9 @@ class ProposalHook:
                parents: Sequence[list[dict]]) -> list[Proposal]:
         """Clean each answer; reject what cannot be a new instruction (reason) and keep the rest."""
         seen = list(ctx.instructions)
-        examples = [ex[f] for ex in ctx.train for f in (*ctx.task.inputs, ctx.task.output)]
+        # Dev examples too: reflection shows the proposer dev failures, and an instruction carrying a
+        # dev input (or its answer) verbatim would raise its own dev score without being a better prompt.
+        examples = [ex[f] for ex in (*ctx.train, *ctx.dev) for f in (*ctx.task.inputs, ctx.task.output)]
         out = []
         for completion, par in zip(completions, parents):
             for raw in completion.texts:

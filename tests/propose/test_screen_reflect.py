@@ -118,6 +118,21 @@ def test_reflection_shows_the_best_prompts_failures(tmp_path, tiny_task, fake_lm
     assert max(later) == 1.0  # the fix it proposed works
 
 
+def test_a_proposal_carrying_a_dev_example_is_rejected(tmp_path, tiny_task, fake_lm):
+    """Reflection shows dev failures; an instruction that copies one (input or answer) verbatim would
+    raise its own dev score without being a better prompt, so it is refused like a train copy."""
+    from psdata import sentiment_rows
+
+    dev_review = sentiment_rows(6, offset=100)[1]["review"]  # the tiny task's second dev example
+    store, rec = _search(tmp_path, tiny_task, _bad_space(tmp_path))
+    proposer = Scripted([f" Answer as for: {dev_review}", " judge the review carefully"])
+    hook = ProposalHook(ProposeSpec(methods=("reflection",), every=2, rounds=2, n=2, examples=3), proposer)
+    run_search(store, rec, fake_lm, 3, hooks=[hook])  # round 0 has nothing to reflect on; round 1 runs
+    rows = {r["text"]: r for r in ps.proposals(store, "p")}
+    assert rows[f"Answer as for: {dev_review}."]["reason"] == "copies an example"
+    assert rows["Judge the review carefully."]["accepted"]
+
+
 def test_reflection_with_nothing_wrong_is_skipped(tmp_path, tiny_task, tiny_space, fake_lm):
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     hook = ProposalHook(ProposeSpec(methods=("reflection",), every=2, rounds=2), Scripted([]))
