@@ -44,6 +44,11 @@ class JudgeMetric(Metric):
         self.rubric = (task.judge or {})["rubric"]
         self.name = f"judge({(task.judge or {}).get('model') or 'the searched model'})"
 
+    def models(self) -> list:
+        """The judge's model (evaluate/judge.py's backends keep it as `lm`), for budgets."""
+        model = getattr(self.backend, "lm", None)
+        return [model] if model is not None else []
+
     @property
     def identity(self) -> str:
         blob = f"{self.backend.fingerprint}\x1f{self.rubric}\x1f{QUESTION_VERSION}".encode()

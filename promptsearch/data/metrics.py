@@ -64,6 +64,10 @@ class Metric:
     def compare(self, prediction: str, reference: str) -> float | tuple[float, str]:
         raise NotImplementedError
 
+    def models(self) -> list:
+        """Models this metric calls (a judge's), whose calls a search's budget counts."""
+        return []
+
     def score(self, prediction: str, example: Example) -> float | tuple[float, str]:
         """The best value over the example's acceptable answers (with that answer's feedback)."""
         best: Scored | None = None

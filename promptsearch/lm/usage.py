@@ -52,6 +52,32 @@ class UsageCounter:
             return dict(self._totals)
 
 
+class UsageSum:
+    """The summed usage of the models a search calls: the searched model, and a separate proposer
+    or judge model when there is one, so a budget counts every call the search causes. `usage` is
+    None when no model keeps counters; a model added twice (the same object) counts once."""
+
+    def __init__(self, *models) -> None:
+        self.models: list = []
+        for m in models:
+            self.add(m)
+
+    def add(self, model) -> None:
+        if model is not None and not any(m is model for m in self.models):
+            self.models.append(model)
+
+    @property
+    def usage(self) -> dict[str, float] | None:
+        snaps = [s for s in (usage_snapshot(m) for m in self.models) if s is not None]
+        if not snaps:
+            return None
+        total: dict[str, float] = {}
+        for snap in snaps:
+            for key, value in snap.items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+
 def usage_snapshot(lm) -> dict[str, float] | None:
     """The model's usage totals (`lm.usage`), or None for a model that keeps none (a plug-in backend)."""
     usage = getattr(lm, "usage", None)

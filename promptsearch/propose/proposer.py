@@ -7,8 +7,10 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 from promptsearch.lm.base import LM, GenerateRequest
+from promptsearch.lm.usage import UsageCounter
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,10 @@ class Proposer(ABC):
                  seed: int) -> list[Completion]:
         """n sampled answers for each prompt."""
 
+    def usage_model(self) -> Any:
+        """What keeps this proposer's usage counters (`.usage`, lm/usage.py), for budgets."""
+        return self
+
 
 class LocalProposer(Proposer):
     """The in-process model, by plain completion: a 135M model cannot follow DSPy's adapters,
@@ -34,6 +40,9 @@ class LocalProposer(Proposer):
 
     def __init__(self, lm: LM):
         self.lm, self.name = lm, lm.name
+
+    def usage_model(self) -> Any:
+        return self.lm  # the task's own model is counted once
 
     def complete(self, prompts, n, *, temperature, max_tokens, seed):
         requests = [GenerateRequest(p, max_new_tokens=max_tokens, stop=("\n",), temperature=temperature,
@@ -52,6 +61,7 @@ class DSPyProposer(Proposer):
         if lm_kwargs.get("api_base") and "api_key" not in lm_kwargs and not os.environ.get("OPENAI_API_KEY"):
             lm_kwargs["api_key"] = "EMPTY"  # local OpenAI-compatible servers take any key, but one must be sent
         self.lm = dspy.LM(model, cache=False, **lm_kwargs)
+        self._usage = UsageCounter()
 
         class ProposeInstruction(dspy.Signature):
             """Read the request and answer with exactly one new instruction for a language model."""
@@ -64,13 +74,36 @@ class DSPyProposer(Proposer):
     def complete(self, prompts, n, *, temperature, max_tokens, seed):
         out = []
         for prompt in prompts:
+            seen = len(self.lm.history)
             with self.dspy.context(lm=self.lm):
                 pred = self.program(request=prompt, config={"n": n, "temperature": temperature,
                                                             "max_tokens": max(max_tokens, 256)})
             texts = list(pred.completions.instruction) if hasattr(pred, "completions") else [pred.instruction]
+            for entry in self.lm.history[seen:]:  # DSPy may send several requests for one program call
+                self._count(entry)
             sent = self.lm.history[-1].get("messages") if self.lm.history else None
             out.append(Completion(json.dumps(sent, ensure_ascii=False) if sent else prompt, texts))
         return out
+
+
+    @property
+    def usage(self) -> dict[str, float]:
+        """Calls (one per answer returned), tokens and cost as dspy.LM's history records them
+        (lm/usage.py), so a budget counts a remote proposer's requests too."""
+        return self._usage.snapshot()
+
+    def _count(self, entry: dict) -> None:
+        found = entry.get("usage")
+        usage: dict = found if isinstance(found, dict) else {}
+        calls = len(entry.get("outputs") or ()) or 1
+        cost = entry.get("cost")
+        self._usage.add(calls=calls, prompt_tokens=_int(usage.get("prompt_tokens")),
+                        completion_tokens=_int(usage.get("completion_tokens")),
+                        **({"cost_usd": float(cost)} if isinstance(cost, (int, float)) else {"unpriced_calls": calls}))
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def make_proposer(spec: str | None, task_lm: LM, *, api_base: str | None = None) -> Proposer:

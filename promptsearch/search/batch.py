@@ -23,13 +23,12 @@ k = 1 runs exactly the single-trial path (runner.run_trial).
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 
 from promptsearch.evaluate.evaluator import Evaluation
-from promptsearch.lm.base import LM
 from promptsearch.lm.usage import usage_snapshot
 from promptsearch.render import Prompt
 from promptsearch.search import objectives
@@ -59,10 +58,12 @@ def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int
         return
     told = 0
     try:
-        used = usage_snapshot(ctx.lm)
+        # Since the meter's last mark: the calls of proposal rounds run between batches, and of a
+        # separate proposer or judge model, are this batch's too.
+        source, used = (ctx.meter.source, ctx.meter.marked) if ctx.meter else (ctx.lm, usage_snapshot(ctx.lm))
         prompts = [_prepare_trial(trial, ctx) for trial in trials]  # in ask order, like k = 1
         evals = ctx.evaluator.evaluate_many(prompts, ctx.dev)
-        usage = split_usage(ctx.lm, used, [ev.computed for ev in evals])
+        usage = split_usage(source, used, [ev.computed for ev in evals])
         for trial, prompt, ev, spent in zip(trials, prompts, evals, usage):
             _tell(ctx, trial, prompt, ev, spent)
             told += 1
@@ -98,8 +99,8 @@ def _abandon(ctx: SearchContext, trials: Sequence[optuna.Trial]) -> None:
         ctx.claims.abandon(trial)
 
 
-def split_usage(lm: LM, before: dict[str, float] | None, weights: Sequence[int]) -> list[dict[str, float]]:
-    """A remote model's usage since `before` (lm/remote.py: calls, tokens, cost, seconds), shared
+def split_usage(lm: Any, before: dict[str, float] | None, weights: Sequence[int]) -> list[dict[str, float]]:
+    """The models' usage since `before` (lm/usage.py: calls, tokens, cost, seconds), shared
     among the batch's trials in proportion to the examples each computed (equally when none did);
     integer counts by largest remainder, so the trials' values add up to the batch's."""
     now = usage_snapshot(lm)

@@ -14,8 +14,8 @@ run's UsageMeter just before the trial is told. Before each trial the loop asks 
 the search stops cleanly when the budget is spent, or when the next trial would cross it, the
 next trial's cost being estimated as the mean of the finished trials' costs. The budget lives in
 the Optuna study's user attributes (key "budget"), so `resume --budget` can raise it and every
-worker reads the same one. Model calls outside the search's model (a separate --proposer, a
-judge) are not counted.
+worker reads the same one. A separate --proposer model's calls and a judge model's are counted
+with the searched model's (UsageMeter.watch).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from promptsearch.config.limits import check_float, check_int
 from promptsearch.errors import ConfigError, excerpt
-from promptsearch.lm.usage import record_usage, usage_snapshot
+from promptsearch.lm.usage import UsageSum, record_usage, usage_snapshot
 
 log = logging.getLogger(__name__)
 STUDY_KEY = "budget"
@@ -218,19 +218,33 @@ def stop_reason(study: optuna.Study, name: str) -> str | None:
 
 
 class UsageMeter:
-    """Stores, on each trial, what the run's model used and the wall time since the previous
+    """Stores, on each trial, what the run's models used and the wall time since the previous
     trial of this run was recorded (or since the run opened): model calls made between trials
-    (proposal rounds, bootstrapping) are charged to the next trial, so none escape the budget."""
+    (proposal rounds, bootstrapping) are charged to the next trial, so none escape the budget.
+    The models are the searched one and any other the search calls (`watch`: a proposer, a judge)."""
 
     def __init__(self, lm: Any):
-        self.lm = lm
+        self.source = UsageSum(lm)
+        self.marked: dict[str, float] | None = None  # the models' totals at the last mark
         self.mark()
 
+    def watch(self, model: Any) -> None:
+        """Count `model`'s calls too (from now on); the searched model itself is counted once."""
+        if any(m is model for m in self.source.models):
+            return
+        before = usage_snapshot(model)
+        self.source.add(model)
+        if before is not None:  # its calls before now are not this run's
+            merged: dict[str, float] = dict(self.marked or {})
+            for key, value in before.items():
+                merged[key] = merged.get(key, 0) + value
+            self.marked = merged
+
     def mark(self) -> None:
-        self._usage, self._time = usage_snapshot(self.lm), time.perf_counter()
+        self.marked, self._time = usage_snapshot(self.source), time.perf_counter()
 
     def record(self, trial: optuna.Trial) -> None:
-        record_usage(trial, self.lm, self._usage)
+        record_usage(trial, self.source, self.marked)
         trial.set_user_attr("wall_seconds", round(time.perf_counter() - self._time, 3))
         self.mark()
 

@@ -218,11 +218,13 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     train = load_split(task, "train")
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
     study = store.load_study(record)
+    meter = UsageMeter(lm)
+    for model in evaluator.metric.models() if evaluator.metric is not None else ():
+        meter.watch(model)  # a judge: its calls are the search's too
     return SearchContext(store, record, lm, task, space, settings, train, dev, study,
                          evaluator, list(space.instructions), Claims(store, record, study), demos,
                          fidelity=run_fidelity,
-                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {},
-                         meter=UsageMeter(lm))
+                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {}, meter=meter)
 
 
 def open_run(store: Store, record: SearchRecord, lm: LM, seed_offset: int = 0, *,
@@ -259,6 +261,8 @@ def space_hooks(ctx: SearchContext) -> list[TrialHook]:
         return []
     from promptsearch.propose import ProposalHook, make_proposer
     proposer = make_proposer(ctx.settings.proposer, ctx.lm, api_base=ctx.settings.proposer_api_base)
+    if ctx.meter is not None:
+        ctx.meter.watch(proposer.usage_model())  # a separate proposer's calls count toward the budget
     return [ProposalHook(ProposeSpec.from_dict(ctx.space.propose), proposer)]
 
 

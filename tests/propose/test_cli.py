@@ -7,6 +7,7 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from promptsearch.cli.main import main
+from promptsearch.search.budget import spent
 from promptsearch.search.results import proposal_lineage
 from promptsearch.storage import Store
 
@@ -99,3 +100,6 @@ def test_optimize_with_a_dspy_proposer_over_http(tmp_path, smollm):
     study = store.load_study(record)
     ran = {t.user_attrs.get("instruction") for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert any(i and i.startswith("Decide if the review") for i in ran), ran
+    # its requests count toward a budget: every answer it returned is an (unpriced) call of the search
+    answers = sum(r.get("n") or 1 for r in server.seen)
+    assert spent(study.get_trials()).unpriced_calls == answers > 0

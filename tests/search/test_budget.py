@@ -205,3 +205,59 @@ def test_a_model_without_counters_refuses_a_calls_budget(tmp_path, tiny_task, ti
     store, record = ps.optimize(tiny_task, tiny_space, trials=1, db=f"sqlite:///{tmp_path}/s.db", lm=fake_lm,
                                 budget="seconds=3600")  # time is measured for every model
     assert stored_budget(store.load_study(record)) == Budget(seconds=3600.0)
+
+
+# ------------------------------------------------- every model the search calls is counted
+
+def _total_calls(store, record) -> int:
+    return int(spent(store.load_study(record).get_trials()).calls)
+
+
+def test_the_meter_counts_watched_models_from_when_they_are_watched(fake_lm):
+    from promptsearch.search.budget import UsageMeter
+
+    task_model, other = CountingFake(fake_lm), CountingFake(fake_lm)
+    other._usage.add(calls=3)  # before the run: not this run's calls
+    meter = UsageMeter(task_model)
+    meter.watch(other)
+    meter.watch(other)
+    meter.watch(task_model)  # the searched model itself is counted once
+    other._usage.add(calls=2)
+    task_model._usage.add(calls=5)
+    assert meter.source.usage["calls"] - meter.marked["calls"] == 7
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_separate_proposers_calls_count(tmp_path, tiny_task, tiny_space, fake_lm, monkeypatch, parallel):
+    """`--proposer MODEL`: the proposal rounds' calls are made on another model, and still count."""
+    from promptsearch.propose import proposer as proposers
+
+    writer = CountingFake(fake_lm)
+    writer.generate = lambda requests: (writer._usage.add(calls=sum(r.num_return_sequences for r in requests)),
+                                        [type("R", (), {"texts": [" judge it"] * r.num_return_sequences})()
+                                         for r in requests])[1]
+    monkeypatch.setattr("promptsearch.propose.make_proposer",
+                        lambda spec, lm, api_base=None: proposers.LocalProposer(writer))
+    tiny_space.write_text(tiny_space.read_text() + "propose:\n  methods: [resampling]\n  every: 2\n  rounds: 2\n"
+                                                   "  n: 2\n")
+    store = Store(f"sqlite:///{tmp_path}/b.db")
+    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake",
+                           SearchSettings(parallel_candidates=parallel))
+    searched = CountingFake(fake_lm)
+    run_search(store, record, searched, 6)
+    assert writer.usage["calls"] > 0
+    assert _total_calls(store, record) == searched.usage["calls"] + writer.usage["calls"]
+
+
+def test_a_judge_models_calls_count(tmp_path, tiny_task, tiny_space, fake_lm, monkeypatch):
+    judge = CountingFake(fake_lm)
+    monkeypatch.setattr("promptsearch.evaluate.judge.judge_model", lambda task, lm=None: judge)
+    tiny_task.write_text(tiny_task.read_text().replace(
+        "metric: accuracy\nlabels: [negative, positive]\n",
+        "metric:\n  judge:\n    rubric: Says the sentiment.\n    model: some/judge\n"))
+    store = Store(f"sqlite:///{tmp_path}/b.db")
+    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    searched = CountingFake(fake_lm)
+    run_search(store, record, searched, 3)
+    assert judge.usage["calls"] > 0 and searched.usage["calls"] > 0
+    assert _total_calls(store, record) == searched.usage["calls"] + judge.usage["calls"]
