@@ -15,6 +15,8 @@ served from another's evaluation cache):
                the blocks in NEW_FORMATS / NEW_PROPOSE (or --new-space / --new-propose); a block the
                installed promptsearch rejects is dropped and the arm is reported DEGRADED
   tpe          TPE over the seed instructions only
+  tpe+formats  TPE over the seed instructions and the formats block, no proposal: an ablation of the
+               new arm (not run unless --arms names it)
   random       Optuna's RandomSampler over the same space
   zero-shot    the space's first instruction, no demos, no trigger, plain layout (one candidate)
   hand         "a sensible hand prompt": the first instruction with 5 random train demos, seeded
@@ -32,9 +34,10 @@ from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, Loglikeli
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ROOT / "search_spaces"
-SEARCH_ARMS = ("tpe+propose", "new", "tpe", "random")  # run until the call budget is spent
+SEARCH_ARMS = ("tpe+propose", "new", "tpe", "tpe+formats", "random")  # run until the call budget is spent
 FIXED_ARMS = ("zero-shot", "hand")  # one candidate each
-ARMS = ("tpe+propose", "new", "tpe", "random", "zero-shot", "hand")
+ARMS = ("tpe+propose", "new", "tpe", "tpe+formats", "random", "zero-shot", "hand")
+DEFAULT_ARMS = ("tpe+propose", "new", "tpe", "random", "zero-shot", "hand")  # issue 14's comparison
 HAND_DEMOS = 5
 
 # What the new arm adds to the base space: the blocks of issue 14's items 1-3, in the field names
@@ -210,6 +213,8 @@ def arm_space(arm: str, base: Path, workdir: Path, tag: str, *, budget_trials: i
         raw["propose"] = today_propose(budget_trials)
     if arm == "new":
         return new_arm_space(raw, out, budget_trials, new_space, new_propose)
+    if arm == "tpe+formats":
+        raw["formats"] = NEW_FORMATS
     return ArmSpace(write_space(raw, out))
 
 

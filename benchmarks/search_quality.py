@@ -50,7 +50,7 @@ import promptsearch as ps  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
 from promptsearch.search.results import finished_trials  # noqa: E402
 
-from quality_arms import (ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM, arm_space,  # noqa: E402
+from quality_arms import (ARMS, DEFAULT_ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM, arm_space,  # noqa: E402
                           find_datasets, task_file)
 from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, provenance, shown,  # noqa: E402
                              target_verdict, verdict_line)
@@ -71,7 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help=f"the quick preset: {', '.join(f'{k}={v}' for k, v in QUICK.items())} (other flags override)")
     p.add_argument("--tasks", nargs="+", help=f"default: {' '.join(DEFAULT_TASKS)}; known: {', '.join(TASKS)}")
-    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS,
+                   help=f"default: {' '.join(DEFAULT_ARMS)}")
     p.add_argument("--budget-trials", type=int,
                    help="budget in trial-equivalents: this many uncached dev scorings (default 30)")
     p.add_argument("--budget-calls", type=int, help="budget in model calls per arm (overrides --budget-trials)")
@@ -158,7 +159,7 @@ def count_check(rows: list[dict]) -> str:
     """The proxy's count against the search loop's own: an arm without proposals makes exactly one
     call per label (one generation) for each dev example it scored. Proposal arms make more."""
     bad = [f"{r['task']}/{r['arm']} ({r['calls']} calls for {r['scored_examples']} examples x {r['per_example']})"
-           for r in rows if r["arm"] in ("tpe", "random", "zero-shot", "hand")
+           for r in rows if r["arm"] in ("tpe", "tpe+formats", "random", "zero-shot", "hand")
            and r["calls"] != r["scored_examples"] * r["per_example"]]
     return "call count check: " + ("MISMATCH " + ", ".join(bad) if bad else
                                    "ok (arms without proposals: calls = scored dev examples x calls per example)")
