@@ -32,9 +32,8 @@ from promptsearch.evaluate.evaluator import Evaluation
 from promptsearch.lm.usage import usage_snapshot
 from promptsearch.render import Prompt
 from promptsearch.search import objectives
-from promptsearch.search.runner import (SearchContext, TrialEvent, _best_value, _prepare_trial,
-                                        lowest_with_feedback, run_trial)
-from promptsearch.search.devscores import store_dev_scores
+from promptsearch.search.devscores import lowest_with_feedback, store_dev_scores
+from promptsearch.search.runner import SearchContext, TrialEvent, _best_value, _prepare_trial, run_trial
 from promptsearch.storage.retry import environment_error
 
 

@@ -1,4 +1,5 @@
-"""A complete trial's per-example dev scores, kept with the trial (user attribute `dev_scores`).
+"""What a complete trial keeps of its dev results: every example's score (user attribute
+`dev_scores`) and the lowest-scoring examples the metric explained (`feedback`).
 
 Every trial of a search is scored on the same dev examples in the same order (runner.dev_order),
 so two trials can later be compared pairwise -- per-example differences, an exact McNemar or
@@ -14,6 +15,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import optuna
+
+from promptsearch.evaluate.evaluator import ExampleResult
 
 DEV_SCORES_ATTR = "dev_scores"
 MAX_STORED = 5_000  # examples: at most 5 kB per trial for a 0/1 metric, about 45 kB for a graded one
@@ -47,3 +50,10 @@ def store_dev_scores(trial: optuna.Trial, scores: Sequence[float]) -> None:
 def dev_scores(trial: optuna.trial.FrozenTrial) -> list[float] | None:
     """A finished trial's per-example dev scores, or None when they were not stored."""
     return unpack_scores(trial.user_attrs.get(DEV_SCORES_ATTR))
+
+
+def lowest_with_feedback(results: Sequence[ExampleResult], k: int = 5) -> list[dict[str, Any]]:
+    """The `k` lowest-scoring results whose metric said why, lowest first, kept short."""
+    said = sorted((r for r in results if r.feedback and r.score < 1.0), key=lambda r: r.score)[:k]
+    return [{"example": r.example_id, "score": round(r.score, 4), "prediction": r.prediction[:200],
+             "feedback": (r.feedback or "")[:300]} for r in said]

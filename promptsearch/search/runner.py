@@ -35,7 +35,7 @@ from promptsearch.search import objectives
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter, stop_reason
 from promptsearch.search.claims import Claims
-from promptsearch.search.devscores import store_dev_scores
+from promptsearch.search.devscores import lowest_with_feedback, store_dev_scores
 from promptsearch.search.failures import FailureStreak
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.start import START_ATTR, queue_start
@@ -396,13 +396,6 @@ def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: E
     if lost:  # why it lost points, for `show` and the report (and proposers)
         trial.set_user_attr("feedback", lost)
     return aggregate(scores), computed, seconds
-
-
-def lowest_with_feedback(results: Sequence[ExampleResult], k: int = 5) -> list[dict[str, Any]]:
-    """The `k` lowest-scoring results whose metric said why, lowest first, kept short."""
-    said = sorted((r for r in results if r.feedback and r.score < 1.0), key=lambda r: r.score)[:k]
-    return [{"example": r.example_id, "score": round(r.score, 4), "prediction": r.prediction[:200],
-             "feedback": (r.feedback or "")[:300]} for r in said]
 
 
 def _report(trial: optuna.Trial, fidelity: Fidelity, scores: list[float], begin: int,
