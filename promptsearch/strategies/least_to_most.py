@@ -12,9 +12,9 @@ from typing import ClassVar, Sequence
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
-from promptsearch.render.prompt import Candidate, display_name
+from promptsearch.render.prompt import Candidate
 from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, param, register_strategy
-from promptsearch.strategies.reasoning import Reasoning
+from promptsearch.strategies.reasoning import Reasoning, question_stop
 from promptsearch.strategies.steps import answer_step, logprob_at
 
 DECOMPOSE = "Let's break this problem down into simpler sub-questions, one per line:\n1."
@@ -60,9 +60,9 @@ class LeastToMost(Reasoning):
 
     def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], options: Options) -> list[Trace]:
         base = [t.fill(e) + t.answer_prefix for t, e in items]  # where the model's answer starts
-        next_question = f"\n{display_name(task.inputs[0])}:"
         plans = lm.generate([GenerateRequest(b + DECOMPOSE, max_new_tokens=self.max_tokens,
-                                             stop=("\n\n", next_question)) for b in base])
+                                             stop=("\n\n", question_stop(t.text, task)))
+                             for b, (t, _) in zip(base, items)])
         subs = [subquestions(p.texts[0], self.max_subquestions) for p in plans]
         solved = [""] * len(items)  # the Q/A transcript so far
         logps = [0.0] * len(items)

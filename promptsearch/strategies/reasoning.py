@@ -20,7 +20,7 @@ from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.demos import RATIONALE
-from promptsearch.render.prompt import Candidate, Layout, display_name
+from promptsearch.render.prompt import Candidate, Layout, display_name, slot
 from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, param
 from promptsearch.strategies.extract import vote
 from promptsearch.strategies.steps import answer_step, answer_trigger, logprob_at
@@ -32,11 +32,23 @@ ANSWER_LINE = "Answer:"  # where the model's reasoning starts (plain layout)
 _CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's calculator annotations: "<<48/2=24>>"
 
 
-def reasoning_stops(task: TaskSpec) -> tuple[str, ...]:
-    """Where a reasoning path ends: a blank line, the next question (the first input's label
-    at the start of a line), or the model writing the answer sentence itself (the extraction
-    step then writes it again, in its canonical form)."""
-    return ("\n\n", f"\n{display_name(task.inputs[0])}:", "Therefore, the answer")
+def question_stop(template_text: str, task: TaskSpec) -> str:
+    """How this prompt opens an example's first input, at the start of a line: "\nReview:" in
+    today's format, "\nINPUT -" with generic upper-case names and ' - ' (render/format.py). Read
+    from the rendered template (the line before the input's slot), so a model that starts
+    writing the next example is stopped whatever the format; the data's name when there is none."""
+    at = template_text.rfind(slot(task.inputs[0]))
+    head = template_text[:max(at, 0)].rstrip(" \t")
+    line = head.rsplit("\n", 1)[-1] if not head.endswith("\n") else head[:-1].rsplit("\n", 1)[-1]
+    line = line.strip()
+    return f"\n{line}" if at >= 0 and line else f"\n{display_name(task.inputs[0])}:"
+
+
+def reasoning_stops(task: TaskSpec, template_text: str = "") -> tuple[str, ...]:
+    """Where a reasoning path ends: a blank line, the next question (question_stop), or the model
+    writing the answer sentence itself (the extraction step then writes it again, in its
+    canonical form)."""
+    return ("\n\n", question_stop(template_text, task), "Therefore, the answer")
 
 
 def clean_rationale(text: str) -> str:
@@ -97,7 +109,8 @@ class Reasoning(Strategy):
     def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], options: Options) -> list[Trace]:
         """Reason (n paths per example), answer every path, keep the (voted) answer."""
         contexts = [t.fill(e) for t, e in items]
-        paths = self.reason(lm, task, contexts)  # (example index, context + reasoning, reasoning, logprob)
+        stops = [reasoning_stops(task, t.text) for t, _ in items]
+        paths = self.reason(lm, task, contexts, stops)  # (example index, context + reasoning, reasoning, logprob)
         answers = answer_step(lm, task, [c for _, c, _, _ in paths], [r for _, _, r, _ in paths], options,
                               self.label_answer == "rank")
         traces = []
@@ -110,24 +123,29 @@ class Reasoning(Strategy):
             traces.append(Trace(winner, why, lp))
         return traces
 
-    def reason(self, lm: LM, task: TaskSpec, contexts: list[str]) -> list[tuple[int, str, str, float]]:
-        """Every reasoning path of every context: (index, context + reasoning, reasoning, logprob).
+    def reason(self, lm: LM, task: TaskSpec, contexts: list[str],
+               stops: Sequence[tuple[str, ...]] | None = None) -> list[tuple[int, str, str, float]]:
+        """Every reasoning path of every context: (index, context + reasoning, reasoning, logprob);
+        `stops`: each context's stop strings (reasoning_stops of its template; default: the data's).
 
         Small models often open with a blank line ("step by step.\\n\\nFirst, ..."), which is also
         where reasoning stops; a path that comes back empty is asked again after that blank line.
         """
         samples, temperature, seed = self.sampling()
 
-        def request(context: str, n: int, seed: int) -> GenerateRequest:
-            return GenerateRequest(context, max_new_tokens=self.max_tokens, stop=reasoning_stops(task),
+        stop_of = list(stops) if stops is not None else [reasoning_stops(task)] * len(contexts)
+
+        def request(context: str, n: int, seed: int, stop: tuple[str, ...]) -> GenerateRequest:
+            return GenerateRequest(context, max_new_tokens=self.max_tokens, stop=stop,
                                    temperature=temperature, num_return_sequences=n, seed=seed)
 
-        results = lm.generate([request(c, samples, seed) for c in contexts])
+        results = lm.generate([request(c, samples, seed, stop) for c, stop in zip(contexts, stop_of)])
         paths: list[list[Any]] = [[i, c, r.texts[k], logprob_at(r.logprobs, k)]  # index, context, text, lp
                                   for i, (c, r) in enumerate(zip(contexts, results)) for k in range(len(r.texts))]
         empty = [p for p in paths if not p[2].strip()]
         if empty:
-            again = lm.generate([request(p[1] + "\n\n", 1, seed * 1000 + n) for n, p in enumerate(empty)])
+            again = lm.generate([request(p[1] + "\n\n", 1, seed * 1000 + n, stop_of[p[0]])
+                                 for n, p in enumerate(empty)])
             for p, r in zip(empty, again):
                 p[1], p[2], p[3] = p[1] + "\n\n", r.texts[0], logprob_at(r.logprobs, 0)
         return [(i, c + why.rstrip(), why, lp) for i, c, why, lp in paths]
