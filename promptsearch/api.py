@@ -28,9 +28,8 @@ from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
            "TaskSpec", "TrialEvent", "best", "create_search", "dev_evidence", "evaluate_heldout", "export_prompt",
-           "leaderboard",
-           "load_lm", "load_space", "load_task", "optimize", "pareto_front", "plan", "probe", "proposals", "resume",
-           "run_search",
+           "leaderboard", "load_lm", "load_space", "load_task", "optimize", "pareto_front", "plan", "probe",
+           "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
 

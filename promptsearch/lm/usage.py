@@ -62,9 +62,12 @@ class UsageSum:
         for m in models:
             self.add(m)
 
-    def add(self, model) -> None:
-        if model is not None and not any(m is model for m in self.models):
-            self.models.append(model)
+    def add(self, model) -> bool:
+        """Count `model` too; False when it is None or already counted."""
+        if model is None or any(m is model for m in self.models):
+            return False
+        self.models.append(model)
+        return True
 
     @property
     def usage(self) -> dict[str, float] | None:

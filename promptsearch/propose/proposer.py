@@ -85,7 +85,6 @@ class DSPyProposer(Proposer):
             out.append(Completion(json.dumps(sent, ensure_ascii=False) if sent else prompt, texts))
         return out
 
-
     @property
     def usage(self) -> dict[str, float]:
         """Calls (one per answer returned), tokens and cost as dspy.LM's history records them

@@ -32,7 +32,7 @@ from promptsearch.evaluate.evaluator import Evaluation
 from promptsearch.lm.usage import usage_snapshot
 from promptsearch.render import Prompt
 from promptsearch.search import objectives
-from promptsearch.search.devscores import lowest_with_feedback, store_dev_scores
+from promptsearch.search.devscores import store_dev_results
 from promptsearch.search.runner import SearchContext, TrialEvent, _best_value, _prepare_trial, run_trial
 from promptsearch.storage.retry import environment_error
 
@@ -83,11 +83,7 @@ def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int
 
 def _tell(ctx: SearchContext, trial: optuna.Trial, prompt: Prompt, ev: Evaluation, spent: dict[str, float]) -> None:
     """What runner._score and record_usage store for one trial, then its result (committed)."""
-    trial.set_user_attr("dev_examples", len(ctx.dev))
-    store_dev_scores(trial, [r.score for r in ev.results])
-    lost = lowest_with_feedback(ev.results)
-    if lost:
-        trial.set_user_attr("feedback", lost)
+    store_dev_results(trial, ev.results)
     for key, value in spent.items():
         trial.set_user_attr(f"lm_{key}", value)
     ctx.claims.finish(trial, objectives.trial_values(ctx.settings.objectives, prompt, ev.score, ctx.lm))

@@ -230,11 +230,8 @@ class UsageMeter:
 
     def watch(self, model: Any) -> None:
         """Count `model`'s calls too (from now on); the searched model itself is counted once."""
-        if any(m is model for m in self.source.models):
-            return
         before = usage_snapshot(model)
-        self.source.add(model)
-        if before is not None:  # its calls before now are not this run's
+        if self.source.add(model) and before is not None:  # its calls before now are not this run's
             merged: dict[str, float] = dict(self.marked or {})
             for key, value in before.items():
                 merged[key] = merged.get(key, 0) + value

@@ -40,11 +40,16 @@ def unpack_scores(value: Any) -> list[float] | None:
     return None
 
 
-def store_dev_scores(trial: optuna.Trial, scores: Sequence[float]) -> None:
-    """Keep a complete trial's per-example dev scores, in dev order."""
-    packed = pack_scores(scores)
+def store_dev_results(trial: optuna.Trial, results: Sequence[ExampleResult]) -> None:
+    """Keep what a complete trial's dev results say (runner and batch.py both call this): how many
+    examples, every score in dev order, and why it lost points (for `show`, the report, proposers)."""
+    trial.set_user_attr("dev_examples", len(results))
+    packed = pack_scores([r.score for r in results])
     if packed is not None:
         trial.set_user_attr(DEV_SCORES_ATTR, packed)
+    lost = lowest_with_feedback(results)
+    if lost:
+        trial.set_user_attr("feedback", lost)
 
 
 def dev_scores(trial: optuna.trial.FrozenTrial) -> list[float] | None:

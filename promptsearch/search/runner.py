@@ -35,7 +35,7 @@ from promptsearch.search import objectives
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter, stop_reason
 from promptsearch.search.claims import Claims
-from promptsearch.search.devscores import lowest_with_feedback, store_dev_scores
+from promptsearch.search.devscores import store_dev_results
 from promptsearch.search.failures import FailureStreak
 from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.start import START_ATTR, queue_start
@@ -390,11 +390,7 @@ def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: E
             trial.set_user_attr("partial_score", partial)
             trial.set_user_attr("partial_examples", len(scores))
             raise _Pruned(partial, computed, seconds)
-    trial.set_user_attr("dev_examples", len(dev))
-    store_dev_scores(trial, scores)
-    lost = lowest_with_feedback(results)
-    if lost:  # why it lost points, for `show` and the report (and proposers)
-        trial.set_user_attr("feedback", lost)
+    store_dev_results(trial, results)
     return aggregate(scores), computed, seconds
 
 

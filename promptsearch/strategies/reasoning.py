@@ -44,7 +44,7 @@ def question_stop(template_text: str, task: TaskSpec) -> str:
     return f"\n{line}" if at >= 0 and line else f"\n{display_name(task.inputs[0])}:"
 
 
-def reasoning_stops(task: TaskSpec, template_text: str = "") -> tuple[str, ...]:
+def reasoning_stops(task: TaskSpec, template_text: str) -> tuple[str, ...]:
     """Where a reasoning path ends: a blank line, the next question (question_stop), or the model
     writing the answer sentence itself (the extraction step then writes it again, in its
     canonical form)."""
@@ -110,7 +110,7 @@ class Reasoning(Strategy):
         """Reason (n paths per example), answer every path, keep the (voted) answer."""
         contexts = [t.fill(e) for t, e in items]
         stops = [reasoning_stops(task, t.text) for t, _ in items]
-        paths = self.reason(lm, task, contexts, stops)  # (example index, context + reasoning, reasoning, logprob)
+        paths = self.reason(lm, contexts, stops)  # (example index, context + reasoning, reasoning, logprob)
         answers = answer_step(lm, task, [c for _, c, _, _ in paths], [r for _, _, r, _ in paths], options,
                               self.label_answer == "rank")
         traces = []
@@ -123,28 +123,26 @@ class Reasoning(Strategy):
             traces.append(Trace(winner, why, lp))
         return traces
 
-    def reason(self, lm: LM, task: TaskSpec, contexts: list[str],
-               stops: Sequence[tuple[str, ...]] | None = None) -> list[tuple[int, str, str, float]]:
+    def reason(self, lm: LM, contexts: list[str],
+               stops: Sequence[tuple[str, ...]]) -> list[tuple[int, str, str, float]]:
         """Every reasoning path of every context: (index, context + reasoning, reasoning, logprob);
-        `stops`: each context's stop strings (reasoning_stops of its template; default: the data's).
+        `stops`: each context's stop strings (reasoning_stops of its template).
 
         Small models often open with a blank line ("step by step.\\n\\nFirst, ..."), which is also
         where reasoning stops; a path that comes back empty is asked again after that blank line.
         """
         samples, temperature, seed = self.sampling()
 
-        stop_of = list(stops) if stops is not None else [reasoning_stops(task)] * len(contexts)
-
         def request(context: str, n: int, seed: int, stop: tuple[str, ...]) -> GenerateRequest:
             return GenerateRequest(context, max_new_tokens=self.max_tokens, stop=stop,
                                    temperature=temperature, num_return_sequences=n, seed=seed)
 
-        results = lm.generate([request(c, samples, seed, stop) for c, stop in zip(contexts, stop_of)])
+        results = lm.generate([request(c, samples, seed, stop) for c, stop in zip(contexts, stops)])
         paths: list[list[Any]] = [[i, c, r.texts[k], logprob_at(r.logprobs, k)]  # index, context, text, lp
                                   for i, (c, r) in enumerate(zip(contexts, results)) for k in range(len(r.texts))]
         empty = [p for p in paths if not p[2].strip()]
         if empty:
-            again = lm.generate([request(p[1] + "\n\n", 1, seed * 1000 + n, stop_of[p[0]])
+            again = lm.generate([request(p[1] + "\n\n", 1, seed * 1000 + n, stops[p[0]])
                                  for n, p in enumerate(empty)])
             for p, r in zip(empty, again):
                 p[1], p[2], p[3] = p[1] + "\n\n", r.texts[0], logprob_at(r.logprobs, 0)

@@ -76,7 +76,7 @@ def test_no_evidence_without_a_rival_or_without_stored_scores(tmp_path, tiny_tas
     run_search(store, rec, fake_lm, 1)
     assert dev_evidence(store, rec) is None  # the first trial is the only one
     # trials from before the scores were kept: no attribute, so no comparison (never a wrong one)
-    monkeypatch.setattr("promptsearch.search.runner.store_dev_scores", lambda trial, scores: None)
+    monkeypatch.setattr("promptsearch.search.devscores.pack_scores", lambda scores: None)
     old = create_search(store, "old", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings(seed=1))
     run_search(store, old, fake_lm, 4)
     assert all(DEV_SCORES_ATTR not in t.user_attrs for t in completed_trials(store, old))
