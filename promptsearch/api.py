@@ -32,6 +32,7 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
+__all__ += ["compare_trials", "trial_examples"]
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -195,6 +196,22 @@ def write_report(store: Store, search: SearchRecord | str, path: str | Path, *, 
     """`promptsearch report`: one self-contained HTML file, written atomically."""
     return service.report(store, search, path, top=top, overwrite=overwrite, flag="write_report",
                           force="overwrite=True")
+
+
+def trial_examples(store: Store, search: SearchRecord | str, trial: int | None = None, *, wrong: bool = False,
+                   limit: int | None = None) -> Any:
+    """`promptsearch show NAME --examples`: a trial's dev examples (default: the best trial) as a
+    TrialExamples: `.shown` (what `wrong` -- lost points only -- and `limit` select, in dev order),
+    `.outcomes` (every dev example), each with `.inputs`, `.expected`, `.prediction`, `.score`,
+    `.feedback`; `.confusion()` for label tasks, `.to_dict()`. Read from the database, no model call."""
+    return service.trial_examples(store, search, trial, wrong=wrong, limit=limit)
+
+
+def compare_trials(store: Store, search: SearchRecord | str, a: int, b: int) -> Any:
+    """`promptsearch compare NAME A B`: a TrialComparison of two complete trials on dev --
+    `.differences` (examples where their predictions or scores differ), `.difference` (A - B with
+    a 95% paired interval), `.test`, `.p_value`, `.reading()`, `.to_dict()`. No model call."""
+    return service.compare_trials(store, search, a, b)
 
 
 def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:
