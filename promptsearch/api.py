@@ -32,7 +32,7 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
-__all__ += ["compare_trials", "trial_examples"]
+__all__ += ["compare_trials", "load_prompt", "run_prompt", "trial_examples"]
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -212,6 +212,31 @@ def compare_trials(store: Store, search: SearchRecord | str, a: int, b: int) -> 
     `.differences` (examples where their predictions or scores differ), `.difference` (A - B with
     a 95% paired interval), `.test`, `.p_value`, `.reading()`, `.to_dict()`. No model call."""
     return service.compare_trials(store, search, a, b)
+
+
+def load_prompt(source: str | Path, *, store: Store | str | None = None, trial: int | None = None) -> Any:
+    """A found prompt that runs as it was scored: a JSON file from `promptsearch export NAME
+    --format json` (no database needed), or with `store` a search's name (its best trial, or
+    `trial`). `.predict(inputs, lm=None)` takes dicts with the task's input fields and returns
+    Predictions (`.prediction`, `.probabilities` for label tasks, `.to_dict()`); without `lm` the
+    search's model is loaded. `.task`, `.model`."""
+    from promptsearch.service.runprompt import runnable
+
+    if store is None and not str(source).lower().endswith(".json") and not Path(source).is_file():
+        raise UserError(f"load_prompt: {source} is not a prompt JSON file; pass store=... to load a search by name")
+    return runnable(store if store is not None else DEFAULT_URL, str(source), trial)
+
+
+def run_prompt(prompt: str | Path, inputs: str | Path | list[dict], *, db: Store | str = DEFAULT_URL,
+               trial: int | None = None, model: str | None = None, output: str | Path | None = None,
+               overwrite: bool = False, lm: LM | None = None) -> Any:
+    """`promptsearch run`: a search's prompt (by name, in `db`) or a prompt JSON file applied to
+    `inputs` (a JSONL or CSV path, or a list of dicts). Returns a RunOutput (`.predictions`,
+    `.text`: the JSON lines, also written to `output` if given)."""
+    from promptsearch.service.runprompt import run_prompt as run
+
+    return run(db, str(prompt), inputs if isinstance(inputs, list) else str(inputs), trial=trial, model=model,
+               output=output, overwrite=overwrite, lm=lm)
 
 
 def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:

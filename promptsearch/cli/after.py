@@ -24,6 +24,8 @@ def add_parsers(sub, common) -> None:
     cmp.add_argument("a", type=ranged("A", "trial"), help="a trial number")
     cmp.add_argument("b", type=ranged("B", "trial"), help="another trial number")
     cmp.add_argument("--format", default="text", choices=("text", "json"))
+    from promptsearch.cli import after_run
+    after_run.add_parsers(sub, common)
 
 
 def _extend_show(show: argparse.ArgumentParser) -> None:

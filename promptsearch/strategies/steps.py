@@ -45,6 +45,12 @@ def rank(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
          options: Options) -> list[tuple[str, float]]:
     """The best label after each context, with its log-prob: every (context, label) pair in one
     call, so the backend shares each context's prefix."""
+    return [(label, lp) for label, lp, _ in rank_scored(lm, task, contexts, prefixes, options)]
+
+
+def rank_scored(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
+                options: Options) -> list[tuple[str, float, tuple[float, ...]]]:
+    """`rank`, with every label's ranking score (in the task's label order) as a third item."""
     labels = task.labels or ()
     out = lm.loglikelihood([LoglikelihoodRequest(c, p + label)
                             for c, p in zip(contexts, prefixes) for label in labels])
@@ -53,7 +59,7 @@ def rank(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
         row = out[i * len(labels):(i + 1) * len(labels)]
         scores = [r.logprob / r.num_tokens if options.length_normalize else r.logprob for r in row]
         j = max(range(len(labels)), key=scores.__getitem__)
-        best.append((labels[j], row[j].logprob))
+        best.append((labels[j], row[j].logprob, tuple(scores)))
     return best
 
 
