@@ -32,7 +32,7 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
-__all__ += ["compare_trials", "load_prompt", "run_prompt", "trial_examples"]
+__all__ += ["check_prompt", "compare_trials", "load_prompt", "run_prompt", "trial_examples"]
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -237,6 +237,20 @@ def run_prompt(prompt: str | Path, inputs: str | Path | list[dict], *, db: Store
 
     return run(db, str(prompt), inputs if isinstance(inputs, list) else str(inputs), trial=trial, model=model,
                output=output, overwrite=overwrite, lm=lm)
+
+
+def check_prompt(prompt: str | Path, task: TaskSpec | str | Path, *, split: str = "test",
+                 min_score: float | None = None, baseline: str | Path | None = None, alpha: float = 0.05,
+                 junit: str | Path | None = None, limit: int | None = None, model: str | None = None,
+                 lm: LM | None = None) -> Any:
+    """`promptsearch check`: score a prompt JSON file (and a baseline prompt file) on `split` of
+    `task`. Returns a CheckResult: `.passed` (False when the score is below `min_score` or
+    significantly worse than the baseline by the paired test at `alpha`), `.failures`,
+    `.markdown()`, `.junit()` (also written to `junit`), `.to_dict()`."""
+    from promptsearch.service.check import check_prompt as check
+
+    return check(prompt, task, split=split, min_score=min_score, baseline=baseline, alpha=alpha, junit=junit,
+                 limit=limit, model=model, lm=lm)
 
 
 def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:

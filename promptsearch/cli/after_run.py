@@ -24,6 +24,19 @@ def add_parsers(sub, common) -> None:
     run.add_argument("-o", "--output", help="write the JSON lines to this file (default: standard output)")
     run.add_argument("--force", action="store_true", help="overwrite an existing -o file")
 
+    chk = sub.add_parser("check", parents=[common], help="CI gate: score a prompt file on a split; exit 1 when it "
+                                                         "is below --min-score or significantly worse than --baseline")
+    chk.set_defaults(func=check)
+    chk.add_argument("prompt", help="a prompt JSON file from `promptsearch export NAME --format json`")
+    chk.add_argument("--task", required=True, help="the task YAML whose split it is scored on")
+    chk.add_argument("--split", default="test", choices=("test", "dev", "train"))
+    chk.add_argument("--min-score", type=float, help="fail when the score is below this (0 to 1)")
+    chk.add_argument("--baseline", help="another prompt JSON: fail when the prompt is significantly worse")
+    chk.add_argument("--alpha", type=float, default=0.05, help="significance level of the paired test (0.05)")
+    chk.add_argument("--junit", help="also write the result as JUnit XML to this file")
+    chk.add_argument("--limit", type=ranged("--limit", "limit"), help="score the first N examples only")
+    chk.add_argument("--model", help="score on another model (default: the one the prompt was searched with)")
+
 
 def run_prompt(args: argparse.Namespace) -> int:
     from promptsearch.service.runprompt import run_prompt as run
@@ -38,6 +51,18 @@ def run_prompt(args: argparse.Namespace) -> int:
         sys.stdout.write(result.text)
         sys.stdout.flush()
     return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Exit 0 when every check passes, 1 when one fails (2: bad input, from main)."""
+    from promptsearch.service.check import check_prompt
+
+    result = check_prompt(args.prompt, args.task, split=args.split, min_score=args.min_score,
+                          baseline=args.baseline, alpha=args.alpha, junit=args.junit, limit=args.limit,
+                          model=args.model, hooks=display.hooks())
+    sys.stdout.write(result.markdown())
+    sys.stdout.flush()
+    return 0 if result.passed else 1
 
 
 class _Bar:
