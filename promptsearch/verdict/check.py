@@ -89,7 +89,7 @@ class CheckResult:
 
     def junit(self) -> str:
         suite = ET.Element("testsuite", name="promptsearch check", tests="0", failures=str(len(self.failures)))
-        cases = [(f"score of {self.prompt.source} on {self.split}", None)]
+        cases: list[tuple[str, str | None]] = [(f"score of {self.prompt.source} on {self.split}", None)]
         if self.min_score is not None:
             cases = [(f"{self.prompt.source} scores at least {self.min_score:g} on {self.split}",
                       self.failures[0] if self.prompt.score.estimate < self.min_score else None)]
