@@ -115,8 +115,8 @@ def check_compatible(prompt: RunnablePrompt, task: TaskSpec, where: str) -> None
     for what, a, b in (("inputs", mine.inputs, task.inputs), ("output", mine.output, task.output),
                        ("labels", mine.labels, task.labels)):
         if a != b:
-            raise ConfigError(f"{where}: made for task '{mine.name}', whose {what} ({_show(a)}) differ from "
-                              f"{task.source or task.name}'s ({_show(b)}); give a prompt for this task")
+            raise ConfigError(f"{where}: made for task '{mine.name}', whose {what} is {_show(a)}, not {_show(b)} "
+                              f"as in {task.source or task.name}; give a prompt made for this task")
 
 
 def _show(value: Any) -> str:
