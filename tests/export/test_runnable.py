@@ -24,7 +24,7 @@ self_consistency: {samples: [2], temperatures: [0.7]}
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, smollm):
-    return real_search(tmp_path_factory.mktemp("run"), smollm, trials=4)
+    return real_search(tmp_path_factory.mktemp("run"), smollm, trials=4, dev_limit=4)  # dev: DEV[:4]
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_the_export_reproduces_every_stored_dev_prediction(real, tmp_path, capsy
     assert main(["run", str(tmp_path / "best.json"), "--input", str(dev), "-o", str(tmp_path / "out.jsonl"),
                  "--db", f"sqlite:///{tmp_path}/none.db"]) == 0
     out = lines((tmp_path / "out.jsonl").read_text())
-    assert [o["prediction"] for o in out] == _stored(store, exported["trial"])
+    assert [o["prediction"] for o in out][:4] == _stored(store, exported["trial"])  # the 5th was never scored
     assert [o["id"] for o in out] == list(range(len(DEV))) and [o["review"] for o in out] == [r["review"] for r in DEV]
     for o in out:
         probs = o["probabilities"]
@@ -57,7 +57,7 @@ def test_the_export_reproduces_every_stored_dev_prediction(real, tmp_path, capsy
     # every trial, by name from the database (plain and chat layouts), through the API
     for t in completed_trials(store, record):
         prompt = ps.load_prompt("after", store=store, trial=t.number)
-        assert [p.prediction for p in prompt.predict(DEV, lm=smollm)] == _stored(store, t.number)
+        assert [p.prediction for p in prompt.predict(DEV[:4], lm=smollm)] == _stored(store, t.number)
 
 
 def test_reasoning_strategies_reproduce_their_stored_predictions(tmp_path, smollm):
