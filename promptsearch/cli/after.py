@@ -60,7 +60,7 @@ def show_examples(args: argparse.Namespace) -> int:
         return 0
     lost = sum(o.lost for o in result.outcomes)
     _line(f"trial {result.trial} of search '{result.search}': dev score {result.score:.4f} ({result.metric}), "
-          f"{len(result.outcomes)} dev examples, {lost} lost points; showing {len(result.shown)}")
+          f"{len(result.outcomes)} dev examples, points lost on {lost}; showing {len(result.shown)}")
     for o in result.shown:
         _outcome(o.position, o.score, o.inputs, o.expected, [("prediction", o.prediction, o.feedback)])
     confusion = result.confusion()

@@ -22,6 +22,7 @@ from promptsearch.config.task import JUDGE, TaskSpec
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.metrics import resolve_metric
 from promptsearch.errors import UserError
+from promptsearch.search.checks import check_unchanged
 from promptsearch.search.devscores import dev_scores
 from promptsearch.search.rebuild import per_input_demos
 from promptsearch.search.results import best
@@ -129,6 +130,7 @@ def trial_examples(store: Store, record: SearchRecord, number: int | None = None
                    flag: str = "--trial") -> TrialExamples:
     """Every dev example of trial `number` (None: the best) with its stored prediction and score."""
     trial = complete_trial(store, record, number, flag)
+    check_unchanged(record)  # changed dev data: say so, rather than "not in the database"
     task, dev, order = scored_dev(record)
     results = _stored(store, record, trial, task, order)
     outcomes = [ExampleOutcome(i, e.id, {k: e[k] for k in task.inputs}, e.answers(task.output),

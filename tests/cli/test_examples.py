@@ -53,7 +53,7 @@ def test_show_examples_wrong_limit_and_literal_text(real, capsys):
     assert lost  # example 3 is labelled against its words
     assert main(["show", "after", "--examples", "--wrong", "--db", db]) == 0
     out = capsys.readouterr().out
-    assert f"{len(DEV)} dev examples, {len(lost)} lost points; showing {len(lost)}" in out
+    assert f"{len(DEV)} dev examples, points lost on {len(lost)}; showing {len(lost)}" in out
     assert out.count("  prediction: ") == len(lost)
     for o in lost:
         assert f"#{o.position}  score" in out and f"  prediction: {o.prediction}" in out
@@ -108,3 +108,25 @@ def test_a_trial_that_did_not_complete_is_refused(real, capsys):
     assert f"trial {failed.number} of search 'after' is failed" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(ps.UserError, match="is failed"):
         ps.compare_trials(store, "after", 0, failed.number)
+
+
+def test_a_generation_task_shows_the_metrics_feedback(tmp_path, smollm, capsys):
+    """A Python metric that explains lost points (examples/contact_metric.py): its feedback is shown."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "space.yaml").write_text("name: g\ninstructions: ['Write the record as JSON.']\n"
+                                         "demos: {counts: [0]}\ncot_triggers: [null]\ntemplates: [plain]\n")
+    db = f"sqlite:///{tmp_path}/g.db"
+    store, record = ps.optimize(root / "examples" / "contact_json.yaml", tmp_path / "space.yaml", trials=1,
+                                name="g", db=db, lm=smollm, dev_limit=3, max_new_tokens=24)
+    found = ps.trial_examples(store, "g")
+    assert len(found.outcomes) == 3 and found.confusion() is None
+    rows = _stored(store, best(store, record).candidate.prompt_hash)
+    assert [(o.prediction, o.score, o.feedback) for o in found.outcomes] == [
+        (rows[o.example_id].prediction, rows[o.example_id].score, rows[o.example_id].feedback) for o in found.outcomes]
+    said = [o for o in found.outcomes if o.feedback]
+    assert said  # a 135M model does not write three perfect records with no example
+    assert main(["show", "g", "--examples", "--wrong", "--db", db]) == 0
+    out = capsys.readouterr().out
+    for o in said:
+        assert f"  feedback: {o.feedback}" in out
