@@ -55,10 +55,11 @@ class Prediction:
     inputs: dict[str, Any]  # the input row as given (every field, not only the prompt's)
     prediction: str
     probabilities: dict[str, float] | None  # label tasks ranked once: each label's, normalized over the labels
+    label_task: bool = False  # its JSON line has `probabilities` (null where the strategy voted or extracted)
 
     def to_dict(self) -> dict[str, Any]:
         out = {**self.inputs, "prediction": self.prediction}
-        if self.probabilities is not None:
+        if self.label_task:
             out["probabilities"] = self.probabilities
         return out
 
@@ -126,7 +127,8 @@ class RunnablePrompt:
             chunk = examples[begin:begin + CHUNK]
             traces = run_strategy(lm, self.task, prompt.strategy, list(zip(prompt.per_example(chunk), chunk)),
                                   decoding)
-            out += [Prediction(dict(row), tr.prediction, self._probabilities(tr.label_scores))
+            labelled = self.task.is_classification
+            out += [Prediction(dict(row), tr.prediction, self._probabilities(tr.label_scores), labelled)
                     for row, tr in zip(inputs[begin:begin + CHUNK], traces)]
             if on_progress is not None:
                 on_progress(len(out), len(examples))

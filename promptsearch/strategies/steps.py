@@ -66,17 +66,23 @@ def rank_scored(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str]
 def answer_step(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], options: Options,
                 rank_labels: bool) -> list[tuple[str, float]]:
     """The answer-extraction step for every context (each ends with the model's reasoning)."""
+    return [(a, lp) for a, lp, _ in answer_step_scored(lm, task, contexts, reasoning, options, rank_labels)]
+
+
+def answer_step_scored(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], options: Options,
+                       rank_labels: bool) -> list[tuple[str, float, tuple[float, ...] | None]]:
+    """`answer_step`, with the labels' ranking scores where they were ranked (else None)."""
     trigger = "\n" + answer_trigger(task)
     asked = [c + trigger for c in contexts]
     if task.is_classification and rank_labels:
-        return rank(lm, task, asked, [" "] * len(asked), options)
+        return list(rank_scored(lm, task, asked, [" "] * len(asked), options))
     kind = answer_type(task)
     # Not stopped at the first newline: "is:\nParis" puts the answer on the next line.
     out = lm.generate([GenerateRequest(c, max_new_tokens=ANSWER_TOKENS, stop=("\n\n",)) for c in asked])
-    answers = []
+    answers: list[tuple[str, float, tuple[float, ...] | None]] = []
     for r, why in zip(out, reasoning):
         # Right after the trigger the answer comes first (Kojima et al. take the first number
         # there); if the step gave none, fall back to the reasoning's last one.
         a = extract_answer(r.texts[0], kind, task.labels, first=True)
-        answers.append((a or extract_answer(why, kind, task.labels), logprob_at(r.logprobs, 0)))
+        answers.append((a or extract_answer(why, kind, task.labels), logprob_at(r.logprobs, 0), None))
     return answers
