@@ -10,7 +10,7 @@ from promptsearch.cli.main import main
 from promptsearch.export.dspy_program import dspy_instructions
 from promptsearch.search.results import completed_trials
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "data" / "city_extraction"
 
 
