@@ -120,3 +120,29 @@ def test_csv_and_stdin_inputs(real, tmp_path, capsys, loaded, monkeypatch):
         '{"review": "Terrible, cold food.", "id": "a"}\n{"review": "Lovely staff", "id": "b"}\n'))
     assert main(["run", "after", "--input", "-", "--db", db]) == 0
     assert lines(capsys.readouterr().out) == from_csv
+
+
+def test_demos_chosen_per_input_reproduce_their_stored_predictions(tmp_path, smollm):
+    """Nearest-neighbour demos: `run` chooses them again per input, as the search did; every
+    prediction is one the evaluation cache holds for the example's own prompt (nothing recomputed)."""
+    from promptsearch.evaluate.evaluator import Evaluator
+    from promptsearch.search.rebuild import rebuild_prompt
+    from promptsearch.search.runner import decoding_for, open_parts
+    from psafter import write_task
+
+    task_path = write_task(tmp_path)
+    (tmp_path / "space.yaml").write_text("name: nn\ninstructions: ['Classify the {inputs}.']\n"
+                                         "demos: {counts: [2], selection: [nearest], embedding: minilm}\n"
+                                         "cot_triggers: [null]\ntemplates: [plain]\n")
+    store, record = ps.optimize(task_path, tmp_path / "space.yaml", trials=1, name="nn",
+                                db=f"sqlite:///{tmp_path}/nn.db", lm=smollm, dev_limit=4)
+    top = ps.best(store, record)
+    assert top.candidate.params["demo_selection"] == "nearest"
+    task, _, settings = open_parts(record)
+    from promptsearch.data import load_split
+    dev = load_split(task, "dev", 4)
+    again = Evaluator(smollm, task, store.evaluations, decoding_for(settings)).evaluate(
+        rebuild_prompt(record, top.candidate, lm=smollm, store=store), dev)
+    assert again.computed == 0  # the stored rows of the search
+    got = ps.load_prompt("nn", store=store).predict([{"review": e["review"]} for e in dev], lm=smollm)
+    assert [p.prediction for p in got] == [r.prediction for r in again.results]
