@@ -146,3 +146,17 @@ def test_demos_chosen_per_input_reproduce_their_stored_predictions(tmp_path, smo
     assert again.computed == 0  # the stored rows of the search
     got = ps.load_prompt("nn", store=store).predict([{"review": e["review"]} for e in dev], lm=smollm)
     assert [p.prediction for p in got] == [r.prediction for r in again.results]
+
+
+def test_model_flag_runs_the_prompt_on_the_model_it_names(real, tmp_path, capsys, monkeypatch, smollm):
+    """--model: the named model is loaded (here it is the same weights under another spec, so the
+    answers are the stored ones: rendered with its own chat template, no hash check needed)."""
+    db, store, record = real
+    asked = []
+    monkeypatch.setattr("promptsearch.service.models.load_model",
+                        lambda spec=None, **kw: asked.append((spec, kw.get("api_base"))) or smollm)
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps(r) + "\n" for r in DEV[:4]))
+    assert main(["run", "after", "--input", str(dev), "--model", "openai/elsewhere", "--db", db]) == 0
+    assert asked == [("openai/elsewhere", None)]
+    assert [o["prediction"] for o in lines(capsys.readouterr().out)] == _stored(store, ps.best(store, record).trial)
