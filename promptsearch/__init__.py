@@ -17,7 +17,8 @@ _API = ("DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", 
         "leaderboard", "load_lm", "load_space", "load_task", "optimize", "pareto_front", "plan", "probe", "proposals",
         "resume", "run_search",
         "score_by_format",
-        "write_report")
+        "write_report",
+        "check_prompt", "compare_trials", "load_prompt", "run_prompt", "trial_examples")
 _ERRORS = ("ConfigError", "NotFoundError", "UserError")
 
 __all__ = [*_API, *_ERRORS]

@@ -32,6 +32,7 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
+__all__ += ["check_prompt", "compare_trials", "load_prompt", "run_prompt", "trial_examples"]
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -195,6 +196,61 @@ def write_report(store: Store, search: SearchRecord | str, path: str | Path, *, 
     """`promptsearch report`: one self-contained HTML file, written atomically."""
     return service.report(store, search, path, top=top, overwrite=overwrite, flag="write_report",
                           force="overwrite=True")
+
+
+def trial_examples(store: Store, search: SearchRecord | str, trial: int | None = None, *, wrong: bool = False,
+                   limit: int | None = None) -> Any:
+    """`promptsearch show NAME --examples`: a trial's dev examples (default: the best trial) as a
+    TrialExamples: `.shown` (what `wrong` -- lost points only -- and `limit` select, in dev order),
+    `.outcomes` (every dev example), each with `.inputs`, `.expected`, `.prediction`, `.score`,
+    `.feedback`; `.confusion()` for label tasks, `.to_dict()`. Read from the database, no model call."""
+    return service.trial_examples(store, search, trial, wrong=wrong, limit=limit)
+
+
+def compare_trials(store: Store, search: SearchRecord | str, a: int, b: int) -> Any:
+    """`promptsearch compare NAME A B`: a TrialComparison of two complete trials on dev --
+    `.differences` (examples where their predictions or scores differ), `.difference` (A - B with
+    a 95% paired interval), `.test`, `.p_value`, `.reading()`, `.to_dict()`. No model call."""
+    return service.compare_trials(store, search, a, b)
+
+
+def load_prompt(source: str | Path, *, store: Store | str | None = None, trial: int | None = None) -> Any:
+    """A found prompt that runs as it was scored: a JSON file from `promptsearch export NAME
+    --format json` (no database needed), or with `store` a search's name (its best trial, or
+    `trial`). `.predict(inputs, lm=None)` takes dicts with the task's input fields and returns
+    Predictions (`.prediction`, `.probabilities` for label tasks, `.to_dict()`); without `lm` the
+    search's model is loaded. `.task`, `.model`."""
+    from promptsearch.service.runprompt import runnable
+
+    if store is None and not str(source).lower().endswith(".json") and not Path(source).is_file():
+        raise UserError(f"load_prompt: {source} is not a prompt JSON file; pass store=... to load a search by name")
+    return runnable(store if store is not None else DEFAULT_URL, str(source), trial)
+
+
+def run_prompt(prompt: str | Path, inputs: str | Path | list[dict], *, db: Store | str = DEFAULT_URL,
+               trial: int | None = None, model: str | None = None, output: str | Path | None = None,
+               overwrite: bool = False, lm: LM | None = None) -> Any:
+    """`promptsearch run`: a search's prompt (by name, in `db`) or a prompt JSON file applied to
+    `inputs` (a JSONL or CSV path, or a list of dicts). Returns a RunOutput (`.predictions`,
+    `.text`: the JSON lines, also written to `output` if given)."""
+    from promptsearch.service.runprompt import run_prompt as run
+
+    return run(db, str(prompt), inputs if isinstance(inputs, list) else str(inputs), trial=trial, model=model,
+               output=output, overwrite=overwrite, lm=lm)
+
+
+def check_prompt(prompt: str | Path, task: TaskSpec | str | Path, *, split: str = "test",
+                 min_score: float | None = None, baseline: str | Path | None = None, alpha: float = 0.05,
+                 junit: str | Path | None = None, limit: int | None = None, model: str | None = None,
+                 lm: LM | None = None) -> Any:
+    """`promptsearch check`: score a prompt JSON file (and a baseline prompt file) on `split` of
+    `task`. Returns a CheckResult: `.passed` (False when the score is below `min_score` or
+    significantly worse than the baseline by the paired test at `alpha`), `.failures`,
+    `.markdown()`, `.junit()` (also written to `junit`), `.to_dict()`."""
+    from promptsearch.service.check import check_prompt as check
+
+    return check(prompt, task, split=split, min_score=min_score, baseline=baseline, alpha=alpha, junit=junit,
+                 limit=limit, model=model, lm=lm)
 
 
 def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:

@@ -17,7 +17,8 @@ EXIT_INTERRUPTED = 130
 
 
 # Each module adds its subcommands with add_parsers(sub, common); a handler is set as `func`.
-COMMAND_MODULES = ("promptsearch.cli.commands", "promptsearch.cli.extra", "promptsearch.cli.workers")
+COMMAND_MODULES = ("promptsearch.cli.commands", "promptsearch.cli.extra", "promptsearch.cli.workers",
+                   "promptsearch.cli.after")
 
 
 def build_parser() -> Parser:

@@ -52,6 +52,14 @@ def _read_rows(path: Path) -> list[tuple[int, dict]]:
     return _jsonl_rows(path, text)
 
 
+def read_rows(path: Path, text: str | None = None) -> list[tuple[int, dict]]:
+    """(line number, raw row) pairs of a JSONL or CSV file (by its suffix), or of `text` read
+    from elsewhere (standard input: JSONL) shown as `path` in errors; one-line ConfigErrors."""
+    if text is None:
+        return _read_rows(path)
+    return _csv_rows(path, text) if path.suffix.lower() == ".csv" else _jsonl_rows(path, text)
+
+
 def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict]]:
     # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085, ... which JSON allows
     # raw inside a string. (A raw "\n" cannot be inside a JSON string, so this split is exact.)

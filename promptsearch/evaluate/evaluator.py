@@ -183,9 +183,7 @@ class Evaluator:
         return out
 
     def _run(self, strategy: PromptStrategy, items: list[tuple[PromptTemplate, Example]]) -> list[Trace]:
-        if not isinstance(strategy, Strategy):  # render accepts any layout; running needs a Strategy
-            raise TypeError(f"{strategy!r} is not a promptsearch.strategies.Strategy")
-        return strategy.run(self.lm, self.task, items, self.decoding.options) if items else []
+        return run_strategy(self.lm, self.task, strategy, items, self.decoding)
 
     def _compute(self, strategy: PromptStrategy, items: list[tuple[PromptTemplate, Example]]) -> list[ExampleResult]:
         traces = self._run(strategy, items)
@@ -193,3 +191,12 @@ class Evaluator:
         scored = self.metric.score_many([tr.prediction for tr in traces], examples)
         return [ExampleResult(e.id, tr.prediction, s.value, s.feedback)
                 for e, tr, s in zip(examples, traces, scored)]
+
+
+def run_strategy(lm: LM, task: TaskSpec, strategy: PromptStrategy, items: list[tuple[PromptTemplate, Example]],
+                 decoding: Decoding) -> list[Trace]:
+    """How every answer is obtained, scored or not (the evaluator; `promptsearch run`): the
+    strategy the prompt carries, with the search's decoding options."""
+    if not isinstance(strategy, Strategy):  # render accepts any layout; running needs a Strategy
+        raise TypeError(f"{strategy!r} is not a promptsearch.strategies.Strategy")
+    return strategy.run(lm, task, items, decoding.options) if items else []

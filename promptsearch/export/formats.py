@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from promptsearch.export.runnable import reproduction
 from promptsearch.registry import Registry
 from promptsearch.search.results import Entry, completed_trials
 from promptsearch.storage.store import SearchRecord, Store
@@ -62,6 +63,7 @@ def export_record(store: Store, record: SearchRecord, entry: Entry) -> dict[str,
         "model": record.model,
         "trials": len(completed_trials(store, record)),
         "params": c.params,
+        **reproduction(record, entry),  # what `promptsearch run` needs (runnable.py)
     }
 
 

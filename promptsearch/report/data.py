@@ -83,6 +83,7 @@ class ReportData:
     pareto_trials: list[tuple[int, float, int]] = field(default_factory=list)  # (trial, score, tokens)
     front: list[Any] = field(default_factory=list)  # search.pareto.Point, shortest first
     evidence: dict[str, Any] | None = None  # verdict.dev.DevEvidence.to_dict(): the winner vs the first trial on dev
+    failures: Any = None  # search.examples.TrialExamples of the best trial (report/failures.py), or None
 
     @property
     def best_so_far(self) -> list[tuple[int, float]]:
@@ -95,6 +96,7 @@ class ReportData:
 
 
 def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
+    from promptsearch.report.failures import best_examples
     from promptsearch.verdict.dev import dev_evidence
     from promptsearch.verdict.store import load_probe, load_verdict
 
@@ -111,7 +113,7 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
                       score_by_format(store, record),
                       pareto.trial_points(store, record),
                       pareto.front(store, record) if pareto.multi_objective(record) else [],
-                      _evidence(dev_evidence(store, record)))
+                      _evidence(dev_evidence(store, record)), best_examples(store, record))
 
 
 def _evidence(found: Any) -> dict[str, Any] | None:

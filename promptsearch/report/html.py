@@ -10,6 +10,7 @@ from pathlib import Path
 
 from promptsearch.report import svg
 from promptsearch.report.data import ReportData, collect
+from promptsearch.report.failures import failures_section
 from promptsearch.report.sections import format_section, pareto_section
 from promptsearch.report.svg import esc
 from promptsearch.search.params import NO_TRIGGER
@@ -59,7 +60,7 @@ def render_report(data: ReportData, db: str) -> str:
                 _dimension_section(data), format_section(data.formats),
                 pareto_section(data.pareto_trials, data.front, r.task["metric"]), _proposal_section(data),
                 _verdict_section(data), _probe_section(data),
-                _top_section(data)]
+                failures_section(data.failures), _top_section(data)]
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -5,6 +5,7 @@ its first write, orchestrates the lower layers, loads models in one place (model
 and writes files atomically (files.py). It never prints: callers pass Hooks to see progress.
 The CLI parses arguments and prints what these functions return; promptsearch.api re-exports them.
 """
+from promptsearch.service.examples import compare_trials, trial_examples
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, TrialSink
 from promptsearch.service.models import check_model, load_model, model_for
 from promptsearch.service.outputs import (Overview, evaluate, evidence, export, format_scores, open_server,
@@ -19,3 +20,4 @@ __all__ = ["Hooks", "Interrupted", "NewSearch", "Overview", "QUIET", "RunResult"
            "load_model", "model_for", "open_server", "open_store", "optimize", "overview", "pareto_front", "plan",
            "preflight", "probe",
            "proposals", "record_of", "report", "resume", "run", "searches", "work"]
+__all__ += ["compare_trials", "trial_examples"]

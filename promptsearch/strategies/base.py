@@ -57,6 +57,9 @@ class Trace:
     prediction: str
     rationale: str = ""  # the reasoning that led to it (empty for direct)
     logprob: float = 0.0  # of the chosen path (reasoning + answer)
+    # label tasks, where the strategy ranked the labels once: each label's ranking score (summed or
+    # mean token log-prob, as the search scored), in the task's label order; None otherwise
+    label_scores: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

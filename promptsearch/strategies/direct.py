@@ -14,7 +14,7 @@ from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.prompt import Candidate, Layout, display_name
 from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, register_strategy
-from promptsearch.strategies.steps import logprob_at, rank
+from promptsearch.strategies.steps import logprob_at, rank_scored
 
 
 @register_strategy("direct")
@@ -39,8 +39,8 @@ class Direct(Strategy):
     def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], options: Options) -> list[Trace]:
         if task.is_classification:
             contexts = [t.fill(e) for t, e in items]
-            best = rank(lm, task, contexts, [t.answer_prefix for t, _ in items], options)
-            return [Trace(label, "", lp) for label, lp in best]
+            best = rank_scored(lm, task, contexts, [t.answer_prefix for t, _ in items], options)
+            return [Trace(label, "", lp, scores) for label, lp, scores in best]
         requests = [GenerateRequest(t.fill(e) + t.answer_prefix.rstrip(), max_new_tokens=options.max_new_tokens,
                                     stop=("\n",)) for t, e in items]
         return [Trace(r.texts[0].strip(), "", logprob_at(r.logprobs, 0)) for r in lm.generate(requests)]

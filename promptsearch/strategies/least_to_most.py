@@ -15,7 +15,7 @@ from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.prompt import Candidate
 from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, param, register_strategy
 from promptsearch.strategies.reasoning import Reasoning, question_stop
-from promptsearch.strategies.steps import answer_step, logprob_at
+from promptsearch.strategies.steps import answer_step_scored, logprob_at
 
 DECOMPOSE = "Let's break this problem down into simpler sub-questions, one per line:\n1."
 SOLVE = "Let's answer the sub-questions one by one."
@@ -75,5 +75,6 @@ class LeastToMost(Reasoning):
                 solved[i] = f"{ask} {r.texts[0].strip()}"
                 logps[i] += logprob_at(r.logprobs, 0)
         contexts = [b + SOLVE + s for b, s in zip(base, solved)]
-        answers = answer_step(lm, task, contexts, solved, options, self.label_answer == "rank")
-        return [Trace(a, f"{SOLVE}{s}".strip(), lp + alp) for s, lp, (a, alp) in zip(solved, logps, answers)]
+        answers = answer_step_scored(lm, task, contexts, solved, options, self.label_answer == "rank")
+        return [Trace(a, f"{SOLVE}{s}".strip(), lp + alp, scores)
+                for s, lp, (a, alp, scores) in zip(solved, logps, answers)]

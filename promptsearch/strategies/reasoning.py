@@ -23,7 +23,7 @@ from promptsearch.render.demos import RATIONALE
 from promptsearch.render.prompt import Candidate, Layout, display_name, slot
 from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, param
 from promptsearch.strategies.extract import vote
-from promptsearch.strategies.steps import answer_step, answer_trigger, logprob_at
+from promptsearch.strategies.steps import answer_step_scored, answer_trigger, logprob_at
 
 # Bump when the reasoning layout or the answer extraction changes: cached results keyed by the
 # old version then no longer apply (the version is part of every reasoning strategy's key).
@@ -111,8 +111,9 @@ class Reasoning(Strategy):
         contexts = [t.fill(e) for t, e in items]
         stops = [reasoning_stops(task, t.text) for t, _ in items]
         paths = self.reason(lm, contexts, stops)  # (example index, context + reasoning, reasoning, logprob)
-        answers = answer_step(lm, task, [c for _, c, _, _ in paths], [r for _, _, r, _ in paths], options,
-                              self.label_answer == "rank")
+        scored = answer_step_scored(lm, task, [c for _, c, _, _ in paths], [r for _, _, r, _ in paths], options,
+                                    self.label_answer == "rank")
+        answers = [(a, alp) for a, alp, _ in scored]
         traces = []
         for i in range(len(items)):
             mine = [(why.strip(), lp + alp, a) for (j, _, why, lp), (a, alp) in zip(paths, answers) if j == i]
@@ -120,7 +121,9 @@ class Reasoning(Strategy):
             # the rationale shown for it: the most probable path that gave the winning answer
             agree = [m for m in mine if m[2] == winner] or mine
             why, lp, _ = max(agree, key=lambda m: m[1])
-            traces.append(Trace(winner, why, lp))
+            # one path ranked the labels: their scores (several paths vote: no single distribution)
+            ranked = [sc for (j, *_), (_, _, sc) in zip(paths, scored) if j == i]
+            traces.append(Trace(winner, why, lp, ranked[0] if len(ranked) == 1 else None))
         return traces
 
     def reason(self, lm: LM, contexts: list[str],

@@ -45,6 +45,12 @@ def rank(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
          options: Options) -> list[tuple[str, float]]:
     """The best label after each context, with its log-prob: every (context, label) pair in one
     call, so the backend shares each context's prefix."""
+    return [(label, lp) for label, lp, _ in rank_scored(lm, task, contexts, prefixes, options)]
+
+
+def rank_scored(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
+                options: Options) -> list[tuple[str, float, tuple[float, ...]]]:
+    """`rank`, with every label's ranking score (in the task's label order) as a third item."""
     labels = task.labels or ()
     out = lm.loglikelihood([LoglikelihoodRequest(c, p + label)
                             for c, p in zip(contexts, prefixes) for label in labels])
@@ -53,24 +59,30 @@ def rank(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
         row = out[i * len(labels):(i + 1) * len(labels)]
         scores = [r.logprob / r.num_tokens if options.length_normalize else r.logprob for r in row]
         j = max(range(len(labels)), key=scores.__getitem__)
-        best.append((labels[j], row[j].logprob))
+        best.append((labels[j], row[j].logprob, tuple(scores)))
     return best
 
 
 def answer_step(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], options: Options,
                 rank_labels: bool) -> list[tuple[str, float]]:
     """The answer-extraction step for every context (each ends with the model's reasoning)."""
+    return [(a, lp) for a, lp, _ in answer_step_scored(lm, task, contexts, reasoning, options, rank_labels)]
+
+
+def answer_step_scored(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], options: Options,
+                       rank_labels: bool) -> list[tuple[str, float, tuple[float, ...] | None]]:
+    """`answer_step`, with the labels' ranking scores where they were ranked (else None)."""
     trigger = "\n" + answer_trigger(task)
     asked = [c + trigger for c in contexts]
     if task.is_classification and rank_labels:
-        return rank(lm, task, asked, [" "] * len(asked), options)
+        return list(rank_scored(lm, task, asked, [" "] * len(asked), options))
     kind = answer_type(task)
     # Not stopped at the first newline: "is:\nParis" puts the answer on the next line.
     out = lm.generate([GenerateRequest(c, max_new_tokens=ANSWER_TOKENS, stop=("\n\n",)) for c in asked])
-    answers = []
+    answers: list[tuple[str, float, tuple[float, ...] | None]] = []
     for r, why in zip(out, reasoning):
         # Right after the trigger the answer comes first (Kojima et al. take the first number
         # there); if the step gave none, fall back to the reasoning's last one.
         a = extract_answer(r.texts[0], kind, task.labels, first=True)
-        answers.append((a or extract_answer(why, kind, task.labels), logprob_at(r.logprobs, 0)))
+        answers.append((a or extract_answer(why, kind, task.labels), logprob_at(r.logprobs, 0), None))
     return answers

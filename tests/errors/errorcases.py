@@ -62,6 +62,18 @@ def _changed_since_created(c: Ctx, *argv: str) -> list[str]:
     return list(argv)
 
 
+def _exported(c: Ctx, name: str, old: bool = False, output: str | None = None) -> Path:
+    """`export done --format json`, as an older version wrote it (`old`) or for another task's `output`."""
+    from promptsearch import service
+
+    data = json.loads(service.export(f"sqlite:///{c.db}", "done", "json"))
+    if old:
+        del data["format_version"]
+    if output:
+        data["task"] = {**data["task"], "name": "other", "output": output}
+    return _write(c.tmp / name, json.dumps(data))
+
+
 def _metric_file(c: Ctx, code: str, spec: str = "m.py:score") -> list[str]:
     _write(c.task.parent / "m.py", code)
     c.edit_task("metric: accuracy", f"metric: {spec}")
@@ -179,6 +191,15 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "export-would-overwrite": lambda c: ["export", "done", "-o", str(_write(c.tmp / "keep.txt", "precious"))],
     "export-bad-pick": lambda c: ["export", "done", "--pick", "shortest-within", "2"],
     "export-folder-missing": lambda c: ["export", "done", "-o", str(c.tmp / "no" / "such" / "out.txt")],
+    # --- after the search: show --examples, compare, run, check
+    "examples-no-such-trial": lambda c: ["show", "done", "--examples", "--trial", "9"],
+    "compare-same-trial": lambda c: ["compare", "done", "0", "0"],
+    "run-old-export": lambda c: ["run", str(_exported(c, "old.json", old=True)), "--input",
+                                 str(_write(c.tmp / "in.jsonl", '{"review": "fine"}\n'))],
+    "run-input-missing-field": lambda c: ["run", "done", "--input",
+                                          str(_write(c.tmp / "in.jsonl", '{"text": "fine"}\n'))],
+    "check-baseline-other-task": lambda c: ["check", str(_exported(c, "p.json")), "--task", str(c.task),
+                                            "--baseline", str(_exported(c, "other.json", output="sentiment"))],
     # --- disk
     "disk-full": lambda c: ["worker", "done", "--trials", "3"],  # its first write: raising the target
     # --- user text is printed as it is, never as markup (issue 12, class 1)
