@@ -22,9 +22,13 @@ separate processes (one per core), each with --json; benchmarks/quality_merge.py
 Held out: each winner is scored on the first --test-limit test examples with the project's
 held-out verdict (`promptsearch.evaluate_heldout`, the same as `promptsearch eval`), against the
 hand prompt as the baseline: a 95% percentile-bootstrap interval for its score, and for its
-difference to the hand prompt with a paired test. Dev is the first --dev-limit dev examples (BIG-
-Bench Hard has 75: all of them). Data is read from ../shared/datasets (--data); task YAMLs are
-written to a temp dir; nothing is copied into the project.
+difference to the hand prompt with a paired test. The winner's curse is a number in every table:
+the pick's dev score (the maximum it was chosen as), its test score and dev − test, and the same
+for the start prompt (the search's trial 0, scored on the same test examples; for a fixed arm its
+one candidate), with the pick against the start on test (paired test); below the table, the mean
+(dev − test) per arm over tasks (quality_merge.py prints the same over merged runs). Dev is the
+first --dev-limit dev examples (BIG-Bench Hard has 75: all of them). Data is read from
+../shared/datasets (--data); task YAMLs are written to a temp dir; nothing is copied into the project.
 """
 from __future__ import annotations
 
@@ -173,11 +177,15 @@ def held_out(args, lm, bench, run: dict, arm: str, hand_json: Path) -> dict:
                                   lm=lm, save=False, seed=args.seed)
     top = ps.best(store, record)
     b, d = verdict.best, verdict.difference
+    vs_first = verdict if arm in FIXED_ARMS else ps.evaluate_heldout(
+        store, record, split="test", baseline="first", limit=args.test_limit, lm=lm, save=False, seed=args.seed)
+    first = vs_first.best if arm in FIXED_ARMS else vs_first.baseline  # a fixed arm's one trial is its start
     return {"task": bench.name, "kind": bench.kind, "arm": arm,
             **{k: run[k] for k in ("calls", "loglikelihood_requests", "generated_sequences", "scored_examples",
                                    "capped", "trials")},
             "per_example": len(record.task.get("labels") or ()) or 1,  # calls per dev example
             "dev": top.score, "test": b.score.estimate, "test_low": b.score.low, "test_high": b.score.high,
+            "gap": top.score - b.score.estimate, **start_fields(first, vs_first, arm in FIXED_ARMS),
             "vs_hand": d.estimate, "vs_hand_low": d.low, "vs_hand_high": d.high, "vs_hand_p": verdict.p_value,
             "test_name": verdict.test, "test_examples": verdict.examples,
             "instruction": top.candidate.instruction, "source": provenance(store, record, top),
@@ -186,6 +194,15 @@ def held_out(args, lm, bench, run: dict, arm: str, hand_json: Path) -> dict:
             "search_seconds": round(run["search_seconds"], 1), "test_seconds": round(time.perf_counter() - start, 1),
             "search_cpu_seconds": round(run["search_cpu_seconds"], 1),
             "test_cpu_seconds": round(time.process_time() - cpu, 1)}
+
+
+def start_fields(first, verdict, fixed: bool) -> dict:
+    """The start prompt (the search's trial 0) on dev and test, its dev - test gap, and the pick
+    against it on test (a paired test; a fixed arm's pick is its start: difference 0)."""
+    d = verdict.difference
+    return {"start_dev": first.dev_score, "start_test": first.score.estimate,
+            "start_gap": None if first.dev_score is None else first.dev_score - first.score.estimate,
+            "vs_start": 0.0 if fixed else d.estimate, "vs_start_p": 1.0 if fixed else verdict.p_value}
 
 
 def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, list[str]]:
@@ -226,16 +243,24 @@ def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, li
 
 def one_line(r: dict) -> str:
     return (f"{r['arm']:<12} calls {r['calls']:>6} trials {r['trials']:>3}  dev {r['dev']:.3f}  test {r['test']:.3f} "
-            f"[{r['test_low']:.3f}, {r['test_high']:.3f}]  {r['search_seconds']:.0f}+{r['test_seconds']:.0f}s")
+            f"[{r['test_low']:.3f}, {r['test_high']:.3f}]  dev-test {r['gap']:+.3f}; start: dev "
+            f"{num(r['start_dev'])} test {num(r['start_test'])}  {r['search_seconds']:.0f}+{r['test_seconds']:.0f}s")
+
+
+def num(value: float | None, sign: str = "") -> str:
+    return "n/a" if value is None else f"{value:{sign}.3f}"
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| task | arm | model calls | trials | dev | test [95% CI] | vs hand [95% CI], p | winner: instruction "
-             "source; format |", "|---|---|---:|---:|---:|---|---|---|"]
+    lines = ["| task | arm | model calls | trials | dev | test [95% CI] | dev − test | start: dev / test / dev − test "
+             "| pick vs start, p | vs hand [95% CI], p | winner: instruction source; format |",
+             "|---|---|---:|---:|---:|---|---:|---|---|---|---|"]
     for r in rows:
         cap = " (trial cap)" if r["capped"] else ""
         lines.append(f"| {r['task']} | {r['arm']} | {r['calls']:,}{cap} | {r['trials']} | {r['dev']:.3f} | "
-                     f"{r['test']:.3f} [{r['test_low']:.3f}, {r['test_high']:.3f}] | {r['vs_hand']:+.3f} "
+                     f"{r['test']:.3f} [{r['test_low']:.3f}, {r['test_high']:.3f}] | {r['gap']:+.3f} | "
+                     f"{num(r['start_dev'])} / {num(r['start_test'])} / {num(r['start_gap'], '+')} | "
+                     f"{num(r['vs_start'], '+')}, p={num(r['vs_start_p'])} | {r['vs_hand']:+.3f} "
                      f"[{r['vs_hand_low']:+.3f}, {r['vs_hand_high']:+.3f}], p={r['vs_hand_p']:.3g} | "
                      f"{r['source']}: {short(r['instruction'])}; {r['format']} |")
     return "\n".join(lines)
@@ -245,6 +270,33 @@ def short(text: str, width: int = 48) -> str:
     """An instruction as a table cell: quoted, one line, at most `width` characters, no pipes."""
     text = " ".join(text.split()).replace("|", "/")
     return repr(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def gap_summary(rows: list[dict]) -> list[dict]:
+    """Per arm, over tasks: the mean (dev - test) of the pick and of the start prompt, the mean test
+    score of each, and on how many tasks the start prompt scored above the pick on test."""
+    out = []
+    for arm in dict.fromkeys(r["arm"] for r in rows):
+        rs = [r for r in rows if r["arm"] == arm]
+        starts = [r["start_gap"] for r in rs if r.get("start_gap") is not None]
+        tests = [r for r in rs if r.get("start_test") is not None]
+        out.append({"arm": arm, "tasks": len(rs), "mean_gap": sum(r["gap"] for r in rs) / len(rs),
+                    "max_gap": max(r["gap"] for r in rs), "mean_test": sum(r["test"] for r in rs) / len(rs),
+                    "mean_start_gap": sum(starts) / len(starts) if starts else None,
+                    "mean_start_test": sum(r["start_test"] for r in tests) / len(tests) if tests else None,
+                    "start_above_pick": sum(r["start_test"] > r["test"] for r in tests)})
+    return out
+
+
+def gap_table(rows: list[dict]) -> str:
+    lines = ["| arm | tasks | mean test | mean dev − test | max dev − test | start: mean test | "
+             "start: mean dev − test | tasks where the start beat the pick on test |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for g in gap_summary(rows):
+        lines.append(f"| {g['arm']} | {g['tasks']} | {g['mean_test']:.3f} | {g['mean_gap']:+.3f} | "
+                     f"{g['max_gap']:+.3f} | {num(g['mean_start_test'])} | {num(g['mean_start_gap'], '+')} | "
+                     f"{g['start_above_pick']} |")
+    return "\n".join(lines)
 
 
 def spread_line(task: str, s: dict) -> str:
@@ -304,6 +356,8 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
         for n in notes:
             print(f"  - {n}")
     print("\n" + table(rows) + "\n")
+    print("winner's curse per arm, over tasks (dev − test: positive when the pick did worse on test):\n"
+          + gap_table(rows) + "\n")
     for task, s in spreads.items():
         print(spread_line(task, s))
     verdict = target_verdict(rows)
@@ -316,7 +370,7 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
     if args.json:
         out = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "model": lm.name, "degraded": degraded, "rows": rows, "format_spread": spreads, "target": verdict,
-               "task_seconds": task_seconds}
+               "gaps": gap_summary(rows), "task_seconds": task_seconds}
         Path(args.json).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
 
 
