@@ -33,6 +33,7 @@ first --dev-limit dev examples (BIG-Bench Hard has 75: all of them). Data is rea
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -54,8 +55,8 @@ import promptsearch as ps  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
 from promptsearch.search.results import finished_trials  # noqa: E402
 
-from quality_arms import (ARMS, DEFAULT_ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM, arm_space,  # noqa: E402
-                          find_datasets, task_file)
+from quality_arms import (ARMS, DEFAULT_ARMS, DSPY_ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM,  # noqa: E402
+                          arm_space, find_datasets, read_space, task_file)
 from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, provenance, shown,  # noqa: E402
                              target_verdict, verdict_line)
 
@@ -90,6 +91,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--new-space", type=Path, help="a space file for the new arm, used for every task")
     p.add_argument("--new-propose", help="YAML mapping of propose settings the new arm adds "
                                          "(default: quality_arms.NEW_PROPOSE)")
+    p.add_argument("--mipro-candidates", type=int,
+                   help="MIPROv2's num_candidates (default: budget-trials / 5, from 3 to 6, the 'light' mode's)")
+    p.add_argument("--dspy-max-tokens", type=int, default=96,
+                   help="longest proposal or reflection the DSPy arms may generate, in tokens (default 96)")
+    p.add_argument("--mipro-lean", action="store_true",
+                   help="MIPROv2 without its data-aware and program-aware proposer steps (about a dozen long "
+                        "prompt-model calls): for smoke runs; the default is MIPROv2's own")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="smollm2")
     p.add_argument("--device")
@@ -107,6 +115,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.spread_limit is None:
         args.spread_limit = args.test_limit
+    if args.mipro_candidates is None:
+        args.mipro_candidates = min(6, max(3, args.budget_trials // 5))
     if args.max_trials is None:
         args.max_trials = 5 * args.budget_trials + 10
     unknown = [t for t in args.tasks if t not in TASKS]
@@ -215,12 +225,16 @@ def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, li
     order = ["hand"] + [a for a in args.arms if a != "hand"]  # the hand prompt is every arm's baseline
     spaces = {arm: arm_space(arm, SPACES / bench.space, workdir, name, budget_trials=args.budget_trials,
                              seed=args.seed, new_space=args.new_space, new_propose=args.new_propose_map)
-              for arm in order}
+              for arm in order if arm not in DSPY_ARMS}
     if "new" in spaces and spaces["new"].degraded:
         log.warning("  the new arm runs DEGRADED: %s left out (details at the end)",
                     ", ".join(n.split(" left out")[0] for n in spaces["new"].degraded))
     rows, runs, hand_json = [], {}, workdir / f"{name}-hand.json"
     for arm in order:
+        if arm in DSPY_ARMS:
+            row = dspy_arm(args, lm, bench, task, arm, runs["hand"], workdir, budget, n_dev)
+            rows += [row] if row else []
+            continue
         runs[arm] = run_arm(args, lm, bench, task_path, spaces[arm].path, arm,
                             workdir / f"{name}-{arm.replace('+', '_')}.db", budget)
         if arm == "hand":
@@ -239,6 +253,28 @@ def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, li
         r["store"].close()
     rows.sort(key=lambda r: ARMS.index(r["arm"]))
     return rows, spread, spaces["new"].degraded if "new" in spaces else []
+
+
+def dspy_arm(args, lm, bench, task: ps.TaskSpec, arm: str, hand: dict, workdir: Path, budget: int,
+             n_dev: int) -> dict | None:
+    """A DSPy optimizer's row, or None (its failure logged and kept in args.failures: one arm that
+    breaks does not lose the others' results)."""
+    from quality_dspy_arms import DspyTask, dspy_row, run_dspy_arm
+
+    try:
+        dt = DspyTask(task, read_space(SPACES / bench.space)["instructions"][0], load_split(task, "train"),
+                      load_split(task, "dev", args.dev_limit), bench.max_new_tokens)
+        pick = run_dspy_arm(arm, dt, args.serve_url, budget=budget, seed=args.seed, candidates=args.mipro_candidates,
+                            prompt_tokens=args.dspy_max_tokens, lean=args.mipro_lean)
+        row = dspy_row(args, lm, bench, task, pick, hand, workdir)
+    except Exception as e:  # noqa: BLE001 - reported at the end, with the arm and task
+        log.exception("%s/%s failed", bench.name, arm)
+        args.failures.append(f"{bench.name}/{arm}: {type(e).__name__}: {e}")
+        return None
+    log.warning("  %s", one_line(row))
+    for note in row["notes"]:
+        log.warning("    %s", note)
+    return row
 
 
 def one_line(r: dict) -> str:
@@ -336,16 +372,33 @@ def main(argv=None) -> int:
     lm = ps.load_lm(args.model, device=args.device, dtype=args.dtype)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ps-quality-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    args.workdir_path = workdir
     rows, spreads, degraded, task_seconds = [], {}, {}, {}
-    for name in args.tasks:
-        start = time.perf_counter()
-        task_rows, spreads[name], notes = bench_task(args, lm, name, workdir)
-        rows += task_rows
-        task_seconds[name] = round(time.perf_counter() - start, 1)
-        if notes:
-            degraded[name] = notes
+    args.failures = []
+    with serve_for_dspy(args):
+        for name in args.tasks:
+            start = time.perf_counter()
+            task_rows, spreads[name], notes = bench_task(args, lm, name, workdir)
+            rows += task_rows
+            task_seconds[name] = round(time.perf_counter() - start, 1)
+            if notes:
+                degraded[name] = notes
     report(args, lm, rows, spreads, degraded, task_seconds, workdir)
     return 0
+
+
+@contextlib.contextmanager
+def serve_for_dspy(args):
+    """`promptsearch serve` for the DSPy arms while the tasks run (nothing when none is asked for)."""
+    if not set(args.arms) & set(DSPY_ARMS):
+        yield
+        return
+    from quality_dspy import Served
+
+    with Served(args.model, args.workdir_path / "serve.log", threads=args.threads, device=args.device,
+                dtype=args.dtype, max_tokens=args.dspy_max_tokens) as server:
+        args.serve_url = server.url
+        yield
 
 
 def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> None:
@@ -355,6 +408,8 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
               "promptsearch lacks:")
         for n in notes:
             print(f"  - {n}")
+    for failure in args.failures:
+        print(f"FAILED: {failure}")
     print("\n" + table(rows) + "\n")
     print("winner's curse per arm, over tasks (dev − test: positive when the pick did worse on test):\n"
           + gap_table(rows) + "\n")
@@ -370,7 +425,8 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
     if args.json:
         out = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "model": lm.name, "degraded": degraded, "rows": rows, "format_spread": spreads, "target": verdict,
-               "gaps": gap_summary(rows), "task_seconds": task_seconds}
+               "gaps": gap_summary(rows), "failures": args.failures,
+               "task_seconds": task_seconds}
         Path(args.json).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
 
 
