@@ -32,7 +32,8 @@ more examples for the same number of calls. GEPA stops through a gepa stop callb
 count reaches the budget (it finishes the iteration in flight). MIPROv2 has no such hook, so it
 runs twice with the same seed: once with one trial, which measures its fixed cost (bootstrapping,
 proposals, the default program's full evaluation); then with as many trials as the rest of the
-budget pays for at its per-trial cost, replaying the first run from the cache for free.
+budget pays for at its per-trial cost, replaying the first run from the cache for free (and again,
+up to 4 times, while trials that repeated a scored combination — free — left budget over).
 
 On test, the pick (its instruction and demos) is rendered by the same renderer into a prompt JSON
 (what `promptsearch export --format json` writes) and judged by `promptsearch.evaluate_heldout`

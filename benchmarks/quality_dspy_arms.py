@@ -108,10 +108,14 @@ def run_dspy_arm(arm: str, dt: DspyTask, url: str, *, budget: int, seed: int, ca
                     search_seconds=seconds, search_cpu_seconds=cpu_seconds, notes=notes)
 
 
+MIPRO_ROUNDS = 4  # reruns (each replays the last from DSPy's cache) to spend what cached trials left
+
+
 def run_mipro(dt: DspyTask, program_lm, prompt_lm, counter: Counter, budget: int, seed: int, candidates: int,
               notes: list[str], lean: bool = False):
     """MIPROv2, sized to the budget: one trial measures the fixed cost, then the same seed again
-    with the trials the rest of the budget pays for (the first run replays from the cache)."""
+    with the trials the rest of the budget pays for (the earlier run replays from the cache), and
+    again while cached trials left enough budget for another."""
     import dspy
 
     minibatch = len(dt.dev) > 50  # MIPROv2's own rule in its auto modes (MIN_MINIBATCH_SIZE)
@@ -124,15 +128,20 @@ def run_mipro(dt: DspyTask, program_lm, prompt_lm, counter: Counter, budget: int
                            minibatch_size=batch, minibatch_full_eval_steps=5, data_aware_proposer=not lean,
                            program_aware_proposer=not lean)
 
-    program = compile(1)
+    program, trials = compile(1), 1
     fixed = counter.calls
     per_trial = batch + len(dt.dev) / 5 if minibatch else len(dt.dev)
-    trials = 1 + max(0, int((budget - fixed) // per_trial))
     notes.append(f"MIPROv2 fixed cost {fixed} calls (bootstrapping, proposals, one trial)"
                  + (" without the data- and program-aware proposer steps (--mipro-lean)" if lean else ""))
-    if trials > 1:
+    for _ in range(MIPRO_ROUNDS):  # trials repeating a scored combination are free: top up what is left
+        more = int((budget - counter.calls) // per_trial)
+        if more < 1:
+            break
+        before, trials = counter.calls, trials + more
         program = compile(trials)
-        notes.append(f"then {trials} trials at ~{per_trial:.0f} calls each")
+        if counter.calls == before:  # every new trial was cached: the space is spent
+            break
+    notes.append(f"then {trials} trials in all (~{per_trial:.0f} calls per uncached trial)")
     return program, trials
 
 
