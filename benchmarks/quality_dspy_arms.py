@@ -205,10 +205,16 @@ def dspy_row(args, lm, bench, task: TaskSpec, pick: DspyPick, hand: dict, workdi
             "start_gap": first_dev.score.estimate - first_test.score.estimate,
             "vs_start": sum(diff) / len(diff) if diff else 0.0,
             "vs_start_p": paired_test(b.scores, first_test.scores)[1],
-            "vs_hand": -d.estimate, "vs_hand_low": -d.high, "vs_hand_high": -d.low, "vs_hand_p": test.p_value,
+            "vs_hand": flip(d.estimate), "vs_hand_low": flip(d.high), "vs_hand_high": flip(d.low),
+            "vs_hand_p": test.p_value,
             "test_name": test.test, "test_examples": test.examples, "instruction": pick.instruction,
             "source": f"{pick.arm} ({len(pick.demos)} demos; DSPy's own dev {pick.dspy_dev:.3f})",
             "format": "default (fixed)", "params": {}, "test_scores": b.scores, "notes": pick.notes,
             "search_seconds": round(pick.search_seconds, 1), "test_seconds": round(time.perf_counter() - start[0], 1),
             "search_cpu_seconds": round(pick.search_cpu_seconds, 1),
             "test_cpu_seconds": round(time.process_time() - start[1], 1)}
+
+
+def flip(x: float) -> float:
+    """-x, with no negative zero (a difference turned round must print as +0.000)."""
+    return -x + 0.0

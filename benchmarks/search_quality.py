@@ -57,8 +57,8 @@ from promptsearch.search.results import finished_trials  # noqa: E402
 
 from quality_arms import (ARMS, DEFAULT_ARMS, DSPY_ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM,  # noqa: E402
                           arm_space, find_datasets, read_space, task_file)
-from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, provenance, shown,  # noqa: E402
-                             target_verdict, verdict_line)
+from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, gap_summary, gap_table, num,  # noqa: E402
+                             provenance, shown, target_verdict, verdict_line)
 
 DEFAULT_TASKS = ["sst2", "trec", "boolean_expressions", "sports_understanding", "web_of_lies", "navigate",
                  "object_counting"]
@@ -283,10 +283,6 @@ def one_line(r: dict) -> str:
             f"{num(r['start_dev'])} test {num(r['start_test'])}  {r['search_seconds']:.0f}+{r['test_seconds']:.0f}s")
 
 
-def num(value: float | None, sign: str = "") -> str:
-    return "n/a" if value is None else f"{value:{sign}.3f}"
-
-
 def table(rows: list[dict]) -> str:
     lines = ["| task | arm | model calls | trials | dev | test [95% CI] | dev − test | start: dev / test / dev − test "
              "| pick vs start, p | vs hand [95% CI], p | winner: instruction source; format |",
@@ -306,33 +302,6 @@ def short(text: str, width: int = 48) -> str:
     """An instruction as a table cell: quoted, one line, at most `width` characters, no pipes."""
     text = " ".join(text.split()).replace("|", "/")
     return repr(text if len(text) <= width else text[: width - 1] + "…")
-
-
-def gap_summary(rows: list[dict]) -> list[dict]:
-    """Per arm, over tasks: the mean (dev - test) of the pick and of the start prompt, the mean test
-    score of each, and on how many tasks the start prompt scored above the pick on test."""
-    out = []
-    for arm in dict.fromkeys(r["arm"] for r in rows):
-        rs = [r for r in rows if r["arm"] == arm]
-        starts = [r["start_gap"] for r in rs if r.get("start_gap") is not None]
-        tests = [r for r in rs if r.get("start_test") is not None]
-        out.append({"arm": arm, "tasks": len(rs), "mean_gap": sum(r["gap"] for r in rs) / len(rs),
-                    "max_gap": max(r["gap"] for r in rs), "mean_test": sum(r["test"] for r in rs) / len(rs),
-                    "mean_start_gap": sum(starts) / len(starts) if starts else None,
-                    "mean_start_test": sum(r["start_test"] for r in tests) / len(tests) if tests else None,
-                    "start_above_pick": sum(r["start_test"] > r["test"] for r in tests)})
-    return out
-
-
-def gap_table(rows: list[dict]) -> str:
-    lines = ["| arm | tasks | mean test | mean dev − test | max dev − test | start: mean test | "
-             "start: mean dev − test | tasks where the start beat the pick on test |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for g in gap_summary(rows):
-        lines.append(f"| {g['arm']} | {g['tasks']} | {g['mean_test']:.3f} | {g['mean_gap']:+.3f} | "
-                     f"{g['max_gap']:+.3f} | {num(g['mean_start_test'])} | {num(g['mean_start_gap'], '+')} | "
-                     f"{g['start_above_pick']} |")
-    return "\n".join(lines)
 
 
 def spread_line(task: str, s: dict) -> str:

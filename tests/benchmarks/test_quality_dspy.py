@@ -13,7 +13,7 @@ dspy = pytest.importorskip("dspy")
 
 from quality_dspy import generic_parse, make_adapter, map_label, to_candidate  # noqa: E402
 from quality_dspy_arms import write_prompt  # noqa: E402
-from search_quality import gap_summary  # noqa: E402
+from quality_winners import gap_summary  # noqa: E402
 
 import promptsearch as ps  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
