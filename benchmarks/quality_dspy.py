@@ -91,7 +91,8 @@ class Served:
         cmd += ["--dtype", self.dtype] if self.dtype else []
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "HF_HUB_OFFLINE": "1"}
         with open(self.log_path, "w", encoding="utf-8") as out:  # the child keeps its own handle
-            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self.url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -115,6 +116,15 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec: SIGTERM when the benchmark dies, however it dies (a
+    `timeout` kill runs no context manager), so no server outlives its run."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 # ---------------------------------------------------------------- counting engine
