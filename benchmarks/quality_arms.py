@@ -18,6 +18,8 @@ served from another's evaluation cache):
   tpe+formats  TPE over the seed instructions and the formats block, no proposal: an ablation of the
                new arm (not run unless --arms names it)
   random       Optuna's RandomSampler over the same space
+  mipro, gepa  dspy.MIPROv2 and dspy.GEPA on the same model, data, metric and budget, through
+               `promptsearch serve` and a plain adapter (quality_dspy.py, quality_dspy_arms.py)
   zero-shot    the space's first instruction, no demos, no trigger, plain layout (one candidate)
   hand         "a sensible hand prompt": the first instruction with 5 random train demos, seeded
 """
@@ -36,8 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SPACES = ROOT / "search_spaces"
 SEARCH_ARMS = ("tpe+propose", "new", "tpe", "tpe+formats", "random")  # run until the call budget is spent
 FIXED_ARMS = ("zero-shot", "hand")  # one candidate each
-ARMS = ("tpe+propose", "new", "tpe", "tpe+formats", "random", "zero-shot", "hand")
-DEFAULT_ARMS = ("tpe+propose", "new", "tpe", "random", "zero-shot", "hand")  # issue 14's comparison
+DSPY_ARMS = ("mipro", "gepa")  # DSPy's optimizers through `promptsearch serve` (quality_dspy.py)
+ARMS = ("tpe+propose", "new", "tpe", "tpe+formats", "random", "mipro", "gepa", "zero-shot", "hand")
+DEFAULT_ARMS = ("tpe+propose", "new", "tpe", "random", "mipro", "gepa", "zero-shot", "hand")  # issues 14, 24
 HAND_DEMOS = 5
 
 # What the new arm adds to the base space: the blocks of issue 14's items 1-3, in the field names

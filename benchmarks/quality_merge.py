@@ -6,7 +6,9 @@ tasks run as separate processes (one per core, or on several machines) and repor
     wait; python benchmarks/quality_merge.py a.json b.json
 
 The files must agree on the budget, dev/test limits and seed (checked); a task in two files is an
-error. The target is evaluated over all tasks together, as one run would.
+error. The target is evaluated over all tasks together, as one run would. Below the table, the
+winner's curse per arm: the mean (dev − test) of the pick and of the start prompt over tasks (a
+file written before those columns existed has the pick's gap only).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality_arms import ARMS  # noqa: E402
-from quality_winners import target_verdict, verdict_line  # noqa: E402
+from quality_winners import gap_summary, gap_table, target_verdict, verdict_line  # noqa: E402
 from search_quality import count_check, spread_line, table  # noqa: E402
 
 SAME = ("budget_trials", "budget_calls", "dev_limit", "test_limit", "seed", "model", "arms")
@@ -40,6 +42,10 @@ def merge(paths: list[Path]) -> dict:
         spreads.update(run["format_spread"])
         degraded.update(run["degraded"])
         seconds.update(run["task_seconds"])
+    for r in rows:  # files written before the gap columns: the pick's gap from its scores, no start
+        r.setdefault("gap", r["dev"] - r["test"])
+        for key in ("start_dev", "start_test", "start_gap", "vs_start", "vs_start_p"):
+            r.setdefault(key, None)
     rows.sort(key=lambda r: (list(seconds).index(r["task"]), ARMS.index(r["arm"])))
     return {"config": first, "rows": rows, "format_spread": spreads, "degraded": degraded, "task_seconds": seconds}
 
@@ -51,6 +57,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = merge(args.files)
     print(table(out["rows"]) + "\n")
+    print("winner's curse per arm, over tasks (dev − test: positive when the pick did worse on test):\n"
+          + gap_table(out["rows"]) + "\n")
+    out["gaps"] = gap_summary(out["rows"])
     for task, s in out["format_spread"].items():
         print(spread_line(task, s))
     out["target"] = target_verdict(out["rows"])

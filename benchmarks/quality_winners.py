@@ -1,6 +1,7 @@
 """What benchmarks/search_quality.py says about each winner and each task: where the winning
 instruction came from, which format it was scored in, how much the format alone moves its test
-score (the format spread), and whether the new arm met issue 14's target.
+score (the format spread), whether the new arm met issue 14's target, and the winner's curse per
+arm (the mean dev - test of the pick and of the start prompt over tasks).
 
 Format dimensions are found in the winning trial itself: Optuna parameters whose name starts with
 FORMAT_PREFIX (how the `formats` block of a space is sampled; --format-prefix changes it). The
@@ -140,3 +141,34 @@ def verdict_line(v: dict[str, Any], degraded: bool) -> str:
     if degraded:
         line += " — the new arm ran DEGRADED (see above): this is not the issue's new arm yet"
     return line
+
+
+def num(value: float | None, sign: str = "") -> str:
+    return "n/a" if value is None else f"{value:{sign}.3f}"
+
+
+def gap_summary(rows: list[dict]) -> list[dict]:
+    """Per arm, over tasks: the mean (dev - test) of the pick and of the start prompt, the mean test
+    score of each, and on how many tasks the start prompt scored above the pick on test."""
+    out = []
+    for arm in dict.fromkeys(r["arm"] for r in rows):
+        rs = [r for r in rows if r["arm"] == arm]
+        starts = [r["start_gap"] for r in rs if r.get("start_gap") is not None]
+        tests = [r for r in rs if r.get("start_test") is not None]
+        out.append({"arm": arm, "tasks": len(rs), "mean_gap": sum(r["gap"] for r in rs) / len(rs),
+                    "max_gap": max(r["gap"] for r in rs), "mean_test": sum(r["test"] for r in rs) / len(rs),
+                    "mean_start_gap": sum(starts) / len(starts) if starts else None,
+                    "mean_start_test": sum(r["start_test"] for r in tests) / len(tests) if tests else None,
+                    "start_above_pick": sum(r["start_test"] > r["test"] for r in tests)})
+    return out
+
+
+def gap_table(rows: list[dict]) -> str:
+    lines = ["| arm | tasks | mean test | mean dev − test | max dev − test | start: mean test | "
+             "start: mean dev − test | tasks where the start beat the pick on test |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for g in gap_summary(rows):
+        lines.append(f"| {g['arm']} | {g['tasks']} | {g['mean_test']:.3f} | {g['mean_gap']:+.3f} | "
+                     f"{g['max_gap']:+.3f} | {num(g['mean_start_test'])} | {num(g['mean_start_gap'], '+')} | "
+                     f"{g['start_above_pick']} |")
+    return "\n".join(lines)

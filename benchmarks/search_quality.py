@@ -22,13 +22,18 @@ separate processes (one per core), each with --json; benchmarks/quality_merge.py
 Held out: each winner is scored on the first --test-limit test examples with the project's
 held-out verdict (`promptsearch.evaluate_heldout`, the same as `promptsearch eval`), against the
 hand prompt as the baseline: a 95% percentile-bootstrap interval for its score, and for its
-difference to the hand prompt with a paired test. Dev is the first --dev-limit dev examples (BIG-
-Bench Hard has 75: all of them). Data is read from ../shared/datasets (--data); task YAMLs are
-written to a temp dir; nothing is copied into the project.
+difference to the hand prompt with a paired test. The winner's curse is a number in every table:
+the pick's dev score (the maximum it was chosen as), its test score and dev − test, and the same
+for the start prompt (the search's trial 0, scored on the same test examples; for a fixed arm its
+one candidate), with the pick against the start on test (paired test); below the table, the mean
+(dev − test) per arm over tasks (quality_merge.py prints the same over merged runs). Dev is the
+first --dev-limit dev examples (BIG-Bench Hard has 75: all of them). Data is read from
+../shared/datasets (--data); task YAMLs are written to a temp dir; nothing is copied into the project.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -50,10 +55,10 @@ import promptsearch as ps  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
 from promptsearch.search.results import finished_trials  # noqa: E402
 
-from quality_arms import (ARMS, DEFAULT_ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM, arm_space,  # noqa: E402
-                          find_datasets, task_file)
-from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, provenance, shown,  # noqa: E402
-                             target_verdict, verdict_line)
+from quality_arms import (ARMS, DEFAULT_ARMS, DSPY_ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM,  # noqa: E402
+                          arm_space, find_datasets, read_space, task_file)
+from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, gap_summary, gap_table, num,  # noqa: E402
+                             provenance, shown, target_verdict, verdict_line)
 
 DEFAULT_TASKS = ["sst2", "trec", "boolean_expressions", "sports_understanding", "web_of_lies", "navigate",
                  "object_counting"]
@@ -86,6 +91,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--new-space", type=Path, help="a space file for the new arm, used for every task")
     p.add_argument("--new-propose", help="YAML mapping of propose settings the new arm adds "
                                          "(default: quality_arms.NEW_PROPOSE)")
+    p.add_argument("--mipro-candidates", type=int,
+                   help="MIPROv2's num_candidates (default: budget-trials / 5, from 3 to 6, the 'light' mode's)")
+    p.add_argument("--dspy-max-tokens", type=int, default=96,
+                   help="longest proposal or reflection the DSPy arms may generate, in tokens (default 96)")
+    p.add_argument("--mipro-lean", action="store_true",
+                   help="MIPROv2 without its data-aware and program-aware proposer steps (about a dozen long "
+                        "prompt-model calls): for smoke runs; the default is MIPROv2's own")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="smollm2")
     p.add_argument("--device")
@@ -103,6 +115,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.spread_limit is None:
         args.spread_limit = args.test_limit
+    if args.mipro_candidates is None:
+        args.mipro_candidates = min(6, max(3, args.budget_trials // 5))
     if args.max_trials is None:
         args.max_trials = 5 * args.budget_trials + 10
     unknown = [t for t in args.tasks if t not in TASKS]
@@ -173,11 +187,15 @@ def held_out(args, lm, bench, run: dict, arm: str, hand_json: Path) -> dict:
                                   lm=lm, save=False, seed=args.seed)
     top = ps.best(store, record)
     b, d = verdict.best, verdict.difference
+    vs_first = verdict if arm in FIXED_ARMS else ps.evaluate_heldout(
+        store, record, split="test", baseline="first", limit=args.test_limit, lm=lm, save=False, seed=args.seed)
+    first = vs_first.best if arm in FIXED_ARMS else vs_first.baseline  # a fixed arm's one trial is its start
     return {"task": bench.name, "kind": bench.kind, "arm": arm,
             **{k: run[k] for k in ("calls", "loglikelihood_requests", "generated_sequences", "scored_examples",
                                    "capped", "trials")},
             "per_example": len(record.task.get("labels") or ()) or 1,  # calls per dev example
             "dev": top.score, "test": b.score.estimate, "test_low": b.score.low, "test_high": b.score.high,
+            "gap": top.score - b.score.estimate, **start_fields(first, vs_first, arm in FIXED_ARMS),
             "vs_hand": d.estimate, "vs_hand_low": d.low, "vs_hand_high": d.high, "vs_hand_p": verdict.p_value,
             "test_name": verdict.test, "test_examples": verdict.examples,
             "instruction": top.candidate.instruction, "source": provenance(store, record, top),
@@ -186,6 +204,15 @@ def held_out(args, lm, bench, run: dict, arm: str, hand_json: Path) -> dict:
             "search_seconds": round(run["search_seconds"], 1), "test_seconds": round(time.perf_counter() - start, 1),
             "search_cpu_seconds": round(run["search_cpu_seconds"], 1),
             "test_cpu_seconds": round(time.process_time() - cpu, 1)}
+
+
+def start_fields(first, verdict, fixed: bool) -> dict:
+    """The start prompt (the search's trial 0) on dev and test, its dev - test gap, and the pick
+    against it on test (a paired test; a fixed arm's pick is its start: difference 0)."""
+    d = verdict.difference
+    return {"start_dev": first.dev_score, "start_test": first.score.estimate,
+            "start_gap": None if first.dev_score is None else first.dev_score - first.score.estimate,
+            "vs_start": 0.0 if fixed else d.estimate, "vs_start_p": 1.0 if fixed else verdict.p_value}
 
 
 def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, list[str]]:
@@ -198,12 +225,16 @@ def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, li
     order = ["hand"] + [a for a in args.arms if a != "hand"]  # the hand prompt is every arm's baseline
     spaces = {arm: arm_space(arm, SPACES / bench.space, workdir, name, budget_trials=args.budget_trials,
                              seed=args.seed, new_space=args.new_space, new_propose=args.new_propose_map)
-              for arm in order}
+              for arm in order if arm not in DSPY_ARMS}
     if "new" in spaces and spaces["new"].degraded:
         log.warning("  the new arm runs DEGRADED: %s left out (details at the end)",
                     ", ".join(n.split(" left out")[0] for n in spaces["new"].degraded))
     rows, runs, hand_json = [], {}, workdir / f"{name}-hand.json"
     for arm in order:
+        if arm in DSPY_ARMS:
+            row = dspy_arm(args, lm, bench, task, arm, runs["hand"], workdir, budget, n_dev)
+            rows += [row] if row else []
+            continue
         runs[arm] = run_arm(args, lm, bench, task_path, spaces[arm].path, arm,
                             workdir / f"{name}-{arm.replace('+', '_')}.db", budget)
         if arm == "hand":
@@ -224,18 +255,44 @@ def bench_task(args, lm, name: str, workdir: Path) -> tuple[list[dict], dict, li
     return rows, spread, spaces["new"].degraded if "new" in spaces else []
 
 
+def dspy_arm(args, lm, bench, task: ps.TaskSpec, arm: str, hand: dict, workdir: Path, budget: int,
+             n_dev: int) -> dict | None:
+    """A DSPy optimizer's row, or None (its failure logged and kept in args.failures: one arm that
+    breaks does not lose the others' results)."""
+    from quality_dspy_arms import DspyTask, dspy_row, run_dspy_arm
+
+    try:
+        dt = DspyTask(task, read_space(SPACES / bench.space)["instructions"][0], load_split(task, "train"),
+                      load_split(task, "dev", args.dev_limit), bench.max_new_tokens)
+        pick = run_dspy_arm(arm, dt, args.serve_url, budget=budget, seed=args.seed, candidates=args.mipro_candidates,
+                            prompt_tokens=args.dspy_max_tokens, lean=args.mipro_lean)
+        row = dspy_row(args, lm, bench, task, pick, hand, workdir)
+    except Exception as e:  # noqa: BLE001 - reported at the end, with the arm and task
+        log.exception("%s/%s failed", bench.name, arm)
+        args.failures.append(f"{bench.name}/{arm}: {type(e).__name__}: {e}")
+        return None
+    log.warning("  %s", one_line(row))
+    for note in row["notes"]:
+        log.warning("    %s", note)
+    return row
+
+
 def one_line(r: dict) -> str:
     return (f"{r['arm']:<12} calls {r['calls']:>6} trials {r['trials']:>3}  dev {r['dev']:.3f}  test {r['test']:.3f} "
-            f"[{r['test_low']:.3f}, {r['test_high']:.3f}]  {r['search_seconds']:.0f}+{r['test_seconds']:.0f}s")
+            f"[{r['test_low']:.3f}, {r['test_high']:.3f}]  dev-test {r['gap']:+.3f}; start: dev "
+            f"{num(r['start_dev'])} test {num(r['start_test'])}  {r['search_seconds']:.0f}+{r['test_seconds']:.0f}s")
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| task | arm | model calls | trials | dev | test [95% CI] | vs hand [95% CI], p | winner: instruction "
-             "source; format |", "|---|---|---:|---:|---:|---|---|---|"]
+    lines = ["| task | arm | model calls | trials | dev | test [95% CI] | dev − test | start: dev / test / dev − test "
+             "| pick vs start, p | vs hand [95% CI], p | winner: instruction source; format |",
+             "|---|---|---:|---:|---:|---|---:|---|---|---|---|"]
     for r in rows:
         cap = " (trial cap)" if r["capped"] else ""
         lines.append(f"| {r['task']} | {r['arm']} | {r['calls']:,}{cap} | {r['trials']} | {r['dev']:.3f} | "
-                     f"{r['test']:.3f} [{r['test_low']:.3f}, {r['test_high']:.3f}] | {r['vs_hand']:+.3f} "
+                     f"{r['test']:.3f} [{r['test_low']:.3f}, {r['test_high']:.3f}] | {r['gap']:+.3f} | "
+                     f"{num(r['start_dev'])} / {num(r['start_test'])} / {num(r['start_gap'], '+')} | "
+                     f"{num(r['vs_start'], '+')}, p={num(r['vs_start_p'])} | {r['vs_hand']:+.3f} "
                      f"[{r['vs_hand_low']:+.3f}, {r['vs_hand_high']:+.3f}], p={r['vs_hand_p']:.3g} | "
                      f"{r['source']}: {short(r['instruction'])}; {r['format']} |")
     return "\n".join(lines)
@@ -284,16 +341,33 @@ def main(argv=None) -> int:
     lm = ps.load_lm(args.model, device=args.device, dtype=args.dtype)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ps-quality-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    args.workdir_path = workdir
     rows, spreads, degraded, task_seconds = [], {}, {}, {}
-    for name in args.tasks:
-        start = time.perf_counter()
-        task_rows, spreads[name], notes = bench_task(args, lm, name, workdir)
-        rows += task_rows
-        task_seconds[name] = round(time.perf_counter() - start, 1)
-        if notes:
-            degraded[name] = notes
+    args.failures = []
+    with serve_for_dspy(args):
+        for name in args.tasks:
+            start = time.perf_counter()
+            task_rows, spreads[name], notes = bench_task(args, lm, name, workdir)
+            rows += task_rows
+            task_seconds[name] = round(time.perf_counter() - start, 1)
+            if notes:
+                degraded[name] = notes
     report(args, lm, rows, spreads, degraded, task_seconds, workdir)
     return 0
+
+
+@contextlib.contextmanager
+def serve_for_dspy(args):
+    """`promptsearch serve` for the DSPy arms while the tasks run (nothing when none is asked for)."""
+    if not set(args.arms) & set(DSPY_ARMS):
+        yield
+        return
+    from quality_dspy import Served
+
+    with Served(args.model, args.workdir_path / "serve.log", threads=args.threads, device=args.device,
+                dtype=args.dtype, max_tokens=args.dspy_max_tokens) as server:
+        args.serve_url = server.url
+        yield
 
 
 def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> None:
@@ -303,7 +377,11 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
               "promptsearch lacks:")
         for n in notes:
             print(f"  - {n}")
+    for failure in args.failures:
+        print(f"FAILED: {failure}")
     print("\n" + table(rows) + "\n")
+    print("winner's curse per arm, over tasks (dev − test: positive when the pick did worse on test):\n"
+          + gap_table(rows) + "\n")
     for task, s in spreads.items():
         print(spread_line(task, s))
     verdict = target_verdict(rows)
@@ -316,6 +394,7 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
     if args.json:
         out = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "model": lm.name, "degraded": degraded, "rows": rows, "format_spread": spreads, "target": verdict,
+               "gaps": gap_summary(rows), "failures": args.failures,
                "task_seconds": task_seconds}
         Path(args.json).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
 
