@@ -1,4 +1,7 @@
 """Export of a search's best candidate. Reads storage and results; never runs a model."""
 from promptsearch.export.formats import EXPORTERS, Exporter, export_record, render_export
 
+# The built-in formats register by being imported here, in the order `--format` lists them.
+from promptsearch.export import chat, jinja, dspy_program  # noqa: E402,F401,I001
+
 __all__ = ["EXPORTERS", "Exporter", "export_record", "render_export"]

@@ -12,6 +12,9 @@ from promptsearch.lm.backends import BACKENDS, load_lm
 from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, LoglikelihoodRequest,
                                   LoglikelihoodResult)
 
+# The built-in backends register by being imported here; `local` comes last (backends.py).
+from promptsearch.lm import remote, loading  # noqa: E402,F401,I001
+
 __all__ = ["BACKENDS", "GenerateRequest", "GenerateResult", "HFLM", "LM", "LoglikelihoodRequest",
            "LoglikelihoodResult", "load_lm"]
 
