@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from promptsearch import service
+from promptsearch import plugins, service
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
 from promptsearch.errors import UserError
 from promptsearch.lm.base import LM
@@ -32,6 +32,13 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
+
+
+def load_plugins(*modules: str) -> tuple[str, ...]:
+    """Import plug-in modules (docs/extending.md) by name, after the installed `promptsearch.plugins`
+    entry points and $PROMPTSEARCH_PLUGINS. A search made afterwards stores them, so `resume`,
+    worker processes and `eval` import them again. Returns every plug-in module loaded so far."""
+    return plugins.load(modules)
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,

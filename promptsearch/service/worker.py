@@ -11,7 +11,7 @@ from promptsearch.search.runner import check_data, check_settings
 from promptsearch.service.models import check_model
 from promptsearch.search.workers import WorkerSummary, join, run_worker
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted
-from promptsearch.service.searches import load_checked, open_store
+from promptsearch.service.searches import load_checked, open_store, require_plugins
 from promptsearch.storage.store import SearchRecord, Store
 
 
@@ -35,6 +35,7 @@ def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: in
     store = open_store(db, **options)
     try:
         record = store.get_search(name)
+        require_plugins(store, record)  # a worker process imports what the search was made with
         check_unchanged(record)  # changed data or metric: refuse before raising the target
         if not trials:  # nothing to write: maybe nothing to do either
             target = join(store, record, None)
