@@ -72,7 +72,7 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
     return service.create(new, None)[1]
 
 
-def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+def run_search(store: Store, search: SearchRecord | str, trials: int | None, *, lm: LM | None = None,
                on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
                pruner: Any = None, budget: Any = None, concurrency: int | None = None) -> RunSummary:
     """Run `trials` more trials (complete or pruned). A stopped search continues where it was;
@@ -88,10 +88,11 @@ def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM 
     return result.summary
 
 
-def resume(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+def resume(store: Store, search: SearchRecord | str, trials: int | None = None, *, lm: LM | None = None,
            on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
            pruner: Any = None, budget: Any = None, concurrency: int | None = None) -> RunSummary:
-    """`promptsearch resume`: the same as run_search on an existing search."""
+    """`promptsearch resume`: the same as run_search on an existing search; `trials=None` runs
+    the trials it still needs to reach its stored target (none if it has them)."""
     return run_search(store, search, trials, lm=lm, on_trial=on_trial, sampler=sampler, pruner=pruner,
                       budget=budget, concurrency=concurrency)
 

@@ -28,7 +28,7 @@ from promptsearch.search.results import completed_trials, finished_trials, trial
 from promptsearch.search.runner import check_data, check_settings
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.service import models
-from promptsearch.service.hooks import QUIET, Hooks, Interrupted
+from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.strategies import STRATEGIES, check_space
 
@@ -178,13 +178,15 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
     return run(store, record, lm, trials, hooks, **run_options)
 
 
-def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+def resume(db: Store | str, search: SearchRecord | str, trials: int | None = None, *, lm: LM | None = None,
            hooks: Hooks = QUIET, budget: Any = None, concurrency: int | None = None,
            **run_options: Any) -> RunResult:
-    """Run `trials` more trials of a stored search with its stored task, space, model and settings.
+    """Run `trials` more trials of a stored search with its stored task, space, model and settings
+    (None: the trials it still needs to reach its stored target; none left: nothing runs).
     `budget` replaces the stored limits of the kinds it names (e.g. raises calls=...);
     `concurrency`: this run's requests in flight to a remote model instead of the stored one."""
-    check_int("--trials", trials, "trials")
+    if trials is not None:
+        check_int("--trials", trials, "trials")
     if concurrency is not None:
         check_int("--concurrency", concurrency, "concurrency")
     limits = parse_budget(budget)
@@ -196,15 +198,25 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM |
     task, _, settings = open_parts(record)
     check_settings(settings)
     check_data(task)  # its files may have changed since the search was made
+    more = trials is not None
+    if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
+        finished = store.slot_counts(record).finished
+        trials = max(0, (store.trial_target(record) or 0) - finished)
+        if not trials:
+            hooks.note(f"search {record.name} already has {finished} of {store.trial_target(record) or 0} "
+                       f"trials; add more with `promptsearch resume {record.name} --trials N`")
+            return RunResult(store, record, RunSummary(), model=record.model)
     if lm is None:
         lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency)
     else:
         models.check_model(task, lm, record.model)
     check_counted(limits, lm, record.model)
-    store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
+    if more:
+        store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
     if limits:
         set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)
-    hooks.note(f"resuming {record.name} ({len(completed_trials(store, record))} completed trials so far)")
+    hooks.note(f"resuming {record.name} ({plural(len(completed_trials(store, record)), 'completed trial')} "
+               f"so far)")
     return run(store, record, lm, trials, hooks, **run_options)
 
 
