@@ -165,7 +165,14 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "flag-bad-choice": lambda c: c.opt("--sampler", "grid"),
     "flag-parallel-candidates-zero": lambda c: c.opt("--parallel-candidates", "0"),
     "flag-parallel-candidates-pruner": lambda c: c.opt("--parallel-candidates", "4", "--pruner", "wilcoxon"),
-    "flag-missing-required": lambda c: ["resume", "done"],
+    "flag-missing-required": lambda c: ["resume"],
+    # --- plug-ins (promptsearch/plugins.py)
+    "plugin-missing": lambda c: c.opt("--plugin", "nothere_plugin"),
+    "plugin-bad-name": lambda c: c.opt("--plugin", "my-metrics.py"),
+    "plugin-stored-missing": lambda c: (_sql(c.db, "INSERT INTO study_user_attributes (study_id, key, value_json) "
+                                                   "SELECT study_id, 'plugins', '[\"gone_plugin\"]' FROM studies "
+                                                   "WHERE study_name = 'promptsearch:done'"),
+                                        ["resume", "done", "--trials", "1"])[1],
     "flag-objectives-unknown": lambda c: c.opt("--objectives", "score,latency"),
     "flag-objectives-pruner": lambda c: c.opt("--objectives", "score,prompt_tokens", "--pruner", "wilcoxon"),
     "flag-max-new-tokens-context": lambda c: c.opt("--max-new-tokens", "2048"),
