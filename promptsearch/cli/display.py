@@ -271,8 +271,9 @@ def plan_table(plan) -> Table:
 def probe_table(p: dict) -> Table:
     """A demo-label probe as stored (verdict/probe.Probe.to_dict()): each variant's score and its
     difference from the original with 95% intervals."""
-    table = Table(title=f"Demo-label probe: {p['search']}, best prompt (trial {p['trial']}, {p['demos']} demos) on "
-                        f"{p['split']} ({p['examples']} examples, model {p['model']}, {p['metric']})",
+    table = Table(title=f"Demo-label probe: {p['search']}, best prompt (trial {p['trial']}, "
+                        f"{plural(p['demos'], 'demo')}) on {p['split']} ({plural(p['examples'], 'example')}, "
+                        f"model {p['model']}, {p['metric']})",
                   title_justify="left")
     for col in ("demos", "labels kept", p["split"], "95% CI", "− original", "95% CI ", "p"):
         table.add_column(col, justify="left" if col == "demos" else "right")
@@ -290,7 +291,8 @@ def probe_table(p: dict) -> Table:
 
 def budget_rows(budget, spent) -> list[tuple[str, str]]:
     """`show`: the stored budget and what the trials spent (search/budget.py)."""
-    used = (f"{spent.calls:,.0f} calls, {spent.tokens:,.0f} tokens, {spent.seconds:,.1f} s"
+    used = (f"{spent.calls:,.0f} call{'' if spent.calls == 1 else 's'}, "
+            f"{spent.tokens:,.0f} token{'' if spent.tokens == 1 else 's'}, {spent.seconds:,.1f} s"
             + (f", {spent.dollars:.4f} USD" if spent.dollars else "")
             + (f" ({spent.unpriced_calls:,} calls without a known price)" if spent.unpriced_calls else ""))
     rows = [("spent", used)]

@@ -170,7 +170,7 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
         store, record = create(new, trials)
         set_budget(store, record, limits, hooks)
         hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
-                   f"model {new.model}, {workers} workers")
+                   f"model {new.model}, {plural(workers, 'worker')}")
         return run_pool(store, record, workers, trials, hooks)
     store, record = create(new, trials)
     set_budget(store, record, limits, hooks)
