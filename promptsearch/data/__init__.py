@@ -1,8 +1,6 @@
 """Task data and metrics. Imports only config; never LM backends or the search."""
+from promptsearch.data import metric_builtins  # noqa: F401  (the built-in metrics register by being imported)
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.metrics import METRICS, Metric, Scored, check_metric, normalize, resolve_metric
-
-# The built-in metrics register by being imported here.
-from promptsearch.data import metric_builtins  # noqa: E402,F401
 
 __all__ = ["METRICS", "Example", "Metric", "Scored", "check_metric", "load_split", "normalize", "resolve_metric"]

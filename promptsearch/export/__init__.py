@@ -2,6 +2,8 @@
 from promptsearch.export.formats import EXPORTERS, Exporter, export_record, render_export
 
 # The built-in formats register by being imported here, in the order `--format` lists them.
-from promptsearch.export import chat, jinja, dspy_program  # noqa: E402,F401,I001
+# isort: off
+from promptsearch.export import chat, jinja, dspy_program  # noqa: F401
+# isort: on
 
 __all__ = ["EXPORTERS", "Exporter", "export_record", "render_export"]

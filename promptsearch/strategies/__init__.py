@@ -25,7 +25,9 @@ from promptsearch.strategies.base import (STRATEGIES, Choice, Options, Strategy,
 
 # The built-in strategies register by being imported here, in this order (simplest first), which
 # is the order error messages list them in.
-from promptsearch.strategies import direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most  # noqa: F401,I001
+# isort: off
+from promptsearch.strategies import direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most  # noqa: F401
+# isort: on
 from promptsearch.strategies.direct import DIRECT, Direct
 from promptsearch.strategies.few_shot_cot import FewShotCoT
 from promptsearch.strategies.least_to_most import LeastToMost
