@@ -15,7 +15,8 @@ a --parallel-candidates batch, whose prefix groups share forwards on a GPU). Con
   lm-eval lm_eval.models.huggingface.HFLM(pretrained=<same checkpoint dir>).loglikelihood
 FLOP counts: 2 x (non-embedding params) per token through the transformer, 2 x d_model x vocab per
 LM-head row, 4 x n_heads x head_dim per attended query-key pair; utilisation is relative to a
-large square matmul of the same dtype timed in this process.
+large square matmul of the same dtype timed in this process before and after every engine run
+(the max of those readings; their spread is reported with it).
 """
 from __future__ import annotations
 
@@ -173,6 +174,12 @@ def matmul_peak(device: str, dtype: torch.dtype, n: int = 2048, reps: int = 5) -
     return 2 * n**3 / statistics.median(times)
 
 
+def peak_reading(device: str, dtype: torch.dtype) -> float:
+    peak = matmul_peak(device, dtype, n=8192 if device.startswith("cuda") else 2048)
+    progress(f"matmul peak {peak / 1e9:.1f} GFLOP/s")
+    return peak
+
+
 def engine_flops(model, stats) -> float:
     cfg = model.config
     emb = model.get_input_embeddings().weight.numel()
@@ -232,18 +239,23 @@ def main(argv=None) -> dict:
           f"{n_tok} request tokens")
 
     res0 = {"loadavg_1min_start": os.getloadavg()[0]}
-    peak = matmul_peak(args.device, dtype, n=8192 if args.device.startswith("cuda") else 2048)
-    progress(f"matmul peak {peak / 1e9:.1f} GFLOP/s")
     lm.loglikelihood(calls[0][:8])  # warm-up
+    # The peak is read before and after every engine run, not once: on a shared CPU one reading
+    # ranged 161-298 GFLOP/s between quiet runs. The max is the machine's practical peak (a lower
+    # reading is other load or clocks); the spread says how steady the machine was meanwhile.
+    peaks = [peak_reading(args.device, dtype)]
     runs = []
     for _ in range(max(1, args.repeats)):
         lm.stats.clear()
         runs.append(run_engine(lm, calls, args.device, args.one_call))
         progress(f"engine run {len(runs)}: {runs[-1][0]:.2f} s")
+        peaks.append(peak_reading(args.device, dtype))
     t_engine, lp_engine = statistics.median(r[0] for r in runs), runs[0][1]
     flops = engine_flops(lm.model, lm.stats)
+    peak = max(peaks)
     res = {"model": lm.name, "device": args.device, "examples": n_ex, "request_tokens": n_tok,
            "engine_s": t_engine, "engine_runs_s": [r[0] for r in runs], "matmul_peak_flops": peak,
+           "matmul_peak_readings_flops": peaks, "matmul_peak_spread": (peak - min(peaks)) / peak,
            "engine_flops": flops, "engine_flops_per_s": flops / t_engine, "mfu": flops / t_engine / peak,
            "engine_stats": dict(lm.stats), **res0}
     rows = [("engine", t_engine)]
@@ -280,7 +292,8 @@ def tracked(res: dict, rows: list, n_ex: int, n_tok: int, args) -> dict:
     contenders = [{"name": name, "seconds": t, "examples_per_s": n_ex / t, "tokens_per_s": n_tok / t,
                    "max_abs_dlogprob_vs_naive": diff[name]} for name, t in rows]
     contenders[0].update(flops_per_s=res["engine_flops_per_s"], matmul_peak_flops=res["matmul_peak_flops"],
-                         fraction_of_peak=res["mfu"], runs_s=res["engine_runs_s"])
+                         matmul_peak_spread=res["matmul_peak_spread"], fraction_of_peak=res["mfu"],
+                         runs_s=res["engine_runs_s"])
     ratios = {f"engine/{name}": t / res["engine_s"] for name, t in rows[1:]}
     return {"config": {k: v for k, v in vars(args).items() if k != "json"}, "contenders": contenders,
             "ratios": ratios, "details": res}
@@ -316,8 +329,11 @@ def report(res: dict, rows: list, n_ex: int, n_tok: int, repeats: int) -> None:
     s = res["engine_stats"]
     print(f"engine work per run: {s.get('prefix_tokens', 0)} prefix + {s.get('suffix_tokens', 0)} suffix tokens "
           f"({s.get('padded_tokens', 0)} with padding), {s.get('head_rows', 0)} LM-head rows")
+    readings = res["matmul_peak_readings_flops"]
     print(f"engine {res['engine_flops_per_s'] / 1e9:.1f} GFLOP/s = {100 * res['mfu']:.0f}% of measured "
-          f"matmul peak {res['matmul_peak_flops'] / 1e9:.1f} GFLOP/s")
+          f"matmul peak {res['matmul_peak_flops'] / 1e9:.1f} GFLOP/s (the max of {len(readings)} readings "
+          f"taken between the engine runs: {min(readings) / 1e9:.1f} to {max(readings) / 1e9:.1f}, "
+          f"spread {100 * res['matmul_peak_spread']:.0f}% of the max)")
     print("(tokens/s counts every request's context + continuation tokens, computed or not)")
     print(f"load average (1 min) at start {res['loadavg_1min_start']:.2f}, at end {res['loadavg_1min_end']:.2f}"
           f" on {os.cpu_count()} CPUs: other processes share the cores when it exceeds the threads used")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from promptsearch import service
+from promptsearch import plugins, service
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
 from promptsearch.errors import UserError
 from promptsearch.lm.base import LM
@@ -33,6 +33,13 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "score_by_format",
            "write_report"]
 __all__ += ["check_prompt", "compare_trials", "load_prompt", "run_prompt", "trial_examples"]
+
+
+def load_plugins(*modules: str) -> tuple[str, ...]:
+    """Import plug-in modules (docs/extending.md) by name, after the installed `promptsearch.plugins`
+    entry points and $PROMPTSEARCH_PLUGINS. A search made afterwards stores them, so `resume`,
+    worker processes and `eval` import them again. Returns every plug-in module loaded so far."""
+    return plugins.load(modules)
 
 
 def load_lm(spec: str | None = "smollm2", *, device: str | None = None, dtype: str | None = None,
@@ -66,7 +73,7 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
     return service.create(new, None)[1]
 
 
-def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+def run_search(store: Store, search: SearchRecord | str, trials: int | None, *, lm: LM | None = None,
                on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
                pruner: Any = None, budget: Any = None, concurrency: int | None = None) -> RunSummary:
     """Run `trials` more trials (complete or pruned). A stopped search continues where it was;
@@ -82,10 +89,11 @@ def run_search(store: Store, search: SearchRecord | str, trials: int, *, lm: LM 
     return result.summary
 
 
-def resume(store: Store, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+def resume(store: Store, search: SearchRecord | str, trials: int | None = None, *, lm: LM | None = None,
            on_trial: Callable[[TrialEvent], None] | None = None, sampler: Any = None,
            pruner: Any = None, budget: Any = None, concurrency: int | None = None) -> RunSummary:
-    """`promptsearch resume`: the same as run_search on an existing search."""
+    """`promptsearch resume`: the same as run_search on an existing search; `trials=None` runs
+    the trials it still needs to reach its stored target (none if it has them)."""
     return run_search(store, search, trials, lm=lm, on_trial=on_trial, sampler=sampler, pruner=pruner,
                       budget=budget, concurrency=concurrency)
 

@@ -5,19 +5,20 @@ Every concept users extend -- metrics, strategies, samplers and pruners, export 
 backends -- keeps one `Registry` in the module that owns it, and each implementation registers
 itself next to its definition:
 
-    METRICS = Registry("metric", builtins=("promptsearch.data.metric_builtins",))
+    METRICS = Registry("metric")
 
     @METRICS.register("exact_match")
     class ExactMatch: ...
 
-Adding one is a new module plus one `@register` line. `builtins` are modules of the owning
-package imported on the first lookup, so the registry is complete however it is reached, and
-importing the owner stays cheap. Names are what the database stores, so a renamed
-implementation keeps its registered name and old searches resume.
+Adding one is a new module plus one `@register` line. A built-in registers by being imported by
+its own package (`promptsearch/strategies/__init__.py` imports every strategy module, ...), so the
+registry is complete however it is reached, with no second list to edit. Anything else is a
+plug-in module (promptsearch/plugins.py: an entry point, `--plugin MODULE` or
+$PROMPTSEARCH_PLUGINS), imported by every command, worker and resume. Names are what the database
+stores, so a renamed implementation keeps its registered name and old searches resume.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Callable, Generic, Iterator, TypeVar
 
 from promptsearch.errors import ConfigError, excerpt
@@ -28,10 +29,8 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A name -> object mapping with a decorator to fill it and errors that list the names."""
 
-    def __init__(self, kind: str, *, builtins: tuple[str, ...] = ()):
+    def __init__(self, kind: str):
         self.kind = kind  # "metric", "strategy", ...: used in error messages
-        self._builtins = builtins
-        self._loaded = not builtins
         self._items: dict[str, T] = {}
 
     def register(self, name: str, *, replace: bool = False) -> Callable[[T], T]:
@@ -56,7 +55,6 @@ class Registry(Generic[T]):
     def get(self, name: str, where: str | None = None) -> T:
         """The object registered as `name`; a one-line ConfigError naming `where` (a file and
         field, or a flag) and the registered names otherwise."""
-        self._load()
         try:
             return self._items[name]
         except (KeyError, TypeError):
@@ -65,30 +63,18 @@ class Registry(Generic[T]):
                               f"allowed: {', '.join(self.names())}") from None
 
     def names(self) -> tuple[str, ...]:
-        """Registered names: the built-ins in the order of `builtins`, then the others in
-        registration order (whichever module happened to be imported first)."""
+        """Registered names in registration order: the built-ins in the order their package
+        imports them, then plug-ins."""
         return tuple(name for name, _ in self.items())
 
     def items(self) -> Iterator[tuple[str, T]]:
-        self._load()
-        rank = {module: i for i, module in enumerate(self._builtins)}
-        return iter(sorted(self._items.items(), key=lambda item: rank.get(getattr(item[1], "__module__", ""),
-                                                                           len(rank))))
+        return iter(list(self._items.items()))
 
     def __contains__(self, name: object) -> bool:
-        self._load()
         return name in self._items
 
     def __len__(self) -> int:
-        self._load()
         return len(self._items)
-
-    def _load(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True  # first: a built-in module may look names up while it registers
-        for module in self._builtins:
-            importlib.import_module(module)
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self._items)} registered)"

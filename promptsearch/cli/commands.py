@@ -11,6 +11,7 @@ from promptsearch.export import EXPORTERS
 from promptsearch.search import SearchSettings
 from promptsearch.search.results import best, leaderboard
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
+from promptsearch.service.hooks import plural
 from promptsearch.storage import mask_url
 
 console = display.console
@@ -69,7 +70,8 @@ def add_parsers(sub, common) -> None:
     res = sub.add_parser("resume", parents=[common], help="continue a stopped search")
     res.set_defaults(func=resume)
     res.add_argument("name")
-    res.add_argument("--trials", type=ranged("--trials", "trials"), required=True, help="more trials to complete")
+    res.add_argument("--trials", type=ranged("--trials", "trials"),
+                     help="more trials to complete (default: those the search still needs to reach its target)")
     res.add_argument("--budget", action="append", metavar="KIND=N",
                      help="set or raise the search's budget (calls, tokens, seconds, dollars), e.g. calls=8000")
     res.add_argument("--concurrency", type=ranged("--concurrency", "concurrency"),
@@ -90,7 +92,7 @@ def add_parsers(sub, common) -> None:
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
     exp.add_argument("--pick", nargs="+", metavar="RULE",
                      help="which candidate: best (default), or shortest-within TOL: the shortest prompt "
-                          "whose dev score is within TOL of the best (e.g. --pick shortest-within 0.01)")
+                          "whose dev score is within TOL of the best (e.g. --pick 'shortest-within 0.01')")
 
 
 def optimize(args: argparse.Namespace) -> int:
@@ -125,9 +127,10 @@ def show_run(result: service.RunResult) -> int:
     if result.summary is None:  # worker processes
         return display.pool_result(result)
     if result.summary.failed_stale:
-        console.print(f"marked {len(result.summary.failed_stale)} trial(s) left running by a stopped process "
-                      f"as failed")
-    console.print(display.run_summary_line(result.summary))
+        console.print(f"marked {plural(len(result.summary.failed_stale), 'trial')} left running by a stopped "
+                      f"process as failed")
+    if result.summary.wall_seconds or result.summary.stopped:  # something ran (resume: maybe nothing left)
+        console.print(display.run_summary_line(result.summary))
     if result.summary.stopped:
         console.print(result.summary.stopped, style="bold", markup=False, highlight=False)
     console.print(display.leaderboard_table(leaderboard(store, record, 5)))
@@ -171,7 +174,9 @@ def list_searches(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    text = service.export(args.db, args.name, args.format, args.output, overwrite=args.force, pick=args.pick,
+    # `--pick shortest-within 0.2` and `--pick "shortest-within 0.2"` (as the API spells it) alike
+    pick = " ".join(args.pick) if args.pick else None
+    text = service.export(args.db, args.name, args.format, args.output, overwrite=args.force, pick=pick,
                           hooks=display.hooks())
     if args.output:
         display.err_console.print(f"wrote {args.format} to {args.output}", markup=False, highlight=False)

@@ -18,6 +18,7 @@ from rich.text import Text
 from promptsearch.search.results import Entry, best, leaderboard
 from promptsearch.search.runner import RunSummary, TrialEvent
 from promptsearch.service import Hooks, RunResult
+from promptsearch.service.hooks import plural
 from promptsearch.storage.store import SearchRecord
 from promptsearch.strategies import describe as describe_strategy
 
@@ -67,12 +68,46 @@ class TrialProgress:
         self.progress.update(self.task_id, completed=completed - self.already, **fields)
 
 
+class TrialLines:
+    """Where stdout is not a terminal (a log file, a pipe): one plain line per finished trial, so
+    a log shows the search move (a progress bar would print only once, at the end)."""
+
+    def __init__(self, total: int, already: int = 0):
+        self.total, self.already = total, already
+        self.last_shown: int | None = None
+
+    def __enter__(self) -> "TrialLines":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, event: TrialEvent) -> None:
+        best = f"{event.best:.4f}" if event.best is not None else "-"
+        state = "pruned, partial score" if event.state == "pruned" else "score"
+        _line(f"trial {event.number}: {state} {event.score:.4f}, best {best}; {event.completed - self.already} of "
+              f"{plural(self.total, 'trial')} in {event.seconds:.1f}s")
+
+    def show(self, completed: int, best: float | None) -> None:
+        """Counts read from the database (workers in other processes): a line when they change."""
+        if completed != self.last_shown:
+            self.last_shown = completed
+            shown = f", best {best:.4f}" if best is not None else ""
+            _line(f"{completed - self.already} of {plural(self.total, 'trial')} finished{shown}")
+
+
+def _line(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.file.flush()  # a log file shows it now, not when the buffer fills
+
+
 def hooks() -> Hooks:
-    """How the CLI shows the service's progress: spinners, plain lines and a progress bar."""
+    """How the CLI shows the service's progress: spinners, plain lines and a progress bar (on a
+    terminal; plain lines per trial otherwise)."""
     return Hooks(status=lambda text: console.status(Text(text)),  # a str would be parsed as markup
                  note=lambda text: console.print(text, highlight=False, soft_wrap=True),
                  warn=lambda text: err_console.print(f"warning: {text}", highlight=False, soft_wrap=True),
-                 trials=lambda total, done: TrialProgress(total, done))
+                 trials=lambda total, done: (TrialProgress if console.is_terminal else TrialLines)(total, done))
 
 
 def pool_result(result: RunResult) -> int:
@@ -82,7 +117,8 @@ def pool_result(result: RunResult) -> int:
     for message in dict.fromkeys(e.last_error or f"exited with code {e.code}" for e in failed):
         err_console.print(f"worker: {message}", highlight=False, markup=False)
     _, finished, _ = store.slot_counts(record)
-    console.print(f"{finished} of {store.trial_target(record)} trials finished by {len(result.workers)} workers")
+    console.print(f"{finished} of {plural(store.trial_target(record) or 0, 'trial')} finished by "
+                  f"{plural(len(result.workers), 'worker')}")
     if leaderboard(store, record, 1):
         console.print(leaderboard_table(leaderboard(store, record, 5)))
         console.print(best_prompt_panel(best(store, record)))
@@ -126,8 +162,8 @@ def best_prompt_panel(entry: Entry) -> Panel:
 def run_summary_line(summary: RunSummary) -> str:
     rate = summary.examples_computed / summary.model_seconds if summary.model_seconds > 0 else 0.0
     pruned = f" (+{summary.pruned} pruned)" if summary.pruned else ""
-    return (f"{summary.completed} trials{pruned} in {summary.wall_seconds:.1f}s; "
-            f"{summary.examples_computed} examples scored by the model at {rate:.1f} examples/s")
+    return (f"{plural(summary.completed, 'trial')}{pruned} in {summary.wall_seconds:.1f}s; "
+            f"{plural(summary.examples_computed, 'example')} scored by the model at {rate:.1f} examples/s")
 
 
 def settings_table(record: SearchRecord, counts: dict[str, int], db: str,
@@ -210,7 +246,8 @@ def proposals_table(rows: list[dict]) -> Table:
 
 def plan_table(plan) -> Table:
     """`optimize --dry-run`: the planned cost (search/dryrun.Plan), nothing run, nothing written."""
-    table = Table(title=f"Dry run: {plan.name} ({plan.trials} trials on {plan.dev_examples} dev examples, "
+    table = Table(title=f"Dry run: {plan.name} ({plural(plan.trials, 'trial')} on "
+                        f"{plural(plan.dev_examples, 'dev example')}, "
                         f"model {plan.model}, pruner {plan.pruner}); nothing was written", title_justify="left")
     for col in ("", "model calls", "prompt tokens", "generated tokens", "tokens"):
         table.add_column(col, justify="left" if not col else "right")
@@ -222,7 +259,7 @@ def plan_table(plan) -> Table:
     if len(plan.by_strategy) > 1:
         for name, c in sorted(plan.by_strategy.items()):
             row(f"  {name}", c)
-    row(f"{plan.trials} trials", plan.trial_cost)
+    row(plural(plan.trials, "trial"), plan.trial_cost)
     if plan.bootstrap.calls:
         row("bootstrap (once)", plan.bootstrap)
     if plan.proposal_rounds:
@@ -234,8 +271,9 @@ def plan_table(plan) -> Table:
 def probe_table(p: dict) -> Table:
     """A demo-label probe as stored (verdict/probe.Probe.to_dict()): each variant's score and its
     difference from the original with 95% intervals."""
-    table = Table(title=f"Demo-label probe: {p['search']}, best prompt (trial {p['trial']}, {p['demos']} demos) on "
-                        f"{p['split']} ({p['examples']} examples, model {p['model']}, {p['metric']})",
+    table = Table(title=f"Demo-label probe: {p['search']}, best prompt (trial {p['trial']}, "
+                        f"{plural(p['demos'], 'demo')}) on {p['split']} ({plural(p['examples'], 'example')}, "
+                        f"model {p['model']}, {p['metric']})",
                   title_justify="left")
     for col in ("demos", "labels kept", p["split"], "95% CI", "− original", "95% CI ", "p"):
         table.add_column(col, justify="left" if col == "demos" else "right")
@@ -253,7 +291,8 @@ def probe_table(p: dict) -> Table:
 
 def budget_rows(budget, spent) -> list[tuple[str, str]]:
     """`show`: the stored budget and what the trials spent (search/budget.py)."""
-    used = (f"{spent.calls:,.0f} calls, {spent.tokens:,.0f} tokens, {spent.seconds:,.1f} s"
+    used = (f"{spent.calls:,.0f} call{'' if spent.calls == 1 else 's'}, "
+            f"{spent.tokens:,.0f} token{'' if spent.tokens == 1 else 's'}, {spent.seconds:,.1f} s"
             + (f", {spent.dollars:.4f} USD" if spent.dollars else "")
             + (f" ({spent.unpriced_calls:,} calls without a known price)" if spent.unpriced_calls else ""))
     rows = [("spent", used)]

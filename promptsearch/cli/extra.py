@@ -7,6 +7,7 @@ from rich.table import Table
 
 from promptsearch import service
 from promptsearch.cli import display
+from promptsearch.service.hooks import plural
 from promptsearch.cli.args import ranged
 from promptsearch.errors import UserError
 from promptsearch.storage import mask_url
@@ -86,7 +87,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def verdict_table(v) -> Table:
-    title = (f"Held-out verdict: {v.search} on {v.split} ({v.examples} examples, model {v.model}, "
+    title = (f"Held-out verdict: {v.search} on {v.split} ({plural(v.examples, 'example')}, model {v.model}, "
              f"{v.metric})")
     table = Table(title=title, title_justify="left")
     for col in ("prompt", "source", "dev", v.split, "95% CI", f"{v.split} − dev"):

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Sequence
 
+from promptsearch import plugins
 from promptsearch.cli import display
 from promptsearch.cli.args import Parser
 from promptsearch.errors import UserError
@@ -27,6 +28,9 @@ def build_parser() -> Parser:
                         help="SQLAlchemy database URL (default: $PROMPTSEARCH_DB or sqlite:///db/promptsearch.db)")
     common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     common.add_argument("-v", "--verbose", action="store_true", help="show info logs")
+    common.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import this plug-in module first (its metrics, strategies, formats, ...); "
+                             "repeatable; also $PROMPTSEARCH_PLUGINS and the 'promptsearch.plugins' entry points")
     parser = Parser(prog="promptsearch", description="Search the space of prompts for a task.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name in COMMAND_MODULES:
@@ -38,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
+        # Plug-ins first: their names are choices of flags (--format, --sampler) the parser lists.
+        plugins.load(plugin_args(argv))
         args = build_parser().parse_args(argv)
+        plugins.load(args.plugin, entry_points_too=False)  # an abbreviated --plug the scan missed
         _setup_logging(args)
         return args.func(args)
     except UserError as e:
@@ -54,6 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def plugin_args(argv: Sequence[str]) -> list[str]:
+    """The --plugin values, read before the parser exists."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--plugin" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            found.append(arg.partition("=")[2])
+    return found
+
+
 def one_line(message: str) -> str:
     """An error is one line on stderr, whatever text it quotes (line breaks shown as \\n)."""
     return "\\n".join(message.splitlines())
@@ -63,6 +83,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+    if not args.debug:  # no third-party progress bars ("Loading weights") in a log; read at their import
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Idle OpenMP threads sleep instead of spinning: with several workers (or anything else) on
     # the same cores, spinning threads starve the ones doing work (a forward pass ran 5x slower).

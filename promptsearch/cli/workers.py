@@ -6,6 +6,7 @@ import argparse
 from promptsearch import service
 from promptsearch.cli import display
 from promptsearch.cli.args import ranged
+from promptsearch.service.hooks import plural
 from promptsearch.storage import mask_url, upgrade_database
 from promptsearch.storage.owners import GRACE_PERIOD, HEARTBEAT_INTERVAL
 
@@ -36,11 +37,11 @@ def worker(args: argparse.Namespace) -> int:
                           hooks=display.hooks())
     name = result.record.name
     if result.summary is None:
-        console.print(f"search {name} already has {result.finished} of {result.target} trials; "
+        console.print(f"search {name} already has {result.finished} of {plural(result.target, 'trial')}; "
                       f"add more with `promptsearch worker {name} --trials N`", markup=False, highlight=False)
         return 0
     s = result.summary
-    console.print(f"this worker finished {s.finished} trials in {s.wall_seconds:.1f}s; "
+    console.print(f"this worker finished {plural(s.finished, 'trial')} in {s.wall_seconds:.1f}s; "
                   f"the search has {s.search_finished} of {s.target}", highlight=False)
     if s.stopped:
         console.print(s.stopped, style="bold", markup=False, highlight=False)

@@ -1,4 +1,4 @@
-"""The built-in metrics, one `@METRICS.register` each (imported on the registry's first lookup).
+"""The built-in metrics, one `@METRICS.register` each (imported by promptsearch/data/__init__.py).
 
   accuracy     label tasks: the chosen label equals a gold label exactly as declared (no case
                folding, no punctuation stripping: `-1`/`1`, `Positive`/`positive`, `C`/`C++`

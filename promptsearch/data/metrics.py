@@ -33,7 +33,7 @@ from promptsearch.registry import Registry
 _PUNCT = string.punctuation + "“”‘’«»…"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
-METRICS: Registry[type["Metric"]] = Registry("metric", builtins=("promptsearch.data.metric_builtins",))
+METRICS: Registry[type["Metric"]] = Registry("metric")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ dspy   a state file for `dspy.Predict("<inputs> -> <output>").load("file.json")`
 
 Every format is an `Exporter`, a function (store, search, best entry) -> text, registered in
 `EXPORTERS` under its `--format` name; adding one is a module with an `@EXPORTERS.register("name")`
-function, listed in `builtins` below when it ships with promptsearch.
+function (a built-in one is also imported by export/__init__.py, which is how it registers).
 """
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ from promptsearch.search.results import Entry, completed_trials
 from promptsearch.storage.store import SearchRecord, Store
 
 Exporter = Callable[[Store, SearchRecord, Entry], str]
-EXPORTERS: Registry[Exporter] = Registry("export format", builtins=(
-    "promptsearch.export.formats", "promptsearch.export.chat", "promptsearch.export.jinja",
-    "promptsearch.export.dspy_program"))
+EXPORTERS: Registry[Exporter] = Registry("export format")
 
 
 def render_export(store: Store, record: SearchRecord, entry: Entry, fmt: str) -> str:

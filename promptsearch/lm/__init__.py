@@ -12,6 +12,12 @@ from promptsearch.lm.backends import BACKENDS, load_lm
 from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, LoglikelihoodRequest,
                                   LoglikelihoodResult)
 
+# The built-in backends register by being imported here, in the order errors list them
+# (`local` is asked last whatever the order: backends.py).
+# isort: off
+from promptsearch.lm import remote, loading  # noqa: F401
+# isort: on
+
 __all__ = ["BACKENDS", "GenerateRequest", "GenerateResult", "HFLM", "LM", "LoglikelihoodRequest",
            "LoglikelihoodResult", "load_lm"]
 

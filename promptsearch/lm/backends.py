@@ -29,7 +29,7 @@ class Backend(Protocol):
     def load(self, spec: str | None, **options: Any) -> LM: ...
 
 
-BACKENDS: Registry[Backend] = Registry("LM backend", builtins=("promptsearch.lm.remote", "promptsearch.lm.loading"))
+BACKENDS: Registry[Backend] = Registry("LM backend")
 
 
 def load_lm(spec: str | None = None, *, device: str | None = None, dtype: str | None = None,

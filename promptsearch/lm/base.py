@@ -10,6 +10,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Sequence
 
+# What the engine promises about a log-probability: the same request gives the same value to within
+# this, whatever the batch it is scored in (shape, padding, shared prefixes, --parallel-candidates
+# merging), the thread count or the CPU. float32 sums taken in another order (another batch
+# layout, another SIMD width) move a log-prob by ~1e-6 to 1e-5; this bounds it. Stated once: every
+# numeric tolerance in the tests on a model's numbers derives from it (tests never demand more).
+LOGPROB_TOLERANCE = 1e-4
+
 
 @dataclass(frozen=True)
 class LoglikelihoodRequest:

@@ -55,8 +55,7 @@ class ProposalMethod(Protocol):
     def asks(self, inp: MethodInput) -> Asks: ...
 
 
-PROPOSAL_METHODS: Registry[ProposalMethod] = Registry("proposal method",
-                                                      builtins=("promptsearch.propose.methods",))
+PROPOSAL_METHODS: Registry[ProposalMethod] = Registry("proposal method")
 
 
 def _need_scores(inp: MethodInput) -> None:

@@ -7,10 +7,24 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+import optuna
+
 from promptsearch.search.runner import TrialEvent
 from promptsearch.storage.store import SearchRecord
 
 log = logging.getLogger("promptsearch.service")
+
+# Optuna writes its info lines ("A new study created", "Trial 3 finished ...") to stderr through a
+# handler of its own, whatever the application configured; library code must not print. Its
+# records go through Python logging instead (logger "optuna"), shown at the application's level:
+# the CLI's --verbose/--debug, an API user's logging.basicConfig.
+optuna.logging.disable_default_handler()
+optuna.logging.enable_propagation()
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 trial', '2 trials' (`many` for an irregular plural)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 class TrialSink(Protocol):

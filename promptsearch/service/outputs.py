@@ -19,7 +19,7 @@ from promptsearch.search.results import (Entry, best, completed_trials, leaderbo
 from promptsearch.service import models
 from promptsearch.service.files import check_output, write_output
 from promptsearch.service.hooks import QUIET, Hooks
-from promptsearch.service.searches import open_store, record_of
+from promptsearch.service.searches import open_store, record_of, require_plugins
 from promptsearch.storage.store import SearchRecord, Store, mask_url
 
 
@@ -39,6 +39,7 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
         check_int("--concurrency", concurrency, "concurrency")
     store = open_store(db)
     record = record_of(store, search)
+    require_plugins(store, record)
     check_unchanged(record)  # its data or metric changed: refuse before anything else
     best(store, record)  # a search without a completed trial fails here, before the model loads
     task = task_of(record)
@@ -68,6 +69,7 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
     _check_scoring_options(split, SPLITS, limit, seed, resamples)
     store = open_store(db)
     record = record_of(store, search)
+    require_plugins(store, record)
     check_unchanged(record)
     top = best(store, record)  # no completed trial, or a best prompt without demos: before the model loads
     check_probeable(record, top.trial, top.candidate)

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from promptsearch import plugins
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
 from promptsearch.config.formats import FormatSpec, check_format_names
 from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
+from promptsearch.data import METRICS
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
+from promptsearch.registry import Registry
 from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
 from promptsearch.search import checks, objectives
 from promptsearch.search.budget import (Budget, check_budget, check_counted, parse_budget, store_budget,
@@ -23,10 +26,11 @@ from promptsearch.search.budget import (Budget, check_budget, check_counted, par
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import completed_trials, finished_trials, trial_value
 from promptsearch.search.runner import check_data, check_settings
+from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.service import models
-from promptsearch.service.hooks import QUIET, Hooks, Interrupted
+from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
 from promptsearch.storage.store import SearchRecord, Store
-from promptsearch.strategies import check_space
+from promptsearch.strategies import STRATEGIES, check_space
 
 
 @dataclass
@@ -82,6 +86,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     """Every check of a new search that needs no model: files, settings, name, data, model path.
     Local model paths are stored resolved, so `resume` finds them from any folder. `read_only`:
     an existing database is only read (a dry run)."""
+    plugins.load()  # the installed and $PROMPTSEARCH_PLUGINS plug-ins, before any name is looked up
     task, space = as_task(task), as_space(space)
     check_space(space)
     if space.formats:  # `formats.names` must name the task's fields
@@ -107,9 +112,25 @@ def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
     """The first write: the search and its trial target (what workers joining later aim at)."""
     store = new.store or (new.db if isinstance(new.db, Store) else Store(new.db))
     record = create_search(store, new.name, new.task, new.space, new.model, new.settings)
+    plugins.record(store.load_study(record), _used(new))
     if trials is not None:
         store.set_trial_target(record, trials)
     return store, record
+
+
+def _used(new: NewSearch) -> list[object]:
+    """What a search names from a registry: a plug-in's module among them is stored with it."""
+    s = new.settings
+    named: list[tuple[Registry[Any], object]] = [(METRICS, new.task.metric), (SAMPLERS, s.sampler), (PRUNERS, s.pruner),
+             *((STRATEGIES, name) for name in new.space.strategies)]
+    return [registry.get(name) for registry, name in named if isinstance(name, str) and name in registry]
+
+
+def require_plugins(store: Store, record: SearchRecord) -> None:
+    """Import the plug-ins a stored search was made with, before its task or settings are read:
+    a one-line error naming the module that cannot be imported here."""
+    plugins.load()
+    plugins.require(store.load_study(record), record.name)
 
 
 def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, hooks: Hooks = QUIET,
@@ -149,7 +170,7 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
         store, record = create(new, trials)
         set_budget(store, record, limits, hooks)
         hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
-                   f"model {new.model}, {workers} workers")
+                   f"model {new.model}, {plural(workers, 'worker')}")
         return run_pool(store, record, workers, trials, hooks)
     store, record = create(new, trials)
     set_budget(store, record, limits, hooks)
@@ -157,32 +178,45 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
     return run(store, record, lm, trials, hooks, **run_options)
 
 
-def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM | None = None,
+def resume(db: Store | str, search: SearchRecord | str, trials: int | None = None, *, lm: LM | None = None,
            hooks: Hooks = QUIET, budget: Any = None, concurrency: int | None = None,
            **run_options: Any) -> RunResult:
-    """Run `trials` more trials of a stored search with its stored task, space, model and settings.
+    """Run `trials` more trials of a stored search with its stored task, space, model and settings
+    (None: the trials it still needs to reach its stored target; none left: nothing runs).
     `budget` replaces the stored limits of the kinds it names (e.g. raises calls=...);
     `concurrency`: this run's requests in flight to a remote model instead of the stored one."""
-    check_int("--trials", trials, "trials")
+    if trials is not None:
+        check_int("--trials", trials, "trials")
     if concurrency is not None:
         check_int("--concurrency", concurrency, "concurrency")
     limits = parse_budget(budget)
     store = open_store(db)
     record = record_of(store, search)
+    require_plugins(store, record)
     check_budget(limits, models.is_remote(record.model), record.model)
     check_unchanged(record)  # before the model loads and before anything is written
     task, _, settings = open_parts(record)
     check_settings(settings)
     check_data(task)  # its files may have changed since the search was made
+    more = trials is not None
+    if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
+        finished = store.slot_counts(record).finished
+        trials = max(0, (store.trial_target(record) or 0) - finished)
+        if not trials:
+            hooks.note(f"search {record.name} already has {finished} of {store.trial_target(record) or 0} "
+                       f"trials; add more with `promptsearch resume {record.name} --trials N`")
+            return RunResult(store, record, RunSummary(), model=record.model)
     if lm is None:
         lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency)
     else:
         models.check_model(task, lm, record.model)
     check_counted(limits, lm, record.model)
-    store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
+    if more:
+        store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
     if limits:
         set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)
-    hooks.note(f"resuming {record.name} ({len(completed_trials(store, record))} completed trials so far)")
+    hooks.note(f"resuming {record.name} ({plural(len(completed_trials(store, record)), 'completed trial')} "
+               f"so far)")
     return run(store, record, lm, trials, hooks, **run_options)
 
 

@@ -10,8 +10,8 @@ from promptsearch.search.checks import check_unchanged
 from promptsearch.search.runner import check_data, check_settings
 from promptsearch.service.models import check_model
 from promptsearch.search.workers import WorkerSummary, join, run_worker
-from promptsearch.service.hooks import QUIET, Hooks, Interrupted
-from promptsearch.service.searches import load_checked, open_store
+from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
+from promptsearch.service.searches import load_checked, open_store, require_plugins
 from promptsearch.storage.store import SearchRecord, Store
 
 
@@ -35,6 +35,7 @@ def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: in
     store = open_store(db, **options)
     try:
         record = store.get_search(name)
+        require_plugins(store, record)  # a worker process imports what the search was made with
         check_unchanged(record)  # changed data or metric: refuse before raising the target
         if not trials:  # nothing to write: maybe nothing to do either
             target = join(store, record, None)
@@ -50,7 +51,7 @@ def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: in
             check_model(task, lm, record.model)
         target = join(store, record, trials)
         _, finished, _ = store.slot_counts(record)
-        hooks.note(f"worker on {record.name}: {finished} of {target} trials finished")
+        hooks.note(f"worker on {record.name}: {finished} of {plural(target, 'trial')} finished")
         try:
             with hooks.trials(target, 0) as sink:
                 sink.show(finished, None)

@@ -22,6 +22,12 @@ class owns all of it, and every import still points down.
 """
 from promptsearch.strategies.base import (STRATEGIES, Choice, Options, Strategy, Trace, check_space, describe,
                                           param, register_strategy, strategy_from_params)
+
+# The built-in strategies register by being imported here, in this order (simplest first), which
+# is the order error messages list them in.
+# isort: off
+from promptsearch.strategies import direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most  # noqa: F401
+# isort: on
 from promptsearch.strategies.direct import DIRECT, Direct
 from promptsearch.strategies.few_shot_cot import FewShotCoT
 from promptsearch.strategies.least_to_most import LeastToMost

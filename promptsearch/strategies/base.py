@@ -31,9 +31,7 @@ from promptsearch.render.prompt import Candidate, Layout, PromptTemplate
 Item = tuple[PromptTemplate, Example]
 S = TypeVar("S", bound=type["Strategy"])
 
-STRATEGIES: Registry[type["Strategy"]] = Registry("strategy", builtins=tuple(
-    f"promptsearch.strategies.{m}"
-    for m in ("direct", "zero_shot_cot", "few_shot_cot", "self_consistency", "least_to_most")))
+STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
 
 
 def register_strategy(name: str, *, replace: bool = False) -> Callable[[S], S]:

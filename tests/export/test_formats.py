@@ -63,7 +63,7 @@ def _filled(prompt_with_placeholders: str, example, task) -> str:
 
 
 def test_formats_are_offered():
-    assert EXPORTERS.names() == ("text", "json", "chat", "jinja", "dspy")
+    assert set(EXPORTERS.names()) >= {"text", "json", "chat", "jinja", "dspy"}
 
 
 @pytest.mark.parametrize("layout", ["plain", "chat"])

@@ -7,6 +7,7 @@ import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from promptsearch.lm import attention
+from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 
 def test_grouped_sdpa_equals_transformers_sdpa():
@@ -19,4 +20,6 @@ def test_grouped_sdpa_equals_transformers_sdpa():
     got, _ = attention.attention(module, q, k, v, mask, scaling=d ** -0.5)
     want, _ = sdpa_attention_forward(module, q, k, v, mask, scaling=d ** -0.5)
     assert got.shape == want.shape == (b, t, h, d)
-    assert torch.allclose(got, want, atol=1e-5)
+    # one layer of the engine, on values of order 1: within the engine's log-prob promise (a wrong
+    # mask or key-value grouping is off by ~0.1)
+    assert torch.allclose(got, want, atol=LOGPROB_TOLERANCE, rtol=0)

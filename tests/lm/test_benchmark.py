@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +23,9 @@ def test_scoring_benchmark_small(scoring, lm, tmp_path, capsys):
     out = tmp_path / "r.json"
     res = scoring.main(["--candidates", "2", "--examples", "3", "--repeats", "1", "--skip-lmeval",
                         "--json", str(out)])
-    assert res["engine_max_abs_diff"] <= 1e-4 and res["mfu"] > 0
+    assert res["engine_max_abs_diff"] <= LOGPROB_TOLERANCE and res["mfu"] > 0
+    peaks = res["matmul_peak_readings_flops"]  # read before and after the one engine run; the max divides
+    assert len(peaks) == 2 and res["matmul_peak_flops"] == max(peaks) and 0 <= res["matmul_peak_spread"] < 1
     tracked = json.loads(out.read_text())
     assert [c["name"] for c in tracked["contenders"]] == ["engine", "naive"]
     assert tracked["details"]["examples"] == 6

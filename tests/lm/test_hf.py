@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from promptsearch.lm import generation, plan
-from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
+from promptsearch.lm.base import LOGPROB_TOLERANCE, GenerateRequest, LoglikelihoodRequest
 
 DEMOS = ("Classify the sentiment of each review.\n\n"
          "Review: a gorgeous, witty, seductive movie.\nSentiment: positive\n\n"
@@ -50,7 +50,7 @@ def test_loglikelihood_equals_naive(lm, monkeypatch, head, batch_size):
     for r, g in zip(reqs, got):
         lp, n, greedy = naive(lm, r)
         assert g.num_tokens == n and g.is_greedy == greedy
-        assert abs(g.logprob - lp) < 1e-4, (r, g.logprob, lp)
+        assert abs(g.logprob - lp) < LOGPROB_TOLERANCE, (r, g.logprob, lp)
     assert max(g.num_tokens for g in got) > 1
 
 
@@ -80,7 +80,7 @@ def test_packed_lanes_equal_naive(lm, monkeypatch, packs):
     assert lm.stats["padded_tokens"] < (1.3 if packs else 3) * lm.stats["suffix_tokens"]
     for r, g in zip(reqs, got):
         lp, _, greedy = naive(lm, r)
-        assert abs(g.logprob - lp) < 1e-4 and g.is_greedy == greedy, (r, g.logprob, lp)
+        assert abs(g.logprob - lp) < LOGPROB_TOLERANCE and g.is_greedy == greedy, (r, g.logprob, lp)
 
 
 def test_prefix_boundary_inside_a_merged_token(lm):
@@ -90,7 +90,7 @@ def test_prefix_boundary_inside_a_merged_token(lm):
     head = DEMOS + "x\n\n"
     reqs = [LoglikelihoodRequest(head + tail, " positive") for tail in ("", "Review: ok", "\nNote:", "Review")]
     for r, g in zip(reqs, lm.loglikelihood(reqs)):
-        assert abs(g.logprob - naive(lm, r)[0]) < 1e-4
+        assert abs(g.logprob - naive(lm, r)[0]) < LOGPROB_TOLERANCE
 
 
 def test_calls_mixing_prompts_and_odd_requests(lm):
@@ -101,7 +101,7 @@ def test_calls_mixing_prompts_and_odd_requests(lm):
     ]
     got = lm.loglikelihood(reqs)
     for r, g in zip(reqs[:-3], got):
-        assert abs(g.logprob - naive(lm, r)[0]) < 1e-4
+        assert abs(g.logprob - naive(lm, r)[0]) < LOGPROB_TOLERANCE
     assert got[-1].logprob == 0.0 and got[-1].num_tokens == 0
     assert got[-3].num_tokens >= 1 and got[-2].num_tokens >= 1
 
@@ -129,7 +129,7 @@ def test_out_of_memory_halves_the_batch(lm, monkeypatch):
     monkeypatch.setattr(lm, "_score_batch", flaky)
     got = lm.loglikelihood(reqs)
     assert [g.num_tokens for g in got] == [w.num_tokens for w in want]
-    assert all(abs(g.logprob - w.logprob) < 1e-4 for g, w in zip(got, want))
+    assert all(abs(g.logprob - w.logprob) < LOGPROB_TOLERANCE for g, w in zip(got, want))
     assert sizes[0] > 2 and max(sizes[1:]) <= 4 and lm.batch_size <= 2
 
 
@@ -233,4 +233,4 @@ def test_packing_only_where_the_attention_honours_the_mask(lm, attn, window, pac
     assert tiny.packs == packs
     reqs = [LoglikelihoodRequest(f"{DEMOS}Review: {s}\nSentiment:", " positive") for s in SENTENCES + ["ok"]]
     for r, g in zip(reqs, tiny.loglikelihood(reqs)):
-        assert abs(g.logprob - naive(tiny, r)[0]) < 1e-4
+        assert abs(g.logprob - naive(tiny, r)[0]) < LOGPROB_TOLERANCE

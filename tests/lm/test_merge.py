@@ -7,6 +7,7 @@ import pytest
 
 from promptsearch.lm import plan
 from test_hf import DEMOS, LABELS, naive, requests
+from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 HEADS = [DEMOS, "Is each review positive or negative?\n\n", DEMOS.replace("Classify", "Label"), ""]
 
@@ -29,12 +30,13 @@ def test_merged_groups_score_like_one_group_at_a_time(lm):
     merged, work_merged = _run(lm, reqs, merge=True)
     for a, m in zip(apart, merged):
         assert m.num_tokens == a.num_tokens and m.is_greedy == a.is_greedy
-        assert m.logprob == pytest.approx(a.logprob, abs=1e-4)
+        assert m.logprob == pytest.approx(a.logprob, abs=LOGPROB_TOLERANCE)
     assert work_merged["batches"] < work_apart["batches"]  # the groups' lanes shared forwards
     assert work_merged["prefixes"] == work_apart["prefixes"]  # each prefix still ran once
     for r, m in list(zip(reqs, merged))[::7]:  # and against the plain forward
         logprob, n, greedy = naive(lm, r)
-        assert m.num_tokens == n and m.is_greedy == greedy and m.logprob == pytest.approx(logprob, abs=1e-4)
+        assert m.num_tokens == n and m.is_greedy == greedy
+        assert m.logprob == pytest.approx(logprob, abs=LOGPROB_TOLERANCE)
 
 
 def test_merging_is_off_on_a_cpu_by_default(lm):

@@ -109,7 +109,7 @@ def test_report_is_self_contained_and_escaped(report_db, tmp_path):
     for section in ("Score by trial", "Parameter importances", "Score by choice", "By number of demonstrations",
                     "By CoT trigger", "By layout", "By instruction", "Held-out verdict", "Top candidates"):
         assert section in html, section
-    assert len(data.importances) >= 2 and abs(sum(data.importances.values()) - 1) < 1e-6
+    assert len(data.importances) >= 2 and sum(data.importances.values()) == pytest.approx(1)
     assert data.verdict is not None and data.verdict["conclusion"] in html.replace("&#x27;", "'")
     chat = [e for e in data.top if e.candidate.template == "chat"]
     if chat:  # the model's chat template is full of <|im_start|>: shown, never parsed as markup

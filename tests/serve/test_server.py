@@ -13,6 +13,7 @@ from promptsearch.errors import NoLogprobsError, UserError
 from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
 from promptsearch.lm.remote import from_chatml, is_remote_spec, load_remote, remote_name, to_chatml
 from promptsearch.serve import make_server
+from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def test_echo_scores_every_prompt_token(smollm):
             assert all(lp["tokens"][i] in top and len(top) <= 3 for i, top in enumerate(lp["top_logprobs"]) if top)
             context, label = prompt.rsplit(" ", 1)
             ref = smollm.loglikelihood([LoglikelihoodRequest(context, " " + label)])[0]
-            assert lp["tokens"][-1] == " " + label and abs(lp["token_logprobs"][-1] - ref.logprob) < 1e-4
+            assert lp["tokens"][-1] == " " + label and abs(lp["token_logprobs"][-1] - ref.logprob) < LOGPROB_TOLERANCE
         code, body = _post(srv.url + "/completions", {"prompt": "a b", "echo": True, "max_tokens": 0})
         assert code == 200 and body["choices"][0]["logprobs"] is None and body["choices"][0]["text"] == "a b"
     finally:

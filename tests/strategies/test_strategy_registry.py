@@ -59,8 +59,9 @@ def shout():
 def test_unknown_strategy_is_one_line_listing_the_registered_ones(shout):
     with pytest.raises(ConfigError) as e:
         STRATEGIES.get("tree", "parameter 'strategy'")
-    assert str(e.value) == ("parameter 'strategy': 'tree' is not a known strategy; allowed: direct, zero_shot_cot, "
-                            "few_shot_cot, self_consistency, least_to_most, shout")
+    assert str(e.value).startswith("parameter 'strategy': 'tree' is not a known strategy; allowed: direct, "
+                                   "zero_shot_cot, few_shot_cot, self_consistency, least_to_most, ")
+    assert str(e.value).endswith(", shout") and "\n" not in str(e.value)
 
 
 def test_a_strategy_registered_here_runs_through_a_search(shout, tiny_task, tmp_path, fake_lm):
