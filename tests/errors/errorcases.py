@@ -5,6 +5,7 @@ database URL (by default a database holding a finished search 'done' and an empt
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,17 @@ def _server(mode: str) -> str:
     """The /v1 URL of a scripted completions server (it answers until the process ends)."""
     from fakeserver import FakeCompletions
     return FakeCompletions(mode=mode, retry_after="0").url
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _hard_link(db: Path | None, path: Path) -> Path:
+    assert db is not None
+    path.hardlink_to(db)
+    return path
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -231,6 +243,17 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "data-csv-wrong-field-count": lambda c: (_write(c.task.parent / "dev.csv", 'review,label\n"a\nmulti-line review",positive\n'
                                                                              'great, really,positive\n'),
                                              c.edit_task("dev: dev.jsonl", "dev: dev.csv"), c.opt())[2],
+    # --- outputs never destroy what they point at (issue 25, class 1)
+    "output-fifo": lambda c: ["export", "done", "--force", "-o", str(_fifo(c.tmp / "pipe"))],
+    "output-folder": lambda c: ["report", "done", "--force", "-o", str(c.tmp)],
+    "output-is-the-database": lambda c: ["export", "done", "--force", "-o", str(c.tmp / "e.db")],
+    "output-hard-link-to-database": lambda c: ["export", "done", "--force", "-o", str(_hard_link(c.db, c.tmp / "copy.db"))],
+    "output-wal-file": lambda c: ["report", "done", "--force", "-o", f"{c.db}-wal"],
+    "output-empty-path": lambda c: ["export", "done", "-o", ""],
+    "output-name-too-long": lambda c: ["export", "done", "-o", str(c.tmp / ("x" * 300))],
+    "backup-onto-database": lambda c: ["db", "backup", "--all", "--force", "-o", str(c.tmp / "e.db")],
+    "backup-name-or-all": lambda c: ["db", "backup", "-o", str(c.tmp / "b.db")],
+    "backup-postgresql": lambda c: ["db", "backup", "--all", "-o", str(c.tmp / "b.db"), "--db", PG_WITH_PASSWORD],
     # --- paths and names (class 8)
     "task-name-invalid": lambda c: (c.edit_task("name: tiny", "name: my task"), c.opt()[:-2])[1],
 }
