@@ -94,3 +94,37 @@ def test_masked_everywhere(url):
     assert not any(s in shown for s in SECRETS), shown
     assert not any(s in redact(f"error at {url}: k3y-v4lue s3cret-pw t0ken-v4lue", url) for s in SECRETS
                    if s in url)
+
+
+def _generation_task(task: Path) -> Path:
+    task.write_text(task.read_text().replace("labels: [negative, positive]\n", "")
+                    .replace("metric: accuracy", "metric: exact_match"))
+    return task
+
+
+def test_a_generation_search_probes_its_server_first(smollm, tmp_path, tiny_task, tiny_space, capsys):
+    """On `promptsearch serve` of the real embedded model the probe passes and the search runs; on
+    a server that is gone, nothing is written (not even the database file) and one line says why."""
+    import threading
+
+    from promptsearch.serve import make_server
+
+    task = _generation_task(tiny_task)
+    srv = make_server(smollm, "127.0.0.1", 0, model_id="smollm2")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        db = tmp_path / "e.db"
+        assert main(["optimize", str(task), "--space", str(tiny_space), "--model", "openai/smollm2",
+                     "--api-base", srv.url, "--trials", "1", "--dev-limit", "2", "--name", "g",
+                     "--db", f"sqlite:///{db}"]) == 0, capsys.readouterr().err
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    capsys.readouterr()
+    gone = tmp_path / "gone.db"
+    assert main(["optimize", str(task), "--space", str(tiny_space), "--model", "openai/smollm2",
+                 "--api-base", srv.url, "--trials", "1", "--db", f"sqlite:///{gone}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: model 'openai/smollm2' at {srv.url}: request failed after 1 retries") and \
+        "\n" not in err
+    assert not gone.exists()
