@@ -117,15 +117,23 @@ def masked_url(url: str) -> str:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port
-    except ValueError:  # still shown, with anything that may be a credential masked
-        url = re.sub(r"//[^/?#]*@", f"//{HIDDEN}@", url)
-        return re.sub(r"([?&][^=&#]*(?:key|token|auth|password|secret|sig)[^=&#]*=)[^&#]*", rf"\g<1>{HIDDEN}", url,
-                      flags=re.IGNORECASE)
+    except ValueError:
+        return _masked_text(url)
+    if not parts.netloc:  # no scheme://host to go by ('bob:pw@host/v1', '://bob:pw@host')
+        return _masked_text(url)
     netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
     if parts.username is not None or parts.password is not None:
         netloc = f"{HIDDEN}:{HIDDEN}@{netloc}" if parts.password is not None else f"{HIDDEN}@{netloc}"
     query = "&".join(_masked_param(p) for p in parts.query.split("&")) if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _masked_text(url: str) -> str:
+    """A URL that does not parse, still shown, with anything that may be a credential masked: what
+    comes before an @ in its first part, and the values of secret-looking parameters."""
+    url = re.sub(r"^((?:[^:/?#]*:)?//)?[^/?#]*@", lambda m: f"{m.group(1) or ''}{HIDDEN}@", url)
+    return re.sub(r"([?&;][^=&#]*(?:key|token|auth|password|secret|sig|code)[^=&#]*=)[^&#]*", rf"\g<1>{HIDDEN}",
+                  url, flags=re.IGNORECASE)
 
 
 def _masked_param(param: str) -> str:
@@ -164,8 +172,8 @@ def redact(text: str, url: str | None) -> str:
     if not url:
         return text
     text = text.replace(url, masked_url(url))
-    userinfo = re.search(r"//([^/?#]*)@", url)
-    secrets = userinfo.group(1).split(":") if userinfo else []
+    userinfo = re.search(r"//([^/?#]*)@", url) or re.match(r"([^/?#]*)@", url)
+    secrets = re.split(r"[:@]", userinfo.group(1)) if userinfo else []
     query = url.partition("?")[2].partition("#")[0]
     secrets += [p.partition("=")[2] for p in query.split("&") if p.partition("=")[0].lower() in SECRET_PARAMS]
     for secret in secrets:
