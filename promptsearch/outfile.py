@@ -92,6 +92,8 @@ def _checked(target: Path, overwrite: bool, flag: str, force: str, protect: list
     if not real.parent.is_dir():
         if target.is_symlink():
             raise UserError(f"{flag}: {target} is a link to {real}, whose folder does not exist")
+        if os.path.lexists(real.parent):
+            raise UserError(f"{flag}: {target.parent} is not a folder; choose a file in a folder")
         raise UserError(f"{flag}: folder {target.parent} does not exist")
     if not os.access(real.parent, os.W_OK | os.X_OK):
         raise UserError(f"{flag}: folder {real.parent} cannot be written; choose another file")

@@ -97,10 +97,12 @@ def test_a_folder_and_a_link_to_a_fifo_are_refused(db, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("out, said", [("", "the output path is empty"), ("   ", "the output path is empty"),
+                                       ("e.db/x", "e.db is not a folder"), ("loop", "Too many levels"),
                                        ("x" * 300, "the file name is too long"),
                                        ("d/" * 3000 + "x", "too long")])
 def test_bad_paths_are_one_line(out, said, db, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
     for argv in WRITERS:
         code, err = _run(argv, db, out, capsys)
         assert code == 2 and said in err, (argv, err)
