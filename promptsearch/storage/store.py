@@ -153,7 +153,9 @@ class Store:
             names = set(sa.inspect(conn).get_table_names())
             rev = schema.check(conn, self.shown_url)
         if rev is None:
-            if names and not create:
+            # another application's tables and none of ours: never add ours to its file (a
+            # migration interrupted half-way leaves ps_ tables, which it may finish)
+            if names and (not create or not any(n.startswith("ps_") for n in names)):
                 raise connect.not_ours(names, self.shown_url)
             if not create:
                 raise NotFoundError(f"database {self.shown_url} has no promptsearch searches yet; "

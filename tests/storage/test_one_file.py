@@ -205,3 +205,11 @@ def test_backup_while_a_search_writes_is_consistent(db, tmp_path, fake_lm):
     assert completed(out, "empty") == 2 and completed(out, "done") == 2
     with pytest.raises(ps.UserError, match="exists; pass overwrite=True"):
         ps.backup_database(f"sqlite:///{db}", out)
+
+
+def test_the_python_api_does_not_add_tables_to_a_file_that_is_not_ours(tmp_path):
+    path = _foreign(tmp_path / "notes.db", wal=False)
+    before = file_hash(path)
+    with pytest.raises(ps.UserError, match="is not a promptsearch database"):
+        ps.Store(f"sqlite:///{path}")  # create=True: an empty or new file would get our tables
+    assert file_hash(path) == before and files_of(path) == ["notes.db"]
