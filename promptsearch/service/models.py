@@ -64,7 +64,7 @@ def check_model(task: TaskSpec, lm: LM, model: str) -> None:
 def check_api_bases(model: str, api_base: str | None, proposer: str | None, proposer_api_base: str | None) -> None:
     """API bases of a new search: http(s) URLs, each beside a remote model (a local model would
     silently ignore it). One-line errors that never show the URLs' credentials."""
-    from promptsearch.lm.remote import check_api_base
+    from promptsearch.lm.urls import check_api_base
 
     for flag, url, spec, owner in (("--api-base", api_base, model, "--model"),
                                    ("--proposer-api-base", proposer_api_base, proposer, "--proposer")):
@@ -91,7 +91,7 @@ def stored_secrets_masked(settings: Any, task: TaskSpec) -> tuple[Any, TaskSpec]
     (lm.remote.resolve_api_base)."""
     from dataclasses import replace
 
-    from promptsearch.lm.remote import masked_url
+    from promptsearch.lm.urls import masked_url
 
     def mask(url: str | None) -> str | None:
         return masked_url(url) if url else url

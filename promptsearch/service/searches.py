@@ -295,7 +295,7 @@ def _start_with_api_bases(pool: Any) -> None:
     line, where other users of the machine could read them)."""
     import os
 
-    from promptsearch.lm.remote import ENV_API_BASE, known_api_bases
+    from promptsearch.lm.urls import ENV_API_BASE, known_api_bases
 
     given = known_api_bases()
     before = os.environ.get(ENV_API_BASE)

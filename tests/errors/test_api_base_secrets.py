@@ -11,8 +11,8 @@ import pytest
 from fakeserver import FakeCompletions
 
 from promptsearch.cli.main import main
-from promptsearch.lm import remote
-from promptsearch.lm.remote import check_api_base, masked_url, redact
+from promptsearch.lm import urls
+from promptsearch.lm.urls import check_api_base, masked_url, redact
 
 SECRETS = ("s3cret-pw", "k3y-v4lue", "t0ken-v4lue")
 
@@ -33,8 +33,8 @@ def _db_text(path: Path) -> str:
 
 
 def test_credentials_are_used_masked_and_never_stored(server, tmp_path, tiny_task, tiny_space, capsys, monkeypatch):
-    monkeypatch.setattr(remote, "_KNOWN_URLS", {})  # as a new process
-    monkeypatch.delenv(remote.ENV_API_BASE, raising=False)
+    monkeypatch.setattr(urls, "_KNOWN_URLS", {})  # as a new process
+    monkeypatch.delenv(urls.ENV_API_BASE, raising=False)
     url = server.url.replace("http://", "http://bob:s3cret-pw@") + "?api_key=k3y-v4lue&token=t0ken-v4lue&v=2"
     db = tmp_path / "e.db"
     argv = ["--db", f"sqlite:///{db}"]
@@ -55,21 +55,21 @@ def test_credentials_are_used_masked_and_never_stored(server, tmp_path, tiny_tas
     # the server was sent the password as HTTP Basic authentication, not in the address
     assert server.bodies, "the server was never called"
 
-    monkeypatch.setattr(remote, "_KNOWN_URLS", {})  # a later process: the credentials are gone
+    monkeypatch.setattr(urls, "_KNOWN_URLS", {})  # a later process: the credentials are gone
     assert main(["resume", "r", "--trials", "1", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert "had credentials, which are not stored" in err and "PROMPTSEARCH_API_BASE" in err and "\n" not in err
     assert not any(s in err for s in SECRETS)
-    monkeypatch.setenv(remote.ENV_API_BASE, f"http://other:x@127.0.0.1:9/v1 {url}")
+    monkeypatch.setenv(urls.ENV_API_BASE, f"http://other:x@127.0.0.1:9/v1 {url}")
     assert main(["resume", "r", "--trials", "1", *argv]) == 0, capsys.readouterr().err
     assert not any(s in _db_text(db) for s in SECRETS)
 
 
 def test_basic_authentication_from_the_url():
-    sent, headers = remote._auth("http://bob:s3cret%2Fpw@h:8/v1/completions?x=1", "KEY")
+    sent, headers = urls.with_auth("http://bob:s3cret%2Fpw@h:8/v1/completions?x=1", "KEY")
     assert sent == "http://h:8/v1/completions?x=1"
     assert base64.b64decode(headers["Authorization"].split()[1]) == b"bob:s3cret/pw"
-    assert remote._auth("http://h/v1", "KEY") == ("http://h/v1", {"Authorization": "Bearer KEY"})
+    assert urls.with_auth("http://h/v1", "KEY") == ("http://h/v1", {"Authorization": "Bearer KEY"})
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://h/v1", "gopher://h", "javascript:alert(1)",
