@@ -13,9 +13,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = ("DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
-        "TaskSpec", "TrialEvent", "best", "create_search", "dev_evidence", "evaluate_heldout", "export_prompt",
-        "leaderboard", "load_lm", "load_plugins", "load_space", "load_task", "optimize", "pareto_front", "plan",
-        "probe", "proposals", "resume", "run_search",
+        "TaskSpec", "TrialEvent", "backup_database", "best", "create_search", "dev_evidence", "evaluate_heldout",
+        "export_prompt", "leaderboard", "load_lm", "load_plugins", "load_space", "load_task", "optimize",
+        "pareto_front", "plan", "probe", "proposals", "resume", "run_search",
         "score_by_format",
         "write_report",
         "check_prompt", "compare_trials", "load_prompt", "run_prompt", "trial_examples")

@@ -27,7 +27,8 @@ from promptsearch.search.results import leaderboard as _leaderboard
 from promptsearch.storage import DEFAULT_URL, SearchRecord, Store
 
 __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", "SpaceSpec", "Store",
-           "TaskSpec", "TrialEvent", "best", "create_search", "dev_evidence", "evaluate_heldout", "export_prompt",
+           "TaskSpec", "TrialEvent", "backup_database", "best", "create_search", "dev_evidence", "evaluate_heldout",
+           "export_prompt",
            "leaderboard", "load_lm", "load_space", "load_task", "optimize", "pareto_front", "plan", "probe",
            "proposals", "resume", "run_search",
            "score_by_format",
@@ -259,6 +260,14 @@ def check_prompt(prompt: str | Path, task: TaskSpec | str | Path, *, split: str 
 
     return check(prompt, task, split=split, min_score=min_score, baseline=baseline, alpha=alpha, junit=junit,
                  limit=limit, model=model, lm=lm)
+
+
+def backup_database(store: Store | str, path: str | Path, search: SearchRecord | str | None = None, *,
+                    overwrite: bool = False) -> Path:
+    """`promptsearch db backup`: copy an SQLite database (every search, or only `search`) into the
+    new file `path` with SQLite's backup API: the way to copy a database, even while it is in use.
+    PostgreSQL databases are refused (use pg_dump)."""
+    return service.backup(store, path, search, overwrite=overwrite, flag="backup_database", force="overwrite=True")
 
 
 def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:

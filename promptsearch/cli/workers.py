@@ -1,4 +1,5 @@
-"""`promptsearch worker NAME` (join a search) and `promptsearch db upgrade` (migrate a database)."""
+"""`promptsearch worker NAME` (join a search), `promptsearch db upgrade` (migrate a database) and
+`promptsearch db backup` (copy one)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import argparse
 from promptsearch import service
 from promptsearch.cli import display
 from promptsearch.cli.args import ranged
+from promptsearch.errors import UserError
 from promptsearch.service.hooks import plural
 from promptsearch.storage import mask_url, upgrade_database
 from promptsearch.storage.owners import GRACE_PERIOD, HEARTBEAT_INTERVAL
@@ -30,6 +32,14 @@ def add_parsers(sub, common) -> None:
     up = db_sub.add_parser("upgrade", parents=[common],
                            help="upgrade a database made by an older promptsearch or Optuna (back it up first)")
     up.set_defaults(func=db_upgrade)
+    bk = db_sub.add_parser("backup", parents=[common],
+                           help="copy an SQLite database (every search, or one) into one new file with SQLite's "
+                                "backup API: the way to copy a database, even while searches run")
+    bk.set_defaults(func=db_backup)
+    bk.add_argument("name", nargs="?", help="the search to copy (or --all)")
+    bk.add_argument("--all", action="store_true", help="copy every search")
+    bk.add_argument("-o", "--output", required=True, help="the backup file to write")
+    bk.add_argument("--force", action="store_true", help="overwrite an existing backup file")
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -56,4 +66,14 @@ def db_upgrade(args: argparse.Namespace) -> int:
         else:
             console.print(f"{part} tables: upgraded from {before or 'nothing'} to {after}")
     console.print(f"{mask_url(args.db)} is up to date")
+    return 0
+
+
+def db_backup(args: argparse.Namespace) -> int:
+    if (args.name is None) == (not args.all):
+        raise UserError("db backup: name one search or pass --all (not both), e.g. "
+                        "`promptsearch db backup --all -o backup.db`")
+    path = service.backup(args.db, args.output, args.name, overwrite=args.force)
+    what = f"search {args.name}" if args.name else "every search"
+    console.print(f"backed up {what} of {mask_url(args.db)} to {path}", markup=False, highlight=False)
     return 0

@@ -92,7 +92,9 @@ def judge_model(task: TaskSpec, lm: LM | None) -> LM:
         from promptsearch.lm.backends import load_lm
         log.info("loading judge model %s", model)
         try:
-            _JUDGES[key] = load_lm(model, api_base=api_base)
+            judge = load_lm(model, api_base=api_base)
+            judge.check_generate()  # a remote judge that cannot answer: before the search is written
+            _JUDGES[key] = judge
         except UserError as e:
             raise ConfigError(f"{task.source}: field 'metric.judge.model': {e}") from None
     return _JUDGES[key]

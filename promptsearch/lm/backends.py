@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LM
 from promptsearch.registry import Registry
 
@@ -37,7 +38,11 @@ def load_lm(spec: str | None = None, *, device: str | None = None, dtype: str | 
     """A model for scoring and generation: "smollm2" (or None: the embedded model), a local
     checkpoint folder or .gguf file, or a remote "provider/model" (e.g. "openai/gpt-4o-mini";
     `api_base` for an OpenAI-compatible server). See the module docstring for the options."""
-    backend = BACKENDS.get(backend_for(spec))
+    name = backend_for(spec)
+    if api_base is not None and name == FALLBACK:  # silently ignoring it would search another model
+        raise ConfigError(f"--api-base: model '{spec or 'smollm2'}' is local, so it takes no --api-base; "
+                          f"drop --api-base, or name the server's model as provider/model, e.g. openai/NAME")
+    backend = BACKENDS.get(name)
     return backend.load(spec, device=device, dtype=dtype, batch_size=batch_size, api_base=api_base, **options)
 
 

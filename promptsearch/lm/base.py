@@ -77,6 +77,11 @@ class LM(ABC):
         log-probs is refused before a label search writes anything."""
         return None
 
+    def check_generate(self) -> None:
+        """Raise a one-line UserError when this model cannot answer at all. A local model always
+        can (a no-op); a remote one sends one tiny request before anything is written."""
+        return None
+
     def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
         """Render OpenAI-style messages as the model's chat prompt, ready for the assistant turn."""
         raise NotImplementedError(f"{type(self).__name__} has no chat template")

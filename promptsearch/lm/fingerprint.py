@@ -12,7 +12,14 @@ from the content:
   a remote model      provider/model and the API base (RemoteLM.name; weights are not visible)
 
 Hashing weights is the slow part (a few hundred MB/s), so each file's digest is computed once
-and kept in `<cache>/fingerprints.json` keyed by its absolute path, size and mtime: later loads
+and kept in `<cache>/fingerprints.json` keyed by its absolute path, and trusted only while the
+file's size, mtime, inode and ctime are unchanged. Size and mtime alone are not enough: `cp -p`
+and `rsync -a` copy other weights of the same size over a file and set the old mtime back. The
+ctime (inode change time) cannot be set by any user tool: the kernel sets it to "now" on every
+write, rename into place, chmod or utime, so replaced weights always get a new one (and rsync's
+rename gives a new inode too). As git does for its index, an entry whose file changed less than
+SETTLE_NS before it was hashed is not trusted (file times tick in coarse steps, so a replacement
+in the same step could keep the ctime): such a file is hashed again on its next load. Later loads
 only stat the files. The precision the model runs in is appended by the loader (`...@fp32`).
 """
 from __future__ import annotations
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 CACHE_FILE = "fingerprints.json"
 _WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".model", ".tiktoken")
 _SMALL = (".json", ".txt", ".jinja", ".py")  # configs, tokenizer files, chat templates, remote code
+SETTLE_NS = 2_000_000_000  # a file changed less than this before it was hashed is hashed again next time
 _TRAINER = ("optimizer", "scheduler", "rng_state", "trainer_state", "training_args", "scaler")
 
 
@@ -62,8 +70,9 @@ def model_fingerprint(source: Path, cache_dir: Path) -> str:
 
 
 class _DigestCache:
-    """SHA-256 of files by (path, size, mtime), in one JSON file shared by every process: a lost
-    update between two processes only costs a recomputation."""
+    """SHA-256 of files by path, valid while (size, mtime, ctime, inode, device) is unchanged; in
+    one JSON file shared by every process: a lost update between two processes only costs a
+    recomputation."""
 
     def __init__(self, path: Path):
         self.path, self.changed, self.hashed = path, False, 0
@@ -76,12 +85,17 @@ class _DigestCache:
         st = file.stat()
         key = str(file.resolve())
         entry = self.entries.get(key)
-        if entry and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+        if isinstance(entry, dict) and entry.get("stat") == _identity(st) and \
+                st.st_ctime_ns + SETTLE_NS <= entry.get("hashed_ns", 0):
             return entry["sha256"]
+        started = time.time_ns()
         with open(file, "rb") as f:
             digest = hashlib.file_digest(f, "sha256").hexdigest()
-        self.entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
-        self.changed, self.hashed = True, self.hashed + 1
+            after = os.fstat(f.fileno())
+        self.hashed += 1
+        if _identity(after) == _identity(st):  # not changed while it was read
+            self.entries[key] = {"stat": _identity(st), "hashed_ns": started, "sha256": digest}
+            self.changed = True
         return digest
 
     def save(self) -> None:
@@ -97,3 +111,9 @@ class _DigestCache:
             os.replace(tmp, self.path)  # atomic: readers never see half a file
         except OSError as e:  # a read-only cache only costs time
             log.warning("could not save model fingerprints to %s: %s", self.path, e)
+
+
+def _identity(st: os.stat_result) -> list[int]:
+    """What a copy cannot carry over: a file replaced in place, even with its old size and mtime
+    restored, has a new ctime (and usually a new inode)."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]

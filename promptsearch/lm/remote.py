@@ -20,7 +20,8 @@ thread that calls it). A call that still fails after its retries raises ModelCal
 fails and the search goes on. Tokens, estimated cost and seconds are counted on `self.usage`.
 
 Results are cached by the evaluator under `name`, which includes the API base: two servers may
-serve different weights under the same model name.
+serve different weights under the same model name. The API base is checked (http or https only),
+shown masked and given back its credentials by lm/urls.py.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from promptsearch.lm.backends import BACKENDS
 from promptsearch.lm.http import CallFailed, RetryPolicy, post_json
 from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, LoglikelihoodRequest,
                                   LoglikelihoodResult)
+from promptsearch.lm.urls import check_api_base, masked_url, redact, resolve_api_base, with_auth
 from promptsearch.lm.usage import UsageCounter
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,8 @@ class RemoteLM(LM):
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-list download
         import dspy
 
+        if api_base is not None:  # a stored URL without its credentials gets them back, or stops here
+            api_base = check_api_base(resolve_api_base(api_base, f"model {model!r}"))
         if api_base and api_key is None and not os.environ.get("OPENAI_API_KEY"):
             api_key = "EMPTY"  # local OpenAI-compatible servers take any key, but one must be sent
         extra = {k: v for k, v in (("api_base", api_base), ("api_key", api_key), ("timeout", timeout)) if v}
@@ -151,7 +155,7 @@ class RemoteLM(LM):
         self._key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._echo_tokens = 0  # max_tokens of a scoring request; 1 for servers that refuse 0 (vLLM)
         self._usage = UsageCounter()
-        self.load_info = {"source": model, "api_base": api_base}
+        self.load_info = {"source": model, "api_base": masked_url(api_base) if api_base else None}
 
     # ------------------------------------------------------------------ the LM interface
 
@@ -216,7 +220,7 @@ class RemoteLM(LM):
             with self._slots:
                 response = self.client(Request(model=self.model, messages=turns, system=system, config=config))
         except Exception as e:  # noqa: BLE001 - after DSPy's retries: tell the user, not a traceback
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            first = redact((str(e).strip().splitlines() or [type(e).__name__])[0], self.api_base)[:300]
             raise ModelCallError(f"{self._where()}: request failed after {self.num_retries} retries "
                                  f"({type(e).__name__}: {first}); check --api-base, the API key and the "
                                  f"server") from None
@@ -240,7 +244,8 @@ class RemoteLM(LM):
         except CallFailed as e:
             if self._echo_tokens or not completions.refuses_zero_tokens(e.reason, e.status):
                 if probing and e.status is not None and 400 <= e.status < 500 and e.status != 429:
-                    raise NoLogprobsError(f"{self._where(url)}: refused a scoring request ({e.reason}); label "
+                    why = redact(e.reason, url)
+                    raise NoLogprobsError(f"{self._where(url)}: refused a scoring request ({why}); label "
                                           f"tasks need /v1/completions with `echo: true` and `logprobs` (vLLM, "
                                           f"promptsearch serve)") from None
                 raise self._failed(e, url) from None
@@ -252,10 +257,21 @@ class RemoteLM(LM):
                     time.perf_counter() - start, None)
         return completions.results(answer, pairs, self._where(url))
 
-    def _post(self, url: str, body: dict) -> dict:
+    def _post(self, url: str, body: dict, retries: int | None = None) -> dict:
+        url, headers = with_auth(url, self._key)
         with self._slots:
-            return post_json(url, body, headers={"Authorization": f"Bearer {self._key}"}, timeout=self.timeout,
-                             policy=RetryPolicy(retries=self.num_retries))
+            return post_json(url, body, headers=headers, timeout=self.timeout,
+                             policy=RetryPolicy(retries=self.num_retries if retries is None else retries))
+
+    def check_generate(self) -> None:
+        """One tiny chat request (one retry): a remote model that cannot answer is refused here,
+        before a search writes anything, instead of failing its first trials."""
+        client, self.client = self.client, self.client.copy(num_retries=1)
+        retries, self.num_retries = self.num_retries, 1
+        try:
+            self._complete(GenerateRequest("Answer with one word: ready?", max_new_tokens=1, stop=()), 0)
+        finally:
+            self.client, self.num_retries = client, retries
 
     def _completions_url(self) -> str:
         base = self.api_base or os.environ.get("OPENAI_API_BASE") or (
@@ -275,7 +291,8 @@ class RemoteLM(LM):
         return f"model {self.model!r}" + (f" at {shown_url(where)}" if where else "")
 
     def _failed(self, e: CallFailed, url: str) -> ModelCallError:
-        return ModelCallError(f"{self._where(url)}: request failed after {e.attempts - 1} retries ({e.reason}); "
+        reason = redact(e.reason, self.api_base)
+        return ModelCallError(f"{self._where(url)}: request failed after {e.attempts - 1} retries ({reason}); "
                               f"check --api-base, the API key and the server")
 
     def _count(self, prompt_tokens: int, completion_tokens: int, seconds: float, cost: float | None) -> None:

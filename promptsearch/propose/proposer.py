@@ -112,6 +112,8 @@ def make_proposer(spec: str | None, task_lm: LM, *, api_base: str | None = None)
         return LocalProposer(task_lm)
     from promptsearch.lm.remote import is_remote_spec
     if is_remote_spec(spec):
+        from promptsearch.lm.urls import resolve_api_base  # stored without its credentials
+        api_base = resolve_api_base(api_base, f"--proposer {spec}")
         return DSPyProposer(spec, **({"api_base": api_base} if api_base else {}))
     from promptsearch.lm import load_lm
     return LocalProposer(load_lm(spec))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from promptsearch.outfile import check_output, database_files, write_output
 from promptsearch.report import svg
 from promptsearch.report.data import ReportData, collect
 from promptsearch.report.failures import failures_section
@@ -49,9 +50,12 @@ SCRIPT = """
 """
 
 
-def write_report(store: Store, record: SearchRecord, path: Path, top: int = 10) -> Path:
-    path.write_text(render_report(collect(store, record, top), mask_url(store.url)), encoding="utf-8")
-    return path
+def write_report(store: Store, record: SearchRecord, path: Path, top: int = 10, overwrite: bool = False) -> Path:
+    """Write the report to `path` by the rules of promptsearch/outfile.py."""
+    held = database_files(store.sqlite_file)
+    target = check_output(path, overwrite=overwrite, flag="write_report", force="overwrite=True", protect=held)
+    write_output(target, render_report(collect(store, record, top), mask_url(store.url)), "write_report", held)
+    return target
 
 
 def render_report(data: ReportData, db: str) -> str:

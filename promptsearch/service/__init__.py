@@ -8,14 +8,15 @@ The CLI parses arguments and prints what these functions return; promptsearch.ap
 from promptsearch.service.examples import compare_trials, trial_examples
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, TrialSink
 from promptsearch.service.models import check_model, load_model, model_for
-from promptsearch.service.outputs import (Overview, evaluate, evidence, export, format_scores, open_server,
+from promptsearch.service.outputs import (Overview, backup, evaluate, evidence, export, format_scores, open_server,
                                           overview, pareto_front, probe, proposals, report, searches)
 from promptsearch.service.searches import (NewSearch, RunResult, as_space, as_task, check_new_search, create,
                                            optimize, open_store, plan, preflight, record_of, resume, run)
 from promptsearch.service.worker import WorkerResult, work
 
 __all__ = ["Hooks", "Interrupted", "NewSearch", "Overview", "QUIET", "RunResult", "TrialSink", "WorkerResult",
-           "as_space", "as_task", "check_model", "check_new_search", "create", "evaluate", "evidence", "export",
+           "as_space", "as_task", "backup", "check_model", "check_new_search", "create", "evaluate", "evidence",
+           "export",
            "format_scores",
            "load_model", "model_for", "open_server", "open_store", "optimize", "overview", "pareto_front", "plan",
            "preflight", "probe",

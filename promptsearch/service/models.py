@@ -56,7 +56,49 @@ def check_model(task: TaskSpec, lm: LM, model: str) -> None:
                             f"use a local model, or drop `labels` from {task.source or 'the task'} to score "
                             f"by generation")
         lm.check_loglikelihood()
+    else:  # a generation task on a server that cannot answer: refused before any write
+        lm.check_generate()
     check_context(task, lm)
+
+
+def check_api_bases(model: str, api_base: str | None, proposer: str | None, proposer_api_base: str | None) -> None:
+    """API bases of a new search: http(s) URLs, each beside a remote model (a local model would
+    silently ignore it). One-line errors that never show the URLs' credentials."""
+    from promptsearch.lm.urls import check_api_base
+
+    for flag, url, spec, owner in (("--api-base", api_base, model, "--model"),
+                                   ("--proposer-api-base", proposer_api_base, proposer, "--proposer")):
+        if url is None:
+            continue
+        check_api_base(url, flag)
+        if spec is None or not is_remote(spec):
+            raise ConfigError(f"{flag}: {owner} {spec or '(the task model)'} is not a remote model, so it takes "
+                              f"no {flag}; drop {flag}, or name the server's model as provider/model, "
+                              f"e.g. openai/NAME")
+
+
+def check_proposer(proposer: str | None, proposer_api_base: str | None) -> None:
+    """A remote proposer answers one tiny request before the search is written."""
+    if proposer is None or not is_remote(proposer):
+        return
+    from promptsearch.lm.remote import load_remote
+    load_remote(proposer, api_base=proposer_api_base).check_generate()
+
+
+def stored_secrets_masked(settings: Any, task: TaskSpec) -> tuple[Any, TaskSpec]:
+    """The settings and task as a search stores them: API bases with their credentials masked
+    (***). They are taken back from this process or PROMPTSEARCH_API_BASE when used
+    (lm.remote.resolve_api_base)."""
+    from dataclasses import replace
+
+    from promptsearch.lm.urls import masked_url
+
+    def mask(url: str | None) -> str | None:
+        return masked_url(url) if url else url
+    settings = replace(settings, api_base=mask(settings.api_base), proposer_api_base=mask(settings.proposer_api_base))
+    if task.judge and task.judge.get("api_base"):
+        task = replace(task, judge={**task.judge, "api_base": masked_url(task.judge["api_base"])})
+    return settings, task
 
 
 def is_remote(spec: str) -> bool:

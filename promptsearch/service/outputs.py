@@ -17,9 +17,10 @@ from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
                                          pruned_trials, trial_counts, trial_feedback, trial_value)
 from promptsearch.service import models
-from promptsearch.service.files import check_output, write_output
+from promptsearch.service.files import check_output, held_files, write_output, write_with
 from promptsearch.service.hooks import QUIET, Hooks
 from promptsearch.service.searches import open_store, record_of, require_plugins
+from promptsearch.storage.backup import not_sqlite
 from promptsearch.storage.store import SearchRecord, Store, mask_url
 
 
@@ -111,13 +112,15 @@ def export(db: Store | str, search: SearchRecord | str, fmt: str = "text", path:
     rule, tolerance = pareto.parse_pick(pick, pick_flag)
     store = open_store(db, read_only=True)
     record = record_of(store, search)
+    held = held_files(store)
+    target = None if path is None else check_output(path, overwrite=overwrite, flag=flag, force=force, protect=held)
     if pareto.uses_counts(record, rule):
         best(store, record)  # no completed trial: say so before loading a model
         lm = lm or _model(record, hooks)
     entry = pareto.pick_entry(store, record, rule, tolerance, lm.count_tokens if lm is not None else None)
     text = exporter(store, record, entry)
-    if path is not None:
-        write_output(check_output(path, overwrite=overwrite, flag=flag, force=force), text, flag)
+    if target is not None:
+        write_output(target, text, flag, held)
     return text
 
 
@@ -146,8 +149,27 @@ def report(db: Store | str, search: SearchRecord | str, path: str | Path | None 
     check_int("--top", top, "top")
     store = open_store(db, read_only=True)
     record = record_of(store, search)
-    target = check_output(path or f"{record.name}-report.html", overwrite=overwrite, flag=flag, force=force)
-    write_output(target, render_report(collect(store, record, top), mask_url(store.url)), flag)
+    held = held_files(store)
+    target = check_output(f"{record.name}-report.html" if path is None else path, overwrite=overwrite, flag=flag,
+                          force=force, protect=held)
+    write_output(target, render_report(collect(store, record, top), mask_url(store.url)), flag, held)
+    return target
+
+
+def backup(db: Store | str, path: str | Path, search: SearchRecord | str | None = None, *,
+           overwrite: bool = False, flag: str = "-o", force: str = "--force") -> Path:
+    """`db backup`: a copy of an SQLite database in one new file, made with SQLite's backup API
+    (consistent while searches run, WAL included): every search, or only `search`. The way to
+    copy a database: copying the .db file alone can miss what is still in its -wal file."""
+    if isinstance(db, str) and not db.startswith("sqlite"):  # before connecting to a server
+        raise not_sqlite(mask_url(db))
+    store = open_store(db, read_only=True)
+    if store.sqlite_file is None:
+        raise not_sqlite(store.shown_url)
+    record = None if search is None else record_of(store, search)
+    held = held_files(store)
+    target = check_output(path, overwrite=overwrite, flag=flag, force=force, protect=held)
+    write_with(target, lambda tmp: store.backup(tmp, record), flag, held)
     return target
 
 

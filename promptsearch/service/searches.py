@@ -96,6 +96,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     else:
         name = check_name(name, "--name")
     check_settings(settings)
+    models.check_api_bases(model, settings.api_base, settings.proposer, settings.proposer_api_base)
     settings = replace(settings, objectives=objectives.stored(settings.objectives))  # "score,prompt_tokens"
     model = models.stored_spec(model)
     if settings.proposer is not None:
@@ -111,7 +112,8 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
 def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
     """The first write: the search and its trial target (what workers joining later aim at)."""
     store = new.store or (new.db if isinstance(new.db, Store) else Store(new.db))
-    record = create_search(store, new.name, new.task, new.space, new.model, new.settings)
+    settings, task = models.stored_secrets_masked(new.settings, new.task)  # never in the database
+    record = create_search(store, new.name, task, new.space, new.model, settings)
     plugins.record(store.load_study(record), _used(new))
     if trials is not None:
         store.set_trial_target(record, trials)
@@ -266,6 +268,7 @@ def preflight(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> None:
     (search/checks.py). Errors raise; warnings go to hooks.warn."""
     for warning in checks.preflight(new.task, new.space, lm, new.settings):
         hooks.warn(warning)
+    models.check_proposer(new.settings.proposer, new.settings.proposer_api_base)
 
 
 def run(store: Store, record: SearchRecord, lm: LM, trials: int, hooks: Hooks = QUIET,
@@ -303,7 +306,7 @@ def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, ho
     from optuna.trial import TrialState
 
     pool = WorkerPool(store.url, record.name, n_workers)
-    pool.start()
+    _start_with_api_bases(pool)
     try:
         with hooks.trials(trials, 0) as sink:
             def tick() -> None:
@@ -318,3 +321,25 @@ def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, ho
     finally:
         pool.close()
     return RunResult(store, record, None, workers=exits)
+
+
+def _start_with_api_bases(pool: Any) -> None:
+    """Workers read the search from the database, where API bases are stored without their
+    credentials: they get the full URLs given here in their environment (not on their command
+    line, where other users of the machine could read them)."""
+    import os
+
+    from promptsearch.lm.urls import ENV_API_BASE, known_api_bases
+
+    given = known_api_bases()
+    before = os.environ.get(ENV_API_BASE)
+    if given:
+        os.environ[ENV_API_BASE] = " ".join(filter(None, (given, before)))
+    try:
+        pool.start()
+    finally:
+        if given:
+            if before is None:
+                os.environ.pop(ENV_API_BASE, None)
+            else:
+                os.environ[ENV_API_BASE] = before

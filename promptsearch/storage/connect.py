@@ -1,15 +1,20 @@
 """Opening a database by URL: checks that give one-line errors, engines for writing and for
 reading only, Optuna's storage beside ours, and `db upgrade`.
 
-Reading commands (list, show, export, report, dashboard) open the database read-only: an SQLite
-file through a `mode=ro` URI (no journal-mode change, no table creation, nothing written even on
-a full disk or a read-only file system), a PostgreSQL session in read-only transactions.
+Reading commands (list, show, export, report, dashboard) open the database read-only (see
+_read_only_sqlite: no write, no journal-mode change, no table creation, every commit seen even on
+a full disk or a read-only file system), a PostgreSQL session in read-only transactions. Writing
+commands checkpoint the WAL on close, so that a database is one file after a command exits.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import sqlite3
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -92,22 +97,81 @@ def engine_kwargs(url: str, sqlite_path: Path | None, read_only: bool) -> dict[s
 
 
 def _read_only_sqlite(path: Path) -> Callable[[], sqlite3.Connection]:
-    """Connections that cannot write the file. A database in WAL mode needs its -shm index; on a
-    read-only file system or a full disk without one, SQLite can only read the file as immutable
-    (nothing can change it there anyway)."""
+    """Connections that cannot write the file, and that see every committed search:
+
+    - a database in WAL mode (ours are) in a folder we can write: a read-write connection with
+      `query_only` (SQLite refuses every write). A `mode=ro` connection would create the -wal and
+      -shm files and could not remove them on close; this one, the last to close, folds the WAL
+      into the file and removes them, so the database is one file again after `show`;
+    - otherwise `mode=ro` (nothing is created for a rollback-journal file);
+    - on a read-only file system or a full disk, where SQLite cannot make the -shm index that
+      WAL needs, the file is read as immutable, which ignores the -wal file: if that holds
+      commits, the .db and the -wal are copied to a private temporary folder and read there
+      (nothing can change them on read-only media anyway)."""
     uri = path.resolve().as_uri()
 
     def connect() -> sqlite3.Connection:
+        if _wal_mode(path) and os.access(path.parent, os.W_OK) and os.access(path, os.W_OK):
+            try:
+                return _opened(f"{uri}?mode=rw", query_only=True)
+            except sqlite3.OperationalError as e:
+                log.info("%s: reading it with mode=ro (%s)", path, e)
         try:
-            con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-            con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opening is lazy: open now
-            return con
+            return _opened(f"{uri}?mode=ro")
         except sqlite3.OperationalError as e:
             if "unable to open" not in str(e) and "disk i/o" not in str(e).lower():
                 raise
             log.info("%s: reading it as immutable (%s)", path, e)
+            copy = _snapshot(path)
+            if copy is not None:
+                return _opened(copy.as_uri(), query_only=True)
             return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     return connect
+
+
+def _opened(uri: str, query_only: bool = False) -> sqlite3.Connection:
+    con = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+    try:
+        if query_only:
+            con.execute("PRAGMA query_only=ON")
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opening is lazy: open now
+    except sqlite3.Error:
+        con.close()
+        raise
+    return con
+
+
+def _wal_mode(path: Path) -> bool:
+    """The file's header says WAL (bytes 18 and 19 are 2; 1 for a rollback journal)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
+
+
+_SNAPSHOTS: dict[Path, Path] = {}
+
+
+def _snapshot(path: Path) -> Path | None:
+    """A private copy of a WAL database and its non-empty -wal file (once per process), removed
+    when the process exits; None when there is no WAL to read or it cannot be copied."""
+    wal = Path(f"{path}-wal")
+    if path in _SNAPSHOTS:
+        return _SNAPSHOTS[path]
+    try:
+        if not wal.exists() or wal.stat().st_size == 0:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="promptsearch-ro-"))
+        atexit.register(shutil.rmtree, folder, True)
+        shutil.copyfile(path, folder / path.name)
+        shutil.copyfile(wal, folder / wal.name)
+    except OSError as e:
+        log.warning("%s: cannot copy it with its -wal file to read it (%s); reading the file alone", path, e)
+        return None
+    _SNAPSHOTS[path] = folder / path.name
+    return _SNAPSHOTS[path]
 
 
 def read_only_server(shown: str) -> UserError:
@@ -115,12 +179,56 @@ def read_only_server(shown: str) -> UserError:
 
 
 def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets readers (show, list, dashboards) work while a search writes; the busy timeout
-    # makes concurrent writers wait instead of failing with "database is locked".
+    # The busy timeout makes concurrent writers wait instead of failing with "database is
+    # locked". The journal mode is not set here: a file that turns out not to be ours must be
+    # left as it was (use_wal, once the schema check has passed).
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def use_wal(engine: sa.Engine) -> None:
+    """WAL lets readers (show, list, dashboards) and parallel workers work while a search writes.
+    The mode is stored in the file, so once is enough; only for a database that is ours."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+_AT_EXIT: "weakref.WeakKeyDictionary[sa.Engine, bool]" = weakref.WeakKeyDictionary()
+
+
+def close_at_exit(engine: sa.Engine, checkpoint: bool = False) -> None:
+    """Dispose of `engine` when the process exits (after a checkpoint if `checkpoint`): a command
+    that returns without closing its Store still leaves the database as one file. Weak: an engine
+    that is collected earlier closes its connections then."""
+    _AT_EXIT[engine] = checkpoint
+
+
+@atexit.register
+def _close_all() -> None:
+    for engine, fold in list(_AT_EXIT.items()):
+        try:
+            if fold:
+                checkpoint(engine)
+            engine.dispose()
+        except Exception as e:  # noqa: BLE001 - exiting anyway; one database must not stop the others
+            log.debug("closing %s at exit: %s", mask_url(str(engine.url)), e)
+
+
+def checkpoint(engine: sa.Engine) -> None:
+    """Fold the WAL into the database file and empty it, on close: the .db alone then holds every
+    search, even if another process (a worker, a `show`) still has the database open and so keeps
+    the -wal and -shm files. TRUNCATE does not wait for readers: when one is in the middle of a
+    read, SQLite says busy and the last connection to close does the checkpoint instead (SQLite
+    removes -wal and -shm when the last connection closes). A checkpoint never loses a commit:
+    it only copies committed pages, under SQLite's own locks, so concurrent workers are safe."""
+    try:
+        with engine.connect() as conn:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.debug("checkpoint: the database is in use by another connection; its last one folds the WAL in")
+    except DatabaseError as e:
+        log.info("checkpoint skipped: %s", one_line(e))
 
 
 def not_ours(names: set[str], shown: str) -> UserError:

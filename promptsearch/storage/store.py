@@ -9,9 +9,11 @@ read-only) and `read_only` (list, show, export, report, dashboard: nothing is ev
 from __future__ import annotations
 
 import logging
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Sequence
 
 import optuna
@@ -20,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from promptsearch.errors import NotFoundError, UserError
-from promptsearch.storage import connect, locks, schema
+from promptsearch.storage import backup, connect, locks, schema
 from promptsearch.storage.bootstrap import BootstrapDemos
 from promptsearch.storage.candidates import Candidates
 from promptsearch.storage.connect import mask_url, upgrade_database
@@ -102,6 +104,7 @@ class Store:
         self.heartbeat_interval, self.grace_period = heartbeat_interval, grace_period
         create = create and not read_only
         sqlite_file = connect.check_url(url, self.shown_url, create)
+        self.sqlite_file = sqlite_file  # the SQLite file (None for a server database)
         if sqlite_file is not None and not read_only:
             connect.check_writable(sqlite_file, self.shown_url)
         try:
@@ -110,13 +113,17 @@ class Store:
                 sa.event.listen(self.engine, "connect", connect.sqlite_pragmas)
             self.db = Sessions(self.engine, self.shown_url, read_only=read_only)
             self._open_schema(create)
+            if self.engine.dialect.name == "sqlite" and not read_only:
+                connect.use_wal(self.engine)  # only now: a file that is not ours is left as it was
             self.optuna = connect.open_optuna(url, connect.engine_kwargs(url, sqlite_file, read_only),
                                               self.shown_url, create_tables=not read_only)
             if not read_only and self.engine.dialect.name == "postgresql":
                 self._check_server_writable()
         except UserError:
+            self._dispose()
             raise
         except DatabaseError as e:
+            self._dispose()
             known = environment_error(e, self.shown_url)
             if known is not None:
                 raise known from None
@@ -128,14 +135,27 @@ class Store:
         self.verdicts = Verdicts(self.db)
         self.demos = BootstrapDemos(self.db)
         self.owners = TrialOwners(self.db, heartbeat_interval)
+        self._closed = False
+        # closed at exit (even once this Store is gone: Optuna's objects keep its engines alive),
+        # so that the database is one file after every command
+        connect.close_at_exit(self.engine, checkpoint=sqlite_file is not None and not read_only)
+        connect.close_at_exit(self.optuna.engine)
         log.debug("opened %s (%s)", self.shown_url, "read-only" if read_only else "read-write")
+
+    def _dispose(self) -> None:
+        """A database refused while opening: its connections go now, not at some later collection."""
+        for engine in (getattr(self, "engine", None), getattr(getattr(self, "optuna", None), "engine", None)):
+            if engine is not None:
+                engine.dispose()
 
     def _open_schema(self, create: bool) -> None:
         with self.engine.connect() as conn:
             names = set(sa.inspect(conn).get_table_names())
             rev = schema.check(conn, self.shown_url)
         if rev is None:
-            if names and not create:
+            # another application's tables and none of ours: never add ours to its file (a
+            # migration interrupted half-way leaves ps_ tables, which it may finish)
+            if names and (not create or not any(n.startswith("ps_") for n in names)):
                 raise connect.not_ours(names, self.shown_url)
             if not create:
                 raise NotFoundError(f"database {self.shown_url} has no promptsearch searches yet; "
@@ -152,10 +172,28 @@ class Store:
                 raise connect.read_only_server(self.shown_url)
 
     def close(self) -> None:
-        """Stop heartbeats and close connections (a process exiting does the same)."""
+        """Stop heartbeats, fold the WAL into the database file and close every connection: an
+        SQLite database is then one file (the last connection to close removes -wal and -shm).
+        Called for every open Store when the process exits."""
+        if self._closed:
+            return
+        self._closed = True
         self.owners.close()
+        if self.sqlite_file is not None and not self.read_only:
+            connect.checkpoint(self.engine)
         self.optuna.engine.dispose()
         self.engine.dispose()
+
+    def backup(self, target: Path, keep: SearchRecord | None = None) -> None:
+        """Copy the database to the new file `target` with SQLite's backup API (storage/backup.py):
+        every search, or only `keep`. SQLite only: PostgreSQL has pg_dump."""
+        if self.sqlite_file is None:
+            raise backup.not_sqlite(self.shown_url)
+        try:
+            backup.backup_sqlite(self.engine, target, keep.name if keep else None)
+        except (DatabaseError, sqlite3.Error) as e:
+            known = environment_error(e, self.shown_url) if isinstance(e, DatabaseError) else None
+            raise known or UserError(f"database {self.shown_url}: cannot back it up ({connect.one_line(e)})") from None
 
     @contextmanager
     def search_lock(self, record: SearchRecord) -> Iterator[None]:

@@ -131,5 +131,5 @@ def test_export_write_failure_is_one_line_and_leaves_no_temp_file(capsys, db, tm
     target = tmp_path / "a_folder"
     target.mkdir()
     err = _run_error(capsys, ["export", "done", "-o", str(target), "--force"], db)
-    assert f"-o: cannot write {target}" in err
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert f"-o: {target} is a folder; promptsearch writes only regular files" in err  # refused before writing
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == [] and target.is_dir()

@@ -5,6 +5,7 @@ database URL (by default a database holding a finished search 'done' and an empt
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,36 @@ def _server(mode: str) -> str:
     """The /v1 URL of a scripted completions server (it answers until the process ends)."""
     from fakeserver import FakeCompletions
     return FakeCompletions(mode=mode, retry_after="0").url
+
+
+def _generation(c: Ctx) -> None:
+    """The tiny task scored by generation (no labels)."""
+    c.edit_task("labels: [negative, positive]\n", "")
+    c.edit_task("metric: accuracy", "metric: exact_match")
+
+
+def _with_credentials(c: Ctx, *argv: str) -> list[str]:
+    """A search 'remote' made with credentials in its API base: stored masked (as optimize does)."""
+    from promptsearch.config import load_space, load_task
+    from promptsearch.search import SearchSettings, create_search
+    from promptsearch.storage import Store
+
+    store = Store(f"sqlite:///{c.db}")
+    create_search(store, "remote", load_task(c.task), load_space(c.space), "openai/m",
+                  SearchSettings(api_base="http://***:***@127.0.0.1:7/v1?key=***"))
+    store.close()
+    return list(argv)
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _hard_link(db: Path | None, path: Path) -> Path:
+    assert db is not None
+    path.hardlink_to(db)
+    return path
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -265,6 +296,29 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "data-csv-wrong-field-count": lambda c: (_write(c.task.parent / "dev.csv", 'review,label\n"a\nmulti-line review",positive\n'
                                                                              'great, really,positive\n'),
                                              c.edit_task("dev: dev.jsonl", "dev: dev.csv"), c.opt())[2],
+    # --- outputs never destroy what they point at (issue 25, class 1)
+    "output-fifo": lambda c: ["export", "done", "--force", "-o", str(_fifo(c.tmp / "pipe"))],
+    "output-folder": lambda c: ["report", "done", "--force", "-o", str(c.tmp)],
+    "output-is-the-database": lambda c: ["export", "done", "--force", "-o", str(c.tmp / "e.db")],
+    "output-hard-link-to-database": lambda c: ["export", "done", "--force", "-o", str(_hard_link(c.db, c.tmp / "copy.db"))],
+    "output-wal-file": lambda c: ["report", "done", "--force", "-o", f"{c.db}-wal"],
+    "output-empty-path": lambda c: ["export", "done", "-o", ""],
+    "output-name-too-long": lambda c: ["export", "done", "-o", str(c.tmp / ("x" * 300))],
+    "backup-onto-database": lambda c: ["db", "backup", "--all", "--force", "-o", str(c.tmp / "e.db")],
+    "backup-name-or-all": lambda c: ["db", "backup", "-o", str(c.tmp / "b.db")],
+    "backup-postgresql": lambda c: ["db", "backup", "--all", "-o", str(c.tmp / "b.db"), "--db", PG_WITH_PASSWORD],
+    # --- API bases: http(s) only, credentials never shown, stored or ignored (issue 25, class 5)
+    "api-base-file-url": lambda c: c.opt("--model", "openai/m", "--api-base", "file:///etc/passwd"),
+    "api-base-malformed": lambda c: c.opt("--model", "openai/m", "--api-base", "http://bob:s3cret-pw@[::1/v1"),
+    "api-base-bad-port": lambda c: c.opt("--model", "openai/m", "--api-base", "http://127.0.0.1:99999/v1"),
+    "api-base-no-scheme": lambda c: c.opt("--model", "openai/m", "--api-base", "127.0.0.1:8000/v1"),
+    "api-base-local-model": lambda c: c.opt("--api-base", "http://127.0.0.1:1/v1"),
+    "proposer-api-base-local": lambda c: c.opt("--proposer-api-base", "http://127.0.0.1:1/v1"),
+    "model-remote-unreachable-generation": lambda c: (_generation(c), c.opt(
+        "--model", "openai/m", "--api-base", "http://bob:s3cret-pw@127.0.0.1:1/v1?api_key=k3y-v4lue"))[1],
+    "judge-api-base-file-url": lambda c: (c.edit_task("metric: accuracy", "metric: {judge: {rubric: fair, model: "
+                                                      "openai/j, api_base: 'file:///etc/passwd'}}"), c.opt())[1],
+    "model-remote-credentials-resume": lambda c: _with_credentials(c, "resume", "remote", "--trials", "1"),
     # --- paths and names (class 8)
     "task-name-invalid": lambda c: (c.edit_task("name: tiny", "name: my task"), c.opt()[:-2])[1],
 }

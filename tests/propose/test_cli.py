@@ -91,7 +91,9 @@ def test_optimize_with_a_dspy_proposer_over_http(tmp_path, smollm):
                      "--proposer", "openai/m", "--proposer-api-base", server.url]) == 0
     finally:
         server.close()
-    assert server.seen and "The instruction was to" in json.dumps(server.seen[0]["messages"])
+    probe, *seen = server.seen  # the proposer answers one tiny request before the search is written
+    assert probe["max_completion_tokens"] == 1
+    assert seen and "The instruction was to" in json.dumps(seen[0]["messages"])
     store = Store(db, create=False)
     record = store.get_search("p")
     rows = proposal_lineage(store, record)
@@ -101,5 +103,5 @@ def test_optimize_with_a_dspy_proposer_over_http(tmp_path, smollm):
     ran = {t.user_attrs.get("instruction") for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert any(i and i.startswith("Decide if the review") for i in ran), ran
     # its requests count toward a budget: every answer it returned is an (unpriced) call of the search
-    answers = sum(r.get("n") or 1 for r in server.seen)
+    answers = sum(r.get("n") or 1 for r in seen)
     assert spent(study.get_trials()).unpriced_calls == answers > 0
