@@ -27,6 +27,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "grace": (1, 7 * 24 * 3600),
     "port": (1, 65535),
     "any_port": (0, 65535),  # serve: 0 picks a free port
+    "request_timeout": (1, 24 * 3600),  # serve: seconds one request may take
     "budget_calls": (1, 10**12),  # optimize --budget calls=N
     "budget_tokens": (1, 10**15),  # optimize --budget tokens=N (prompt + generated)
 }
