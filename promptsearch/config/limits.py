@@ -32,6 +32,10 @@ LIMITS: dict[str, tuple[int, int]] = {
     "budget_tokens": (1, 10**15),  # optimize --budget tokens=N (prompt + generated)
 }
 
+# Sizes of inputs, checked by counting before any tokenizer or model sees them (issue 25):
+MAX_LABELS = 256  # a label task scores every label per example: time and memory grow with the count
+MAX_FIELD_CHARS = 1_000_000  # characters in one field of one example (no local context holds more)
+
 # Numbers that may have a fractional part: (lowest, highest), both allowed.
 FLOAT_LIMITS: dict[str, tuple[float, float]] = {
     "budget_seconds": (1.0, 366 * 24 * 3600.0),  # optimize --budget seconds=S (a year at most)

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from promptsearch.config.limits import MAX_LABELS
+from promptsearch.config.lookalike import explain
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
 from promptsearch.errors import ConfigError, excerpt
 
@@ -102,6 +104,13 @@ def load_task(path: str | Path) -> TaskSpec:
     labels = f.str_list("labels")
     if labels is not None and len(set(labels)) != len(labels):
         raise f.error("labels", "lists a label twice")
+    if labels is not None and len(labels) > MAX_LABELS:
+        raise f.error("labels", f"lists {len(labels)} labels; a label task scores every label for every example, "
+                                f"so at most {MAX_LABELS}; for more, drop `labels` and score by generation")
+    for i, label in enumerate(labels or ()):
+        why = explain(label, labels[:i], identical_only=True)  # type: ignore[index]
+        if why:
+            raise f.error("labels", f"lists two labels that look the same{why}")
     if labels is not None and len(labels) < 2:
         raise f.error("labels", f"lists a single label ('{labels[0]}'); a label task ranks at least two, "
                                 f"or drop `labels` to score by generation")
