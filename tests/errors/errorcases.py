@@ -281,6 +281,12 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "data-label-normalization": lambda c: (c.edit_task("labels: [negative, positive]", "labels: [negative, positive, 'caf\u00e9']"),
                                            _write(c.data("dev"), '{"review": "x", "label": "cafe\\u0301"}\n'),
                                            c.opt())[2],
+    "db-garbage-schema": lambda c: (_sql(c.tmp / "e.db", "UPDATE ps_alembic_version SET version_num = 'zz9x'"),
+                                    ["db", "upgrade"])[1],
+    "db-garbage-schema-show": lambda c: (_sql(c.tmp / "e.db", "UPDATE ps_alembic_version SET version_num = '0000'"),
+                                         ["show", "done"])[1],
+    "db-garbage-optuna": lambda c: (_sql(c.tmp / "e.db", "UPDATE alembic_version SET version_num = 'not-a-version'"),
+                                    ["db", "upgrade"])[1],
     "task-labels-look-alike": lambda c: (c.edit_task("labels: [negative, positive]",
                                                      'labels: ["caf\u00e9", "cafe\u0301"]'), c.opt())[1],
 }
