@@ -29,6 +29,11 @@ class NoLogprobsError(UserError):
     """A remote server that does not return prompt log-probabilities, so it cannot rank labels."""
 
 
+def resume_command(name: str) -> str:
+    """The command every message suggests for continuing a search: `resume` needs --trials."""
+    return f"promptsearch resume {name} --trials N"
+
+
 def excerpt(value: object, width: int = 60) -> str:
     """A value as an error message may quote it: on one line (line breaks and other control
     characters escaped) and at most `width` characters, so that a huge or multi-line value from a

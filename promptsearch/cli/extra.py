@@ -65,7 +65,10 @@ def add_parsers(sub, common) -> None:
     srv.add_argument("--port", type=ranged("--port", "any_port"), default=8000, help="port (0: any free port)")
     srv.add_argument("--model-id", help="the model name clients see (default: --model)")
     srv.add_argument("--max-tokens", type=ranged("--max-tokens", "max_tokens"), default=256,
-                     help="answer length when a request gives none")
+                     help="answer length when a request gives none (shortened to the room the context leaves)")
+    srv.add_argument("--request-timeout", type=ranged("--request-timeout", "request_timeout"), default=300,
+                     metavar="SECONDS", help="wall time one request may take before a 504 stops its work "
+                                             "(default: 300)")
     srv.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)
     srv.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     srv.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
@@ -150,7 +153,8 @@ def dashboard(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     server, lm = service.open_server(args.model, args.host, args.port, model_id=args.model_id,
                                      max_tokens=args.max_tokens, batch_size=args.batch_size, device=args.device,
-                                     dtype=args.dtype, hooks=display.hooks())
+                                     dtype=args.dtype, hooks=display.hooks(),
+                                     request_timeout=args.request_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         display.err_console.print(display.styled("warning:", "yellow", f"listening on {args.host}: anyone who can "
                                                  f"reach this address can use the model; there is no authentication"))

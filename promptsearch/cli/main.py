@@ -59,6 +59,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         display.err_console.print("interrupted")
         return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - a fault of the disk or a file that no layer below named
+        line = environment_fault(e)
+        if line is None or debug:
+            raise
+        display.err_console.print(display.styled("error:", "red", one_line(line)), highlight=False, soft_wrap=True)
+        return UserError.exit_code
+
+
+def environment_fault(e: BaseException) -> str | None:
+    """One line for a failure of the disk, a file or the database that reached the CLI without
+    a UserError (e.g. an I/O error inside a library's own database call); None for anything else,
+    which is a bug and keeps its traceback."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(e, OSError) and e.errno is not None:
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror or type(e).__name__} (errno {e.errno}); check the file and the disk, then run " \
+               f"the command again (completed trials are kept)"
+    driver = e.orig if isinstance(e, DBAPIError) else e
+    if isinstance(driver, sqlite3.Error) or type(e).__name__ == "StorageInternalError":
+        first = (str(driver).strip().splitlines() or [type(driver).__name__])[0][:200]
+        return f"the database failed: {first}; check the disk, then run the command again (completed trials are kept)"
+    return None
 
 
 def plugin_args(argv: Sequence[str]) -> list[str]:

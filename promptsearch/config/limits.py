@@ -28,9 +28,14 @@ LIMITS: dict[str, tuple[int, int]] = {
     "grace": (1, 7 * 24 * 3600),
     "port": (1, 65535),
     "any_port": (0, 65535),  # serve: 0 picks a free port
+    "request_timeout": (1, 24 * 3600),  # serve: seconds one request may take
     "budget_calls": (1, 10**12),  # optimize --budget calls=N
     "budget_tokens": (1, 10**15),  # optimize --budget tokens=N (prompt + generated)
 }
+
+# Sizes of inputs, checked by counting before any tokenizer or model sees them (issue 25):
+MAX_LABELS = 256  # a label task scores every label per example: time and memory grow with the count
+MAX_FIELD_CHARS = 1_000_000  # characters in one field of one example (no local context holds more)
 
 # Numbers that may have a fractional part: (lowest, highest), both allowed.
 FLOAT_LIMITS: dict[str, tuple[float, float]] = {

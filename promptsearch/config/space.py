@@ -64,9 +64,25 @@ class SpaceSpec:
         return cls(**fields)
 
 
+# The spaces that come with promptsearch (search_spaces/ beside the package, in a clone or an
+# editable install): `--space search_spaces/default.yaml`, the default, works from any folder.
+SHIPPED_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
+
+
+def find_space(path: str | Path) -> Path:
+    """The space file `path` names: as given when it exists (or is absolute); otherwise a relative
+    `search_spaces/NAME.yaml`, `NAME.yaml` or `NAME` is one of the shipped spaces, if there is one."""
+    given = Path(path)
+    if given.is_absolute() or given.exists() or given.parent.name not in ("", "search_spaces") \
+            or len(given.parts) > 2:
+        return given
+    shipped = SHIPPED_SPACES / (given.name if given.suffix in (".yaml", ".yml") else f"{given.name}.yaml")
+    return shipped if shipped.is_file() else given
+
+
 def load_space(path: str | Path) -> SpaceSpec:
     """Parse a search-space YAML strictly (see search_spaces/default.yaml for every field)."""
-    path = Path(path)
+    path = find_space(path)
     f = Fields(read_yaml_mapping(path, "search space"), path)
     name = f.get("name", str, default=path.stem)
     description = f.get("description", str, default="")

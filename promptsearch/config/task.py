@@ -5,7 +5,9 @@
 naming this file and field on error. What this module accepts:
 
   metric: f1                          a registered metric's name (the data layer checks it)
-  metric: metrics.py:score_answer     a Python file (relative to the task file) and a function
+  metric: metrics.py:score_answer     a Python file (relative to the task file) and a function;
+                                      the file must sit in or below the task file's folder unless
+                                      the task file also says `metric_outside_folder: true`
   metric: {judge: {rubric: "...", model: smollm2, api_base: URL}}   an LLM judge
 
 A Python metric is stored as the absolute path and the function name, like the split files, so a
@@ -14,11 +16,14 @@ the `judge` mapping, so everything that shows `metric` keeps showing a short str
 """
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from promptsearch.config.limits import MAX_LABELS
+from promptsearch.config.lookalike import explain
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
 from promptsearch.errors import ConfigError, excerpt
 
@@ -99,6 +104,13 @@ def load_task(path: str | Path) -> TaskSpec:
     labels = f.str_list("labels")
     if labels is not None and len(set(labels)) != len(labels):
         raise f.error("labels", "lists a label twice")
+    if labels is not None and len(labels) > MAX_LABELS:
+        raise f.error("labels", f"lists {len(labels)} labels; a label task scores every label for every example, "
+                                f"so at most {MAX_LABELS}; for more, drop `labels` and score by generation")
+    for i, label in enumerate(labels or ()):
+        why = explain(label, labels[:i], identical_only=True)  # type: ignore[index]
+        if why:
+            raise f.error("labels", f"lists two labels that look the same{why}")
     if labels is not None and len(labels) < 2:
         raise f.error("labels", f"lists a single label ('{labels[0]}'); a label task ranks at least two, "
                                 f"or drop `labels` to score by generation")
@@ -136,14 +148,26 @@ def _metric(f: Fields, base: Path) -> tuple[str, dict[str, str] | None]:
         return JUDGE, out
     name = value.strip()
     path, sep, func = name.rpartition(":")
+    outside = f.get("metric_outside_folder", bool, default=False)
     if sep and path.endswith(".py"):
         file = base / path
-        if not func.isidentifier():
-            raise f.error("metric", f"'{name}' must end with a function name after the colon, "
-                                    f"e.g. {path}:score_answer")
-        if not file.is_file():
-            raise f.error("metric", f"points to {file}, which does not exist")
-        return f"{file.resolve()}:{func}", None
+        if not func.isidentifier() or keyword.iskeyword(func):
+            raise f.error("metric", f"'{excerpt(name)}' must end with a function name after the colon, "
+                                    f"e.g. {excerpt(path)}:score_answer")
+        if func.startswith("__") and func.endswith("__"):
+            raise f.error("metric", f"'{excerpt(name)}' names '{func}', a special (dunder) name that every "
+                                    f"module has; name the scoring function you defined, e.g. "
+                                    f"{excerpt(path)}:score_answer")
+        if not _is_file(file):
+            raise f.error("metric", f"points to {excerpt(str(file), 300)}, which does not exist")
+        resolved = file.resolve()
+        if not outside and not resolved.is_relative_to(base):
+            raise f.error("metric", f"points to {excerpt(str(resolved), 300)}, outside the task file's folder "
+                                    f"{excerpt(str(base), 300)}; its code runs with your permissions, so move "
+                                    f"it into that folder, or set `metric_outside_folder: true` to allow it")
+        return f"{resolved}:{func}", None
+    if outside:
+        raise f.error("metric_outside_folder", "is only for a metric in a Python file (metric: FILE.py:FUNCTION)")
     if name == JUDGE:
         raise f.error("metric", "'judge' needs a mapping: metric: {judge: {rubric: ..., model: ...}}")
     return name, None

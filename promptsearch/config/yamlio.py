@@ -13,6 +13,7 @@ from typing import Any, Iterable, Literal, overload
 
 import yaml
 
+from promptsearch.config.lookalike import explain
 from promptsearch.errors import ConfigError, NotFoundError, excerpt
 
 MAX_NODES = 100_000  # nodes of the fully expanded document; the bundled files have a few hundred
@@ -179,5 +180,7 @@ class Fields:
     def done(self) -> None:
         unknown = [k for k in self.data if k not in self.allowed]
         if unknown:
-            raise ConfigError(f"{self.source}: unknown field '{self.prefix}{excerpt(unknown[0], 40)}'; "
+            key = unknown[0]
+            why = explain(key, self.allowed) if isinstance(key, str) else ""
+            raise ConfigError(f"{self.source}: unknown field '{self.prefix}{excerpt(key, 40)}'{why}; "
                               f"allowed: {', '.join(self.prefix + a for a in self.allowed)}")

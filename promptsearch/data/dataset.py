@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptsearch.config.limits import MAX_FIELD_CHARS
+from promptsearch.config.lookalike import explain
 from promptsearch.config.task import TaskSpec
 from promptsearch.errors import ConfigError, excerpt
 
@@ -76,8 +78,20 @@ def _jsonl_rows(path: Path, text: str) -> list[tuple[int, dict]]:
             raise ConfigError(f"{path}:{i}: invalid JSON ({what}); each line must be one JSON object") from None
         if not isinstance(row, dict):
             raise ConfigError(f"{path}:{i}: each line must be a JSON object, got {type(row).__name__}")
+        _check_unicode(row, f"{path}:{i}")
         rows.append((i, row))
     return rows
+
+
+def _check_unicode(row: dict, where: str) -> None:
+    """JSON may escape half of a UTF-16 pair ("\\ud800") on its own: a string no UTF-8 file,
+    tokenizer or database can hold. Found here, it is the data file's error, not a crash later."""
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end]
+        raise ConfigError(f"{where}: invalid text: a lone surrogate ({bad.encode('unicode_escape').decode()}) "
+                          f"is half of a UTF-16 pair, not a character; fix or remove that \\u escape") from None
 
 
 class _DuplicateKey(ValueError):
@@ -96,7 +110,8 @@ def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
 def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
     """RFC 4180: quoted fields may hold commas, quotes and line breaks; every record has the
     header's number of fields."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
     try:
         header = next(reader, None)
         if header is None:
@@ -114,6 +129,10 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
                 rows.append((start, dict(zip(header, record))))
             start = reader.line_num + 1
     except csv.Error as e:
+        if "unexpected end of data" in str(e):  # strict: a quote opened and never closed
+            raise ConfigError(f"{path}:{start}: a quoted field in the record that starts here is never closed "
+                              f"(the file ends inside it); add the closing \" or write a quote inside a "
+                              f"field as \"\"") from None
         raise ConfigError(f"{path}:{reader.line_num}: invalid CSV ({excerpt(str(e), 80)})") from None
     return rows
 
@@ -151,15 +170,17 @@ def load_split(task: TaskSpec, split: str, limit: int | None = None) -> list[Exa
             if name in task.inputs:
                 value = field_value(value, f"{path}:{line}", name)
             if value is None or (isinstance(value, str) and not value.strip()):
-                raise ConfigError(f"{path}:{line}: missing field '{excerpt(name, 40)}' "
-                                  f"(the task reads {excerpt(', '.join(wanted), 120)})")
+                raise _absent(row, name, f"{path}:{line}", wanted)
+            if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+                raise ConfigError(f"{path}:{line}: field '{excerpt(name, 40)}' is {len(value):,} characters; at most "
+                                  f"{MAX_FIELD_CHARS:,} per field (measured before any tokenizer sees it)")
             fields[name] = value if isinstance(value, str) else json.dumps(value)
         refs = _references(row[task.output], f"{path}:{line}", task.output)
         if task.labels is not None:
             for ref in refs:
                 if ref not in task.labels:
                     raise ConfigError(f"{path}:{line}: label '{excerpt(ref)}' is not in the task's labels "
-                                      f"({excerpt(', '.join(task.labels), 120)})")
+                                      f"({excerpt(', '.join(task.labels), 120)}){explain(ref, task.labels)}")
         if isinstance(row[task.output], list):  # the id covers every reference
             fields[task.output] = refs[0]
             ex = Example(example_id({**fields, task.output: list(refs)}), fields, refs)
@@ -167,6 +188,16 @@ def load_split(task: TaskSpec, split: str, limit: int | None = None) -> list[Exa
             ex = Example(example_id(fields), fields, refs)
         examples.append(ex)
     return examples[:limit] if limit else examples
+
+
+def _absent(row: dict, name: str, where: str, wanted: tuple[str, ...]) -> ConfigError:
+    """A field the task reads that the row lacks, holds null, or holds only blanks: said as such."""
+    if name in row:
+        what = "is null" if row[name] is None else "is empty" if row[name] == "" else "holds only whitespace"
+        return ConfigError(f"{where}: field '{excerpt(name, 40)}' {what}; every example needs a value")
+    near = explain(name, [k for k in row if isinstance(k, str)])
+    return ConfigError(f"{where}: missing field '{excerpt(name, 40)}' (the task reads "
+                       f"{excerpt(', '.join(wanted), 120)}){near}")
 
 
 def _references(value, where: str, output: str) -> tuple[str, ...]:

@@ -134,10 +134,13 @@ def resolve_metric(task: TaskSpec) -> Metric:
     return metric
 
 
-def check_metric(task: TaskSpec) -> None:
-    """Resolve the task's metric once (a judge's model is checked when it loads)."""
+def check_metric(task: TaskSpec, run_code: bool = True) -> None:
+    """Resolve the task's metric once (a judge's model is checked when it loads). A Python
+    metric's file is parsed; `run_code` also imports it (a dry run does not: issue 25)."""
     if task.metric != JUDGE:
-        resolve_metric(task)
+        metric = resolve_metric(task)
+        if run_code and hasattr(metric, "load"):
+            metric.load()
 
 
 # ----------------------------------------------------------------------------- text helpers

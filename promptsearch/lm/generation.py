@@ -15,14 +15,33 @@ other rows shared its batch. A row stops at EOS, at a stop string, or after max_
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from promptsearch.lm import plan
 from promptsearch.lm.base import GenerateRequest, GenerateResult
+
+
+StepHook = Callable[[list[GenerateRequest]], list[bool]]
+_hooks = threading.local()
+
+
+@contextmanager
+def watch(hook: StepHook) -> Iterator[None]:
+    """Within the block, this thread's decode loops call `hook(requests of the live rows)` before
+    every step; a row whose flag comes back True stops there (serve drops a request whose client
+    left or whose wall time is up). The hook may itself generate (nested calls restore theirs)."""
+    before = getattr(_hooks, "hook", None)
+    _hooks.hook = hook
+    try:
+        yield
+    finally:
+        _hooks.hook = before
 
 
 @dataclass
@@ -89,6 +108,7 @@ def _decode_batch(lm, kv, p: int, rows: list[GenRow]) -> None:
     gens = [_generator(r, dev) for r in rows]
     for _ in range(max(r.req.max_new_tokens for r in rows)):
         nxt = _pick(lm, h, [rows[i] for i in live], [gens[i] for i in live])  # [B_live]
+        _stop_cancelled(rows, live)
         keep = [j for j, i in enumerate(live) if not rows[i].done]
         if not keep:
             break
@@ -102,6 +122,13 @@ def _decode_batch(lm, kv, p: int, rows: list[GenRow]) -> None:
         out = lm.base(input_ids=nxt[:, None], attention_mask=valid[:, None, None, :],
                       position_ids=pos[:, None], cache=cache, use_cache=True)
         h = out.last_hidden_state[:, -1]
+
+
+def _stop_cancelled(rows: list[GenRow], live: list[int]) -> None:
+    hook = getattr(_hooks, "hook", None)
+    if hook is not None:
+        for i, stop in zip(live, hook([rows[i].req for i in live])):
+            rows[i].done = rows[i].done or stop
 
 
 def _generator(row: GenRow, dev) -> torch.Generator | None:

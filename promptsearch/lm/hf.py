@@ -53,6 +53,9 @@ class KV(list):
         self.length = length
 
 
+LOGLIK_CHUNK = 1024  # (context, continuation) pairs planned and scored together at most
+
+
 class HFLM(LM):
     """A transformers causal LM (`AutoModelForCausalLM`) and its tokenizer behind the LM interface.
 
@@ -138,7 +141,10 @@ class HFLM(LM):
                  else self.tokenizer.eos_token_id]
         pairs = [plan.encode_pair(self.tok_encode, r.context, r.continuation, empty) for r in requests]
         with self._usage.timed():
-            out = self._loglikelihood(pairs)
+            # Bounded chunks: the plan, caches and lanes of one call never grow with the number of
+            # requests (a label task sends examples x labels); results are exact across chunks.
+            out = [res for at in range(0, len(pairs), LOGLIK_CHUNK)
+                   for res in self._loglikelihood(pairs[at:at + LOGLIK_CHUNK])]
         self._usage.add(calls=len(requests), prompt_tokens=sum(len(c) + len(t) for c, t in pairs))
         return out
 

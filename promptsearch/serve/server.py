@@ -18,23 +18,35 @@ are not computed (a 400 says so with echo; without echo they are ignored, as bef
 
 Concurrent requests are batched together by one worker thread (batcher.py). Usage counts tokens
 with the model's own tokenizer.
+
+Every request is bounded (docs/serve.md): a prompt must fit the model's context (else 400);
+`max_tokens` plus the prompt must fit it too when the client gives `max_tokens` (else 400, as
+OpenAI answers; the server's default is shortened to the room left instead); a request that runs
+past `request_timeout` seconds gets a 504 and its work stops; a client that disconnects has its
+work stopped at the next decode step; and a long generation pauses for newer requests.
 """
 from __future__ import annotations
 
 import json
 import logging
+import select
+import socket
 import time
 import uuid
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from promptsearch.lm.base import LM, GenerateRequest
-from promptsearch.serve.batcher import Batcher
+from promptsearch.serve.batcher import Batcher, Cancelled, Ticket
 
 log = logging.getLogger(__name__)
 MAX_BODY = 8 << 20  # bytes
 MAX_N = 16
 MAX_LOGPROBS = 20
+REQUEST_TIMEOUT = 300.0  # seconds a request may take, queueing included (serve --request-timeout)
+POLL_S = 0.1  # how often a waiting handler checks its client and its deadline
 CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
@@ -46,11 +58,17 @@ class RequestError(Exception):
         self.param, self.status = param, status
 
 
+class ClientGone(Exception):
+    """The client closed its connection while its request was being answered: nothing to send."""
+
+
 class OpenAIServer(ThreadingHTTPServer):
     daemon_threads = True  # a hung client must not keep the process alive on shutdown
 
-    def __init__(self, lm: LM, host: str, port: int, model_id: str, max_tokens: int):
+    def __init__(self, lm: LM, host: str, port: int, model_id: str, max_tokens: int,
+                 request_timeout: float = REQUEST_TIMEOUT):
         self.lm, self.model_id, self.default_max_tokens = lm, model_id, max_tokens
+        self.request_timeout = request_timeout
         self.batcher = Batcher(lm)
         super().__init__((host, port), Handler)
 
@@ -66,9 +84,9 @@ class OpenAIServer(ThreadingHTTPServer):
 
 
 def make_server(lm: LM, host: str = "127.0.0.1", port: int = 8000, model_id: str | None = None,
-                max_tokens: int = 256) -> OpenAIServer:
+                max_tokens: int = 256, request_timeout: float = REQUEST_TIMEOUT) -> OpenAIServer:
     """Bind (port 0 picks a free one); call `serve_forever()` to answer requests."""
-    return OpenAIServer(lm, host, port, model_id or lm.name, max_tokens)
+    return OpenAIServer(lm, host, port, model_id or lm.name, max_tokens, request_timeout)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -88,6 +106,7 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0].rstrip("/")
         routes = {"/v1/chat/completions": self._chat, "/chat/completions": self._chat,
                   "/v1/completions": self._completions, "/completions": self._completions}
+        self._deadline = time.monotonic() + self.server.request_timeout
         try:
             if path not in routes:
                 raise RequestError(f"no route POST {path}; use /v1/chat/completions or /v1/completions",
@@ -95,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, routes[path](self._body()))
         except RequestError as e:
             self._error(e)
+        except ClientGone:
+            self.close_connection = True
         except Exception as e:  # noqa: BLE001 - the server keeps serving; the client learns why
             log.exception("request failed")
             self._error(RequestError(f"{type(e).__name__}: {e}", status=500))
@@ -135,7 +156,13 @@ class Handler(BaseHTTPRequestHandler):
         """echo + max_tokens 0: the prompts back, with every token's log-prob (lm/echo.py)."""
         if not hasattr(self.server.lm, "echo"):
             raise RequestError(f"model {self.server.model_id} cannot return prompt log-probs", "echo")
-        echoes = self.server.batcher.echo(prompts, top or 0)
+        for i, prompt in enumerate(prompts):
+            n = self.server.lm.count_tokens(prompt)
+            if n > self.server.lm.max_length:
+                raise RequestError(f"prompt {i} is {n} tokens, longer than the model's context of "
+                                   f"{self.server.lm.max_length} tokens; shorten it", "prompt")
+        ticket = Ticket()
+        echoes = self._wait(self.server.batcher.echo(prompts, top or 0, ticket), ticket)
         choices = []
         for i, (prompt, e) in enumerate(zip(prompts, echoes)):
             lp = None if top is None else {"tokens": e.tokens, "token_logprobs": e.logprobs,
@@ -146,15 +173,19 @@ class Handler(BaseHTTPRequestHandler):
                               {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n})
 
     def _generate(self, contexts: list[str], body: dict[str, Any]) -> tuple[list[str], list[str], dict]:
+        lm = self.server.lm
         max_tokens, temperature, stop, n, seed = _sampling(body, self.server.default_max_tokens)
+        asked = max_tokens if body.get("max_completion_tokens", body.get("max_tokens")) is not None else None
+        lengths = [lm.count_tokens(c) for c in contexts]
+        max_tokens = _room(max(lengths), asked, max_tokens, lm.max_length)
         requests = [GenerateRequest(c, max_new_tokens=max_tokens, stop=stop, temperature=temperature,
                                     num_return_sequences=n, seed=seed) for c in contexts]
-        results = self.server.batcher.generate(requests)
-        lm = self.server.lm
+        ticket = Ticket()
+        results = self._wait(self.server.batcher.generate(requests, ticket), ticket)
         texts = [t for r in results for t in r.texts]
         counts = [lm.count_tokens(t) if t else 0 for t in texts]
         finish = ["length" if c >= max_tokens else "stop" for c in counts]
-        prompt_tokens = sum(lm.count_tokens(c) for c in contexts)
+        prompt_tokens = sum(lengths)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(counts),
                  "total_tokens": prompt_tokens + sum(counts)}
         return texts, finish, usage
@@ -167,6 +198,34 @@ class Handler(BaseHTTPRequestHandler):
         return {"id": self.server.model_id, "object": "model", "created": 0, "owned_by": "promptsearch"}
 
     # ------------------------------------------------------------------ plumbing
+
+    def _wait(self, future: Future, ticket: Ticket) -> Any:
+        """The batcher's answer; sets `ticket` (the work stops) when the client disconnects
+        or the request's wall time is up."""
+        while True:
+            try:
+                return future.result(timeout=POLL_S)
+            except FutureTimeout:
+                pass
+            except Cancelled:
+                raise ClientGone from None
+            if not self._client_connected():
+                ticket.set()
+                log.info("client %s went away; its request is dropped", self.address_string())
+                raise ClientGone
+            if time.monotonic() > self._deadline:
+                ticket.set()
+                raise RequestError(f"the request took longer than this server's limit of "
+                                   f"{self.server.request_timeout:g} s (serve --request-timeout); ask for "
+                                   f"fewer max_tokens or a shorter prompt", status=504)
+
+    def _client_connected(self) -> bool:
+        """False once the peer has closed its end (a readable socket with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
+        except (OSError, ValueError):
+            return False
 
     def _body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -231,6 +290,20 @@ def _echo_fields(body: dict[str, Any]) -> tuple[bool, int | None]:
     if body.get("max_tokens") == 0 and not echo:
         raise RequestError("'max_tokens' 0 generates nothing: send echo=true to score the prompt", "max_tokens")
     return echo, top
+
+
+def _room(prompt: int, asked: int | None, default: int, context: int) -> int:
+    """max_new_tokens for a prompt of `prompt` tokens: what the client asked when it fits the
+    context (a 400 otherwise), or the server's default shortened to the room left."""
+    if prompt >= context:
+        raise RequestError(f"the prompt is {prompt} tokens; the model's context is {context} tokens, with "
+                           f"room for at least one generated token needed; shorten the prompt", "prompt")
+    if asked is None:
+        return min(default, context - prompt)
+    if prompt + asked > context:
+        raise RequestError(f"'max_tokens' {asked} plus the prompt's {prompt} tokens is over the model's "
+                           f"context of {context} tokens; ask for at most {context - prompt}", "max_tokens")
+    return asked
 
 
 def _sampling(body: dict[str, Any], default_max: int) -> tuple[int, float, tuple[str, ...], int, int]:

@@ -101,7 +101,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     model = models.stored_spec(model)
     if settings.proposer is not None:
         settings = replace(settings, proposer=models.stored_spec(settings.proposer, "--proposer"))
-    check_data(task)
+    check_data(task, run_code=not read_only)  # a dry run parses a Python metric, never runs it
     store = _existing_store(db, read_only)
     if store is not None and store.find_search(name) is not None:  # fail before the model loads
         raise UserError(f"a search named '{name}' already exists in {store.shown_url}; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
-from promptsearch.errors import ConfigError, NotFoundError, UserError
+from promptsearch.errors import ConfigError, NotFoundError, UserError, excerpt
 from promptsearch.storage import schema
 from promptsearch.storage.retry import read_only, retrying
 
@@ -256,10 +257,15 @@ def open_optuna(url: str, kwargs: dict[str, Any], shown: str, create_tables: boo
     return storage
 
 
-def newer_optuna(version: str, shown: str) -> UserError:
-    return UserError(f"database {shown}: its Optuna tables were written by a newer Optuna (schema {version}), "
-                     f"which this promptsearch cannot read or upgrade; install the promptsearch and Optuna "
-                     f"versions that wrote it")
+def newer_optuna(version: object, shown: str) -> UserError:
+    """Optuna's schema versions read vMAJOR.MINOR.PATCH[.x]: only such a one is called newer."""
+    if isinstance(version, str) and re.fullmatch(r"v\d+\.\d+\.\d+(\.[a-z])?", version):
+        return UserError(f"database {shown}: its Optuna tables were written by a newer Optuna (schema {version}), "
+                         f"which this promptsearch cannot read or upgrade; install the promptsearch and Optuna "
+                         f"versions that wrote it")
+    return UserError(f"database {shown}: its Optuna tables have schema version '{excerpt(version, 40)}' in "
+                     f"alembic_version, which no Optuna version wrote; the database is damaged or was changed "
+                     f"by hand: restore it from a backup")
 
 
 def missing_optuna(names: set[str], shown: str) -> UserError | None:

@@ -27,12 +27,19 @@ ATTEMPTS = 10
 _BUSY = ("database is locked", "database table is locked", "deadlock detected",
          "could not serialize access", "lock timeout")
 _FULL = ("database or disk is full", "no space left on device", "could not extend file")
+_IO = {"disk i/o error": "disk I/O error", "database disk image is malformed": "database disk image is malformed",
+       "input/output error": "Input/output error"}  # as found in lower-cased messages -> as shown
 _READ_ONLY = ("attempt to write a readonly database", "read-only file system", "read-only transaction")
 DB_ERRORS = (OperationalError, DBAPIError, optuna.exceptions.StorageInternalError)
 
 
 class DiskFullError(UserError):
     """The disk under the database is full: nothing was half-written, the user must free space."""
+
+
+class DiskIOError(UserError):
+    """The disk under the database failed a read or write (SQLITE_IOERR, a corrupt page): the
+    transaction was rolled back; what was committed before is kept."""
 
 
 class ReadOnlyError(UserError):
@@ -75,6 +82,11 @@ def environment_error(e: BaseException, shown_url: str) -> UserError | None:
         return disk_full(shown_url)
     if any(m in _messages(e) for m in _READ_ONLY):
         return read_only(shown_url)
+    found = next((m for m in _IO if m in _messages(e)), None)
+    if found is not None:
+        return DiskIOError(f"database {shown_url}: the disk failed ({_IO[found]}), so the last change was not "
+                           f"written; check the disk (or copy the database elsewhere) and run the command "
+                           f"again (completed trials are kept)")
     return None
 
 

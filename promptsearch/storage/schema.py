@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from promptsearch.errors import UserError
+from promptsearch.errors import UserError, excerpt
 
 log = logging.getLogger(__name__)
 VERSION_TABLE = "ps_alembic_version"
@@ -67,9 +67,15 @@ def check(conn: Connection, shown_url: str) -> str | None:
     raise newer(rev, shown_url)
 
 
-def newer(rev: str, shown_url: str) -> UserError:
-    return UserError(f"database {shown_url} has promptsearch schema {rev}, newer than this version's "
-                     f"{HEAD}; upgrade promptsearch (pip install -U promptsearch)")
+def newer(rev: object, shown_url: str) -> UserError:
+    """A revision this version does not know: newer only when it reads as one of ours (NNNN, above
+    HEAD); anything else (garbage, empty, NULL, an older number we never had) is said as unknown."""
+    if isinstance(rev, str) and rev.isdigit() and len(rev) == len(HEAD) and rev.isascii() and rev > HEAD:
+        return UserError(f"database {shown_url} has promptsearch schema {rev}, newer than this version's "
+                         f"{HEAD}; upgrade promptsearch (pip install -U promptsearch)")
+    return UserError(f"database {shown_url} has promptsearch schema version '{excerpt(rev, 40)}' in "
+                     f"{VERSION_TABLE}, which no promptsearch version wrote; the database is damaged or was "
+                     f"changed by hand: restore it from a backup")
 
 
 def upgrade(url: str, engine: Engine | None = None, shown_url: str = "") -> tuple[str | None, str]:

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, NoReturn, Sequence
 
 import optuna
 import sqlalchemy as sa
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
-from promptsearch.errors import NotFoundError, UserError
+from promptsearch.errors import NotFoundError, UserError, resume_command
 from promptsearch.storage import backup, connect, locks, schema
 from promptsearch.storage.bootstrap import BootstrapDemos
 from promptsearch.storage.candidates import Candidates
@@ -35,6 +36,9 @@ from promptsearch.storage.verdicts import Verdicts
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///db/promptsearch.db"
+OPEN_ATTEMPTS = 5
+RACE_WAITS = 20  # x 0.1 s: how long a study without a search row may be another command's, mid-creation
+_CREATION_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key value")
 __all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "count_slots", "mask_url", "slot_counts",
            "upgrade_database"]
 
@@ -107,28 +111,22 @@ class Store:
         self.sqlite_file = sqlite_file  # the SQLite file (None for a server database)
         if sqlite_file is not None and not read_only:
             connect.check_writable(sqlite_file, self.shown_url)
-        try:
-            self.engine = connect.create_engine(url, sqlite_file, read_only)
-            if self.engine.dialect.name == "sqlite" and not read_only:
-                sa.event.listen(self.engine, "connect", connect.sqlite_pragmas)
-            self.db = Sessions(self.engine, self.shown_url, read_only=read_only)
-            self._open_schema(create)
-            if self.engine.dialect.name == "sqlite" and not read_only:
-                connect.use_wal(self.engine)  # only now: a file that is not ours is left as it was
-            self.optuna = connect.open_optuna(url, connect.engine_kwargs(url, sqlite_file, read_only),
-                                              self.shown_url, create_tables=not read_only)
-            if not read_only and self.engine.dialect.name == "postgresql":
-                self._check_server_writable()
-        except UserError:
-            self._dispose()
-            raise
-        except DatabaseError as e:
-            self._dispose()
-            known = environment_error(e, self.shown_url)
-            if known is not None:
-                raise known from None
-            what = "not an SQLite database" if sqlite_file and "not a database" in str(e) else connect.one_line(e)
-            raise UserError(f"database {self.shown_url}: cannot open ({what})") from None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._open(url, sqlite_file, read_only, create)
+                break
+            except UserError:
+                self._dispose()
+                raise
+            except DatabaseError as e:
+                self._dispose()
+                # Two commands creating the same new database at once: one of them finds the other's
+                # tables half made ("table studies already exists", a UNIQUE constraint on the
+                # version row). Opening again sees them finished.
+                if attempt < OPEN_ATTEMPTS - 1 and any(m in str(e) for m in _CREATION_RACE):
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                self._open_failed(e, sqlite_file)
         self.evaluations = Evaluations(self.db)  # the evaluation cache (evaluate.EvalCache)
         self.candidates = Candidates(self.db)
         self.proposals = Proposals(self.db)
@@ -147,6 +145,26 @@ class Store:
         for engine in (getattr(self, "engine", None), getattr(getattr(self, "optuna", None), "engine", None)):
             if engine is not None:
                 engine.dispose()
+
+    def _open(self, url: str, sqlite_file: Path | None, read_only: bool, create: bool) -> None:
+        self.engine = connect.create_engine(url, sqlite_file, read_only)
+        if self.engine.dialect.name == "sqlite" and not read_only:
+            sa.event.listen(self.engine, "connect", connect.sqlite_pragmas)
+        self.db = Sessions(self.engine, self.shown_url, read_only=read_only)
+        self._open_schema(create)
+        if self.engine.dialect.name == "sqlite" and not read_only:
+            connect.use_wal(self.engine)  # only now: a file that is not ours is left as it was
+        self.optuna = connect.open_optuna(url, connect.engine_kwargs(url, sqlite_file, read_only),
+                                          self.shown_url, create_tables=not read_only)
+        if not read_only and self.engine.dialect.name == "postgresql":
+            self._check_server_writable()
+
+    def _open_failed(self, e: DatabaseError, sqlite_file: Path | None) -> NoReturn:
+        known = environment_error(e, self.shown_url)
+        if known is not None:
+            raise known from None
+        what = "not an SQLite database" if sqlite_file and "not a database" in str(e) else connect.one_line(e)
+        raise UserError(f"database {self.shown_url}: cannot open ({what})") from None
 
     def _open_schema(self, create: bool) -> None:
         with self.engine.connect() as conn:
@@ -207,23 +225,34 @@ class Store:
                       settings: dict, directions: list[str] | None = None) -> SearchRecord:
         """Create the search row and its Optuna study together (or neither)."""
         if self.find_search(name) is not None:
-            raise UserError(f"a search named '{name}' already exists in {self.shown_url}; "
-                            f"continue it with `promptsearch resume {name}` or choose another --name")
+            raise self.duplicate(name)
         study_name = f"promptsearch:{name}"
-        self._create_study(study_name, directions or ["maximize"])
+        self._create_study(name, study_name, directions or ["maximize"])
         try:
             row = self.db.write(lambda s: _added(s, SearchRow(name=name, study_name=study_name, task=task,
                                                               space=space, model=model, settings=settings)))
         except IntegrityError:
-            optuna.delete_study(study_name=study_name, storage=self.optuna)
-            raise UserError(f"a search named '{name}' already exists; choose another --name") from None
+            # Another command created this name between our check and our row: its row owns the
+            # study now (the names are the same), so the study stays.
+            raise self.duplicate(name) from None
         return _record(row)
 
-    def _create_study(self, study_name: str, directions: list[str]) -> None:
+    def duplicate(self, name: str) -> UserError:
+        """The one message for a name that is taken, however the race between two commands went."""
+        return UserError(f"a search named '{name}' already exists in {self.shown_url}; continue it with "
+                         f"`{resume_command(name)}` or choose another --name")
+
+    def _create_study(self, name: str, study_name: str, directions: list[str]) -> None:
         create = retrying(optuna.create_study, self.shown_url)
         try:
             create(study_name=study_name, storage=self.optuna, directions=directions)
         except optuna.exceptions.DuplicatedStudyError:
+            # Another command creating the same name writes its row right after its study:
+            # wait for it before calling the study orphaned (deleting it would lose that search).
+            for _ in range(RACE_WAITS):
+                if self.find_search(name) is not None:
+                    raise self.duplicate(name) from None
+                time.sleep(0.1)
             # A process killed between the study and the search row leaves a study that no
             # search owns; with no trial in it, it is safe to start over.
             if optuna.load_study(study_name=study_name, storage=self.optuna).trials:

@@ -90,3 +90,38 @@ def test_strategy_names_stay_strings_for_the_strategies_layer_to_check(tiny_spac
     tiny_space.write_text(tiny_space.read_text() + "strategies: [direct, my_plugin]\nbootstrap: {strategy: mine}\n")
     space = load_space(tiny_space)
     assert space.strategies == ("direct", "my_plugin") and space.bootstrap_strategy == "mine"
+
+
+# --- issue 25, class 9: the default --space works from any folder ---------------------------------
+
+def test_shipped_spaces_are_found_from_any_folder(tmp_path, monkeypatch):
+    from promptsearch.config import load_space
+    from promptsearch.config.space import SHIPPED_SPACES
+
+    monkeypatch.chdir(tmp_path)
+    for given in ("search_spaces/default.yaml", "default.yaml", "default", "search_spaces/reasoning.yaml"):
+        space = load_space(given)
+        assert space.source.startswith(str(SHIPPED_SPACES)), given
+    (tmp_path / "search_spaces").mkdir()
+    (tmp_path / "search_spaces" / "default.yaml").write_text("name: mine\ninstructions: [Mine.]\n")
+    assert load_space("search_spaces/default.yaml").name == "mine"  # a file here wins
+
+
+def test_a_space_that_is_nowhere_is_not_found_as_given(tmp_path, monkeypatch):
+    from promptsearch.config import load_space
+    from promptsearch.errors import NotFoundError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotFoundError, match=r"^search_spaces/nope\.yaml: search space file not found"):
+        load_space("search_spaces/nope.yaml")
+    with pytest.raises(NotFoundError, match=r"^other/default\.yaml: search space file not found"):
+        load_space("other/default.yaml")  # only search_spaces/ and bare names are looked up
+
+
+def test_optimize_without_space_runs_from_another_folder(tiny_task, tmp_path, monkeypatch, smollm, capsys):
+    from promptsearch.cli.main import main
+
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
+    monkeypatch.chdir(tmp_path)
+    assert main(["optimize", str(tiny_task), "--dry-run", "--trials", "2", "--dev-limit", "2",
+                 "--db", f"sqlite:///{tmp_path}/x.db"]) == 0, capsys.readouterr().err

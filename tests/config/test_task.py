@@ -87,3 +87,85 @@ def test_metric_spec_is_kept_as_parsed_data(tiny_task):
     judge = {"rubric": "Is it right?", "model": "smollm2"}
     assert (task.metric, task.judge, task.python_metric) == ("judge", judge, None)
     assert TaskSpec.from_dict({**task.to_dict(), "fingerprints": {"dev": "sha256:0"}}) == task
+
+
+# --- issue 25: user code and paths (class 8), sizes (class 7), lookalike names (class 9) ----------
+
+def _task_error(tiny_task, old: str, new: str) -> str:
+    _rewrite(tiny_task, old, new)
+    with pytest.raises(ConfigError) as e:
+        load_task(tiny_task)
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+@pytest.mark.parametrize("func", ["__init__", "__call__", "__getattr__", "__name__"])
+def test_a_dunder_metric_name_is_refused_at_config_time(tiny_task, func):
+    (tiny_task.parent / "m.py").write_text("def score(example, prediction):\n    return 1.0\n")
+    message = _task_error(tiny_task, "metric: accuracy", f"metric: m.py:{func}")
+    assert f"names '{func}', a special (dunder) name" in message
+
+
+@pytest.mark.parametrize("func", ["def", "class", "None", "score-answer", "1score", "a.b", "score answer"])
+def test_a_metric_name_that_is_not_an_identifier_is_refused(tiny_task, func):
+    (tiny_task.parent / "m.py").write_text("def score(example, prediction):\n    return 1.0\n")
+    assert "must end with a function name after the colon" in _task_error(
+        tiny_task, "metric: accuracy", f"metric: 'm.py:{func}'")
+
+
+def test_a_metric_outside_the_task_folder_needs_the_task_to_say_so(tiny_task, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "m.py").write_text("def score(example, prediction):\n    return 1.0\n")
+    message = _task_error(tiny_task, "metric: accuracy", "metric: ../elsewhere/m.py:score")
+    assert f"field 'metric' points to {outside / 'm.py'}, outside the task file's folder" in message
+    assert "metric_outside_folder: true" in message
+    _rewrite(tiny_task, "name: tiny", "name: tiny\nmetric_outside_folder: true")
+    assert load_task(tiny_task).metric == f"{outside / 'm.py'}:score"
+
+
+def test_a_symlink_in_the_task_folder_to_a_metric_outside_it_is_outside(tiny_task, tmp_path):
+    (tmp_path / "real.py").write_text("def score(example, prediction):\n    return 1.0\n")
+    (tiny_task.parent / "m.py").symlink_to(tmp_path / "real.py")
+    assert "outside the task file's folder" in _task_error(tiny_task, "metric: accuracy", "metric: m.py:score")
+
+
+def test_a_metric_below_the_task_folder_is_fine(tiny_task):
+    (tiny_task.parent / "metrics").mkdir()
+    (tiny_task.parent / "metrics" / "m.py").write_text("def score(example, prediction):\n    return 1.0\n")
+    _rewrite(tiny_task, "metric: accuracy", "metric: metrics/m.py:score")
+    assert load_task(tiny_task).metric.endswith("metrics/m.py:score")
+
+
+def test_metric_outside_folder_only_goes_with_a_python_metric(tiny_task):
+    message = _task_error(tiny_task, "name: tiny", "name: tiny\nmetric_outside_folder: true")
+    assert "field 'metric_outside_folder' is only for a metric in a Python file" in message
+    assert "must be a boolean" in _task_error(tiny_task, "metric_outside_folder: true",
+                                              "metric_outside_folder: 'yes'")
+
+
+def test_too_many_labels_are_refused_with_the_limit(tiny_task):
+    from promptsearch.config.limits import MAX_LABELS
+    labels = ", ".join(f"l{i}" for i in range(MAX_LABELS + 1))
+    message = _task_error(tiny_task, "labels: [negative, positive]", f"labels: [{labels}]")
+    assert f"field 'labels' lists {MAX_LABELS + 1} labels; a label task scores every label" in message
+    assert f"so at most {MAX_LABELS}" in message
+
+
+@pytest.mark.parametrize("second,why", [
+    ("cafe\u0301", "differ only in Unicode normalization (NFD vs NFC)"),
+    ("caf\u00e9\u200b", "differ only in invisible characters (U+200B)"),
+])
+def test_two_labels_that_look_the_same_are_refused_with_why(tiny_task, second, why):
+    message = _task_error(tiny_task, "labels: [negative, positive]", f'labels: ["caf\u00e9", "{second}"]')
+    assert "field 'labels' lists two labels that look the same" in message and why in message
+
+
+def test_an_unknown_key_with_a_zero_width_character_says_so(tiny_task):
+    message = _task_error(tiny_task, "labels:", "lab\u200bels:")
+    assert "unknown field 'lab\\u200bels'; 'lab\\u200bels' and 'labels' differ only in invisible characters" in message
+
+
+def test_labels_that_differ_in_case_are_two_labels(tiny_task):
+    _rewrite(tiny_task, "labels: [negative, positive]", "labels: [CO, Co]")
+    assert load_task(tiny_task).labels == ("CO", "Co")

@@ -100,7 +100,7 @@ def test_csv_follows_rfc_4180(tiny_task):
 
 
 def test_csv_errors_name_the_physical_line(tiny_task):
-    with pytest.raises(ConfigError, match=r"dev\.csv:5: missing field 'label'"):
+    with pytest.raises(ConfigError, match=r"dev\.csv:5: field 'label' is empty"):
         _dev(tiny_task, "dev.csv", 'review,label\n"a\n\nb",positive\nc,\n')
     with pytest.raises(ConfigError, match=r"dev\.csv:1: column 'label' appears twice"):
         _dev(tiny_task, "dev.csv", "label,review,label\nx,y,z\n")
@@ -115,7 +115,7 @@ def test_jsonl_accepts_every_json_line(tiny_task):
 
 @pytest.mark.parametrize("value,message", [
     ('["x"]', "got a list"), ("true", "got a boolean"), ('{"a": 1}', "got an object"),
-    ("NaN", "got a number that is not finite"), ("null", "missing field 'review'"),
+    ("NaN", "got a number that is not finite"), ("null", "field 'review' is null"),
 ])
 def test_an_input_that_is_not_a_string_names_its_row(tiny_task, value, message):
     with pytest.raises(ConfigError) as e:

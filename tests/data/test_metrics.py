@@ -45,7 +45,7 @@ from dataclasses import replace  # noqa: E402
 from promptsearch.config.task import TaskSpec  # noqa: E402
 from promptsearch.data.dataset import Example  # noqa: E402
 from promptsearch.data.judge import JudgeMetric  # noqa: E402
-from promptsearch.data.metrics import METRICS, Metric, MetricError, Scored, resolve_metric  # noqa: E402
+from promptsearch.data.metrics import METRICS, Metric, MetricError, Scored, check_metric, resolve_metric  # noqa: E402
 from promptsearch.errors import ConfigError  # noqa: E402
 
 
@@ -174,13 +174,13 @@ def test_python_metric_identity_is_its_content(tmp_path):
     ("def score_answer(example, prediction):\n    return 1\n", "nope",
      "field 'metric': metrics.py has no function 'nope'; it defines score_answer"),
     ("def score_answer(example, prediction)\n    return 1\n", "score_answer",
-     "field 'metric': importing metrics.py failed (line 1): SyntaxError: "),
-    ("import not_a_module_anywhere\n", "score_answer",
+     "field 'metric': metrics.py is not valid Python (line 1): SyntaxError: "),
+    ("import not_a_module_anywhere\ndef score_answer(example, prediction):\n    return 1\n", "score_answer",
      "field 'metric': importing metrics.py failed: ModuleNotFoundError: No module named 'not_a_module_anywhere'"),
 ])
 def test_python_metric_load_errors_name_the_task_file(tmp_path, code, func, message):
     with pytest.raises(ConfigError) as e:
-        resolve_metric(_py_task(tmp_path, code, func))
+        check_metric(_py_task(tmp_path, code, func))  # parses, then imports
     assert str(e.value).startswith(f"{tmp_path / 'task.yaml'}: ") and message in str(e.value)
     assert "\n" not in str(e.value)
 

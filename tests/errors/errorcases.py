@@ -4,6 +4,8 @@ drift apart. A setup gets a Ctx and returns the command's arguments; `{db}` is r
 database URL (by default a database holding a finished search 'done' and an empty one 'empty')."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sqlite3
@@ -86,6 +88,21 @@ def _metric_file(c: Ctx, code: str, spec: str = "m.py:score") -> list[str]:
     _write(c.task.parent / "m.py", code)
     c.edit_task("metric: accuracy", f"metric: {spec}")
     return c.opt()
+
+
+def _truncated_checkpoint(c: Ctx) -> Path:
+    """A tiny Hugging Face checkpoint whose weights file was cut in half (a copy that stopped)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    ckpt = c.tmp / "ckpt"
+    config = LlamaConfig(vocab_size=64, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1)
+    with contextlib.redirect_stderr(io.StringIO()):  # its progress bar is not the command's output
+        LlamaForCausalLM(config).save_pretrained(ckpt)
+    weights = ckpt / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    return ckpt
 
 
 def _server(mode: str) -> str:
@@ -321,6 +338,45 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "model-remote-credentials-resume": lambda c: _with_credentials(c, "resume", "remote", "--trials", "1"),
     # --- paths and names (class 8)
     "task-name-invalid": lambda c: (c.edit_task("name: tiny", "name: my task"), c.opt()[:-2])[1],
+    # --- issue 25, class 6: failures of a file, a model or user code are one line, exit 2
+    "model-weights-truncated": lambda c: c.opt("--model", str(_truncated_checkpoint(c))),
+    "task-judge-weights-truncated": lambda c: (
+        c.edit_task("metric: accuracy", f"metric: {{judge: {{rubric: fair, model: {_truncated_checkpoint(c)}}}}}"),
+        c.edit_task("labels: [negative, positive]\n", ""), c.opt("--dev-limit", "2"))[2],
+    "data-lone-surrogate": lambda c: (_write(c.data("dev"), '{"review": "fine", "label": "positive"}\n'
+                                                            '{"review": "bad \\ud800 x", "label": "positive"}\n'),
+                                      c.opt())[1],
+    "metric-sys-exit": lambda c: _metric_file(c, "import sys\ndef score(example, prediction):\n    sys.exit(0)\n"),
+    "task-metric-sys-exit-at-import": lambda c: _metric_file(c, "import sys\nsys.exit(0)\n"
+                                                                "def score(example, prediction):\n    return 1.0\n"),
+    # --- class 7: sizes counted before any tokenizer sees them
+    "data-field-too-long": lambda c: (_write(c.data("dev"), json.dumps({"review": "x" * 1_000_001, "label": "positive"})
+                                             + "\n"), c.opt())[1],
+    "task-too-many-labels": lambda c: (c.edit_task("labels: [negative, positive]",
+                                                   "labels: [" + ", ".join(f"l{i}" for i in range(257)) + "]"),
+                                       c.opt())[1],
+    # --- class 8: user code and paths
+    "task-metric-outside-folder": lambda c: (_write(c.tmp / "elsewhere" / "m.py", "def score(e, p):\n    return 1.0\n"),
+                                             c.edit_task("metric: accuracy", "metric: ../elsewhere/m.py:score"),
+                                             c.opt())[2],
+    "task-metric-dunder": lambda c: (_write(c.task.parent / "m.py", "def score(e, p):\n    return 1.0\n"),
+                                     c.edit_task("metric: accuracy", "metric: m.py:__init__"), c.opt())[2],
+    # --- class 9: messages that say what is really wrong
+    "data-csv-unterminated-quote": lambda c: (_write(c.task.parent / "dev.csv", 'review,label\nfine,positive\n'
+                                                                              '"never closed,negative\nok,positive\n'),
+                                              c.edit_task("dev: dev.jsonl", "dev: dev.csv"), c.opt())[2],
+    "data-input-empty": lambda c: (_write(c.data("dev"), '{"review": "", "label": "positive"}\n'), c.opt())[1],
+    "data-label-normalization": lambda c: (c.edit_task("labels: [negative, positive]", "labels: [negative, positive, 'caf\u00e9']"),
+                                           _write(c.data("dev"), '{"review": "x", "label": "cafe\\u0301"}\n'),
+                                           c.opt())[2],
+    "db-garbage-schema": lambda c: (_sql(c.tmp / "e.db", "UPDATE ps_alembic_version SET version_num = 'zz9x'"),
+                                    ["db", "upgrade"])[1],
+    "db-garbage-schema-show": lambda c: (_sql(c.tmp / "e.db", "UPDATE ps_alembic_version SET version_num = '0000'"),
+                                         ["show", "done"])[1],
+    "db-garbage-optuna": lambda c: (_sql(c.tmp / "e.db", "UPDATE alembic_version SET version_num = 'not-a-version'"),
+                                    ["db", "upgrade"])[1],
+    "task-labels-look-alike": lambda c: (c.edit_task("labels: [negative, positive]",
+                                                     'labels: ["caf\u00e9", "cafe\u0301"]'), c.opt())[1],
 }
 
 # Cases that need more than files: which database they run against.
@@ -328,6 +384,6 @@ DB_OVERRIDES = {"db-older-schema": "v1"}
 # Cases that run on a read-only copy of the database, in a folder `ro` (tests/dbfaults.py).
 READ_ONLY = {"db-read-only-resume", "db-read-only-worker"}
 # Cases that fail inside a trial of the new search 'new': the trial is kept, marked failed.
-FAILED_TRIAL = {"metric-raises", "metric-out-of-range"}
+FAILED_TRIAL = {"metric-raises", "metric-out-of-range", "metric-sys-exit"}
 # Cases that run in a subprocess (the full disk: SQLite may hit SIGBUS on a full tmpfs, never in pytest).
 SUBPROCESS = {"disk-full"}

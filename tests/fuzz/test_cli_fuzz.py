@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import traceback
+import unicodedata
 from pathlib import Path
 from unittest import mock
 
@@ -407,3 +408,97 @@ def test_cli_on_generated_inputs_with_the_real_model(template, smollm, c):
     """A few generated `optimize` cases on the embedded model: its real tokenizer, chat template and
     context length meet the odd text (the fake LM has none of these)."""
     run_case(c, template[0], lambda: smollm)
+
+
+# --- data files with odd Unicode (issue 25) -----------------------------------------------------
+
+UNICODE_EXAMPLES = int(os.environ.get("PROMPTSEARCH_FUZZ_UNICODE_EXAMPLES", "40"))
+SURROGATES = ["\ud800", "\udfff", "\udbff", "\udc00"]  # lone halves of a UTF-16 pair
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+RTL = ["\u202e", "\u202b", "\u200f", "\u2067", "שלום", "مرحبا"]
+COMBINING = ["e\u0301", "\u00e9", "A\u030a", "\u212b", "\uac00", "\u1100\u1161"]  # NFD and NFC forms, Hangul
+ODD = st.sampled_from(SURROGATES + INVISIBLE + RTL + COMBINING + ["a", " ", "x"])
+LABEL_BASE = ["café", "Ångström", "positive"]
+
+
+@st.composite
+def unicode_case(draw):
+    """Labels in one normal form, dev rows whose labels and reviews may use another, carry
+    invisible or right-to-left characters, or lone surrogates; JSONL (escaped) or CSV."""
+    label_form = draw(st.sampled_from(["NFC", "NFD"]))
+    labels = [unicodedata.normalize(label_form, lab) for lab in LABEL_BASE]
+    rows_out, issues, surrogate = [], [], False
+    for i in range(draw(st.integers(1, 3))):
+        review = "item " + "".join(draw(st.lists(ODD, min_size=1, max_size=6)))
+        label = labels[i % len(labels)]
+        twist = draw(st.sampled_from(["none", "none", "form", "invisible", "surrogate"]))
+        if twist == "form":
+            other = unicodedata.normalize("NFD" if label_form == "NFC" else "NFC", label)
+            issues += ["normalization"] if other != label else []
+            label = other
+        elif twist == "invisible":
+            label = label[:2] + draw(st.sampled_from(INVISIBLE)) + label[2:]
+            issues.append("invisible")
+        elif twist == "surrogate":
+            review += SURROGATES[0]
+        surrogate = surrogate or any(h in review for h in SURROGATES)
+        rows_out.append({"review": review, "label": label})
+    # a lone surrogate is found when the file is read, before any row's fields are checked
+    expect = "surrogate" if surrogate else issues[0] if issues else "ok"
+    return {"labels": labels, "rows": rows_out, "format": draw(st.sampled_from(["jsonl", "jsonl", "csv"])),
+            "expect": expect}
+
+
+def _write_unicode_dev(path: Path, c: dict) -> Path:
+    path = path.with_suffix("." + c["format"])
+    if c["format"] == "jsonl":  # ensure_ascii: a lone surrogate is written as its \u escape
+        path.write_text("".join(json.dumps(r) + "\n" for r in c["rows"]), encoding="ascii")
+    else:  # a CSV cannot escape one: its bytes are not UTF-8 (surrogatepass writes them raw)
+        import csv
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["review", "label"])
+        for r in c["rows"]:
+            w.writerow([r["review"], r["label"]])
+        path.write_bytes(buf.getvalue().encode("utf-8", "surrogatepass"))
+    return path
+
+
+@settings(max_examples=UNICODE_EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
+          suppress_health_check=list(HealthCheck), print_blob=True)
+@given(c=unicode_case())
+@example(c={"labels": ["café", "Ångström", "positive"], "format": "jsonl", "expect": "normalization",
+            "rows": [{"review": "item a", "label": unicodedata.normalize("NFD", "café")}]})
+@example(c={"labels": ["café", "Ångström", "positive"], "format": "jsonl", "expect": "surrogate",
+            "rows": [{"review": "item \ud800", "label": "café"}]})
+def test_data_files_with_odd_unicode(template, c):
+    """Exit 0 when every label matches exactly; otherwise one line that names what is odd."""
+    with tempfile.TemporaryDirectory(prefix="ps-fuzz-u-") as tmp, contextlib.chdir(tmp):
+        d = Path(tmp)
+        for split in ("train", "test"):  # labels of the task's own form
+            (d / f"{split}.jsonl").write_text("".join(json.dumps({"review": f"r{i}", "label": lab}) + "\n"
+                                                      for i, lab in enumerate(c["labels"])))
+        dev = _write_unicode_dev(d / "dev", c)
+        (d / "task.yaml").write_text(dump({"name": "u", "train": "train.jsonl", "dev": dev.name, "test": "test.jsonl",
+                                           "inputs": ["review"], "output": "label", "labels": c["labels"]}),
+                                     encoding="utf-8")
+        (d / "space.yaml").write_text("name: s\ninstructions: [Classify.]\n")
+        argv = ["optimize", str(d / "task.yaml"), "--space", str(d / "space.yaml"), "--trials", "1",
+                "--db", f"sqlite:///{d / 'x.db'}"]
+        err = io.StringIO()
+        with mock.patch("promptsearch.service.models.load_model", lambda spec=None, **kw: template[1]()), \
+                contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(argv)
+        message = err.getvalue()
+        event(f"{c['format']} {c['expect']} -> {code}")
+        if c["expect"] == "ok":
+            assert code == 0, message
+            return
+        assert code == 2 and message.startswith("error: ") and message.count("\n") == 1, message
+        assert not (d / "x.db").exists(), "a refused data file created the database"
+        if c["expect"] == "surrogate":
+            assert ("lone surrogate" if c["format"] == "jsonl" else "not UTF-8") in message, message
+        elif c["expect"] == "normalization":
+            assert "differ only in Unicode normalization" in message, message
+        elif c["expect"] == "invisible":
+            assert "differ only in invisible characters" in message, message
