@@ -242,8 +242,8 @@ def allowed(study: optuna.Study, name: str, want: int,
             continue
         why = f"{_fmt(kind, have)} {_UNITS[kind]} spent of {_fmt(kind, limit)}"
         if have < limit:
-            why += (f", and the next trial would need about {_fmt(kind, next_cost)} ({basis}), more than the "
-                    f"{_fmt(kind, left)} left")
+            why += (f", and the next trial would need about {_fmt(kind, next_cost)} {_UNITS[kind]} ({basis}), "
+                    f"more than the {_fmt(kind, left)} left")
         return 0, (f"budget reached: {why}; raise it with `promptsearch resume {name} --trials N "
                    f"--budget {kind}=...`")
     return fits, None

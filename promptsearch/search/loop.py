@@ -23,7 +23,7 @@ import optuna
 from promptsearch.errors import ModelCallError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.search import pipeline
-from promptsearch.search.budget import allowed, stored_budget
+from promptsearch.search.budget import allowed, spent, stored_budget
 from promptsearch.search.failures import FailureStreak
 from promptsearch.search.runner import (RunSummary, SearchContext, TrialEvent, TrialHook, open_parts, open_run,
                                         space_hooks)
@@ -122,9 +122,11 @@ class _Estimate:
         self.value: dict[str, float] | None = None
 
     def get(self) -> dict[str, float] | None:
-        budget = stored_budget(self.ctx.study)
-        if self.value is None and (budget.calls is not None or budget.tokens is not None):
-            self.value = first_trial_estimate(self.ctx)
+        if self.value is None:
+            budget = stored_budget(self.ctx.study)
+            if (budget.calls is not None or budget.tokens is not None) and \
+                    not spent(self.ctx.study.get_trials(deepcopy=False)).called:
+                self.value = first_trial_estimate(self.ctx)
         return self.value
 
 
