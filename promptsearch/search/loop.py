@@ -81,6 +81,7 @@ def run_loop(ctx: SearchContext, policy: OwnTrials | SearchTarget, on_event: Cal
              hooks: Sequence[TrialHook] = (), poll_seconds: float = POLL_SECONDS) -> LoopEnd:
     """Rounds of trials until the policy's target is reached or something stops the run."""
     streak = FailureStreak()  # a remote call failed after its retries: its trials fail (failures.py)
+    ctx.repeats = pipeline.trailing_repeats(ctx.study)  # a resumed exhausted search stops at once
     all_hooks = [*space_hooks(ctx), *hooks]
     estimate = _Estimate(ctx)
     while True:

@@ -190,6 +190,17 @@ class _Untried(optuna.samplers.BaseSampler):
             return self._random.sample_independent(study, trial, param_name, param_distribution)
 
 
+def trailing_repeats(study: optuna.Study) -> int:
+    """How many of the search's last finished trials were repeats, in a row."""
+    n = 0
+    for t in reversed(study.get_trials(deepcopy=False)):
+        if REPEAT_ATTR in t.user_attrs:
+            n += 1
+        elif t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            break
+    return n
+
+
 def _scored_hashes(study: optuna.Study) -> dict[str, int]:
     """The search's scored candidates (complete or pruned trials): prompt hash -> first trial."""
     out: dict[str, int] = {}
