@@ -10,12 +10,15 @@ holds, so a resumed search (or another worker) knows what was already spent:
   dollars  estimated cost (remote models with a known price)
 
 Each trial's share is stored as its user attributes (`lm_calls`, ..., `wall_seconds`) by the
-run's UsageMeter just before the trial is told. Before each trial the loop asks `stop_reason`:
-the search stops cleanly when the budget is spent, or when the next trial would cross it, the
-next trial's cost being estimated as the mean of the finished trials' costs. The budget lives in
-the Optuna study's user attributes (key "budget"), so `resume --budget` can raise it and every
-worker reads the same one. A separate --proposer model's calls and a judge model's are counted
-with the searched model's (UsageMeter.watch).
+run's UsageMeter just before the trial is told (a batch shares its usage and time among its
+trials). Before each round the loop (loop.py) asks `allowed`: the search stops cleanly when the
+budget is spent, or when the next trial would cross it. The next trial's cost is the mean of the
+trials that really called a model (a cache hit costs nothing and says nothing about a new
+candidate); before there is one, the dry-run plan's cost of a first trial, so a trial that alone
+would cross the budget is never started. The budget lives in the Optuna study's user attributes
+(key "budget"), so `resume --budget` can raise it and every worker reads the same one. A
+separate --proposer model's calls and a judge model's are counted with the searched model's
+(UsageMeter.watch).
 """
 from __future__ import annotations
 

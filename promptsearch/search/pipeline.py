@@ -202,9 +202,10 @@ def trailing_repeats(study: optuna.Study) -> int:
 
 
 def _scored_hashes(study: optuna.Study) -> dict[str, int]:
-    """The search's scored candidates (complete or pruned trials): prompt hash -> first trial."""
+    """The search's scored candidates: prompt hash -> first trial. Complete or pruned trials, and
+    running ones (another worker's, being scored now; if it dies, its point is queued again)."""
     out: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)):
         h = t.user_attrs.get("prompt_hash")
         if isinstance(h, str):
             out.setdefault(h, t.number)

@@ -56,7 +56,7 @@ class SearchSettings:
     api_base: str | None = None  # remote models: the OpenAI-compatible server's URL
     proposer_api_base: str | None = None  # for a remote proposer (an OpenAI-compatible server)
     label_scoring: str = "sum"  # "mean": rank labels by mean token log-prob (labels of unequal length)
-    parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/batch.py)
+    parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/pipeline.py)
     concurrency: int = 8  # remote models: requests in flight at once (lm/remote.py)
     objectives: str = "score"  # search/objectives.py: "score,prompt_tokens" makes the study multi-objective
 
