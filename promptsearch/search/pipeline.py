@@ -129,11 +129,11 @@ def _prepare(ctx: SearchContext, trials: list[optuna.Trial], claim_target: int |
         _fail_repeat(ctx, trial, first)
         trials.remove(trial)
         ctx.repeats += 1
-        if ctx.repeats >= MAX_REPEATS:
+        if ctx.repeats >= MAX_REPEATS:  # the trials already asked are still prepared; none is asked again
             ctx.exhausted = (f"search space exhausted: the last {ctx.repeats} candidates drawn had all been "
                              f"scored already ({len(scored)} distinct candidates scored); widen the space "
                              "to search further")
-            break
+            continue
         again = ctx.claims.claim_many(1, claim_target, held=[t.number for t in trials])  # sampled when prepared
         todo += again
         trials += again
