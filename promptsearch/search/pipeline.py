@@ -113,7 +113,7 @@ def _prepare(ctx: SearchContext, trials: list[optuna.Trial], claim_target: int |
     and a replacement asked (appended to `trials`), one at a time, until none repeats or the space
     counts as exhausted. The trial after a repeat is sampled by `_resampler`: the search's own
     sampler, blind to failed trials, would often offer the same point again."""
-    scored = _scored_hashes(ctx.study)
+    scored = _scored_hashes(ctx.study, {t.number for t in trials})
     slots: list[_Slot] = []
     todo = list(trials)
     while todo:
@@ -201,11 +201,14 @@ def trailing_repeats(study: optuna.Study) -> int:
     return n
 
 
-def _scored_hashes(study: optuna.Study) -> dict[str, int]:
+def _scored_hashes(study: optuna.Study, mine: set[int]) -> dict[str, int]:
     """The search's scored candidates: prompt hash -> first trial. Complete or pruned trials, and
-    running ones (another worker's, being scored now; if it dies, its point is queued again)."""
+    running ones not in `mine` (another worker's, being scored now; if it dies, its point is queued
+    again). A retried point's trial carries its failed original's attributes: it is not a repeat."""
     out: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)):
+        if t.number in mine:
+            continue
         h = t.user_attrs.get("prompt_hash")
         if isinstance(h, str):
             out.setdefault(h, t.number)

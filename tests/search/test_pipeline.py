@@ -76,10 +76,11 @@ def test_an_exhausted_space_stops_and_says_so(tmp_path, tiny_task, fake_lm, k):
     assert all("lm_calls" not in t.user_attrs for t in repeats) and fake_lm.requests == 2 * 6 * 2
     counts = trial_counts(store, record)
     assert counts["complete"] == 2 and counts["repeat"] == MAX_REPEATS and counts["fail"] == 0
-    # resumable: a resume knows the streak, asks once more and stops, scoring nothing
+    # resumable: a resume knows the streak, asks one round more (k trials) and stops, scoring nothing
     again = run_search(store, record, fake_lm, 3)
     assert again.completed == 0 and again.stopped.startswith("search space exhausted")
-    assert trial_counts(store, record)["repeat"] == MAX_REPEATS + 1
+    assert trial_counts(store, record)["repeat"] == MAX_REPEATS + k
+    assert not store.load_study(record).get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
 
 
 def test_trials_n_is_n_distinct_candidates(tmp_path, tiny_task, tiny_space, fake_lm):
