@@ -132,13 +132,15 @@ class _Estimate:
 
 
 def first_trial_estimate(ctx: SearchContext) -> dict[str, float]:
-    """What the first trial of this search spends by the dry-run plan: a trial, the bootstrap
-    and the first proposal round (both charged to the trial they precede), the judge's calls."""
+    """What the first trial of this search spends by the dry-run plan: a trial with its judge's
+    calls, and the first proposal round (run before it, charged to it). Not the rationale
+    bootstrap: it runs only once a candidate needs it, and is then part of that trial's measured
+    cost, which is what a budget may be crossed by at most."""
     from promptsearch.search.dryrun import plan_search  # builds a counting model: only with a budget
 
     task, space, settings = open_parts(ctx.record)
     plan = plan_search(ctx.record.name, task, space, settings, ctx.lm, 1, ctx.record.model)
-    cost = plan.total
+    cost = plan.trial_cost + plan.proposals
     return {"calls": cost.calls, "tokens": cost.tokens}
 
 
