@@ -1,4 +1,4 @@
-"""Several candidates per batch (--parallel-candidates, search/batch.py) with the scripted fake LM:
+"""Several candidates per batch (--parallel-candidates, search/pipeline.py) with the scripted fake LM:
 the same points and scores as k = 1 under a random sampler, one model call per batch, refusals,
 failures and a process killed mid-batch. The real model: tests/cli/test_parallel.py."""
 import multiprocessing
