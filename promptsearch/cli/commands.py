@@ -9,7 +9,7 @@ from promptsearch.cli import display
 from promptsearch.cli.args import ranged
 from promptsearch.export import EXPORTERS
 from promptsearch.search import SearchSettings
-from promptsearch.search.results import best, leaderboard
+from promptsearch.search.results import best, completed_trials, leaderboard
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.service.hooks import plural
 from promptsearch.storage import mask_url
@@ -133,6 +133,8 @@ def show_run(result: service.RunResult) -> int:
         console.print(display.run_summary_line(result.summary))
     if result.summary.stopped:
         console.print(result.summary.stopped, style="bold", markup=False, highlight=False)
+        if not completed_trials(store, record):  # stopped before any trial (a budget): nothing to rank
+            return 0
     console.print(display.leaderboard_table(leaderboard(store, record, 5)))
     display.print_evidence(service.evidence(store, record))
     console.print(display.best_prompt_panel(best(store, record)))

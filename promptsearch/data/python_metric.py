@@ -27,7 +27,7 @@ from typing import Callable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
-from promptsearch.data.metrics import Metric, MetricError, Scored, as_scored
+from promptsearch.data.metric_base import Metric, MetricError, Scored, as_scored
 from promptsearch.errors import ConfigError, excerpt
 
 _LOADED: dict[tuple[str, str, str], Callable] = {}  # (path, content digest, function) -> function

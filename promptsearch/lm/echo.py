@@ -28,6 +28,7 @@ import torch
 from transformers import DynamicCache
 
 from promptsearch.lm import plan
+from promptsearch.lm.kv import KV
 
 HEAD_ROWS = 512  # positions per LM-head chunk: [512, vocab] fp32 is ~100 MB for a 49k vocabulary
 
@@ -77,7 +78,6 @@ def _score_group(lm, p: int, group: list[plan.Row], targets: dict, k: int, score
     """Log-probs of every input position of the rows in `group`, whose first p tokens are shared."""
     kv = None
     if p:
-        from promptsearch.lm.hf import KV
         cache = DynamicCache(config=lm.model.config)
         hidden = lm.base(input_ids=torch.tensor([group[0].tokens[:p]], device=lm.device), cache=cache,
                          use_cache=True).last_hidden_state[0]  # [P, d_model]

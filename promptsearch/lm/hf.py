@@ -38,19 +38,10 @@ from transformers.cache_utils import DynamicLayer
 from promptsearch.lm import attention, plan
 from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, LoglikelihoodRequest,
                                   LoglikelihoodResult)
+from promptsearch.lm.kv import KV
 from promptsearch.lm.usage import UsageCounter
 
 log = logging.getLogger(__name__)
-
-
-class KV(list):
-    """A prefix's cache: per layer (keys, values), each [1, n_kv_heads, P', head_dim], where P' is
-    the prefix length P, or fewer on sliding-window layers (they keep the last window - 1 tokens);
-    and P itself, the position the suffixes start at."""
-
-    def __init__(self, layers: list[tuple[torch.Tensor, torch.Tensor]], length: int):
-        super().__init__(layers)
-        self.length = length
 
 
 LOGLIK_CHUNK = 1024  # (context, continuation) pairs planned and scored together at most

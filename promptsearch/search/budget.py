@@ -10,18 +10,21 @@ holds, so a resumed search (or another worker) knows what was already spent:
   dollars  estimated cost (remote models with a known price)
 
 Each trial's share is stored as its user attributes (`lm_calls`, ..., `wall_seconds`) by the
-run's UsageMeter just before the trial is told. Before each trial the loop asks `stop_reason`:
-the search stops cleanly when the budget is spent, or when the next trial would cross it, the
-next trial's cost being estimated as the mean of the finished trials' costs. The budget lives in
-the Optuna study's user attributes (key "budget"), so `resume --budget` can raise it and every
-worker reads the same one. A separate --proposer model's calls and a judge model's are counted
-with the searched model's (UsageMeter.watch).
+run's UsageMeter just before the trial is told (a batch shares its usage and time among its
+trials). Before each round the loop (loop.py) asks `allowed`: the search stops cleanly when the
+budget is spent, or when the next trial would cross it. The next trial's cost is the mean of the
+trials that really called a model (a cache hit costs nothing and says nothing about a new
+candidate); before there is one, the dry-run plan's cost of a first trial, so a trial that alone
+would cross the budget is never started. The budget lives in the Optuna study's user attributes
+(key "budget"), so `resume --budget` can raise it and every worker reads the same one. A
+separate --proposer model's calls and a judge model's are counted with the searched model's
+(UsageMeter.watch).
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Sequence
 
 import optuna
@@ -29,11 +32,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from promptsearch.config.limits import check_float, check_int
 from promptsearch.errors import ConfigError, excerpt
-from promptsearch.lm.usage import UsageSum, record_usage, usage_snapshot
+from promptsearch.lm.usage import UsageSum, usage_snapshot
 
 log = logging.getLogger(__name__)
 STUDY_KEY = "budget"
 KINDS = ("calls", "tokens", "seconds", "dollars")
+REPEAT_ATTR = "repeat_of"  # a trial whose candidate was already scored (pipeline.py): never scored itself
 _UNITS = {"calls": "calls", "tokens": "tokens", "seconds": "s", "dollars": "USD"}
 
 
@@ -154,16 +158,21 @@ class Spent:
     tokens: float = 0.0
     seconds: float = 0.0
     dollars: float = 0.0
-    trials: int = 0  # trials whose usage is stored (the means divide by it)
+    trials: int = 0  # trials whose usage is stored
     timed: int = 0  # trials with a known duration
     unpriced_calls: int = 0
+    called: int = 0  # trials that really called a model (not all served from the cache): the means divide by it
+    called_timed: int = 0  # of those, trials with a known duration
+    called_sums: dict[str, float] = field(default_factory=dict)  # the totals over those trials
 
     def amount(self, kind: str) -> float:
-        return getattr(self, kind)
+        return float(getattr(self, kind))
 
     def mean(self, kind: str) -> float:
-        n = self.timed if kind == "seconds" else self.trials
-        return self.amount(kind) / n if n else 0.0
+        """A trial's mean cost, over the trials that called a model: a trial served from the
+        cache costs nothing and says nothing about what the next new candidate will cost."""
+        n = self.called_timed if kind == "seconds" else self.called
+        return self.called_sums.get(kind, 0.0) / n if n else 0.0
 
 
 def trial_seconds(t: FrozenTrial) -> float | None:
@@ -176,45 +185,80 @@ def trial_seconds(t: FrozenTrial) -> float | None:
 
 
 def spent(trials: Sequence[FrozenTrial]) -> Spent:
-    """Summed over finished trials (complete, pruned, failed: a failed trial's time was spent too)."""
+    """Summed over finished trials (complete, pruned, failed: a failed trial's time was spent
+    too), except repeats (pipeline.py), which were never scored and spent nothing."""
     totals = {k: 0.0 for k in KINDS}
-    n = timed = unpriced = 0
+    called_sums = {k: 0.0 for k in KINDS}
+    n = timed = unpriced = called = called_timed = 0
     for t in trials:
-        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) or REPEAT_ATTR in t.user_attrs:
             continue
         a = t.user_attrs
+        used = {k: 0.0 for k in KINDS}
         if "lm_calls" in a:
             n += 1
-            totals["calls"] += a["lm_calls"]
-            totals["tokens"] += a.get("lm_prompt_tokens", 0) + a.get("lm_completion_tokens", 0)
-            totals["dollars"] += a.get("lm_cost_usd", 0.0)
+            used["calls"] = a["lm_calls"]
+            used["tokens"] = a.get("lm_prompt_tokens", 0) + a.get("lm_completion_tokens", 0)
+            used["dollars"] = a.get("lm_cost_usd", 0.0)
             unpriced += a.get("lm_unpriced_calls", 0)
         seconds = trial_seconds(t)
         if seconds is not None:
             timed += 1
-            totals["seconds"] += seconds
-    return Spent(**totals, trials=n, timed=timed, unpriced_calls=unpriced)
+            used["seconds"] = seconds
+        for kind in KINDS:
+            totals[kind] += used[kind]
+        if a.get("lm_calls", 0) > 0:
+            called += 1
+            called_timed += seconds is not None
+            for kind in KINDS:
+                called_sums[kind] += used[kind]
+    return Spent(**totals, trials=n, timed=timed, unpriced_calls=unpriced, called=called,
+                 called_timed=called_timed, called_sums=called_sums)
 
 
-def stop_reason(study: optuna.Study, name: str) -> str | None:
+def stop_reason(study: optuna.Study, name: str, estimate: dict[str, float] | None = None) -> str | None:
     """Why the search must not start another trial under its stored budget, or None."""
+    return allowed(study, name, 1, estimate)[1]
+
+
+def allowed(study: optuna.Study, name: str, want: int,
+            estimate: dict[str, float] | None = None) -> tuple[int, str | None]:
+    """How many of `want` trials the stored budget lets start now, and, when none, why not.
+
+    A trial's cost is the mean of the trials that called a model; before there is one, the
+    `estimate` (the dry-run plan's cost per trial: {"calls": ..., "tokens": ...}). A trial that
+    alone would cross the budget is not started."""
     budget = stored_budget(study)
     if not budget:
-        return None
+        return want, None
     used = spent(study.get_trials(deepcopy=False))
+    fits = want
     for kind, limit in budget.to_dict().items():
-        have, next_cost = used.amount(kind), used.mean(kind)
-        if have >= limit:
-            why = f"{_fmt(kind, have)} {_UNITS[kind]} spent of {_fmt(kind, limit)}"
-        elif have + next_cost > limit:
-            n = used.timed if kind == "seconds" else used.trials
-            why = (f"{_fmt(kind, have)} {_UNITS[kind]} spent of {_fmt(kind, limit)}, and the next trial would "
-                   f"need about {_fmt(kind, next_cost)} (the mean of {n} trials)")
-        else:
+        have = used.amount(kind)
+        next_cost, basis = _next_cost(used, kind, estimate)
+        if have < limit and next_cost <= 0:
             continue
-        return (f"budget reached: {why}; raise it with `promptsearch resume {name} --trials N "
-                f"--budget {kind}=...`")
-    return None
+        left = limit - have
+        n = min(want, int(left // next_cost)) if have < limit else 0
+        if n >= 1:
+            fits = min(fits, n)
+            continue
+        why = f"{_fmt(kind, have)} {_UNITS[kind]} spent of {_fmt(kind, limit)}"
+        if have < limit:
+            why += (f", and the next trial would need about {_fmt(kind, next_cost)} {_UNITS[kind]} ({basis}), "
+                    f"more than the {_fmt(kind, left)} left")
+        return 0, (f"budget reached: {why}; raise it with `promptsearch resume {name} --trials N "
+                   f"--budget {kind}=...`")
+    return fits, None
+
+
+def _next_cost(used: Spent, kind: str, estimate: dict[str, float] | None) -> tuple[float, str]:
+    n = used.called_timed if kind == "seconds" else used.called
+    if n:
+        return used.mean(kind), f"the mean of {n} trial{'s' if n != 1 else ''} that called the model"
+    if estimate and estimate.get(kind):
+        return estimate[kind], "the dry-run plan's estimate per trial"
+    return 0.0, ""
 
 
 class UsageMeter:
@@ -241,10 +285,47 @@ class UsageMeter:
         self.marked, self._time = usage_snapshot(self.source), time.perf_counter()
 
     def record(self, trial: optuna.Trial) -> None:
-        record_usage(trial, self.source, self.marked)
-        trial.set_user_attr("wall_seconds", round(time.perf_counter() - self._time, 3))
+        """Store everything since the mark on `trial` alone."""
+        for key, value in self.shares([1])[0].items():
+            trial.set_user_attr(key, value)
+
+    def shares(self, weights: Sequence[int]) -> list[dict[str, float]]:
+        """What the models used and the wall time since the mark, shared among a batch's trials
+        in proportion to `weights` (the examples each computed; equally when none did), as each
+        trial's user attributes (`lm_calls`, ..., `wall_seconds`); then marks. A batch of one
+        gets it all, so every trial stores the same attributes however it ran."""
+        usage = split_usage(self.source, self.marked, weights)
+        seconds = split_usage({"seconds": time.perf_counter() - self._time}, {}, weights)
         self.mark()
+        return [{**{f"lm_{k}": v for k, v in used.items()}, "wall_seconds": round(wall["seconds"], 3)}
+                for used, wall in zip(usage, seconds)]
+
+
+def split_usage(lm: Any, before: dict[str, float] | None, weights: Sequence[int]) -> list[dict[str, float]]:
+    """The models' usage since `before` (lm/usage.py: calls, tokens, cost, seconds; or a dict of
+    totals), shared among a batch's trials in proportion to `weights` (equally when all are 0);
+    integer counts by largest remainder, so the trials' values add up to the batch's."""
+    now = lm if isinstance(lm, dict) else usage_snapshot(lm)
+    if before is None or now is None:
+        return [{} for _ in weights]
+    total = sum(weights)
+    shares = [w / total for w in weights] if total else [1 / len(weights)] * len(weights)
+    out: list[dict[str, float]] = [{} for _ in weights]
+    for key, value in now.items():
+        used = value - before.get(key, 0)
+        parts: list[float]
+        if isinstance(used, int):
+            whole = [int(used * s) for s in shares]
+            order = sorted(range(len(shares)), key=lambda i: used * shares[i] - whole[i], reverse=True)
+            for i in order[:used - sum(whole)]:
+                whole[i] += 1
+            parts = list(whole)
+        else:
+            parts = [round(used * s, 6) for s in shares]
+        for spent, part in zip(out, parts):
+            spent[key] = part
+    return out
 
 
 __all__ = ["Budget", "KINDS", "Spent", "UsageMeter", "check_budget", "check_counted", "parse_budget", "spent",
-           "stop_reason", "store_budget", "stored_budget"]
+           "allowed", "split_usage", "stop_reason", "store_budget", "stored_budget"]

@@ -61,14 +61,15 @@ class Claims:
         trials = self.claim_many(1, target)
         return trials[0] if trials else None
 
-    def claim_many(self, k: int, target: int | None = None) -> list[optuna.Trial]:
+    def claim_many(self, k: int, target: int | None = None, held: Sequence[int] = ()) -> list[optuna.Trial]:
         """Up to `k` new RUNNING trials owned by this thread, asked one after another under one
         hold of the lock (--parallel-candidates); as many as the target leaves room for, [] when
         none (a queued trial is popped first). Each has its owner row before the lock is released;
-        one whose row cannot be written is failed at once rather than left an orphan."""
+        one whose row cannot be written is failed at once rather than left an orphan. `held`: the
+        caller's own trials in flight (a round asking again, pipeline.py), which are not stale."""
         with self.store.search_lock(self.record):
             trials = self.study.get_trials(deepcopy=False)
-            if self._fail_stale(trials):
+            if self._fail_stale(trials, held):
                 trials = self.study.get_trials(deepcopy=False)
             if target is not None:
                 counts = count_slots(trials)
@@ -121,8 +122,8 @@ class Claims:
 
     # --- stale trials (the caller holds the search lock) ------------------------------------
 
-    def _fail_stale(self, trials: list[FrozenTrial]) -> list[int]:
-        running = [t.number for t in trials if t.state == TrialState.RUNNING]
+    def _fail_stale(self, trials: list[FrozenTrial], held: Sequence[int] = ()) -> list[int]:
+        running = [t.number for t in trials if t.state == TrialState.RUNNING and t.number not in held]
         owners = self.store.owners.look(self.record.id, running)  # and those failed but not requeued
         failed = [n for n in running if self._stale(owners.get(n)) and self._fail(n)]
         left = [o.number for o in owners.values() if o.failed_stale and not o.requeued]  # by a killed process

@@ -41,7 +41,7 @@ def unpack_scores(value: Any) -> list[float] | None:
 
 
 def store_dev_results(trial: optuna.Trial, results: Sequence[ExampleResult]) -> None:
-    """Keep what a complete trial's dev results say (runner and batch.py both call this): how many
+    """Keep what a complete trial's dev results say (pipeline.py calls this): how many
     examples, every score in dev order, and why it lost points (for `show`, the report, proposers)."""
     trial.set_user_attr("dev_examples", len(results))
     packed = pack_scores([r.score for r in results])

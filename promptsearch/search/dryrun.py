@@ -9,8 +9,9 @@ self-consistency samples k sequences, least-to-most decomposes then answers each
 
 Counting follows lm/usage.py (what `--budget` spends): a call per scored label or generated
 sequence; prompt tokens per call as sent alone; generated tokens at their limit (max_new_tokens,
-the strategy's reasoning limit), so the token figure is an upper bound for generation. Per trial:
-the mean over the sampled points, scaled from the dev sample to the dev size. Then:
+the strategy's reasoning limit). Per trial: the mean over the sampled points, scaled from the dev
+sample to the dev size, plus the judge's calls when the metric is an LLM judge (each prediction
+asked about once per acceptable answer, counted with the searched model's tokenizer). Then:
 
   trials      x per-trial cost; with a pruner, a pruned trial scores as little as one chunk
               (--chunk-size), so the plan gives that lower bound next to the upper one
@@ -20,8 +21,11 @@ the mean over the sampled points, scaled from the dev sample to the dev size. Th
               trials): induction asks draws x n completions, refinement n, resampling top-n
               paraphrases, each up to `max_tokens` long (on the proposer model)
 
-Evaluations already cached in the database, repeated points and a judge metric's calls are not
-taken into account: the plan is what a fresh search on this model would spend at most.
+The total is everything a `--budget` counts (the proposer's and the judge's calls included). It
+is an ESTIMATE, not a bound: the per-trial cost is the mean of random points, and a sampler that
+favours costlier candidates (more demos, longer instructions) spends more per trial; cached
+evaluations and repeated candidates (never scored twice) spend less. The search's budget uses
+the per-trial figure for its first trial, then what the trials really spent (search/budget.py).
 """
 from __future__ import annotations
 
@@ -36,7 +40,10 @@ import optuna
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
+from promptsearch.config.task import JUDGE
 from promptsearch.data.dataset import Example, load_split
+from promptsearch.data.judge import JudgeMetric
+from promptsearch.evaluate.judge import LocalJudge
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
@@ -109,20 +116,21 @@ class Cost:
 
 @dataclass
 class Plan:
-    """What `optimize` would do: trials, and model calls and tokens (upper bounds, see the module)."""
+    """What `optimize` would do: trials, and model calls and tokens (estimates, see the module)."""
 
     name: str
     trials: int
     dev_examples: int
     model: str
     pruner: str
-    per_trial: Cost  # mean over the sampled points, on the whole dev split
+    per_trial: Cost  # mean over the sampled points, on the whole dev split (with the judge's calls)
     by_strategy: dict[str, Cost]  # per trial, by strategy
     bootstrap: Cost = field(default_factory=Cost)  # at most once per search
     proposal_rounds: int = 0
     proposals: Cost = field(default_factory=Cost)  # on the proposer model
     proposer: str = ""
     min_trial: Cost | None = None  # with a pruner: a trial pruned after its first chunk
+    judge: Cost = field(default_factory=Cost)  # per trial, in per_trial: an LLM judge metric's calls
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -131,9 +139,8 @@ class Plan:
 
     @property
     def total(self) -> Cost:
-        """Everything on the search's model (and the proposer's, when it is the same model)."""
-        extra = self.proposals if self.proposer == self.model else Cost()
-        return self.trial_cost + self.bootstrap + extra
+        """Everything a budget counts: trials (with the judge's calls), bootstrap, proposals."""
+        return self.trial_cost + self.bootstrap + self.proposals
 
     def to_dict(self) -> dict[str, Any]:
         def cost(c: Cost | None) -> dict[str, float] | None:
@@ -144,6 +151,7 @@ class Plan:
                 "by_strategy": {k: cost(v) for k, v in self.by_strategy.items()},
                 "bootstrap": cost(self.bootstrap), "proposal_rounds": self.proposal_rounds,
                 "proposals": cost(self.proposals), "proposer": self.proposer, "min_trial": cost(self.min_trial),
+                "judge": cost(self.judge),
                 "total": cost(self.total), "notes": list(self.notes)}
 
 
@@ -167,6 +175,7 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     options = Options(settings.max_new_tokens, settings.label_scoring == "mean")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=settings.seed))  # in memory
     per_strategy: dict[str, list[Cost]] = defaultdict(list)
+    judge, judged = _judge(task, lm), []
     for _ in range(POINTS):
         params = suggest(study.ask(), space, task, space.instructions)
         if params.get("demo_selection") == "nearest":  # embeddings are not computed for a plan
@@ -174,18 +183,32 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
         candidate = build_candidate(params, space, task, train, space.instructions, demos)
         template = render_template(candidate, task, counter.apply_chat_template)  # no per-input demos here
         before = counter.totals()
-        _strategy(template).run(counter, task, [(template, e) for e in sample], options)
+        traces = _strategy(template).run(counter, task, [(template, e) for e in sample], options)
         per_strategy[params["strategy"]].append(_delta(counter, before) * (len(dev) / len(sample)))
+        if judge is not None:
+            metric, judge_counter = judge
+            before = judge_counter.totals()
+            metric.score_many([t.prediction for t in traces], sample)
+            judged.append(_delta(judge_counter, before) * (len(dev) / len(sample)))
     costs = [c for cs in per_strategy.values() for c in cs]
-    per_trial = _mean(costs)
-    plan = Plan(name, trials, len(dev), model, settings.pruner, per_trial,
-                {k: _mean(v) for k, v in per_strategy.items()})
+    plan = Plan(name, trials, len(dev), model, settings.pruner, _mean(costs) + _mean(judged),
+                {k: _mean(v) for k, v in per_strategy.items()}, judge=_mean(judged))
+    per_trial = plan.per_trial
     plan.bootstrap = _bootstrap_cost(counter, task, space, demos, options)
     if settings.pruner != "none" and settings.chunk_size < len(dev):
         plan.min_trial = per_trial * (settings.chunk_size / len(dev))
     _propose_cost(plan, counter, task, space, train, settings, trials)
     plan.notes = _notes(plan, task, settings)
     return plan
+
+
+def _judge(task: TaskSpec, lm: LM) -> tuple[Any, CountingLM] | None:
+    """An LLM judge metric that asks a counting model (the searched model's tokenizer stands in
+    for the judge's: its model is not loaded for a plan), or None for any other metric."""
+    if task.metric != JUDGE:
+        return None
+    counter = CountingLM(lm)
+    return JudgeMetric(task, LocalJudge(counter)), counter
 
 
 def _strategy(prompt: Any) -> Strategy:
@@ -261,16 +284,20 @@ def _propose_cost(plan: Plan, counter: CountingLM, task: TaskSpec, space: SpaceS
 
 
 def _notes(plan: Plan, task: TaskSpec, settings: Any) -> list[str]:
-    notes = ["estimates: generated tokens are counted at their limit; cached evaluations and repeated "
-             "candidates cost nothing, so a real search spends at most this"]
+    notes = [f"estimates, not bounds: a trial costs the mean of {POINTS} random points from the space on "
+             f"{min(DEV_SAMPLE, plan.dev_examples)} dev examples, scaled to {plan.dev_examples}; generated tokens are "
+             "counted at their limit; a search that favours longer prompts spends more per trial, cached "
+             "evaluations less"]
     if plan.min_trial is not None:
         notes.append(f"pruner {plan.pruner}: a pruned trial stops after as few as {settings.chunk_size} dev "
                      f"examples ({plan.min_trial.calls:,.0f} calls), so the trials cost between "
                      f"{(plan.min_trial * plan.trials).calls:,.0f} and {plan.trial_cost.calls:,.0f} calls")
     if plan.proposer and plan.proposer != plan.model:
-        notes.append(f"proposals run on the proposer {plan.proposer}, not counted in the total")
-    if task.judge is not None:
-        notes.append("the judge metric's calls are not counted")
+        notes.append(f"proposals run on the proposer {plan.proposer}; they are in the total, as a --budget "
+                     "counts them")
+    if plan.judge.calls:
+        notes.append(f"per trial includes the judge's {plan.judge.calls:,.0f} calls ({plan.judge.tokens:,.0f} "
+                     "tokens, counted with the searched model's tokenizer)")
     return notes
 
 

@@ -8,6 +8,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from promptsearch.errors import UserError
 from promptsearch.propose.pool import pool_index
+from promptsearch.search.budget import REPEAT_ATTR
 from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord, Store, trial_score
 
@@ -22,9 +23,14 @@ class Entry:
 
 
 def trial_counts(store: Store, record: SearchRecord) -> dict[str, int]:
+    """Trials by state, and `repeat`: failed trials whose candidate was already scored
+    (pipeline.py), which are not counted as `fail`."""
     study = store.load_study(record)
-    counts = Counter(t.state.name.lower() for t in study.get_trials(deepcopy=False))
-    return {state.name.lower(): counts.get(state.name.lower(), 0) for state in TrialState}
+    counts = Counter("repeat" if REPEAT_ATTR in t.user_attrs else t.state.name.lower()
+                     for t in study.get_trials(deepcopy=False))
+    out = {state.name.lower(): counts.get(state.name.lower(), 0) for state in TrialState}
+    out["repeat"] = counts.get("repeat", 0)
+    return out
 
 
 def completed_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:

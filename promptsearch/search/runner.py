@@ -1,7 +1,7 @@
-"""The search loop: Optuna asks for a point, we render and score it, Optuna is told the score.
+"""A search's parts: its settings and checks (`create_search`), and the context a run works in.
 
-Each trial's evaluations are committed, then the trial itself, before the next trial starts; so
-a crash or Ctrl-C loses at most the trial in flight, and `resume` continues from the database.
+The trial itself goes prepare -> score -> tell in pipeline.py (one trial is a batch of one), and
+the loop that runs trials until a target (`run_search`, `resume`, workers) is loop.py.
 
 A candidate's strategy (direct, chain of thought, self-consistency, least-to-most) travels in
 its rendered prompt, and the evaluator runs whatever strategy the prompt carries; demos with
@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
-from optuna.trial import TrialState
 
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
@@ -26,22 +23,18 @@ from promptsearch.config.limits import check_int
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
-from promptsearch.errors import ConfigError, ModelCallError, UserError, excerpt
-from promptsearch.evaluate.evaluator import Decoding, Evaluator, ExampleResult
+from promptsearch.errors import ConfigError, excerpt
+from promptsearch.evaluate.evaluator import Decoding, Evaluator
 from promptsearch.lm.base import LM
 from promptsearch.propose.methods import check_propose
 from promptsearch.render import Candidate, Prompt, render
 from promptsearch.search import objectives
 from promptsearch.search.bootstrap import DemoSource
-from promptsearch.search.budget import UsageMeter, stop_reason
+from promptsearch.search.budget import UsageMeter
 from promptsearch.search.claims import Claims
-from promptsearch.search.devscores import store_dev_results
-from promptsearch.search.failures import FailureStreak
-from promptsearch.search.params import build_candidate, suggest
 from promptsearch.search.start import START_ATTR, queue_start
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
-from promptsearch.storage.retry import environment_error
-from promptsearch.storage.store import SearchRecord, Store, slot_counts, trial_score
+from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.strategies import check_space
 
 log = logging.getLogger(__name__)
@@ -63,7 +56,7 @@ class SearchSettings:
     api_base: str | None = None  # remote models: the OpenAI-compatible server's URL
     proposer_api_base: str | None = None  # for a remote proposer (an OpenAI-compatible server)
     label_scoring: str = "sum"  # "mean": rank labels by mean token log-prob (labels of unequal length)
-    parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/batch.py)
+    parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/pipeline.py)
     concurrency: int = 8  # remote models: requests in flight at once (lm/remote.py)
     objectives: str = "score"  # search/objectives.py: "score,prompt_tokens" makes the study multi-objective
 
@@ -167,16 +160,6 @@ def dev_order(dev: list[Example], seed: int, fidelity: Fidelity) -> list[Example
     return order
 
 
-class _Pruned(Exception):
-    def __init__(self, score: float, computed: int, seconds: float):
-        self.score, self.computed, self.seconds = score, computed, seconds
-
-
-def _best_value(study: optuna.Study) -> float | None:
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max((trial_score(t) for t in done), default=None)
-
-
 @dataclass
 class SearchContext:
     """Everything one run of a search works with; hooks (e.g. proposal) read and extend it."""
@@ -199,6 +182,8 @@ class SearchContext:
     fidelity: Fidelity = field(default_factory=lambda: fidelity(optuna.pruners.NopPruner(), 1))
     trial_attrs: dict[str, str] = field(default_factory=dict)  # recorded on every trial of the run
     meter: UsageMeter | None = None  # stores each trial's model usage (search/budget.py)
+    repeats: int = 0  # asks in a row that gave a candidate already scored (pipeline.py)
+    exhausted: str | None = None  # set once the sampler offers only scored candidates: why the run stops
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
@@ -264,142 +249,3 @@ def space_hooks(ctx: SearchContext) -> list[TrialHook]:
     if ctx.meter is not None:
         ctx.meter.watch(proposer.usage_model())  # a separate proposer's calls count toward the budget
     return [ProposalHook(ProposeSpec.from_dict(ctx.space.propose), proposer)]
-
-
-def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
-               on_trial: Callable[[TrialEvent], None] | None = None,
-               hooks: Sequence[TrialHook] = (), seed_offset: int = 0, *,
-               sampler: optuna.samplers.BaseSampler | None = None,
-               pruner: optuna.pruners.BasePruner | None = None) -> RunSummary:
-    """Run until `n_trials` more trials have finished (completed, or pruned by the pruner).
-
-    `seed_offset` shifts the sampler's seed (parallel workers pass their own). `sampler` and
-    `pruner` (Optuna objects) replace, for this run, the ones the search's settings name; each
-    trial then records their class (user attributes `sampler`, `pruner`)."""
-    if n_trials < 1:
-        raise UserError(f"--trials: must be at least 1, got {n_trials}")
-    ctx = open_run(store, record, lm, seed_offset, sampler=sampler, pruner=pruner)
-    summary = RunSummary()
-    finished = slot_counts(ctx.study).finished
-    target = finished + n_trials
-    start = time.perf_counter()
-    all_hooks = [*space_hooks(ctx), *hooks]
-    from promptsearch.search import batch  # it builds on this module
-    streak = FailureStreak()  # a remote call failed after its retries: its trials fail (failures.py)
-    while finished < target:
-        summary.stopped = stop_reason(ctx.study, record.name)
-        if summary.stopped:
-            log.info("%s", summary.stopped)
-            break
-        for hook in all_hooks:
-            hook(ctx)
-        trials = batch.claim(ctx, target - finished)  # no target: this run runs its own n_trials
-        try:
-            for event in batch.run_trials(ctx, trials, finished, target):  # one, or --parallel-candidates
-                finished += 1
-                summary.completed += event.state == "complete"
-                summary.pruned += event.state == "pruned"
-                summary.examples_computed += event.examples_computed
-                summary.model_seconds += event.seconds if event.examples_computed else 0.0
-                if on_trial is not None:
-                    on_trial(event)
-        except ModelCallError as e:
-            streak.failed(trials[0].number, e)
-            continue
-        streak.succeeded()
-    summary.failed_stale = list(ctx.claims.failed_stale)
-    summary.wall_seconds = time.perf_counter() - start
-    return summary
-
-
-def run_trial(ctx: SearchContext, trial: optuna.Trial, finished: int, target: int) -> TrialEvent:
-    """Render, score and tell a claimed trial. The trial is told (committed) before this returns;
-    on an error or Ctrl-C it is failed, and the finished trials stay."""
-    claims = ctx.claims
-    try:
-        state, score, computed, seconds = _run_trial(ctx, trial)
-    except UpdateFinishedTrialError:  # another worker failed it: this one was silent too long
-        raise claims.taken_over(trial) from None
-    except BaseException as e:
-        claims.abandon(trial)
-        known = environment_error(e, ctx.store.shown_url) if isinstance(e, Exception) else None
-        if known is not None:  # a full disk, a database made read-only meanwhile
-            raise known from None
-        raise
-    return TrialEvent(trial.number, score, _best_value(ctx.study), finished, target, computed, seconds, state)
-
-
-def _run_trial(ctx: SearchContext, trial: optuna.Trial) -> tuple[str, float, int, float]:
-    try:
-        prompt = _prepare_trial(trial, ctx)
-        score, computed, seconds = _score(trial, prompt, ctx.dev, ctx.evaluator, ctx.fidelity)
-        state = "complete"
-    except _Pruned as p:
-        state, score, computed, seconds = "pruned", p.score, p.computed, p.seconds
-    except ModelCallError as e:  # the trial fails (run_trial): what it used, and why
-        if ctx.meter is not None:
-            ctx.meter.record(trial)
-        trial.set_user_attr("error", str(e)[:500])
-        raise
-    if ctx.meter is not None:  # model calls, tokens, cost and time: what budgets are spent in
-        ctx.meter.record(trial)
-    if state == "complete":
-        ctx.claims.finish(trial, objectives.trial_values(ctx.settings.objectives, prompt, score, ctx.lm))
-    else:
-        ctx.claims.finish(trial, state=TrialState.PRUNED)
-    return state, score, computed, seconds
-
-
-def _prepare_trial(trial: optuna.Trial, ctx: SearchContext) -> Prompt:
-    """Sample a point, render it, and store the candidate before any scoring starts."""
-    params = suggest(trial, ctx.space, ctx.task, ctx.instructions, ctx.dynamic_instructions,
-                     ctx.instruction_origins)
-    candidate = build_candidate(params, ctx.space, ctx.task, ctx.train, ctx.instructions, ctx.demos)
-    prompt = render_candidate(candidate, ctx.task, ctx.lm)
-    ctx.store.candidates.save(ctx.record.id, prompt_hash=prompt.hash, prompt=prompt.with_placeholders(),
-                             answer_prefix=prompt.answer_prefix, instruction=candidate.instruction,
-                             demos=[d.fields for d in candidate.demos], cot_trigger=candidate.cot_trigger,
-                             template=candidate.template, params=params)
-    trial.set_user_attr("prompt_hash", prompt.hash)
-    trial.set_user_attr("instruction", candidate.instruction)
-    trial.set_user_attr("n_demos", params.get("n_demos", 0))
-    trial.set_user_attr("strategy", prompt.strategy.name)
-    trial.set_user_attr("prompt", prompt.with_placeholders()[:2000])  # visible in optuna-dashboard
-    for key, value in ctx.trial_attrs.items():
-        trial.set_user_attr(key, value)
-    return prompt
-
-
-def _score(trial: optuna.Trial, prompt: Prompt, dev: list[Example], evaluator: Evaluator,
-           fidelity: Fidelity) -> tuple[float, int, float]:
-    """The metric's aggregate of the dev scores; with a pruner, chunk by chunk, reporting to
-    Optuna after each chunk."""
-    aggregate = evaluator.metric.aggregate
-    chunk = fidelity.chunk or len(dev)
-    scores: list[float] = []
-    results: list[ExampleResult] = []
-    computed, seconds = 0, 0.0
-    for begin in range(0, len(dev), chunk):
-        ev = evaluator.evaluate(prompt, dev[begin:begin + chunk])
-        computed, seconds = computed + ev.computed, seconds + ev.seconds
-        scores += [r.score for r in ev.results]
-        results += ev.results
-        _report(trial, fidelity, scores, begin, aggregate)
-        if begin + chunk < len(dev) and fidelity.chunk is not None and trial.should_prune():
-            partial = aggregate(scores)
-            trial.set_user_attr("partial_score", partial)
-            trial.set_user_attr("partial_examples", len(scores))
-            raise _Pruned(partial, computed, seconds)
-    store_dev_results(trial, results)
-    return aggregate(scores), computed, seconds
-
-
-def _report(trial: optuna.Trial, fidelity: Fidelity, scores: list[float], begin: int,
-            aggregate: Callable[[list[float]], float]) -> None:
-    if fidelity.chunk is None:  # nothing to prune
-        return
-    if fidelity.per_example:  # one value per example (a paired test's input); the step is its dev position
-        for step in range(begin, len(scores)):
-            trial.report(scores[step], step)
-    else:  # the metric's running aggregate; the step is the examples scored
-        trial.report(aggregate(scores), len(scores))

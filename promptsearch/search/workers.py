@@ -23,16 +23,13 @@ from typing import Callable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import load_split
-from promptsearch.errors import ConfigError, ModelCallError
+from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LM
-from promptsearch.search import batch
-from promptsearch.search.budget import stop_reason
-from promptsearch.search.failures import FailureStreak
-from promptsearch.search.runner import TrialEvent, open_run, space_hooks
+from promptsearch.search.loop import POLL_SECONDS, SearchTarget, run_loop
+from promptsearch.search.runner import TrialEvent, open_run
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
 log = logging.getLogger(__name__)
-POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -56,42 +53,22 @@ def join(store: Store, record: SearchRecord, more: int | None) -> int:
 def run_worker(store: Store, record: SearchRecord, lm: LM,
                on_trial: Callable[[TrialEvent], None] | None = None,
                poll_seconds: float = POLL_SECONDS) -> WorkerSummary:
-    """Run trials of `record` until the search has its target of finished trials."""
+    """Run trials of `record` until the search has its target of finished trials (loop.py)."""
     summary, start = WorkerSummary(), time.perf_counter()
     # Workers started together see the same number of trials; without a seed of their own they
     # would all draw the same start-up candidates. A parallel run is not replayable anyway.
     ctx = open_run(store, record, lm, seed_offset=secrets.randbelow(1 << 30))
-    hooks = space_hooks(ctx)
-    streak = FailureStreak()
-    while True:
-        target = store.trial_target(record) or 0
-        counts = slot_counts(ctx.study)
-        if counts.finished >= target:
-            break
-        summary.stopped = stop_reason(ctx.study, record.name)
-        if summary.stopped:
-            break
-        trials = []
-        if counts.finished + counts.running < target:  # room, unless another worker is faster
-            for hook in hooks:
-                hook(ctx)
-            trials = batch.claim(ctx, target - counts.finished - counts.running, target)
-        if not trials:
-            time.sleep(poll_seconds)  # the rest runs elsewhere: wait, and take over a dead worker's trial
-            ctx.claims.fail_stale()
-            continue
-        try:
-            for event in batch.run_trials(ctx, trials, counts.finished, target):  # one, or --parallel-candidates
-                summary.finished += 1
-                if on_trial is not None:  # the search's totals, not this worker's
-                    finished = slot_counts(ctx.study).finished
-                    on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
-        except ModelCallError as e:  # these trials failed on the model; the search goes on (failures.py)
-            streak.failed(trials[0].number, e)
-            continue
-        streak.succeeded()
+
+    def count(event: TrialEvent) -> None:
+        summary.finished += 1
+        if on_trial is not None:  # the search's totals, not this worker's
+            finished = slot_counts(ctx.study).finished
+            on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
+
+    end = run_loop(ctx, SearchTarget(ctx), count, poll_seconds=poll_seconds)
+    summary.stopped = end.stopped
     summary.failed_stale = list(ctx.claims.failed_stale)
-    summary.target, summary.search_finished = target, counts.finished
+    summary.target, summary.search_finished = end.target, end.finished
     summary.wall_seconds = time.perf_counter() - start
     return summary
 

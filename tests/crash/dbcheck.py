@@ -95,8 +95,8 @@ def check_retried(snap: Snapshot, among: set[int] | None = None) -> list[str]:
     queued = {t.system["retry_history"][-1] for t in snap.trials.values() if t.system.get("retry_history")}
     problems = []
     for t in snap.by_state("FAIL"):
-        if among is not None and t.number not in among:
-            continue
+        if (among is not None and t.number not in among) or "repeat_of" in t.user:
+            continue  # a repeated candidate's trial is failed on purpose, never queued (search/pipeline.py)
         if t.number not in queued and len(t.system.get("retry_history", [])) < MAX_RETRY:
             problems.append(f"failed trial {t.number} was not queued again")
     for t in snap.trials.values():

@@ -31,19 +31,21 @@ TASK = ROOT / "examples" / "review_sentiment.yaml"
 SEED = int(os.environ.get("PROMPTSEARCH_CRASH_SEED", "6"))
 SEARCH_KILLS, EXPORT_KILLS = 20, 4
 TRIALS = 40  # the study's trial count at the start; raised by 10 whenever the kills near it
-# 12 candidates: repeats are served from the cache, so many trials are all database writes and
-# the kills land there too, not only in scoring
+# 70 candidates for 40-odd distinct trials: the sampler offers scored ones again, and each such
+# repeat is a failed trial (search/pipeline.py) that is all database writes, so the kills land
+# there too, not only in scoring
 SPACE = """name: crash
 instructions:
   - "Classify the {inputs}. Answer with one of: {labels}."
   - "Is the {inputs} {labels}?"
   - "Label the {inputs}."
+  - "Sentiment of the {inputs}?"
   - ""
 demos:
-  counts: [0, 1]
+  counts: [0, 1, 2]
   selection: [random]
-  draws: 2
-templates: [plain]
+  draws: 3
+templates: [plain, chat]
 seed: 0
 """
 
@@ -172,7 +174,7 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path):
         assert len(final.by_state("COMPLETE", "PRUNED")) == total, replay
         assert not final.by_state("RUNNING") and not final.by_state("WAITING"), replay
         assert not dbcheck.check_retried(final), replay
-        failed = len(final.by_state("FAIL"))
+        failed = len([t for t in final.by_state("FAIL") if "repeat_of" not in t.user])  # repeats are not failures
     finally:
         if proc.poll() is None:
             proc.kill()

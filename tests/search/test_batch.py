@@ -1,4 +1,4 @@
-"""Several candidates per batch (--parallel-candidates, search/batch.py) with the scripted fake LM:
+"""Several candidates per batch (--parallel-candidates, search/pipeline.py) with the scripted fake LM:
 the same points and scores as k = 1 under a random sampler, one model call per batch, refusals,
 failures and a process killed mid-batch. The real model: tests/cli/test_parallel.py."""
 import multiprocessing
@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError
 from promptsearch.search import SearchSettings, create_search, run_search
-from promptsearch.search.batch import split_usage
+from promptsearch.search.budget import split_usage
 from promptsearch.search.claims import Claims
 from promptsearch.search.sampling import make_sampler
 from promptsearch.storage import Store
@@ -26,6 +26,11 @@ def _trials(store, rec):
     return [(t.number, t.state.name, t.params, t.value) for t in study.get_trials(deepcopy=False)]
 
 
+def _scored_states(store, rec):
+    """The states of the trials that scored a candidate: a repeat is a failed trial that says so."""
+    return [t.state.name for t in store.load_study(rec).get_trials() if "repeat_of" not in t.user_attrs]
+
+
 def test_random_sampler_gives_the_same_trials_as_one_at_a_time(tmp_path, tiny_task, tiny_space, fake_lm):
     one = Store(f"sqlite:///{tmp_path}/one.db")
     rec1 = _create(one, tiny_task, tiny_space, sampler="random", seed=5)
@@ -38,20 +43,20 @@ def test_random_sampler_gives_the_same_trials_as_one_at_a_time(tmp_path, tiny_ta
     summary = run_search(four, rec4, fake_lm, 10, on_trial=events.append)
     assert _trials(four, rec4) == _trials(one, rec1)  # same points, same scores, same order
     assert summary.completed == 10 and [e.completed for e in events] == list(range(1, 11))
-    assert [e.number for e in events] == list(range(10))
+    complete = [t.number for t in four.load_study(rec4).get_trials(states=(TrialState.COMPLETE,))]
+    assert [e.number for e in events] == complete  # a repeated candidate's trial is not scored (pipeline.py)
     assert fake_lm.calls <= 3 < calls_one  # batches of 4, 4, 2: one loglikelihood call each
 
 
-def test_a_batch_is_one_model_call_and_repeats_are_computed_once(tmp_path, tiny_task, fake_lm):
-    space = tmp_path / "one.yaml"
-    space.write_text("name: one\ninstructions: ['Classify.']\n")  # every trial is the same prompt
+def test_a_batch_is_one_model_call(tmp_path, tiny_task, fake_lm):
+    space = tmp_path / "three.yaml"
+    space.write_text("name: three\ninstructions: ['Classify.', 'Label it.', 'Sentiment?']\n")  # 3 candidates
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = _create(store, tiny_task, space, parallel_candidates=3)
     events = []
     run_search(store, rec, fake_lm, 3, on_trial=events.append)
-    assert fake_lm.calls == 1 and fake_lm.requests == 6 * 2  # 6 dev examples x 2 labels, once
-    assert [e.examples_computed for e in events] == [6, 0, 0]
-    assert len({e.score for e in events}) == 1 and store.evaluations.count() == 6
+    assert fake_lm.calls == 1 and fake_lm.requests == 3 * 6 * 2  # 3 prompts x 6 dev examples x 2 labels
+    assert [e.examples_computed for e in events] == [6, 6, 6] and store.evaluations.count() == 18
 
 
 def test_the_setting_is_stored_and_kept_by_resume(tmp_path, tiny_task, tiny_space, fake_lm):
@@ -63,7 +68,7 @@ def test_the_setting_is_stored_and_kept_by_resume(tmp_path, tiny_task, tiny_spac
     assert rec.settings["parallel_candidates"] == 4
     run_search(store, rec, fake_lm, 5)  # batches of 4 and 1
     assert fake_lm.calls <= 3
-    assert [s for _, s, _, _ in _trials(store, rec)] == ["COMPLETE"] * 8
+    assert _scored_states(store, rec) == ["COMPLETE"] * 8
 
 
 def test_tpe_uses_its_constant_liar_only_for_batches():
@@ -109,8 +114,7 @@ def test_an_error_fails_the_whole_batch_and_keeps_earlier_trials(tmp_path, tiny_
     fake_lm.loglikelihood = boom
     with pytest.raises(Boom):
         run_search(store, rec, fake_lm, 3)
-    states = [s for _, s, _, _ in _trials(store, rec)]
-    assert states == ["COMPLETE"] * 3 + ["FAIL"] * 3
+    assert _scored_states(store, rec) == ["COMPLETE"] * 3 + ["FAIL"] * 3
 
 
 def test_a_callback_error_mid_batch_fails_only_the_untold_trials(tmp_path, tiny_task, tiny_space, fake_lm):
@@ -122,7 +126,7 @@ def test_a_callback_error_mid_batch_fails_only_the_untold_trials(tmp_path, tiny_
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         run_search(store, rec, fake_lm, 4, on_trial=stop)
-    assert [s for _, s, _, _ in _trials(store, rec)] == ["COMPLETE", "COMPLETE", "FAIL", "FAIL"]
+    assert _scored_states(store, rec) == ["COMPLETE", "COMPLETE", "FAIL", "FAIL"]
 
 
 def _child(url, lm_class, tells):
@@ -199,7 +203,7 @@ def test_every_strategy_runs_in_batches_like_one_at_a_time(tmp_path, tiny_task, 
         out.append(_trials(store, rec))
     assert out[0] == out[1]
     assert {t[2]["strategy"] for t in out[1]} >= {"zero_shot_cot", "self_consistency", "least_to_most"}
-    assert all(s == "COMPLETE" for _, s, _, _ in out[1])
+    assert set(_scored_states(store, rec)) == {"COMPLETE"}
 
 
 def test_proposal_rounds_run_between_batches(tmp_path, tiny_task, tiny_space, fake_lm):

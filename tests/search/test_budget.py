@@ -261,3 +261,67 @@ def test_a_judge_models_calls_count(tmp_path, tiny_task, tiny_space, fake_lm, mo
     run_search(store, record, searched, 3)
     assert judge.usage["calls"] > 0 and searched.usage["calls"] > 0
     assert _total_calls(store, record) == searched.usage["calls"] + judge.usage["calls"]
+
+
+# ------------------------------------------- budgets that hold: the first trial, a cache, a judge
+
+def _max_trial_calls(study):
+    return max((t.user_attrs.get("lm_calls", 0) for t in study.trials), default=0)
+
+
+def test_a_fresh_search_estimates_its_first_trial_from_the_plan(tmp_path, capsys, real_model):
+    """A trial costs 8 calls (4 dev examples x 2 labels): calls=5 starts none, and says why with
+    the numbers; it is the dry-run plan's figure, as no trial has called the model yet."""
+    (tmp_path / "space.yaml").write_text(SPACE)
+    db = ["--db", f"sqlite:///{tmp_path}/f.db"]
+    assert main(["optimize", str(TASK), "--space", str(tmp_path / "space.yaml"), "--trials", "8", "--name", "f",
+                 "--dev-limit", "4", "--budget", "calls=5", *db]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "budget reached: 0 calls spent of 5, and the next trial would need about 8 " in out
+    assert "(the dry-run plan's estimate per trial), more than the 5 left" in out
+    store = Store(db[1], create=False)
+    study = store.load_study(store.get_search("f"))
+    assert spent(study.trials).calls == 0 and not [t for t in study.trials if t.state.is_finished()]
+
+
+@pytest.mark.parametrize("limit", [12, 20])
+def test_a_cached_history_does_not_make_trials_look_free(tmp_path, real_model, limit):
+    """A second search with the same seed meets its first candidates in the cache (0 calls): the
+    next trial's cost is the mean of the trials that called the model (or the plan's), never a
+    mean lowered by the cached ones, so the budget is never crossed."""
+    import promptsearch as ps
+
+    (tmp_path / "space.yaml").write_text(SPACE)
+    db = f"sqlite:///{tmp_path}/c.db"
+    ps.optimize(TASK, tmp_path / "space.yaml", trials=3, name="first", db=db, lm=real_model, dev_limit=4,
+                sampler="random")
+    store, record = ps.optimize(TASK, tmp_path / "space.yaml", trials=8, name="second", db=db, lm=real_model,
+                                dev_limit=4, sampler="random", budget=f"calls={limit}")
+    study = store.load_study(record)
+    calls = [t.user_attrs["lm_calls"] for t in study.trials if "lm_calls" in t.user_attrs]
+    assert calls[:3] == [0, 0, 0]  # the first search's candidates, from the cache
+    assert spent(study.trials).calls <= limit and any(c > 0 for c in calls)
+
+
+def test_a_judges_calls_are_planned_and_budgeted(tmp_path, capsys, real_model, monkeypatch):
+    """examples/explain_judge.yaml: each dev example is a generated answer and a judge question
+    (2 log-likelihoods, Yes and No). The plan counts the judge, the first trial is estimated
+    with it, and the search never crosses the budget."""
+    monkeypatch.setattr("promptsearch.evaluate.judge.judge_model", lambda task, lm=None: real_model)
+    space = tmp_path / "space.yaml"
+    space.write_text("name: j\ninstructions: ['Explain in one sentence.', 'Answer briefly.', 'Why? One line.']\n"
+                     "templates: [plain]\ncot_triggers: [null]\n")
+    task = ROOT / "examples" / "explain_judge.yaml"
+    common = [str(task), "--space", str(space), "--dev-limit", "2", "--max-new-tokens", "8"]
+    assert main(["optimize", *common, "--trials", "3", "--dry-run", "--db", f"sqlite:///{tmp_path}/p.db"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "per trial includes the judge's 4 calls" in out and "estimates, not bounds" in out
+    db = ["--db", f"sqlite:///{tmp_path}/j.db"]
+    assert main(["optimize", *common, "--trials", "3", "--name", "small", "--budget", "calls=5", *db]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the next trial would need about 6 calls (the dry-run plan's estimate per trial)" in out
+    assert main(["optimize", *common, "--trials", "3", "--name", "j", "--budget", "calls=14", *db]) == 0
+    assert "budget reached: 12 calls spent of 14" in " ".join(capsys.readouterr().out.split())
+    store = Store(db[1], create=False)
+    study = store.load_study(store.get_search("j"))
+    assert spent(study.trials).calls == 12 and _max_trial_calls(study) == 6  # 2 answers + 2 x 2 judge calls

@@ -138,7 +138,7 @@ def test_pruner_with_two_objectives_is_one_line_and_writes_nothing(tmp_path, cap
 
 
 def test_parallel_candidates_tell_every_objective(tmp_path):
-    """--parallel-candidates scores K trials in one call (search/batch.py); each is told both values."""
+    """--parallel-candidates scores K trials in one call (search/pipeline.py); each is told both values."""
     url = f"sqlite:///{tmp_path}/k.db"
     assert main(["optimize", str(TASK), "--space", str(SPACES / "default.yaml"), "--trials", "2", "--dev-limit", "2",
                  "--objectives", "score,prompt_tokens", "--parallel-candidates", "2", "--name", "k", "--db", url]) == 0

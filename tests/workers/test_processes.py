@@ -29,16 +29,19 @@ sys.path.insert(0, str(ROOT / "tests" / "crash"))
 from zygote import Zygote  # noqa: E402
 
 TASK = ROOT / "examples" / "review_sentiment.yaml"
-# Few candidates: workers that start together propose the same ones and score them at once.
+# Few instructions: workers that start together propose the same ones; enough candidates (90) for
+# 40 distinct trials (a candidate already scored, or being scored, is not scored again).
 SPACE = """name: workers
 instructions:
   - "Classify the {inputs}. Answer with one of: {labels}."
   - "Is the {inputs} {labels}?"
   - ""
+  - "Sentiment of the {inputs}?"
+  - "Label the {inputs}."
 demos:
-  counts: [0, 1]
-  selection: [random]
-templates: [plain]
+  counts: [0, 1, 2]
+  selection: [random, stratified]
+templates: [plain, chat]
 """
 
 
@@ -63,8 +66,8 @@ def test_four_workers_times_ten_trials_on_sqlite(tmp_path):
     seconds = time.monotonic() - start
     assert codes == [0] * 4, [(tmp_path / f"w{i}.err").read_text()[-2000:] for i in range(4)]
     con = sqlite3.connect(db_path)
-    states = dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall())
-    assert states == {"COMPLETE": 40}, states
+    counts = trial_counts(store, record)
+    assert counts["complete"] == 40 and counts["fail"] == counts["running"] == 0, counts
     per_worker = [n for _, n in con.execute(
         "SELECT json_extract(owner, '$.pid'), COUNT(*) FROM ps_trial_owners GROUP BY 1")]
     evaluations, distinct = con.execute(
@@ -72,7 +75,7 @@ def test_four_workers_times_ten_trials_on_sqlite(tmp_path):
         "FROM ps_evaluations").fetchone()
     candidates = con.execute("SELECT COUNT(DISTINCT prompt_hash) FROM ps_candidates").fetchone()[0]
     assert evaluations == distinct == 2 * candidates  # each candidate's 2 dev examples stored once
-    assert sum(per_worker) == 40 and len(per_worker) >= 2, per_worker
+    assert sum(per_worker) == 40 + counts["repeat"] and len(per_worker) >= 2, per_worker
     print(f"\n4 workers on SQLite: 40 trials complete (per worker {sorted(per_worker)}), 0 failed, "
           f"{candidates} candidates, {evaluations} evaluations, {seconds:.0f}s")
 
@@ -107,7 +110,7 @@ def test_three_workers_on_postgres_survive_one_killed(tmp_path):
     assert counts["complete"] + counts["pruned"] == target
     assert counts["running"] == counts["waiting"] == 0 and counts["fail"] == 1
     study = store.load_study(record)
-    failed = next(t for t in study.trials if t.state.name == "FAIL")
+    failed = next(t for t in study.trials if t.state.name == "FAIL" and "repeat_of" not in t.user_attrs)
     retry = next(t for t in study.trials if t.system_attrs.get("retry_history") == [failed.number])
     assert retry.state.name == "COMPLETE" and all(retry.params[k] == v for k, v in failed.params.items())
     print(f"\n3 workers on PostgreSQL, one killed at {killed_at}/{target}: {target} trials complete, "
