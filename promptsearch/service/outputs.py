@@ -48,7 +48,8 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base, concurrency=concurrency)
-    models.check_model(task, lm, record.model)  # the first write is the first scored example
+    # the first write is the first scored example
+    models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed}
     if resamples is not None:
         options["resamples"] = resamples
@@ -76,7 +77,7 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base)
-    models.check_model(task, lm, record.model)
+    models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed, "limit": limit}
     if resamples is not None:
         options["resamples"] = resamples

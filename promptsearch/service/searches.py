@@ -14,6 +14,7 @@ from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task
 from promptsearch.config.formats import FormatSpec, check_format_names
 from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
+from promptsearch.evaluate.labels import describe as describe_label_scoring
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
@@ -121,8 +122,17 @@ def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, ho
         lm = models.load_model(model, device=s.get("device"), dtype=s.get("dtype"),
                                batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
                                concurrency=concurrency or s.get("concurrency"))
-    models.check_model(task, lm, model)
+    models.check_model(task, lm, model, s.get("label_scoring", "sum"))
     return lm
+
+
+def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearch:
+    """The new search with the label scoring it will store: `auto` probes the model once and says
+    which mode it took and why (evaluate/labels.py)."""
+    mode, why = models.resolve_label_scoring(new.task, lm, new.settings.label_scoring)
+    if why is not None:
+        hooks.note(f"label scoring: {describe_label_scoring(mode)}, because {why}")
+    return replace(new, settings=replace(new.settings, label_scoring=mode))
 
 
 def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
@@ -140,7 +150,8 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
     if lm is None:
         lm = load_checked(new.model, new.settings, new.task, hooks)
     else:
-        models.check_model(new.task, lm, new.model)
+        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
+    new = with_label_scoring(new, lm, hooks)
     check_counted(limits, lm, new.model)
     preflight(new, lm, hooks)
     if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
@@ -177,7 +188,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int, *, lm: LM |
     if lm is None:
         lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency)
     else:
-        models.check_model(task, lm, record.model)
+        models.check_model(task, lm, record.model, settings.label_scoring)
     check_counted(limits, lm, record.model)
     store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
     if limits:
@@ -201,7 +212,8 @@ def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | 
     if lm is None:
         lm = load_checked(new.model, new.settings, new.task, hooks)
     else:
-        models.check_model(new.task, lm, new.model)
+        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
+    new = with_label_scoring(new, lm, hooks)
     preflight(new, lm, hooks)
     with hooks.status("estimating the search's cost …"):
         result = plan_search(new.name, new.task, new.space, new.settings, lm, trials, new.model)

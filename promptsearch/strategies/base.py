@@ -65,6 +65,9 @@ class Options:
 
     max_new_tokens: int = 32  # direct generation
     length_normalize: bool = False  # label ranking by mean token log-prob
+    # label tasks: how the labels are ranked when not by log-likelihood (evaluate/labels.py, a layer
+    # above, passes it in): (lm, labels, contexts, prefixes) -> (label, log-prob) per context
+    label_scorer: Callable[[LM, Sequence[str], list[str], list[str]], list[tuple[str, float]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ def rank(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
     """The best label after each context, with its log-prob: every (context, label) pair in one
     call, so the backend shares each context's prefix."""
     labels = task.labels or ()
+    if options.label_scorer is not None:  # first-token or generate (evaluate/labels.py)
+        return options.label_scorer(lm, labels, contexts, prefixes)
     out = lm.loglikelihood([LoglikelihoodRequest(c, p + label)
                             for c, p in zip(contexts, prefixes) for label in labels])
     best = []
