@@ -225,7 +225,7 @@ def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | 
 
 def open_server(model: str, host: str, port: int, *, model_id: str | None = None, max_tokens: int = 256,
                 batch_size: int = 32, device: str | None = None, dtype: str | None = None,
-                hooks: Hooks = QUIET):
+                hooks: Hooks = QUIET, role: str = "full"):
     """`serve`: load a local model and bind its OpenAI-compatible server (not yet serving)."""
     from promptsearch.lm.remote import is_remote_spec
     from promptsearch.serve import make_server
@@ -236,6 +236,6 @@ def open_server(model: str, host: str, port: int, *, model_id: str | None = None
     with hooks.status(f"loading model {model} …"):
         lm = models.load_model(model, device=device, dtype=dtype, batch_size=batch_size)
     try:
-        return make_server(lm, host, port, model_id or model, max_tokens), lm
+        return make_server(lm, host, port, model_id or model, max_tokens, role), lm
     except OSError as e:
         raise UserError(f"--port {port}: cannot listen on {host} ({e.strerror}); choose another --port") from None
