@@ -60,6 +60,7 @@ def parse_args(argv=None):
     ap.add_argument("--json", default=None, help="write the numbers here")
     ap.add_argument("--modes", action="store_true", help="compare the label scoring modes (see above)")
     ap.add_argument("--accuracy", metavar="TASK", help="accuracy of each mode on TASK's test split")
+    ap.add_argument("--limit", type=int, default=None, help="--accuracy: the first N test examples only")
     return ap.parse_args(argv)
 
 
@@ -103,6 +104,7 @@ def modes(lm, remote, calls, repeats: int) -> list[dict]:
             row[name] = {"examples_per_s": n / seconds, "calls_per_example": usage["calls"] / n,
                          "prompt_tokens_per_example": usage["prompt_tokens"] / n,
                          "generated_tokens_per_example": usage["completion_tokens"] / n}
+            print(f"  {mode} {name}: {seconds:.2f} s", flush=True)
         rows.append(row)
     print(f"{'mode':14s} {'side':11s} {'examples/s':>10s} {'calls/ex':>9s} {'prompt tok/ex':>14s} {'gen tok/ex':>11s}")
     for row in rows:
@@ -113,7 +115,7 @@ def modes(lm, remote, calls, repeats: int) -> list[dict]:
     return rows
 
 
-def accuracy(lm, task_path: str) -> list[dict]:
+def accuracy(lm, task_path: str, limit: int | None = None) -> list[dict]:
     """Accuracy and unparsed answers of a fixed prompt per mode and layout on the task's test split."""
     from promptsearch.config import load_task
     from promptsearch.data.dataset import load_split
@@ -122,7 +124,7 @@ def accuracy(lm, task_path: str) -> list[dict]:
     from promptsearch.strategies import DIRECT
 
     task = load_task(task_path)
-    train, test = load_split(task, "train"), load_split(task, "test")
+    train, test = load_split(task, "train"), load_split(task, "test", limit)
     demos = tuple([e for e in train if e[task.output] == label][:2][i] for i in range(2) for label in task.labels)
     rows = []
     print(f"{task.name}: {len(test)} test examples, instruction 'Classify the {{inputs}}. Answer with one of: "
@@ -149,7 +151,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     lm = load_lm("smollm2", device="cpu")
     if args.accuracy:
-        out = {"accuracy": accuracy(lm, args.accuracy)}
+        out = {"accuracy": accuracy(lm, args.accuracy, args.limit)}
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2))
         return out
