@@ -158,7 +158,9 @@ class RemoteLM(LM):
         self._slots = threading.BoundedSemaphore(self.concurrency)  # requests in flight, all threads
         self._key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._echo_tokens = 0  # max_tokens of a scoring request; 1 for servers that refuse 0 (vLLM)
-        self.plain_as_chat = False  # set when the server has no /v1/completions (see the module docstring)
+        # plain prompts go as one user message: through DSPy (chat only), or to a server found to
+        # have no /v1/completions (see the module docstring and `probe_plain`)
+        self.plain_as_chat = not (api_base or os.environ.get("OPENAI_API_BASE"))
         self._usage = UsageCounter()
         self.load_info = {"source": model, "api_base": api_base}
 
@@ -208,6 +210,13 @@ class RemoteLM(LM):
 
     def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
         return to_chatml(messages)
+
+    def probe_plain(self) -> bool:
+        """Whether a plain prompt reaches the model as raw text: one one-token generation, which
+        finds out whether the server has /v1/completions (sets `plain_as_chat`)."""
+        if not self.plain_as_chat:
+            self._complete(GenerateRequest("The capital of France is", max_new_tokens=1, stop=()), 0)
+        return not self.plain_as_chat
 
     # ------------------------------------------------------------------ one call
 

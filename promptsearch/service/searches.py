@@ -15,6 +15,7 @@ from promptsearch.config.formats import FormatSpec, check_format_names
 from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
 from promptsearch.evaluate.labels import describe as describe_label_scoring
+from promptsearch.export.chat import PLAIN_AS_USER_ATTR
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
@@ -76,6 +77,7 @@ class NewSearch:
     space: SpaceSpec
     model: str
     settings: SearchSettings
+    plain_as_user_message: bool = False  # a remote server without /v1/completions (with_label_scoring)
 
 
 def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *,
@@ -108,6 +110,8 @@ def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
     """The first write: the search and its trial target (what workers joining later aim at)."""
     store = new.store or (new.db if isinstance(new.db, Store) else Store(new.db))
     record = create_search(store, new.name, new.task, new.space, new.model, new.settings)
+    if new.plain_as_user_message:
+        store.load_study(record).set_user_attr(PLAIN_AS_USER_ATTR, True)
     if trials is not None:
         store.set_trial_target(record, trials)
     return store, record
@@ -132,7 +136,11 @@ def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearc
     mode, why = models.resolve_label_scoring(new.task, lm, new.settings.label_scoring)
     if why is not None:
         hooks.note(f"label scoring: {describe_label_scoring(mode)}, because {why}")
-    return replace(new, settings=replace(new.settings, label_scoring=mode))
+    as_user = "plain" in new.space.templates and not getattr(lm, "probe_plain", lambda: True)()
+    if as_user:  # stored with the search (PLAIN_AS_USER_ATTR): `export --format chat` writes that message
+        hooks.note("plain layout: the server has no /v1/completions, so a plain prompt is sent as one user "
+                   "message; the search records this, and export writes that message")
+    return replace(new, settings=replace(new.settings, label_scoring=mode), plain_as_user_message=as_user)
 
 
 def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,

@@ -235,3 +235,36 @@ def test_generate_request_top_logprobs_through_both_apis(servers, smollm):
             [GenerateRequest(near_context, max_new_tokens=1, stop=(), top_logprobs=5)])[0]
         assert far.texts == near.texts and list(far.tokens[0].top) == list(near.tokens[0].top)
         assert all(abs(far.tokens[0].top[k] - v) <= 1e-4 for k, v in near.tokens[0].top.items())
+
+
+def test_on_a_chat_only_server_the_exported_user_message_reproduces_the_scores(servers, tmp_path, capsys):
+    """A plain prompt on a chat-only server is sent as one user message; the search records it,
+    `export --format chat` writes exactly that message, and re-sending it (filled per example)
+    gives the stored per-example predictions."""
+    import json
+
+    import sqlalchemy as sa
+
+    from promptsearch.export.chat import fill_messages
+    from promptsearch.lm.remote import to_chatml
+    from promptsearch.storage.models import EvaluationRow
+
+    task = load_task(ROOT / "examples" / "city_extraction.yaml")
+    space = tmp_path / "space.yaml"
+    space.write_text("name: plain\ninstructions: ['Which city is the text about? Answer with the city only.']\n"
+                     "demos:\n  counts: [0]\n  selection: [random]\n  draws: 1\ntemplates: [plain]\nseed: 0\n")
+    db = f"sqlite:///{tmp_path}/c.db"
+    assert main(["optimize", str(task.source), "--space", str(space), "--dev-limit", "4", "--trials", "1",
+                 "--name", "c", "--max-new-tokens", "8", "--model", "openai/smollm2", "--api-base",
+                 servers["chat-only"], "--db", db]) == 0
+    assert "plain prompt is sent as one user message" in capsys.readouterr().out
+    assert main(["export", "c", "--format", "chat", "--db", db]) == 0
+    messages = json.loads(capsys.readouterr().out)
+    assert len(messages) == 1 and messages[0]["role"] == "user"
+    store = Store(db, create=False)
+    stored = store.db.read(lambda s: {r.example_id: r.prediction for r in s.scalars(sa.select(EvaluationRow))})
+    dev = load_split(task, "dev", 4)
+    remote = load_remote("openai/smollm2", api_base=servers["chat-only"])
+    sent = remote.generate([GenerateRequest(to_chatml(fill_messages(messages, {f: e[f] for f in task.inputs})),
+                                            max_new_tokens=8, stop=("\n",)) for e in dev])
+    assert {e.id: r.texts[0].strip() for e, r in zip(dev, sent)} == stored
