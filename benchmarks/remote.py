@@ -49,6 +49,9 @@ from promptsearch.lm.remote import load_remote  # noqa: E402
 from promptsearch.serve import make_server  # noqa: E402
 
 
+MODES = ("loglikelihood", "first-token", "generate")
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--candidates", type=int, default=4)
@@ -61,6 +64,8 @@ def parse_args(argv=None):
     ap.add_argument("--modes", action="store_true", help="compare the label scoring modes (see above)")
     ap.add_argument("--accuracy", metavar="TASK", help="accuracy of each mode on TASK's test split")
     ap.add_argument("--limit", type=int, default=None, help="--accuracy: the first N test examples only")
+    ap.add_argument("--mode", choices=MODES, action="append", help="--accuracy: only these modes (repeatable)")
+    ap.add_argument("--shots", default="0,4", help="--accuracy: demonstration counts to try (2 per label at most)")
     return ap.parse_args(argv)
 
 
@@ -68,9 +73,6 @@ def timed(fn, calls) -> tuple[float, list[float]]:
     t = time.perf_counter()
     out = [fn(reqs) for reqs in calls]
     return time.perf_counter() - t, [r.logprob for res in out for r in res]
-
-
-MODES = ("loglikelihood", "first-token", "generate")
 
 
 def run_mode(side, mode: str, calls) -> tuple[float, dict[str, float]]:
@@ -115,7 +117,8 @@ def modes(lm, remote, calls, repeats: int) -> list[dict]:
     return rows
 
 
-def accuracy(lm, task_path: str, limit: int | None = None) -> list[dict]:
+def accuracy(lm, task_path: str, limit: int | None = None, shots: str = "0,4",
+             modes: list[str] | None = None) -> list[dict]:
     """Accuracy and unparsed answers of a fixed prompt per mode and layout on the task's test split."""
     from promptsearch.config import load_task
     from promptsearch.data.dataset import load_split
@@ -130,18 +133,19 @@ def accuracy(lm, task_path: str, limit: int | None = None) -> list[dict]:
     print(f"{task.name}: {len(test)} test examples, instruction 'Classify the {{inputs}}. Answer with one of: "
           f"{{labels}}.'")
     print(f"{'mode':14s} {'layout':7s} {'demos':>5s} {'accuracy':>9s} {'unparsed':>9s} {'seconds':>8s}")
-    for mode in MODES:
+    for mode in modes or MODES:
         evaluator = Evaluator(lm, task, decoding=Decoding.for_settings(32, "sum" if mode == "loglikelihood" else mode))
         for layout in ("plain", "chat"):
-            for shots in ((), demos):
-                candidate = Candidate("Classify the {inputs}. Answer with one of: {labels}.", shots, None, layout,
+            for k in (int(x) for x in shots.split(",")):
+                shown = demos[:k]
+                candidate = Candidate("Classify the {inputs}. Answer with one of: {labels}.", shown, None, layout,
                                       strategy=DIRECT)
                 t = time.perf_counter()
                 ev = evaluator.evaluate(render(candidate, task, lm.apply_chat_template), test)
                 unparsed = sum(bool(r.unparsed) for r in ev.results)
-                rows.append({"mode": mode, "layout": layout, "demos": len(shots), "accuracy": ev.score,
+                rows.append({"mode": mode, "layout": layout, "demos": len(shown), "accuracy": ev.score,
                              "unparsed": unparsed, "seconds": time.perf_counter() - t})
-                print(f"{mode:14s} {layout:7s} {len(shots):5d} {ev.score:9.3f} {unparsed:9d} "
+                print(f"{mode:14s} {layout:7s} {len(shown):5d} {ev.score:9.3f} {unparsed:9d} "
                       f"{time.perf_counter() - t:8.1f}", flush=True)
     return rows
 
@@ -151,7 +155,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     lm = load_lm("smollm2", device="cpu")
     if args.accuracy:
-        out = {"accuracy": accuracy(lm, args.accuracy, args.limit)}
+        out = {"accuracy": accuracy(lm, args.accuracy, args.limit, args.shots, args.mode)}
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2))
         return out
