@@ -13,8 +13,8 @@ server batches what arrives together and scores every prompt token (lm/echo.py).
 alternate the two sides; the figures are medians of `--repeats`. The log-probs of both sides are
 compared (max absolute difference).
 
-    python benchmarks/remote.py --modes --examples 32 --candidates 2 --repeats 1
-    python benchmarks/remote.py --accuracy examples/review_sentiment.yaml
+    python benchmarks/remote.py --threads 1 --modes --examples 16 --candidates 2 --repeats 1
+    python benchmarks/remote.py --threads 1 --accuracy examples/review_sentiment.yaml --limit 40 --mode generate
 
 `--modes` runs each label scoring mode (evaluate/labels.py: loglikelihood, first-token, generate)
 on the same candidates, in-process and through `serve`, and prints examples/s and, per example,
