@@ -268,3 +268,29 @@ def test_on_a_chat_only_server_the_exported_user_message_reproduces_the_scores(s
     sent = remote.generate([GenerateRequest(to_chatml(fill_messages(messages, {f: e[f] for f in task.inputs})),
                                             max_new_tokens=8, stop=("\n",)) for e in dev])
     assert {e.id: r.texts[0].strip() for e, r in zip(dev, sent)} == stored
+
+
+def test_a_proposer_behind_serve_beside_the_task_model_in_process(servers, tmp_path, smollm, monkeypatch):
+    """`--proposer openai/NAME --proposer-api-base URL`: the instruction proposals are asked of a
+    model behind an OpenAI-compatible server (here `serve`), the task is scored in-process; the
+    proposer's requests are counted as the search's (unpriced) calls and every proposal is stored."""
+    from promptsearch.search.budget import spent
+    from promptsearch.search.results import proposal_lineage
+
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)  # the task model
+    space = tmp_path / "space.yaml"
+    space.write_text("name: p\ninstructions: ['Classify the {inputs}: {labels}.']\n"
+                     "propose:\n  methods: [induction]\n  rounds: 1\n  n: 2\n  draws: 1\n  examples: 3\n")
+    db = f"sqlite:///{tmp_path}/p.db"
+    assert main(["optimize", str(TASK), "--space", str(space), "--trials", "2", "--name", "p", "--dev-limit", "3",
+                 "--proposer", "openai/smollm2", "--proposer-api-base", servers["full"], "--db", db]) == 0
+    store = Store(db, create=False)
+    record = store.get_search("p")
+    assert record.settings["proposer"] == "openai/smollm2" and record.settings["proposer_api_base"] == servers["full"]
+    assert record.settings["label_scoring"] == "sum"  # the task model is the local one
+    assert len(completed_trials(store, record)) == 2
+    # SmolLM2-135M rarely answers in DSPy's field format, so its proposals may all be dropped
+    # (tests/propose/test_cli.py checks stored proposals with a scripted server); what is
+    # checked here is the path: the proposer's requests went to serve and were counted
+    assert all(r["method"] == "induction" for r in proposal_lineage(store, record))
+    assert spent(store.load_study(record).get_trials()).unpriced_calls > 0  # the proposer's HTTP calls
