@@ -141,8 +141,10 @@ def show_run(result: service.RunResult) -> int:
 
 def show_search(args: argparse.Namespace) -> int:
     view = service.overview(args.db, args.name, args.top)
-    console.print(display.settings_table(view.record, view.counts, mask_url(args.db),
-                                         display.budget_rows(view.budget, view.spent)))
+    rows = display.budget_rows(view.budget, view.spent)
+    if view.plain_as_user_message:
+        rows.append(("plain layout sent as", "one user message (the server has no /v1/completions)"))
+    console.print(display.settings_table(view.record, view.counts, mask_url(args.db), rows))
     if view.entries:
         console.print(display.leaderboard_table(view.entries))
         display.print_evidence(view.evidence)

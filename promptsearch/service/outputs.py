@@ -167,10 +167,12 @@ class Overview:
     formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
     front: list[Any] = field(default_factory=list)  # search.pareto.Point: multi-objective searches only
     evidence: Any = None  # verdict.dev.DevEvidence: the best trial against the first on dev (None: n/a)
+    plain_as_user_message: bool = False  # a chat-only server: plain prompts were sent as one user message
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     check_int("--top", top, "top")
+    from promptsearch.export.chat import PLAIN_AS_USER_ATTR
     from promptsearch.search.budget import spent, stored_budget
     from promptsearch.verdict.dev import dev_evidence
     from promptsearch.verdict.store import load_probe
@@ -185,7 +187,7 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
                     spent(study.get_trials(deepcopy=False)), load_probe(store, record),
                     score_by_format(store, record),
                     pareto.front(store, record) if pareto.multi_objective(record) else [],
-                    dev_evidence(store, record))
+                    dev_evidence(store, record), bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)))
 
 
 def evidence(db: Store | str, search: SearchRecord | str) -> Any:

@@ -131,8 +131,9 @@ def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, ho
 
 
 def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearch:
-    """The new search with the label scoring it will store: `auto` probes the model once and says
-    which mode it took and why (evaluate/labels.py)."""
+    """The new search with the label scoring it will store (`auto` probes the model once and says
+    which mode it took and why: evaluate/labels.py), and, for a remote model and a space with the
+    plain layout, whether its server takes raw text (RemoteLM.probe_plain) or gets one user message."""
     mode, why = models.resolve_label_scoring(new.task, lm, new.settings.label_scoring)
     if why is not None:
         hooks.note(f"label scoring: {describe_label_scoring(mode)}, because {why}")

@@ -258,6 +258,9 @@ def test_on_a_chat_only_server_the_exported_user_message_reproduces_the_scores(s
                  "--name", "c", "--max-new-tokens", "8", "--model", "openai/smollm2", "--api-base",
                  servers["chat-only"], "--db", db]) == 0
     assert "plain prompt is sent as one user message" in capsys.readouterr().out
+    assert main(["show", "c", "--db", db]) == 0
+    shown = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the table may wrap the line
+    assert "one user message (the server has no /v1/completions)" in shown
     assert main(["export", "c", "--format", "chat", "--db", db]) == 0
     messages = json.loads(capsys.readouterr().out)
     assert len(messages) == 1 and messages[0]["role"] == "user"
@@ -270,11 +273,10 @@ def test_on_a_chat_only_server_the_exported_user_message_reproduces_the_scores(s
     assert {e.id: r.texts[0].strip() for e, r in zip(dev, sent)} == stored
 
 
-def test_a_proposer_behind_serve_beside_the_task_model_in_process(servers, tmp_path, smollm, monkeypatch):
+def test_a_proposer_behind_serve_beside_the_task_model_in_process(servers, tmp_path, smollm, monkeypatch, caplog):
     """`--proposer openai/NAME --proposer-api-base URL`: the instruction proposals are asked of a
     model behind an OpenAI-compatible server (here `serve`), the task is scored in-process; the
     proposer's requests are counted as the search's (unpriced) calls and every proposal is stored."""
-    from promptsearch.search.budget import spent
     from promptsearch.search.results import proposal_lineage
 
     monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)  # the task model
@@ -289,8 +291,9 @@ def test_a_proposer_behind_serve_beside_the_task_model_in_process(servers, tmp_p
     assert record.settings["proposer"] == "openai/smollm2" and record.settings["proposer_api_base"] == servers["full"]
     assert record.settings["label_scoring"] == "sum"  # the task model is the local one
     assert len(completed_trials(store, record)) == 2
-    # SmolLM2-135M rarely answers in DSPy's field format, so its proposals may all be dropped
-    # (tests/propose/test_cli.py checks stored proposals with a scripted server); what is
-    # checked here is the path: the proposer's requests went to serve and were counted
-    assert all(r["method"] == "induction" for r in proposal_lineage(store, record))
-    assert spent(store.load_study(record).get_trials()).unpriced_calls > 0  # the proposer's HTTP calls
+    # SmolLM2-135M rarely answers in DSPy's field format, so its round may be skipped with its
+    # answer quoted (tests/propose/test_cli.py checks stored proposals with a scripted server);
+    # what is checked here is the path: the proposer was asked through serve and answered
+    rows = proposal_lineage(store, record)
+    assert all(r["method"] == "induction" for r in rows)
+    assert rows or "proposal round 0 (induction) skipped" in caplog.text and "LM Response: " in caplog.text
