@@ -12,6 +12,17 @@ sends the call as /v1/completions requests of at most 16 prompts, `--concurrency
 server batches what arrives together and scores every prompt token (lm/echo.py). Timed runs
 alternate the two sides; the figures are medians of `--repeats`. The log-probs of both sides are
 compared (max absolute difference).
+
+    python benchmarks/remote.py --threads 1 --modes --examples 16 --candidates 2 --repeats 1
+    python benchmarks/remote.py --threads 1 --accuracy examples/review_sentiment.yaml --limit 40 --mode generate
+
+`--modes` runs each label scoring mode (evaluate/labels.py: loglikelihood, first-token, generate)
+on the same candidates, in-process and through `serve`, and prints examples/s and, per example,
+model calls and prompt/generated tokens as each side counts them (lm/usage.py; through serve, the
+HTTP requests and the server's token counts). `--accuracy TASK` scores a fixed prompt (its
+instruction, with 0 and with 4 train demos) in the plain and the chat layout on the task's test
+split in each mode, in-process (through serve the results are the same: tests/serve/
+test_label_modes.py), and prints accuracy and unparsed answers per mode.
 """
 from __future__ import annotations
 
@@ -31,11 +42,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from scoring import candidates, load_data, requests_for  # noqa: E402
+from scoring import LABELS, candidates, load_data, requests_for  # noqa: E402
 
 from promptsearch.lm import load_lm  # noqa: E402
 from promptsearch.lm.remote import load_remote  # noqa: E402
 from promptsearch.serve import make_server  # noqa: E402
+
+
+MODES = ("loglikelihood", "first-token", "generate")
 
 
 def parse_args(argv=None):
@@ -47,6 +61,11 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None, help="write the numbers here")
+    ap.add_argument("--modes", action="store_true", help="compare the label scoring modes (see above)")
+    ap.add_argument("--accuracy", metavar="TASK", help="accuracy of each mode on TASK's test split")
+    ap.add_argument("--limit", type=int, default=None, help="--accuracy: the first N test examples only")
+    ap.add_argument("--mode", choices=MODES, action="append", help="--accuracy: only these modes (repeatable)")
+    ap.add_argument("--shots", default="0,4", help="--accuracy: demonstration counts to try (2 per label at most)")
     return ap.parse_args(argv)
 
 
@@ -56,15 +75,104 @@ def timed(fn, calls) -> tuple[float, list[float]]:
     return time.perf_counter() - t, [r.logprob for res in out for r in res]
 
 
+def run_mode(side, mode: str, calls) -> tuple[float, dict[str, float]]:
+    """Seconds and usage (calls, prompt and generated tokens) for one mode over every candidate."""
+    from promptsearch.evaluate.labels import LabelScorer
+
+    before = side.usage
+    t = time.perf_counter()
+    for reqs in calls:
+        if mode == "loglikelihood":
+            side.loglikelihood(reqs)
+        else:
+            contexts = [r.context for r in reqs[::len(LABELS)]]
+            LabelScorer(mode)(side, [x.strip() for x in LABELS], contexts, [" "] * len(contexts))
+    seconds = time.perf_counter() - t
+    after = side.usage
+    return seconds, {k: after.get(k, 0) - before.get(k, 0) for k in ("calls", "prompt_tokens", "completion_tokens")}
+
+
+def modes(lm, remote, calls, repeats: int) -> list[dict]:
+    """Per mode, in-process and through serve: examples/s and calls/tokens per example."""
+    n = sum(len(c) for c in calls) // len(LABELS)
+    rows = []
+    for mode in MODES:
+        row: dict = {"mode": mode}
+        for name, side in (("in-process", lm), ("serve", remote)):
+            run_mode(side, mode, [c[:4] for c in calls[:1]])  # warm-up
+            runs = [run_mode(side, mode, calls) for _ in range(repeats)]
+            seconds = statistics.median(r[0] for r in runs)
+            usage = runs[0][1]
+            row[name] = {"examples_per_s": n / seconds, "calls_per_example": usage["calls"] / n,
+                         "prompt_tokens_per_example": usage["prompt_tokens"] / n,
+                         "generated_tokens_per_example": usage["completion_tokens"] / n}
+            print(f"  {mode} {name}: {seconds:.2f} s", flush=True)
+        rows.append(row)
+    print(f"{'mode':14s} {'side':11s} {'examples/s':>10s} {'calls/ex':>9s} {'prompt tok/ex':>14s} {'gen tok/ex':>11s}")
+    for row in rows:
+        for name in ("in-process", "serve"):
+            r = row[name]
+            print(f"{row['mode']:14s} {name:11s} {r['examples_per_s']:10.1f} {r['calls_per_example']:9.3f} "
+                  f"{r['prompt_tokens_per_example']:14.1f} {r['generated_tokens_per_example']:11.2f}")
+    return rows
+
+
+def accuracy(lm, task_path: str, limit: int | None = None, shots: str = "0,4",
+             modes: list[str] | None = None) -> list[dict]:
+    """Accuracy and unparsed answers of a fixed prompt per mode and layout on the task's test split."""
+    from promptsearch.config import load_task
+    from promptsearch.data.dataset import load_split
+    from promptsearch.evaluate import Decoding, Evaluator
+    from promptsearch.render import Candidate, render
+    from promptsearch.strategies import DIRECT
+
+    task = load_task(task_path)
+    train, test = load_split(task, "train"), load_split(task, "test", limit)
+    demos = tuple([e for e in train if e[task.output] == label][:2][i] for i in range(2) for label in task.labels)
+    rows = []
+    print(f"{task.name}: {len(test)} test examples, instruction 'Classify the {{inputs}}. Answer with one of: "
+          f"{{labels}}.'")
+    print(f"{'mode':14s} {'layout':7s} {'demos':>5s} {'accuracy':>9s} {'unparsed':>9s} {'seconds':>8s}")
+    for mode in modes or MODES:
+        evaluator = Evaluator(lm, task, decoding=Decoding.for_settings(32, "sum" if mode == "loglikelihood" else mode))
+        for layout in ("plain", "chat"):
+            for k in (int(x) for x in shots.split(",")):
+                shown = demos[:k]
+                candidate = Candidate("Classify the {inputs}. Answer with one of: {labels}.", shown, None, layout,
+                                      strategy=DIRECT)
+                t = time.perf_counter()
+                ev = evaluator.evaluate(render(candidate, task, lm.apply_chat_template), test)
+                unparsed = sum(bool(r.unparsed) for r in ev.results)
+                rows.append({"mode": mode, "layout": layout, "demos": len(shown), "accuracy": ev.score,
+                             "unparsed": unparsed, "seconds": time.perf_counter() - t})
+                print(f"{mode:14s} {layout:7s} {len(shown):5d} {ev.score:9.3f} {unparsed:9d} "
+                      f"{time.perf_counter() - t:8.1f}", flush=True)
+    return rows
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     lm = load_lm("smollm2", device="cpu")
+    if args.accuracy:
+        out = {"accuracy": accuracy(lm, args.accuracy, args.limit, args.shots, args.mode)}
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2))
+        return out
     train, dev, source = load_data(args.data, args.examples)
     calls = [requests_for(head, dev) for head in candidates(train, args.candidates)]
     server = make_server(lm, "127.0.0.1", 0, model_id="smollm2")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     remote = load_remote("openai/smollm2", api_base=server.url, concurrency=args.concurrency)
+    if args.modes:
+        try:
+            out = {"modes": modes(lm, remote, calls, args.repeats)}
+        finally:
+            server.shutdown()
+            server.server_close()
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2))
+        return out
     try:
         remote.check_loglikelihood()
         timed(lm.loglikelihood, [c[:8] for c in calls[:1]])  # warm-up: first-call allocations

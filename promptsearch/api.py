@@ -69,8 +69,12 @@ def create_search(store: Store, name: str, task: TaskSpec | str | Path, space: S
     new = service.check_new_search(store, task, space, name=name, model=model,
                                    settings=_settings(settings, "create_search"))
     if lm is not None:
-        service.check_model(new.task, lm, new.model)
+        service.check_model(new.task, lm, new.model, new.settings.label_scoring)
+        new = service.with_label_scoring(new, lm)
         service.preflight(new, lm)
+    elif new.settings.label_scoring == "auto" and new.task.is_classification:
+        raise UserError("create_search: label_scoring='auto' probes the model; pass lm=, or name a mode "
+                        "(sum, mean, first-token, generate)")
     return service.create(new, None)[1]
 
 

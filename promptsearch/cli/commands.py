@@ -8,6 +8,7 @@ from promptsearch import service
 from promptsearch.cli import display
 from promptsearch.cli.args import ranged
 from promptsearch.export import EXPORTERS
+from promptsearch.evaluate.labels import LABEL_SCORINGS
 from promptsearch.search import SearchSettings
 from promptsearch.search.results import best, completed_trials, leaderboard
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
@@ -39,9 +40,11 @@ def add_parsers(sub, common) -> None:
     opt.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)
     opt.add_argument("--max-new-tokens", type=ranged("--max-new-tokens", "max_new_tokens"), default=32,
                      help="generation tasks: longest answer in tokens")
-    opt.add_argument("--label-scoring", default="sum", choices=("sum", "mean"),
-                     help="label tasks: rank labels by summed (default) or mean token log-probability; "
-                          "mean is fair to labels of different token lengths ('1' vs '10')")
+    opt.add_argument("--label-scoring", default="auto", choices=LABEL_SCORINGS,
+                     help="label tasks: how a label is read from the model. auto (default): the first the "
+                          "model supports of loglikelihood (= sum; mean is fair to labels of different token "
+                          "lengths), first-token (top log-probs of one generated token) and generate (a "
+                          "greedy answer mapped to a label); see docs/remote.md")
     opt.add_argument("--pruner", default="none", choices=PRUNERS.names(),
                      help="score dev in chunks and stop losing candidates early")
     opt.add_argument("--objectives", default="score",
@@ -143,8 +146,10 @@ def show_run(result: service.RunResult) -> int:
 
 def show_search(args: argparse.Namespace) -> int:
     view = service.overview(args.db, args.name, args.top)
-    console.print(display.settings_table(view.record, view.counts, mask_url(args.db),
-                                         display.budget_rows(view.budget, view.spent)))
+    rows = display.budget_rows(view.budget, view.spent)
+    if view.plain_as_user_message:
+        rows.append(("plain layout sent as", "one user message (the server has no /v1/completions)"))
+    console.print(display.settings_table(view.record, view.counts, mask_url(args.db), rows))
     if view.entries:
         console.print(display.leaderboard_table(view.entries))
         display.print_evidence(view.evidence)

@@ -136,13 +136,17 @@ def leaderboard_table(entries: list[Entry], title: str = "Leaderboard") -> Table
     for col, kw in columns:
         table.add_column(col, **kw)
     table.add_column("strategy")
+    unparsed = any(e.unparsed is not None for e in entries)  # label scoring first-token or generate
+    if unparsed:
+        table.add_column("unparsed", justify="right")
     for rank, e in enumerate(entries, start=1):
         c = e.candidate
         p = c.params or {}
         strategy = describe_strategy(p)
         demos = str(p.get("n_demos", len(c.demos))) + (" nearest" if p.get("demo_selection") == "nearest" else "")
-        table.add_row(str(rank), str(e.trial), f"{e.score:.4f}", _short(c.instruction),
-                      demos, _short(c.cot_trigger, 30), c.template, strategy)
+        cells = [str(rank), str(e.trial), f"{e.score:.4f}", _short(c.instruction),
+                 demos, _short(c.cot_trigger, 30), c.template, strategy]
+        table.add_row(*cells, *([str(e.unparsed) if e.unparsed is not None else ""] if unparsed else []))
     return table
 
 

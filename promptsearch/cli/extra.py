@@ -10,6 +10,7 @@ from promptsearch.cli import display
 from promptsearch.service.hooks import plural
 from promptsearch.cli.args import ranged
 from promptsearch.errors import UserError
+from promptsearch.serve.server import ROLES as SERVER_ROLES
 from promptsearch.storage import mask_url
 
 console = display.console
@@ -70,6 +71,10 @@ def add_parsers(sub, common) -> None:
                      metavar="SECONDS", help="wall time one request may take before a 504 stops its work "
                                              "(default: 300)")
     srv.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)
+    srv.add_argument("--role", default="full", choices=SERVER_ROLES,
+                     help="answer like another kind of server, to test clients against it: chat-only (no "
+                          "/v1/completions), no-prompt-logprobs (like llama.cpp's llama-server), no-logprobs "
+                          "(none at all); see docs/remote.md")
     srv.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     srv.add_argument("--dtype", choices=("fp32", "bf16"), help="default: bf16 on cuda, fp32 on cpu")
 
@@ -153,7 +158,7 @@ def dashboard(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     server, lm = service.open_server(args.model, args.host, args.port, model_id=args.model_id,
                                      max_tokens=args.max_tokens, batch_size=args.batch_size, device=args.device,
-                                     dtype=args.dtype, hooks=display.hooks(),
+                                     dtype=args.dtype, hooks=display.hooks(), role=args.role,
                                      request_timeout=args.request_timeout)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         display.err_console.print(display.styled("warning:", "yellow", f"listening on {args.host}: anyone who can "

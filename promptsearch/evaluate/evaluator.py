@@ -11,6 +11,7 @@ hash for different texts.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -21,6 +22,7 @@ from typing import Protocol, Sequence
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.data.metrics import Metric
+from promptsearch.evaluate import labels as labels_mod
 from promptsearch.evaluate.judge import metric_for
 from promptsearch.lm.base import LM
 from promptsearch.render.prompt import Prompt, PromptStrategy, PromptTemplate
@@ -35,6 +37,8 @@ class ExampleResult:
     prediction: str
     score: float  # the metric's value for this example, in [0, 1]
     feedback: str | None = None  # the metric's explanation of a lost point, if it gives one
+    # label tasks scored by first-token or generate: the answer named no label (None: not applicable)
+    unparsed: bool | None = None
 
 
 @dataclass
@@ -59,13 +63,25 @@ class Decoding:
 
     max_new_tokens: int = 32
     length_normalize: bool = False  # label ranking by mean instead of summed token log-prob
+    label_mode: str = "loglikelihood"  # or first-token, generate (evaluate/labels.py)
+
+    @classmethod
+    def for_settings(cls, max_new_tokens: int, label_scoring: str) -> "Decoding":
+        """From a search's settings: label_scoring as stored (sum, mean, first-token, generate)."""
+        return cls(max_new_tokens=max_new_tokens, length_normalize=label_scoring == "mean",
+                   label_mode=labels_mod.mode_of(label_scoring))
 
     def key(self, task: TaskSpec, strategy: PromptStrategy = DIRECT, metric: str | None = None) -> str:
         """`metric`: the metric's identity (Evaluator.key passes it; the task's name otherwise)."""
         metric = metric or task.metric
         if task.labels is not None:  # a label task
             labels = hashlib.sha256("\x1f".join(task.labels).encode()).hexdigest()[:12]
-            base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{metric}"
+            if self.label_mode == "first-token":
+                base = f"first-token:{labels_mod.TOP_LOGPROBS}:{labels}:{metric}"
+            elif self.label_mode == "generate":
+                base = f"generate:{labels_mod.ANSWER_TOKENS}:{labels}:{metric}"
+            else:
+                base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{metric}"
         else:
             base = f"greedy:{self.max_new_tokens}:nl:{metric}"
         own = strategy.hash_key()
@@ -73,7 +89,8 @@ class Decoding:
 
     @property
     def options(self) -> Options:
-        return Options(self.max_new_tokens, self.length_normalize)
+        scorer = None if self.label_mode == "loglikelihood" else labels_mod.LabelScorer(self.label_mode)
+        return Options(self.max_new_tokens, self.length_normalize, scorer)
 
 
 @dataclass
@@ -109,7 +126,7 @@ class Evaluator:
             for h, results in by_hash.items():
                 self.cache.put(self.lm.fingerprint, h, key, results)
         by_id = {**cached, **{r.example_id: r for r in fresh}}
-        results = [by_id[e.id] for e in examples]
+        results = self._marked([by_id[e.id] for e in examples])
         score = self.metric.aggregate([r.score for r in results]) if results else 0.0
         seconds = time.perf_counter() - start
         log.debug("prompt %s (%s): %d examples (%d computed) in %.2fs, score %.4f", prompt.hash[:8],
@@ -139,8 +156,8 @@ class Evaluator:
         computed_total = sum(n for *_, n in plans) or 1
         out = []
         for templates, key, cached, n in plans:
-            results = [cached[e.id] if e.id in cached else fresh[(key, t.hash, e.id)]
-                       for t, e in zip(templates, examples)]
+            results = self._marked([cached[e.id] if e.id in cached else fresh[(key, t.hash, e.id)]
+                                    for t, e in zip(templates, examples)])
             score = self.metric.aggregate([r.score for r in results]) if results else 0.0
             out.append(Evaluation(score, results, computed=n, seconds=seconds * n / computed_total))
         log.debug("%d prompts x %d examples (%d computed) in %.2fs", len(prompts), len(examples), len(todo), seconds)
@@ -169,6 +186,14 @@ class Evaluator:
         """Run the prompt's strategy on every example, uncached, keeping the reasoning it wrote
         (for bootstrapped demonstrations)."""
         return self._run(prompt.strategy, list(zip(prompt.per_example(examples), examples)))
+
+    def _marked(self, results: list[ExampleResult]) -> list[ExampleResult]:
+        """Results of a label task read by first-token or generate, each marked parsed or not
+        (cached results carry only the prediction, so it is worked out here)."""
+        labels = self.task.labels
+        if labels is None or self.decoding.label_mode == "loglikelihood":
+            return results
+        return [dataclasses.replace(r, unparsed=labels_mod.unparsed(r.prediction, labels)) for r in results]
 
     def _cached(self, templates: Sequence[PromptTemplate], examples: Sequence[Example],
                 key: str) -> dict[str, ExampleResult]:

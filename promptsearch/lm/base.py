@@ -43,12 +43,28 @@ class GenerateRequest:
     temperature: float = 0.0  # 0 = greedy
     num_return_sequences: int = 1
     seed: int = 0  # for sampling; ignored when greedy
+    # > 0: also return, for each token of the first text, the k most likely tokens at its position
+    # (OpenAI's `top_logprobs`); label scoring by the first token reads them (evaluate/labels.py)
+    top_logprobs: int = 0
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token: its text, log-prob, and the `top_logprobs` most likely {text: log-prob}
+    at its position (the token itself may be among them)."""
+
+    token: str
+    logprob: float
+    top: dict[str, float]
 
 
 @dataclass(frozen=True)
 class GenerateResult:
     texts: list[str]  # num_return_sequences continuations, stop strings cut off
     logprobs: list[float] = field(default_factory=list)  # summed log-prob of each text's tokens
+    # the first text's tokens with their alternatives, when the request asked for top_logprobs
+    # (empty from a backend or server that gives none)
+    tokens: list[TokenLogprob] = field(default_factory=list)
 
 
 class LM(ABC):

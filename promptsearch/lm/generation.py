@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from promptsearch.lm import plan
-from promptsearch.lm.base import GenerateRequest, GenerateResult
+from promptsearch.lm.base import GenerateRequest, GenerateResult, TokenLogprob
 
 
 StepHook = Callable[[list[GenerateRequest]], list[bool]]
@@ -53,6 +53,7 @@ class GenRow:
     out: list[int] = field(default_factory=list)  # generated ids
     logps: list[float] = field(default_factory=list)  # their log-probs (temperature 1)
     ends: list[int] = field(default_factory=list)  # len(decoded text) after each generated token
+    tops: list[dict[str, float]] = field(default_factory=list)  # req.top_logprobs alternatives per token
     text: str = ""
     done: bool = False
 
@@ -64,7 +65,8 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         bos = lm.tokenizer.bos_token_id
         ids = lm.tok_encode(r.context) or [bos if bos is not None else lm.tokenizer.eos_token_id]
         ids = ids[-max(1, lm.max_length - r.max_new_tokens):]  # left-truncate to leave room
-        keys = [("greedy", tuple(ids), r.max_new_tokens, r.stop) if r.temperature <= 0 else ("sample", i, k)
+        keys = [("greedy", tuple(ids), r.max_new_tokens, r.stop, r.top_logprobs) if r.temperature <= 0
+                else ("sample", i, k)
                 for k in range(r.num_return_sequences)]
         slots.append([rows.setdefault(key, GenRow(r, i, k, ids)) for k, key in enumerate(keys)])
     todo = list(rows.values())
@@ -80,13 +82,15 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
             # with_backoff calls it before the loop moves on, so kv and p are this group's
             lm.with_backoff(lambda b: _decode_batch(lm, kv, p, b), [grows[i] for i in idx])  # noqa: B023
     done = {id(r): _finish(lm, r) for r in todo}
-    return [GenerateResult([done[id(r)][0] for r in s], [done[id(r)][1] for r in s]) for s in slots]
+    return [GenerateResult([done[id(r)][0] for r in s], [done[id(r)][1] for r in s],
+                           _tokens(lm, s[0], len(done[id(s[0])][0])) if s[0].req.top_logprobs else [])
+            for s in slots]
 
 
 def _decode_batch(lm, kv, p: int, rows: list[GenRow]) -> None:
     """Prefill the rows' suffixes after the cached prefix, then decode one token per step."""
     for r in rows:  # a retried (OOM) batch starts over
-        r.out, r.logps, r.ends, r.text, r.done = [], [], [], "", False
+        r.out, r.logps, r.ends, r.tops, r.text, r.done = [], [], [], [], "", False
     dev, b = lm.device, len(rows)
     t = max(len(r.tokens) - p for r in rows)
     ids = torch.full((b, t), lm.pad_id, dtype=torch.long)
@@ -149,16 +153,43 @@ def _pick(lm, h: torch.Tensor, rows: list[GenRow], gens: list) -> torch.Tensor:
             nxt[i] = torch.multinomial(probs, 1, generator=g)[0]
     eos = _eos_ids(lm)
     picked = logp.gather(1, nxt[:, None])[:, 0].tolist()  # [B] log-probs, one host copy
-    for r, tok, lp in zip(rows, nxt.tolist(), picked):
+    tops = _tops(lm, logp, rows)
+    for r, tok, lp, top in zip(rows, nxt.tolist(), picked, tops):
         if tok in eos:
             r.done = True
             continue
         r.out.append(tok)
         r.logps.append(lp)
+        if r.req.top_logprobs:
+            r.tops.append(top)
         r.text = lm.tokenizer.decode(r.out, skip_special_tokens=True)
         r.ends.append(len(r.text))
         r.done = len(r.out) >= r.req.max_new_tokens or any(s and s in r.text for s in r.req.stop)
     return nxt
+
+
+def _tops(lm, logp: torch.Tensor, rows: list[GenRow]) -> list[dict[str, float]]:
+    """Each row's req.top_logprobs most likely next tokens {text: log-prob}, best first (a text
+    two ids decode to keeps the likelier); empty dicts when no row asked."""
+    k = max(r.req.top_logprobs for r in rows)
+    if k <= 0:
+        return [{} for _ in rows]
+    values, ids = logp.topk(min(k, logp.shape[-1]), dim=-1)  # [B, k]
+    names = lm.tokenizer.batch_decode(ids.reshape(-1, 1).tolist())
+    out = []
+    for b, r in enumerate(rows):
+        top: dict[str, float] = {}
+        for j, v in enumerate(values[b].tolist()[:r.req.top_logprobs]):
+            top.setdefault(names[b * ids.shape[1] + j], v)
+        out.append(top)
+    return out
+
+
+def _tokens(lm, row: GenRow, cut: int) -> list[TokenLogprob]:
+    """The row's generated tokens that lie wholly inside its returned text, with their alternatives."""
+    texts = lm.tokenizer.batch_decode([[t] for t in row.out]) if row.out else []
+    return [TokenLogprob(text, lp, top) for text, lp, top, end in zip(texts, row.logps, row.tops, row.ends)
+            if end <= cut]
 
 
 def _eos_ids(lm) -> set[int]:

@@ -3,9 +3,16 @@
 A spec like "openai/gpt-4o-mini", "ollama_chat/llama3" or "openai/smollm2" with an api_base names a
 remote model (see `is_remote_spec`). What works remotely:
 
-  generate       each request is one chat completion through `dspy.LM` (any provider DSPy knows);
-                 DSPy retries transient failures (rate limits, 5xx, timeouts) with exponential
-                 back-off (`num_retries`).
+  generate       with an OpenAI-compatible server (`api_base` or OPENAI_API_BASE), each request is
+                 one HTTP call (http.py retries): a plain prompt goes as raw text to
+                 /v1/completions, so the model sees exactly the text that was scored and exported;
+                 a server without it (404: chat-only APIs) gets it as one user message instead
+                 (`plain_as_chat` then says so, and a warning is logged once). A chat-layout
+                 prompt goes as real messages to /v1/chat/completions. `top_logprobs` asks for
+                 the generated tokens' alternatives (`logprobs: k` on completions, `logprobs:
+                 true, top_logprobs: k` on chat). Without a server URL (a hosted provider), each
+                 request is one chat completion through `dspy.LM` (any provider DSPy knows), with
+                 DSPy's retries and price table, and no token log-probs.
   loglikelihood  POST /v1/completions with `echo: true, logprobs: 1, max_tokens: 0` (completions.py,
                  as lm-evaluation-harness's local-completions): servers that return prompt log-probs
                  (vLLM, promptsearch serve) score label tasks; others are refused by
@@ -36,10 +43,11 @@ from urllib.parse import urlsplit
 
 from promptsearch.errors import ConfigError, ModelCallError, NoLogprobsError, UserError
 from promptsearch.lm import completions
+from promptsearch.lm.answers import chat_answer, completion_answer, cut
 from promptsearch.lm.backends import BACKENDS
 from promptsearch.lm.http import CallFailed, RetryPolicy, post_json
 from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, LoglikelihoodRequest,
-                                  LoglikelihoodResult)
+                                  LoglikelihoodResult, TokenLogprob)
 from promptsearch.lm.urls import check_api_base, masked_url, redact, resolve_api_base, with_auth
 from promptsearch.lm.usage import UsageCounter
 
@@ -154,6 +162,9 @@ class RemoteLM(LM):
         self._slots = threading.BoundedSemaphore(self.concurrency)  # requests in flight, all threads
         self._key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._echo_tokens = 0  # max_tokens of a scoring request; 1 for servers that refuse 0 (vLLM)
+        # plain prompts go as one user message: through DSPy (chat only), or to a server found to
+        # have no /v1/completions (see the module docstring and `probe_plain`)
+        self.plain_as_chat = not (api_base or os.environ.get("OPENAI_API_BASE"))
         self._usage = UsageCounter()
         self.load_info = {"source": model, "api_base": masked_url(api_base) if api_base else None}
 
@@ -196,16 +207,67 @@ class RemoteLM(LM):
         for r in requests:
             mine = answers[at:at + r.num_return_sequences]
             at += r.num_return_sequences
-            logps = [lp for _, lp in mine if lp is not None]  # all or nothing: a server gives them or not
-            results.append(GenerateResult([t for t, _ in mine], logps if len(logps) == len(mine) else []))
+            logps = [lp for _, lp, _ in mine if lp is not None]  # all or nothing: a server gives them or not
+            results.append(GenerateResult([t for t, _, _ in mine], logps if len(logps) == len(mine) else [],
+                                          mine[0][2] if mine else []))
         return results
 
     def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
         return to_chatml(messages)
 
+    def probe_plain(self) -> bool:
+        """Whether a plain prompt reaches the model as raw text: one one-token generation, which
+        finds out whether the server has /v1/completions (sets `plain_as_chat`)."""
+        if not self.plain_as_chat:
+            self._complete(GenerateRequest("The capital of France is", max_new_tokens=1, stop=()), 0)
+        return not self.plain_as_chat
+
     # ------------------------------------------------------------------ one call
 
-    def _complete(self, req: GenerateRequest, k: int) -> tuple[str, float | None]:
+    def _complete(self, req: GenerateRequest, k: int) -> tuple[str, float | None, list[TokenLogprob]]:
+        base = self.api_base or os.environ.get("OPENAI_API_BASE")
+        if base:
+            return self._complete_http(base.rstrip("/"), req, k)
+        text, logprob = self._complete_dspy(req, k)
+        return text, logprob, []
+
+    def _complete_http(self, base: str, req: GenerateRequest, k: int) -> tuple[str, float | None, list[TokenLogprob]]:
+        """One generation over the OpenAI-compatible HTTP API (see the module docstring)."""
+        messages = from_chatml(req.context)
+        sampled = req.temperature > 0
+        body: dict = {"model": self._model_id(), "max_tokens": req.max_new_tokens, "temperature": req.temperature,
+                      "stop": [s for s in req.stop if s][:4] or None, **({"seed": req.seed + k} if sampled else {})}
+        if messages is None and not self.plain_as_chat:
+            url = base + "/completions"
+            extra = {"logprobs": req.top_logprobs} if req.top_logprobs else {}
+            try:
+                answer = self._timed_post(url, {**body, "prompt": req.context, **extra})
+                return completion_answer(answer, req)
+            except CallFailed as e:
+                if e.status not in (404, 405):
+                    raise self._failed(e, url) from None
+                self.plain_as_chat = True
+                log.warning("%s: no /completions endpoint; plain prompts are sent as one user message",
+                            self._where(url))
+        url = base + "/chat/completions"
+        extra = {"logprobs": True, "top_logprobs": req.top_logprobs} if req.top_logprobs else {}
+        try:
+            answer = self._timed_post(url, {**body, "messages": messages or [{"role": "user", "content": req.context}],
+                                            **extra})
+        except CallFailed as e:
+            raise self._failed(e, url) from None
+        return chat_answer(answer, req)
+
+    def _timed_post(self, url: str, body: dict) -> dict:
+        start = time.perf_counter()
+        answer = self._post(url, {k: v for k, v in body.items() if v is not None})
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        self._count(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")),
+                    time.perf_counter() - start, None)
+        return answer
+
+    def _complete_dspy(self, req: GenerateRequest, k: int) -> tuple[str, float | None]:
         from dspy.lm15 import Config, Message, Request
 
         messages = from_chatml(req.context) or [{"role": "user", "content": req.context}]
@@ -227,11 +289,7 @@ class RemoteLM(LM):
         usage = response.usage
         self._count(usage.input_tokens or 0, usage.output_tokens or 0, time.perf_counter() - start,
                     _estimate_cost(response, self.model))
-        text = response.text or ""
-        for s in req.stop:  # servers may return the stop string or text past it
-            if s and s in text:
-                text = text[:text.index(s)]
-        return text, _summed_logprob(response)
+        return cut(response.text or "", req.stop), _summed_logprob(response)
 
     def _score(self, pairs: list[tuple[str, str]], probing: bool = False) -> list[LoglikelihoodResult]:
         """One completions request scoring `pairs` (context, continuation); see completions.py.
@@ -324,3 +382,4 @@ def _summed_logprob(response) -> float | None:
         return float(sum(t.logprob for t in tokens))
     except (AttributeError, TypeError):
         return None
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from promptsearch.evaluate.labels import describe as describe_label_scoring
 from promptsearch.outfile import check_output, database_files, write_output
 from promptsearch.report import svg
 from promptsearch.report.data import ReportData, collect
@@ -85,6 +86,8 @@ def _summary(data: ReportData, db: str) -> str:
             ("best dev score", f"{best:.4f}" if best is not None else "—"),
             ("dev examples", str(r.settings.get("dev_limit") or "all")),
             ("sampler / pruner", f"{r.settings.get('sampler')} / {r.settings.get('pruner')}"),
+            *([("label scoring", describe_label_scoring(r.settings.get("label_scoring", "sum")))]
+              if task.get("labels") else []),
             ("created", r.created.strftime("%Y-%m-%d %H:%M:%S")), ("database", db)]
     return "<h2>Summary</h2>" + _kv_table(rows)
 

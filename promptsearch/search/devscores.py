@@ -19,6 +19,7 @@ import optuna
 from promptsearch.evaluate.evaluator import ExampleResult
 
 DEV_SCORES_ATTR = "dev_scores"
+UNPARSED_ATTR = "unparsed"  # dev answers that named no label (evaluate/labels.py)
 MAX_STORED = 5_000  # examples: at most 5 kB per trial for a 0/1 metric, about 45 kB for a graded one
 
 
@@ -47,6 +48,9 @@ def store_dev_results(trial: optuna.Trial, results: Sequence[ExampleResult]) -> 
     packed = pack_scores([r.score for r in results])
     if packed is not None:
         trial.set_user_attr(DEV_SCORES_ATTR, packed)
+    marked = [r.unparsed for r in results if r.unparsed is not None]
+    if marked:  # label tasks read by first-token or generate (evaluate/labels.py)
+        trial.set_user_attr(UNPARSED_ATTR, sum(marked))
     lost = lowest_with_feedback(results)
     if lost:
         trial.set_user_attr("feedback", lost)

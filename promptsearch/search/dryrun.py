@@ -44,6 +44,7 @@ from promptsearch.config.task import JUDGE
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.judge import JudgeMetric
 from promptsearch.evaluate.judge import LocalJudge
+from promptsearch.evaluate.evaluator import Decoding
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
@@ -172,7 +173,7 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     train = load_split(task, "train")
     sample = _spread(dev, DEV_SAMPLE)
     demos = _PlannedDemos(None, None, counter, task, space, train, None)  # type: ignore[arg-type]  # no evaluator
-    options = Options(settings.max_new_tokens, settings.label_scoring == "mean")
+    options = Decoding.for_settings(settings.max_new_tokens, settings.label_scoring).options
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=settings.seed))  # in memory
     per_strategy: dict[str, list[Cost]] = defaultdict(list)
     judge, judged = _judge(task, lm), []

@@ -20,6 +20,7 @@ class Entry:
     trial: int
     score: float
     candidate: CandidateRow
+    unparsed: int | None = None  # dev answers that named no label (label scoring first-token, generate)
 
 
 def trial_counts(store: Store, record: SearchRecord) -> dict[str, int]:
@@ -66,7 +67,7 @@ def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[E
         seen.add(h)
         candidate = store.candidates.get(record.id, h)
         if candidate is not None:
-            entries.append(Entry(t.number, trial_value(t), candidate))
+            entries.append(Entry(t.number, trial_value(t), candidate, t.user_attrs.get("unparsed")))
         if k is not None and len(entries) >= k:
             break
     return entries

@@ -25,6 +25,7 @@ from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
 from promptsearch.errors import ConfigError, excerpt
 from promptsearch.evaluate.evaluator import Decoding, Evaluator
+from promptsearch.evaluate.labels import LABEL_SCORINGS
 from promptsearch.lm.base import LM
 from promptsearch.propose.methods import check_propose
 from promptsearch.render import Candidate, Prompt, render
@@ -38,7 +39,6 @@ from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.strategies import check_space
 
 log = logging.getLogger(__name__)
-LABEL_SCORINGS = ("sum", "mean")  # label ranking by summed or mean (length-normalised) token log-prob
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def check_data(task: TaskSpec, run_code: bool = True) -> None:
 
 def decoding_for(settings: SearchSettings) -> Decoding:
     """How a search obtains answers; part of every evaluation's cache key."""
-    return Decoding(max_new_tokens=settings.max_new_tokens, length_normalize=settings.label_scoring == "mean")
+    return Decoding.for_settings(settings.max_new_tokens, settings.label_scoring)
 
 
 def open_parts(record: SearchRecord) -> tuple[TaskSpec, SpaceSpec, SearchSettings]:

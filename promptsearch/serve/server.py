@@ -13,8 +13,19 @@ Scoring a prompt (/v1/completions, as lm-evaluation-harness's local-completions 
 promptsearch's RemoteLM.loglikelihood use it): `echo: true, max_tokens: 0, logprobs: k` returns
 the prompt as the text and, per prompt token, `tokens`, `token_logprobs` (null for the first),
 `text_offset` and `top_logprobs` (the token and the k most likely; k from 0 to MAX_LOGPROBS).
-`echo` with generation returns prompt + completion as the text; `logprobs` of generated tokens
-are not computed (a 400 says so with echo; without echo they are ignored, as before).
+`echo` with generation returns prompt + completion as the text (log-probs then: a 400).
+
+Generated tokens' log-probs: `logprobs: k` on /v1/completions (without echo) and `logprobs: true,
+top_logprobs: k` on /v1/chat/completions return, for the first answer of each prompt, every
+generated token with its log-prob and the k most likely alternatives, in OpenAI's shapes.
+
+`role` (`serve --role`) makes the server answer like another kind of server, so clients can be
+tested against each (lm/remote.py, evaluate/labels.py):
+
+  full                everything above
+  chat-only           no /v1/completions (404), as hosted chat APIs
+  no-prompt-logprobs  /v1/completions refuses echo scoring (400), as llama.cpp's llama-server
+  no-logprobs         as no-prompt-logprobs, and `logprobs` of generated tokens are ignored (null)
 
 Concurrent requests are batched together by one worker thread (batcher.py). Usage counts tokens
 with the model's own tokenizer.
@@ -38,7 +49,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from promptsearch.lm.base import LM, GenerateRequest
+from promptsearch.lm.base import LM, GenerateRequest, TokenLogprob
 from promptsearch.serve.batcher import Batcher, Cancelled, Ticket
 
 log = logging.getLogger(__name__)
@@ -47,6 +58,7 @@ MAX_N = 16
 MAX_LOGPROBS = 20
 REQUEST_TIMEOUT = 300.0  # seconds a request may take, queueing included (serve --request-timeout)
 POLL_S = 0.1  # how often a waiting handler checks its client and its deadline
+ROLES = ("full", "chat-only", "no-prompt-logprobs", "no-logprobs")
 CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
@@ -66,8 +78,10 @@ class OpenAIServer(ThreadingHTTPServer):
     daemon_threads = True  # a hung client must not keep the process alive on shutdown
 
     def __init__(self, lm: LM, host: str, port: int, model_id: str, max_tokens: int,
-                 request_timeout: float = REQUEST_TIMEOUT):
-        self.lm, self.model_id, self.default_max_tokens = lm, model_id, max_tokens
+                 request_timeout: float = REQUEST_TIMEOUT, role: str = "full"):
+        if role not in ROLES:
+            raise ValueError(f"role {role!r}: one of {', '.join(ROLES)}")
+        self.lm, self.model_id, self.default_max_tokens, self.role = lm, model_id, max_tokens, role
         self.request_timeout = request_timeout
         self.batcher = Batcher(lm)
         super().__init__((host, port), Handler)
@@ -84,9 +98,10 @@ class OpenAIServer(ThreadingHTTPServer):
 
 
 def make_server(lm: LM, host: str = "127.0.0.1", port: int = 8000, model_id: str | None = None,
-                max_tokens: int = 256, request_timeout: float = REQUEST_TIMEOUT) -> OpenAIServer:
-    """Bind (port 0 picks a free one); call `serve_forever()` to answer requests."""
-    return OpenAIServer(lm, host, port, model_id or lm.name, max_tokens, request_timeout)
+                max_tokens: int = 256, request_timeout: float = REQUEST_TIMEOUT, role: str = "full") -> OpenAIServer:
+    """Bind (port 0 picks a free one); call `serve_forever()` to answer requests. `role`: which
+    kind of server to answer like (ROLES; see the module docstring)."""
+    return OpenAIServer(lm, host, port, model_id or lm.name, max_tokens, request_timeout, role)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -104,8 +119,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?")[0].rstrip("/")
-        routes = {"/v1/chat/completions": self._chat, "/chat/completions": self._chat,
-                  "/v1/completions": self._completions, "/completions": self._completions}
+        routes = {"/v1/chat/completions": self._chat, "/chat/completions": self._chat}
+        if self.server.role != "chat-only":
+            routes.update({"/v1/completions": self._completions, "/completions": self._completions})
         self._deadline = time.monotonic() + self.server.request_timeout
         try:
             if path not in routes:
@@ -128,8 +144,10 @@ class Handler(BaseHTTPRequestHandler):
             context = self.server.lm.apply_chat_template(messages)
         except NotImplementedError as e:
             raise RequestError(f"{e}; use /v1/completions with a raw prompt") from None
-        texts, finish, usage = self._generate([context], body)
-        choices = [{"index": i, "message": {"role": "assistant", "content": t}, "logprobs": None,
+        top = _chat_top(body) if self.server.role != "no-logprobs" else None
+        texts, finish, usage, tokens = self._generate([context], body, top)
+        choices = [{"index": i, "message": {"role": "assistant", "content": t},
+                    "logprobs": None if top is None or i else {"content": _chat_logprobs(tokens[0])},
                     "finish_reason": f} for i, (t, f) in enumerate(zip(texts, finish))]
         return self._envelope("chat.completion", "chatcmpl", choices, usage)
 
@@ -140,15 +158,20 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError("'prompt' must be a string or a non-empty list of strings", "prompt")
         echo, top = _echo_fields(body)
         if echo and body.get("max_tokens") == 0:
+            if self.server.role != "full":
+                raise RequestError(f"this server (role {self.server.role}) does not return prompt log-probs "
+                                   f"(echo scoring)", "echo")
             return self._score(prompts, top)
         if echo and top is not None:
             raise RequestError("'logprobs' with echo needs max_tokens 0 (score the prompt); promptsearch serve "
-                               "does not return log-probs of generated tokens", "logprobs")
-        texts, finish, usage = self._generate(prompts, body)
+                               "returns generated tokens' log-probs without echo only", "logprobs")
+        top = None if self.server.role == "no-logprobs" else top
+        texts, finish, usage, tokens = self._generate(prompts, body, top)
         n = len(texts) // len(prompts)
         if echo:
             texts = [prompts[i // n] + t for i, t in enumerate(texts)]
-        choices = [{"index": i, "text": t, "logprobs": None, "finish_reason": f}
+        choices = [{"index": i, "text": t, "finish_reason": f,
+                    "logprobs": None if top is None or i % n else _completion_logprobs(tokens[i // n])}
                    for i, (t, f) in enumerate(zip(texts, finish))]
         return self._envelope("text_completion", "cmpl", choices, usage)
 
@@ -172,14 +195,17 @@ class Handler(BaseHTTPRequestHandler):
         return self._envelope("text_completion", "cmpl", choices,
                               {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n})
 
-    def _generate(self, contexts: list[str], body: dict[str, Any]) -> tuple[list[str], list[str], dict]:
+    def _generate(self, contexts: list[str], body: dict[str, Any],
+                  top: int | None = None) -> tuple[list[str], list[str], dict, list[list[TokenLogprob]]]:
+        """`top`: return each prompt's first answer's tokens with this many alternatives (None: none)."""
         lm = self.server.lm
         max_tokens, temperature, stop, n, seed = _sampling(body, self.server.default_max_tokens)
         asked = max_tokens if body.get("max_completion_tokens", body.get("max_tokens")) is not None else None
         lengths = [lm.count_tokens(c) for c in contexts]
         max_tokens = _room(max(lengths), asked, max_tokens, lm.max_length)
         requests = [GenerateRequest(c, max_new_tokens=max_tokens, stop=stop, temperature=temperature,
-                                    num_return_sequences=n, seed=seed) for c in contexts]
+                                    num_return_sequences=n, seed=seed,
+                                    top_logprobs=0 if top is None else max(1, top)) for c in contexts]
         ticket = Ticket()
         results = self._wait(self.server.batcher.generate(requests, ticket), ticket)
         texts = [t for r in results for t in r.texts]
@@ -188,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
         prompt_tokens = sum(lengths)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(counts),
                  "total_tokens": prompt_tokens + sum(counts)}
-        return texts, finish, usage
+        return texts, finish, usage, [r.tokens for r in results]
 
     def _envelope(self, kind: str, prefix: str, choices: list, usage: dict) -> dict[str, Any]:
         return {"id": f"{prefix}-{uuid.uuid4().hex}", "object": kind, "created": int(time.time()),
@@ -278,6 +304,35 @@ def _text(content: Any, i: int) -> str:
         return "".join(p["text"] for p in content)
     raise RequestError(f"messages[{i}].content must be a string or a list of text parts",
                        f"messages[{i}].content")
+
+
+def _chat_top(body: dict[str, Any]) -> int | None:
+    """Chat's `logprobs: true, top_logprobs: k`: k (0 when not given), or None when not asked."""
+    asked, top = body.get("logprobs"), body.get("top_logprobs")
+    if asked is not None and not isinstance(asked, bool):
+        raise RequestError("'logprobs' must be true or false", "logprobs")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_LOGPROBS):
+        raise RequestError(f"'top_logprobs' must be an integer from 0 to {MAX_LOGPROBS}", "top_logprobs")
+    if top is not None and not asked:
+        raise RequestError("'top_logprobs' needs 'logprobs' true", "top_logprobs")
+    return (top or 0) if asked else None
+
+
+def _chat_logprobs(tokens: list[TokenLogprob]) -> list[dict[str, Any]]:
+    """OpenAI chat's `logprobs.content`: per generated token, its log-prob and the top alternatives."""
+    return [{"token": t.token, "logprob": t.logprob, "bytes": list(t.token.encode()),
+             "top_logprobs": [{"token": k, "logprob": v, "bytes": list(k.encode())} for k, v in t.top.items()]}
+            for t in tokens]
+
+
+def _completion_logprobs(tokens: list[TokenLogprob]) -> dict[str, Any]:
+    """The completions API's `logprobs` of generated tokens (offsets into the returned text)."""
+    offsets, at = [], 0
+    for t in tokens:
+        offsets.append(at)
+        at += len(t.token)
+    return {"tokens": [t.token for t in tokens], "token_logprobs": [t.logprob for t in tokens],
+            "top_logprobs": [dict(t.top) for t in tokens], "text_offset": offsets}
 
 
 def _echo_fields(body: dict[str, Any]) -> tuple[bool, int | None]:

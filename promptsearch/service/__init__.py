@@ -11,7 +11,8 @@ from promptsearch.service.models import check_model, load_model, model_for
 from promptsearch.service.outputs import (Overview, backup, evaluate, evidence, export, format_scores, open_server,
                                           overview, pareto_front, probe, proposals, report, searches)
 from promptsearch.service.searches import (NewSearch, RunResult, as_space, as_task, check_new_search, create,
-                                           optimize, open_store, plan, preflight, record_of, resume, run)
+                                           optimize, open_store, plan, preflight, record_of, resume, run,
+                                           with_label_scoring)
 from promptsearch.service.worker import WorkerResult, work
 
 __all__ = ["Hooks", "Interrupted", "NewSearch", "Overview", "QUIET", "RunResult", "TrialSink", "WorkerResult",
@@ -20,5 +21,5 @@ __all__ = ["Hooks", "Interrupted", "NewSearch", "Overview", "QUIET", "RunResult"
            "format_scores",
            "load_model", "model_for", "open_server", "open_store", "optimize", "overview", "pareto_front", "plan",
            "preflight", "probe",
-           "proposals", "record_of", "report", "resume", "run", "searches", "work"]
+           "proposals", "record_of", "report", "resume", "run", "searches", "with_label_scoring", "work"]
 __all__ += ["compare_trials", "trial_examples"]

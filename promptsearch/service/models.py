@@ -9,6 +9,7 @@ from typing import Any
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.errors import ConfigError, UserError
+from promptsearch.evaluate.labels import STORED, check_mode, mode_of, resolve
 from promptsearch.lm.base import LM
 from promptsearch.search.workers import check_context
 from promptsearch.storage.store import SearchRecord
@@ -46,19 +47,29 @@ def stored_spec(spec: str, flag: str = "--model") -> str:
     return str(resolve_spec(spec))
 
 
-def check_model(task: TaskSpec, lm: LM, model: str) -> None:
-    """What the model must support for this task: label ranking for a label task (a remote
-    model is asked once, LM.check_loglikelihood), and every example fitting its context on its
-    own. Raises a one-line UserError."""
-    if task.is_classification:
-        if not getattr(lm, "supports_loglikelihood", True):
+def check_model(task: TaskSpec, lm: LM, model: str, label_scoring: str = "sum") -> None:
+    """What the model must support for this task: the label scoring mode for a label task (a
+    remote model is asked once; `auto` is resolved later by `resolve_label_scoring`), and every
+    example fitting its context on its own. Raises a one-line UserError."""
+    if task.is_classification and label_scoring != "auto":
+        if mode_of(label_scoring) == "loglikelihood" and not getattr(lm, "supports_loglikelihood", True):
             raise UserError(f"--model {model}: this model gives no log-likelihood to rank labels with; "
-                            f"use a local model, or drop `labels` from {task.source or 'the task'} to score "
-                            f"by generation")
-        lm.check_loglikelihood()
-    else:  # a generation task on a server that cannot answer: refused before any write
+                            f"use --label-scoring generate, or drop `labels` from {task.source or 'the task'} "
+                            f"to score by generation")
+        check_mode(lm, task.labels or (), label_scoring, model)
+    elif not task.is_classification:  # a server that cannot generate: refused before any write
         lm.check_generate()
     check_context(task, lm)
+
+
+def resolve_label_scoring(task: TaskSpec, lm: LM, label_scoring: str) -> tuple[str, str | None]:
+    """(the label scoring a search stores, why it was chosen): `auto` probes the model once and
+    takes the first mode it supports (evaluate/labels.py); other values are kept as given."""
+    if label_scoring != "auto":
+        return STORED.get(label_scoring, label_scoring), None
+    if not task.is_classification:  # only label tasks have a label scoring
+        return "sum", None
+    return resolve(lm, task.labels or ())
 
 
 def check_api_bases(model: str, api_base: str | None, proposer: str | None, proposer_api_base: str | None) -> None:

@@ -50,7 +50,8 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base, concurrency=concurrency)
-    models.check_model(task, lm, record.model)  # the first write is the first scored example
+    # the first write is the first scored example
+    models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed}
     if resamples is not None:
         options["resamples"] = resamples
@@ -79,7 +80,7 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base)
-    models.check_model(task, lm, record.model)
+    models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed, "limit": limit}
     if resamples is not None:
         options["resamples"] = resamples
@@ -190,10 +191,12 @@ class Overview:
     formats: list[Any] = field(default_factory=list)  # search.format_scores.FormatScore rows
     front: list[Any] = field(default_factory=list)  # search.pareto.Point: multi-objective searches only
     evidence: Any = None  # verdict.dev.DevEvidence: the best trial against the first on dev (None: n/a)
+    plain_as_user_message: bool = False  # a chat-only server: plain prompts were sent as one user message
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     check_int("--top", top, "top")
+    from promptsearch.export.chat import PLAIN_AS_USER_ATTR
     from promptsearch.search.budget import spent, stored_budget
     from promptsearch.verdict.dev import dev_evidence
     from promptsearch.verdict.store import load_probe
@@ -208,7 +211,7 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
                     spent(study.get_trials(deepcopy=False)), load_probe(store, record),
                     score_by_format(store, record),
                     pareto.front(store, record) if pareto.multi_objective(record) else [],
-                    dev_evidence(store, record))
+                    dev_evidence(store, record), bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)))
 
 
 def evidence(db: Store | str, search: SearchRecord | str) -> Any:
@@ -248,7 +251,7 @@ def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | 
 
 def open_server(model: str, host: str, port: int, *, model_id: str | None = None, max_tokens: int = 256,
                 batch_size: int = 32, device: str | None = None, dtype: str | None = None,
-                hooks: Hooks = QUIET, request_timeout: float = 300.0):
+                hooks: Hooks = QUIET, request_timeout: float = 300.0, role: str = "full"):
     """`serve`: load a local model and bind its OpenAI-compatible server (not yet serving)."""
     from promptsearch.lm.remote import is_remote_spec
     from promptsearch.serve import make_server
@@ -259,6 +262,6 @@ def open_server(model: str, host: str, port: int, *, model_id: str | None = None
     with hooks.status(f"loading model {model} …"):
         lm = models.load_model(model, device=device, dtype=dtype, batch_size=batch_size)
     try:
-        return make_server(lm, host, port, model_id or model, max_tokens, request_timeout), lm
+        return make_server(lm, host, port, model_id or model, max_tokens, request_timeout, role), lm
     except OSError as e:
         raise UserError(f"--port {port}: cannot listen on {host} ({e.strerror}); choose another --port") from None

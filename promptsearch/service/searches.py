@@ -16,6 +16,8 @@ from promptsearch.config.formats import FormatSpec, check_format_names
 from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
 from promptsearch.data import METRICS
+from promptsearch.evaluate.labels import describe as describe_label_scoring
+from promptsearch.export.chat import PLAIN_AS_USER_ATTR
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.registry import Registry
@@ -79,6 +81,7 @@ class NewSearch:
     space: SpaceSpec
     model: str
     settings: SearchSettings
+    plain_as_user_message: bool = False  # a remote server without /v1/completions (with_label_scoring)
 
 
 def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *,
@@ -115,6 +118,8 @@ def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
     settings, task = models.stored_secrets_masked(new.settings, new.task)  # never in the database
     record = create_search(store, new.name, task, new.space, new.model, settings)
     plugins.record(store.load_study(record), _used(new))
+    if new.plain_as_user_message:
+        store.load_study(record).set_user_attr(PLAIN_AS_USER_ATTR, True)
     if trials is not None:
         store.set_trial_target(record, trials)
     return store, record
@@ -144,8 +149,22 @@ def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, ho
         lm = models.load_model(model, device=s.get("device"), dtype=s.get("dtype"),
                                batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
                                concurrency=concurrency or s.get("concurrency"))
-    models.check_model(task, lm, model)
+    models.check_model(task, lm, model, s.get("label_scoring", "sum"))
     return lm
+
+
+def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearch:
+    """The new search with the label scoring it will store (`auto` probes the model once and says
+    which mode it took and why: evaluate/labels.py), and, for a remote model and a space with the
+    plain layout, whether its server takes raw text (RemoteLM.probe_plain) or gets one user message."""
+    mode, why = models.resolve_label_scoring(new.task, lm, new.settings.label_scoring)
+    if why is not None:
+        hooks.note(f"label scoring: {describe_label_scoring(mode)}, because {why}")
+    as_user = "plain" in new.space.templates and not getattr(lm, "probe_plain", lambda: True)()
+    if as_user:  # stored with the search (PLAIN_AS_USER_ATTR): `export --format chat` writes that message
+        hooks.note("plain layout: the server has no /v1/completions, so a plain prompt is sent as one user "
+                   "message; the search records this, and export writes that message")
+    return replace(new, settings=replace(new.settings, label_scoring=mode), plain_as_user_message=as_user)
 
 
 def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
@@ -163,7 +182,8 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
     if lm is None:
         lm = load_checked(new.model, new.settings, new.task, hooks)
     else:
-        models.check_model(new.task, lm, new.model)
+        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
+    new = with_label_scoring(new, lm, hooks)
     check_counted(limits, lm, new.model)
     preflight(new, lm, hooks)
     if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
@@ -211,7 +231,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
     if lm is None:
         lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency)
     else:
-        models.check_model(task, lm, record.model)
+        models.check_model(task, lm, record.model, settings.label_scoring)
     check_counted(limits, lm, record.model)
     if more:
         store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
@@ -237,7 +257,8 @@ def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | 
     if lm is None:
         lm = load_checked(new.model, new.settings, new.task, hooks)
     else:
-        models.check_model(new.task, lm, new.model)
+        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
+    new = with_label_scoring(new, lm, hooks)
     preflight(new, lm, hooks)
     with hooks.status("estimating the search's cost …"):
         result = plan_search(new.name, new.task, new.space, new.settings, lm, trials, new.model)

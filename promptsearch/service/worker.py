@@ -48,7 +48,7 @@ def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: in
         if lm is None:  # every check before the first write (raising the target)
             lm = load_checked(record.model, settings, task, hooks)
         else:
-            check_model(task, lm, record.model)
+            check_model(task, lm, record.model, settings.label_scoring)
         target = join(store, record, trials)
         _, finished, _ = store.slot_counts(record)
         hooks.note(f"worker on {record.name}: {finished} of {plural(target, 'trial')} finished")

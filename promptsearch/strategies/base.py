@@ -60,12 +60,21 @@ class Trace:
     label_scores: tuple[float, ...] | None = None
 
 
+# a ranked label task's answer: (label, its log-prob, every label's ranking score in the task's
+# label order, or None where the mode gives none)
+Ranked = tuple[str, float, tuple[float, ...] | None]
+
+
 @dataclass(frozen=True)
 class Options:
     """Settings of the direct answer (evaluator.Decoding holds them)."""
 
     max_new_tokens: int = 32  # direct generation
     length_normalize: bool = False  # label ranking by mean token log-prob
+    # label tasks: how the labels are ranked when not by log-likelihood (evaluate/labels.py, a layer
+    # above, passes it in): (lm, labels, contexts, prefixes) -> (label, log-prob, each label's
+    # score or None) per context
+    label_scorer: Callable[[LM, Sequence[str], list[str], list[str]], list[Ranked]] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest, LoglikelihoodRequest
-from promptsearch.strategies.base import Options
+from promptsearch.strategies.base import Options, Ranked
 from promptsearch.strategies.extract import extract_answer
 
 ANSWER_TOKENS = 10  # the answer after "Therefore, the answer ... is": a number, a label, a name
@@ -49,12 +49,14 @@ def rank(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
 
 
 def rank_scored(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
-                options: Options) -> list[tuple[str, float, tuple[float, ...]]]:
+                options: Options) -> list[Ranked]:
     """`rank`, with every label's ranking score (in the task's label order) as a third item."""
     labels = task.labels or ()
+    if options.label_scorer is not None:  # first-token or generate (evaluate/labels.py)
+        return options.label_scorer(lm, labels, contexts, prefixes)
     out = lm.loglikelihood([LoglikelihoodRequest(c, p + label)
                             for c, p in zip(contexts, prefixes) for label in labels])
-    best = []
+    best: list[Ranked] = []
     for i in range(len(contexts)):
         row = out[i * len(labels):(i + 1) * len(labels)]
         scores = [r.logprob / r.num_tokens if options.length_normalize else r.logprob for r in row]

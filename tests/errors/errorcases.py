@@ -302,7 +302,10 @@ CASES: dict[str, Callable[[Ctx], list[str]]] = {
     "model-config-empty": lambda c: (_write(c.tmp / "ckpt" / "config.json", "{}"), c.opt("--model", str(c.tmp / "ckpt")))[1],
     "model-gguf-not-gguf": lambda c: c.opt("--model", str(_write(c.tmp / "model.gguf", "<html>not found</html>"))),
     # --- remote models on a label task (a scripted server in a thread: tests/fakeserver.py)
-    "model-remote-no-logprobs": lambda c: c.opt("--model", "openai/m", "--api-base", _server("no-logprobs")),
+    "model-remote-no-logprobs": lambda c: c.opt("--model", "openai/m", "--api-base", _server("no-logprobs"),
+                                                "--label-scoring", "loglikelihood"),
+    "model-remote-first-token-no-logprobs": lambda c: c.opt("--model", "openai/m", "--api-base", _server("no-logprobs"),
+                                                            "--label-scoring", "first-token"),
     "model-remote-server-error": lambda c: c.opt("--model", "openai/m", "--api-base", _server("fail")),
     "flag-concurrency-zero": lambda c: c.opt("--concurrency", "0"),
     # --- data files read by their formats (class 7)

@@ -162,7 +162,7 @@ def test_a_server_that_stays_down_stops_the_search(fake, tmp_path, tiny_task, ca
 def test_label_search_refused_before_any_write(fake, tmp_path, tiny_task, capsys):
     srv = fake(mode="no-logprobs")
     code = main(["optimize", str(tiny_task), "--space", str(_space(tmp_path)), "--model", "openai/m", "--api-base",
-                 srv.url, "--db", f"sqlite:///{tmp_path}/n.db"])
+                 srv.url, "--label-scoring", "loglikelihood", "--db", f"sqlite:///{tmp_path}/n.db"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and f"at {srv.url}/completions: returned no prompt log-probs" in err
     assert not (tmp_path / "n.db").exists()

@@ -149,7 +149,7 @@ def test_remote_lm_retries_rate_limits():
                 body, status = {"error": {"message": "slow down", "type": "rate_limit_error"}}, 429
             else:
                 body, status = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                                "choices": [{"index": 0, "finish_reason": "stop",
+                                "choices": [{"index": 0, "finish_reason": "stop", "text": "Paris",  # either API
                                              "message": {"role": "assistant", "content": "Paris"}}],
                                 "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}, 200
             send_json(self, status, body)
