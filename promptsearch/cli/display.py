@@ -158,6 +158,18 @@ def print_evidence(evidence) -> None:
                       highlight=False)
 
 
+def print_selection(selection: dict | None) -> None:
+    """The selection split's line: its size, the pick and every re-score (search/pick.py)."""
+    if not selection or not selection.get("scores"):
+        return
+    scores = selection["scores"]
+    pick = next((s for s in scores if s["trial"] == selection.get("pick")), scores[0])
+    rescored = ", ".join(f"trial {s['trial']} {s['selection']:.2f} (dev {s['dev']:.2f})" for s in scores)
+    console.print(f"selection: {selection['examples']} examples held out of dev; pick = trial {pick['trial']} "
+                  f"(selection {pick['selection']:.2f}, dev {pick['dev']:.2f}); top-{len(scores)} re-scored: "
+                  f"{rescored}", markup=False, highlight=False)
+
+
 def best_prompt_panel(entry: Entry) -> Panel:
     return Panel(entry.candidate.prompt, title=f"Best prompt (trial {entry.trial}, score {entry.score:.4f})",
                  title_align="left", expand=False)

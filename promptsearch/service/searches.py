@@ -104,7 +104,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     model = models.stored_spec(model)
     if settings.proposer is not None:
         settings = replace(settings, proposer=models.stored_spec(settings.proposer, "--proposer"))
-    check_data(task, run_code=not read_only)  # a dry run parses a Python metric, never runs it
+    check_data(task, run_code=not read_only, settings=settings)  # a dry run parses a Python metric, never runs it
     store = _existing_store(db, read_only)
     if store is not None and store.find_search(name) is not None:  # fail before the model loads
         raise UserError(f"a search named '{name}' already exists in {store.shown_url}; "
@@ -219,7 +219,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
     check_unchanged(record)  # before the model loads and before anything is written
     task, _, settings = open_parts(record)
     check_settings(settings)
-    check_data(task)  # its files may have changed since the search was made
+    check_data(task, settings=settings)  # its files may have changed since the search was made
     more = trials is not None
     if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
         finished = store.slot_counts(record).finished
