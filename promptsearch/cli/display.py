@@ -167,7 +167,7 @@ def print_selection(selection: dict | None) -> None:
     rescored = ", ".join(f"trial {s['trial']} {s['selection']:.2f} (dev {s['dev']:.2f})" for s in scores)
     console.print(f"selection: {selection['examples']} examples held out of dev; pick = trial {pick['trial']} "
                   f"(selection {pick['selection']:.2f}, dev {pick['dev']:.2f}); top-{len(scores)} re-scored: "
-                  f"{rescored}", markup=False, highlight=False)
+                  f"{rescored}", markup=False, highlight=False, soft_wrap=True)
 
 
 def best_prompt_panel(entry: Entry) -> Panel:
