@@ -10,6 +10,7 @@ them there, ties broken by dev score. Which examples are held out depends only o
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 from promptsearch.data.dataset import Example
@@ -43,6 +44,14 @@ def split_dev(dev: list[Example], fraction: float | None, seed: int) -> tuple[li
     random.Random(f"selection:{seed}").shuffle(order)
     held = set(order[:n])
     return [e for i, e in enumerate(dev) if i not in held], [e for i, e in enumerate(dev) if i in held]
+
+
+def with_task_selection(settings: Any, task: Any) -> Any:
+    """The search's settings with the task file's `selection:` block (fraction, top), unless
+    --select-fraction / select_fraction= was given, which then decides both."""
+    if settings.select_fraction is not None or not task.selection:
+        return settings
+    return replace(settings, select_fraction=task.selection["fraction"], select_top=task.selection["top"])
 
 
 def stored_selection(study_attrs: dict[str, Any]) -> dict[str, Any] | None:

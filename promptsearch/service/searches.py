@@ -29,6 +29,7 @@ from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import completed_trials, finished_trials, trial_value
 from promptsearch.search.runner import check_data, check_settings
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
+from promptsearch.search.selection import with_task_selection
 from promptsearch.service import models
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
 from promptsearch.storage.store import SearchRecord, Store
@@ -98,6 +99,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
         name = check_name(task.name, f"{task.source}: field 'name'", "; or pass --name")
     else:
         name = check_name(name, "--name")
+    settings = with_task_selection(settings, task)  # the task file's `selection:` unless a flag set it
     check_settings(settings)
     models.check_api_bases(model, settings.api_base, settings.proposer, settings.proposer_api_base)
     settings = replace(settings, objectives=objectives.stored(settings.objectives))  # "score,prompt_tokens"
