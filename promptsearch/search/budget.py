@@ -229,6 +229,23 @@ def with_selection(used: Spent, study: optuna.Study) -> Spent:
     return replace(used, **{k: used.amount(k) + v for k, v in extra.items()})
 
 
+def affordable(study: optuna.Study, want: int, share: float) -> int:
+    """How many of `want` jobs the stored budget still allows, each costing `share` times a
+    trial's mean (the final re-scoring on a selection split: held-out examples / dev examples)."""
+    budget = stored_budget(study)
+    if not budget:
+        return want
+    used = with_selection(spent(study.get_trials(deepcopy=False)), study)
+    n = want
+    for kind, limit in budget.to_dict().items():
+        left, cost = limit - used.amount(kind), used.mean(kind) * share
+        if left <= 0:
+            return 0
+        if cost > 0:
+            n = min(n, int(left // cost))
+    return n
+
+
 def stop_reason(study: optuna.Study, name: str, estimate: dict[str, float] | None = None) -> str | None:
     """Why the search must not start another trial under its stored budget, or None."""
     return allowed(study, name, 1, estimate)[1]

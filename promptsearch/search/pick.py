@@ -4,7 +4,9 @@ The top `select_top` distinct candidates by dev score are re-scored on the held-
 through the run's evaluator (its cache: a candidate already re-scored costs nothing), and the
 pick is the best there, ties broken by dev score, then by the earlier trial. What the
 re-scoring used is measured by the run's UsageMeter and stored with the split (study user
-attribute "selection", key `usage`), where the budget counts it (budget.spent_with_selection).
+attribute "selection", key `usage`), where the budget counts it (budget.with_selection); with a
+budget, only as many candidates are re-scored as it still allows at the trials' mean cost
+(budget.affordable), so the re-scoring never takes a search past it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from optuna.trial import TrialState
 
+from promptsearch.search.budget import affordable
 from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.runner import SearchContext
 from promptsearch.search.selection import SELECTION_ATTR, stored_selection
@@ -27,7 +30,11 @@ def select(ctx: SearchContext) -> dict[str, Any] | None:
     if not ctx.selection:
         return None
     top = _top_by_dev(ctx, ctx.settings.select_top)
-    if not top:
+    fits = affordable(ctx.study, len(top), len(ctx.selection) / max(len(ctx.dev), 1))
+    if fits < len(top):
+        log.info("selection: the budget allows re-scoring %d of the top %d candidates", fits, len(top))
+        top = top[:fits]
+    if not top:  # nothing to re-score, or no budget left: an earlier pick stands
         return None
     if ctx.meter is not None:
         ctx.meter.mark()  # the trials' usage is theirs; from here on it is the selection's

@@ -1,6 +1,7 @@
 """The selection split's logic (search/selection.py, search/pick.py) with a scripted fake LM: the
 split, its checks, and a pick that follows the held-out score where the dev-best loses there.
 The real model and real SQLite: tests/cli/test_selection_real.py."""
+import optuna
 import pytest
 
 from conftest import FakeLM
@@ -8,7 +9,7 @@ from promptsearch.config import load_space, load_task
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError
 from promptsearch.search import SearchSettings, create_search, run_search
-from promptsearch.search.budget import spent, with_selection
+from promptsearch.search.budget import Budget, affordable, spent, store_budget, with_selection
 from promptsearch.search.results import best, leaderboard
 from promptsearch.search.selection import split_dev
 from promptsearch.storage import Store
@@ -112,3 +113,14 @@ def test_resume_keeps_the_split_and_rescores_from_the_cache(store, tiny_task, ti
     assert again["example_ids"] == first["example_ids"] and len(again["scores"]) == 2
     assert again["usage"]["wall_seconds"] >= first["usage"]["wall_seconds"]  # added up over runs
     assert all(len(t.user_attrs["dev_scores"]) == 3 for t in store.load_study(rec).trials if t.values)
+
+
+def test_budget_limits_the_rescoring():
+    study = optuna.create_study()
+    for _ in range(2):  # two trials that spent 10 calls each on their dev examples
+        study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"lm_calls": 10}))
+    assert affordable(study, 5, 0.5) == 5  # no budget
+    store_budget(study, Budget(calls=25))
+    assert affordable(study, 5, 0.5) == 1  # 5 left, a re-score on half as many examples costs 5
+    store_budget(study, Budget(calls=20))
+    assert affordable(study, 5, 0.5) == 0
