@@ -12,6 +12,7 @@ from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.search.budget import Budget, affordable, spent, store_budget, with_selection
 from promptsearch.search.results import best, leaderboard
 from promptsearch.search.selection import split_dev
+from promptsearch.search.workers import run_worker
 from promptsearch.storage import Store
 
 
@@ -124,3 +125,16 @@ def test_budget_limits_the_rescoring():
     assert affordable(study, 5, 0.5) == 1  # 5 left, a re-score on half as many examples costs 5
     store_budget(study, Budget(calls=20))
     assert affordable(study, 5, 0.5) == 0
+
+
+def test_a_worker_holds_out_the_same_split_and_picks_at_its_end(store, tiny_task, tiny_space, fake_lm):
+    rec = create_search(store, "w", load_task(tiny_task), load_space(tiny_space), "fake",
+                        SearchSettings(select_fraction=0.5, select_top=3))
+    store.set_trial_target(rec, 3)
+    run_worker(store, rec, fake_lm, poll_seconds=0.05)
+    study = store.load_study(rec)
+    sel = study.user_attrs["selection"]
+    held = split_dev(load_split(load_task(tiny_task), "dev"), 0.5, seed=0)[1]
+    assert sel["example_ids"] == [e.id for e in held] and 1 <= len(sel["scores"]) <= 3
+    assert all(len(t.user_attrs["dev_scores"]) == 3 for t in study.trials if t.values)
+    assert best(store, rec).trial == sel["pick"]
