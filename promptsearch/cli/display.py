@@ -280,6 +280,8 @@ def plan_table(plan) -> Table:
         row("bootstrap (once)", plan.bootstrap)
     if plan.proposal_rounds:
         row(f"{plan.proposal_rounds} proposal rounds ({plan.proposer})", plan.proposals)
+    if plan.selection.calls:
+        row("selection re-scoring (top-k)", plan.selection)
     row("total", plan.total)
     return table
 
