@@ -192,7 +192,8 @@ def settings_table(record: SearchRecord, counts: dict[str, int], db: str,
             ("task", f"{task['name']} ({task.get('source', '')})"),
             ("metric", task["metric"] + (f", labels: {', '.join(task['labels'])}" if task.get("labels") else "")),
             ("space", f"{space['name']} ({space.get('source', '')})"), ("model", record.model)]
-    rows += [(k, str(v)) for k, v in record.settings.items() if v is not None]
+    no_split = record.settings.get("select_fraction") is None  # select_top means nothing then
+    rows += [(k, str(v)) for k, v in record.settings.items() if v is not None and not (k == "select_top" and no_split)]
     rows.append(("trials", ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"))
     rows += list(extra)
     for k, v in rows:
