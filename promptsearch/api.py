@@ -33,7 +33,7 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
-__all__ += ["check_prompt", "compare_trials", "load_prompt", "run_prompt", "trial_examples"]
+__all__ += ["check_prompt", "compare_trials", "load_prompt", "run_prompt", "selection", "trial_examples"]
 
 
 def load_plugins(*modules: str) -> tuple[str, ...]:
@@ -140,6 +140,13 @@ def dev_evidence(store: Store, search: SearchRecord | str) -> Any:
     `.reading()`) from the per-example dev scores both trials stored, no model call; None when
     the first trial is the best or there is nothing to compare. `evaluate_heldout` is the proof."""
     return service.evidence(store, search)
+
+
+def selection(store: Store, search: SearchRecord | str) -> dict | None:
+    """A search made with `select_fraction=`: the held-out split (`examples`, `example_ids`),
+    the re-scores of the top candidates by dev (`scores`: trial, dev, selection) and the `pick`
+    that `best` returns; None without a split. See docs/using_results.md."""
+    return service.selection(store, search)
 
 
 def leaderboard(store: Store, search: SearchRecord | str, k: int | None = 5) -> list[Entry]:

@@ -35,6 +35,12 @@ def add_parsers(sub, common) -> None:
                      help="remote models: requests in flight at once (1 to 1024, default 8; kept by resume)")
     opt.add_argument("--dev-limit", type=ranged("--dev-limit", "dev_limit"),
                      help="score on the first N dev examples only")
+    opt.add_argument("--select-fraction", type=float, metavar="F",
+                     help="hold this part of dev (0 < F < 1, drawn by --seed) out of the search; the top "
+                          "--select-top candidates by dev are re-scored on it at the end and the pick is "
+                          "made there (docs/using_results.md; kept by resume and worker)")
+    opt.add_argument("--select-top", type=int, default=5, metavar="K",
+                     help="with --select-fraction: candidates re-scored on the held-out part (default 5)")
     opt.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="sampler seed (0 to 2**32-1)")
     opt.add_argument("--sampler", default="tpe", choices=SAMPLERS.names())
     opt.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)
@@ -105,7 +111,8 @@ def optimize(args: argparse.Namespace) -> int:
                               chunk_size=args.chunk_size, api_base=args.api_base, proposer=args.proposer,
                               proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring,
                               parallel_candidates=args.parallel_candidates, concurrency=args.concurrency,
-                              objectives=args.objectives)
+                              objectives=args.objectives, select_fraction=args.select_fraction,
+                              select_top=args.select_top)
     if args.dry_run:
         plan = service.plan(args.db, args.task, args.space, trials=args.trials, name=args.name, model=args.model,
                             settings=settings, budget=args.budget, hooks=display.hooks())
@@ -140,6 +147,7 @@ def show_run(result: service.RunResult) -> int:
             return 0
     console.print(display.leaderboard_table(leaderboard(store, record, 5)))
     display.print_evidence(service.evidence(store, record))
+    display.print_selection(service.selection(store, record))
     console.print(display.best_prompt_panel(best(store, record)))
     return 0
 
@@ -153,6 +161,7 @@ def show_search(args: argparse.Namespace) -> int:
     if view.entries:
         console.print(display.leaderboard_table(view.entries))
         display.print_evidence(view.evidence)
+        display.print_selection(view.selection)
         if view.feedback:
             console.print(display.feedback_table(view.entries[0].trial, view.feedback))
     else:

@@ -158,6 +158,18 @@ def print_evidence(evidence) -> None:
                       highlight=False)
 
 
+def print_selection(selection: dict | None) -> None:
+    """The selection split's line: its size, the pick and every re-score (search/pick.py)."""
+    if not selection or not selection.get("scores"):
+        return
+    scores = selection["scores"]
+    pick = next((s for s in scores if s["trial"] == selection.get("pick")), scores[0])
+    rescored = ", ".join(f"trial {s['trial']} {s['selection']:.2f} (dev {s['dev']:.2f})" for s in scores)
+    console.print(f"selection: {selection['examples']} examples held out of dev; pick = trial {pick['trial']} "
+                  f"(selection {pick['selection']:.2f}, dev {pick['dev']:.2f}); top-{len(scores)} re-scored: "
+                  f"{rescored}", markup=False, highlight=False, soft_wrap=True)
+
+
 def best_prompt_panel(entry: Entry) -> Panel:
     return Panel(entry.candidate.prompt, title=f"Best prompt (trial {entry.trial}, score {entry.score:.4f})",
                  title_align="left", expand=False)
@@ -180,7 +192,8 @@ def settings_table(record: SearchRecord, counts: dict[str, int], db: str,
             ("task", f"{task['name']} ({task.get('source', '')})"),
             ("metric", task["metric"] + (f", labels: {', '.join(task['labels'])}" if task.get("labels") else "")),
             ("space", f"{space['name']} ({space.get('source', '')})"), ("model", record.model)]
-    rows += [(k, str(v)) for k, v in record.settings.items() if v is not None]
+    no_split = record.settings.get("select_fraction") is None  # select_top means nothing then
+    rows += [(k, str(v)) for k, v in record.settings.items() if v is not None and not (k == "select_top" and no_split)]
     rows.append(("trials", ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"))
     rows += list(extra)
     for k, v in rows:
@@ -268,6 +281,8 @@ def plan_table(plan) -> Table:
         row("bootstrap (once)", plan.bootstrap)
     if plan.proposal_rounds:
         row(f"{plan.proposal_rounds} proposal rounds ({plan.proposer})", plan.proposals)
+    if plan.selection.calls:
+        row("selection re-scoring (top-k)", plan.selection)
     row("total", plan.total)
     return table
 

@@ -23,6 +23,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "max_tokens": (1, 32768),
     "resamples": (1, 100_000),
     "top": (1, 10_000),
+    "select_top": (1, 10_000),  # candidates re-scored on a selection split (search/selection.py)
     "trial": (0, 1_000_000_000),  # a trial number (show --examples --trial, compare, run --trial)
     "heartbeat": (1, 3600),
     "grace": (1, 7 * 24 * 3600),

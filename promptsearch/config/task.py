@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from promptsearch.config.limits import MAX_LABELS
+from promptsearch.config.limits import MAX_LABELS, check_int
 from promptsearch.config.lookalike import explain
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
 from promptsearch.errors import ConfigError, excerpt
@@ -48,6 +48,7 @@ class TaskSpec:
     source: str = ""  # the YAML file it was read from
     rationale: str | None = None  # a train field with worked solutions, for chain-of-thought demos
     judge: dict[str, str] | None = None  # {rubric, model?, api_base?} when metric == "judge"
+    selection: dict[str, Any] | None = None  # {fraction, top?}: part of dev held out for the pick
 
     @property
     def python_metric(self) -> tuple[Path, str] | None:
@@ -118,12 +119,30 @@ def load_task(path: str | Path) -> TaskSpec:
     if rationale is not None and rationale in (*inputs, output):
         raise f.error("rationale", f"'{excerpt(rationale)}' is also an input or the output; name the field "
                                    f"that holds worked solutions in the train split")
+    selection = _selection(f)
     f.done()
     return TaskSpec(name=name, description=description,
                     train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]),
                     inputs=tuple(inputs), output=output, metric=metric,
                     labels=tuple(labels) if labels is not None else None, source=str(path),
-                    rationale=rationale, judge=judge)
+                    rationale=rationale, judge=judge, selection=selection)
+
+
+def _selection(f: Fields) -> dict[str, Any] | None:
+    """`selection: {fraction: F, top: K}`: hold the part F (0 < F < 1) of dev out of the search
+    and pick among the top K (default 5) by dev there (search/selection.py)."""
+    value = f.get("selection", dict)
+    if value is None:
+        return None
+    sel = Fields(value, f.source, prefix="selection.")
+    fraction = sel.get("fraction", (int, float), required=True)
+    if not 0 < fraction < 1:
+        raise sel.error("fraction", f"must be greater than 0 and less than 1 (the part of dev held out for the "
+                                    f"final pick), got {excerpt(fraction)}")
+    top = sel.get("top", int, default=5)
+    check_int(sel.where("top"), top, "select_top")
+    sel.done()
+    return {"fraction": float(fraction), "top": top}
 
 
 def _metric(f: Fields, base: Path) -> tuple[str, dict[str, str] | None]:

@@ -33,6 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from promptsearch.config.limits import check_float, check_int
 from promptsearch.errors import ConfigError, excerpt
 from promptsearch.lm.usage import UsageSum, usage_snapshot
+from promptsearch.search.selection import stored_selection
 
 log = logging.getLogger(__name__)
 STUDY_KEY = "budget"
@@ -216,6 +217,35 @@ def spent(trials: Sequence[FrozenTrial]) -> Spent:
                  called_timed=called_timed, called_sums=called_sums)
 
 
+def with_selection(used: Spent, study: optuna.Study) -> Spent:
+    """`used` plus what the final re-scoring on a selection split spent (search/pick.py; stored
+    with the split, not on a trial); the per-trial means stay the trials' own."""
+    usage = (stored_selection(study.user_attrs) or {}).get("usage") or {}
+    if not usage:
+        return used
+    extra = {"calls": usage.get("lm_calls", 0), "dollars": usage.get("lm_cost_usd", 0.0),
+             "tokens": usage.get("lm_prompt_tokens", 0) + usage.get("lm_completion_tokens", 0),
+             "seconds": usage.get("wall_seconds", 0.0)}
+    return replace(used, **{k: used.amount(k) + v for k, v in extra.items()})
+
+
+def affordable(study: optuna.Study, want: int, share: float) -> int:
+    """How many of `want` jobs the stored budget still allows, each costing `share` times a
+    trial's mean (the final re-scoring on a selection split: held-out examples / dev examples)."""
+    budget = stored_budget(study)
+    if not budget:
+        return want
+    used = with_selection(spent(study.get_trials(deepcopy=False)), study)
+    n = want
+    for kind, limit in budget.to_dict().items():
+        left, cost = limit - used.amount(kind), used.mean(kind) * share
+        if left <= 0:
+            return 0
+        if cost > 0:
+            n = min(n, int(left // cost))
+    return n
+
+
 def stop_reason(study: optuna.Study, name: str, estimate: dict[str, float] | None = None) -> str | None:
     """Why the search must not start another trial under its stored budget, or None."""
     return allowed(study, name, 1, estimate)[1]
@@ -231,7 +261,7 @@ def allowed(study: optuna.Study, name: str, want: int,
     budget = stored_budget(study)
     if not budget:
         return want, None
-    used = spent(study.get_trials(deepcopy=False))
+    used = with_selection(spent(study.get_trials(deepcopy=False)), study)
     fits = want
     for kind, limit in budget.to_dict().items():
         have = used.amount(kind)

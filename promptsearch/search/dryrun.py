@@ -42,6 +42,7 @@ from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.config.task import JUDGE
 from promptsearch.data.dataset import Example, load_split
+from promptsearch.search.selection import split_dev
 from promptsearch.data.judge import JudgeMetric
 from promptsearch.evaluate.judge import LocalJudge
 from promptsearch.evaluate.evaluator import Decoding
@@ -132,6 +133,7 @@ class Plan:
     proposer: str = ""
     min_trial: Cost | None = None  # with a pruner: a trial pruned after its first chunk
     judge: Cost = field(default_factory=Cost)  # per trial, in per_trial: an LLM judge metric's calls
+    selection: Cost = field(default_factory=Cost)  # a selection split: the top-k re-scored at the end
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -141,7 +143,7 @@ class Plan:
     @property
     def total(self) -> Cost:
         """Everything a budget counts: trials (with the judge's calls), bootstrap, proposals."""
-        return self.trial_cost + self.bootstrap + self.proposals
+        return self.trial_cost + self.bootstrap + self.proposals + self.selection
 
     def to_dict(self) -> dict[str, Any]:
         def cost(c: Cost | None) -> dict[str, float] | None:
@@ -152,7 +154,7 @@ class Plan:
                 "by_strategy": {k: cost(v) for k, v in self.by_strategy.items()},
                 "bootstrap": cost(self.bootstrap), "proposal_rounds": self.proposal_rounds,
                 "proposals": cost(self.proposals), "proposer": self.proposer, "min_trial": cost(self.min_trial),
-                "judge": cost(self.judge),
+                "judge": cost(self.judge), "selection": cost(self.selection),
                 "total": cost(self.total), "notes": list(self.notes)}
 
 
@@ -169,7 +171,7 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
                 model: str) -> Plan:
     """The plan of `trials` trials of a new search (see the module docstring)."""
     counter = CountingLM(lm)
-    dev = load_split(task, "dev", settings.dev_limit)
+    dev, held = split_dev(load_split(task, "dev", settings.dev_limit), settings.select_fraction, settings.seed)
     train = load_split(task, "train")
     sample = _spread(dev, DEV_SAMPLE)
     demos = _PlannedDemos(None, None, counter, task, space, train, None)  # type: ignore[arg-type]  # no evaluator
@@ -199,6 +201,8 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     if settings.pruner != "none" and settings.chunk_size < len(dev):
         plan.min_trial = per_trial * (settings.chunk_size / len(dev))
     _propose_cost(plan, counter, task, space, train, settings, trials)
+    if held:  # the final re-scoring of the top candidates on the held-out examples (search/pick.py)
+        plan.selection = per_trial * (len(held) / len(dev) * min(settings.select_top, trials))
     plan.notes = _notes(plan, task, settings)
     return plan
 

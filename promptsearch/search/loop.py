@@ -25,6 +25,7 @@ from promptsearch.lm.base import LM
 from promptsearch.search import pipeline
 from promptsearch.search.budget import allowed, spent, stored_budget
 from promptsearch.search.failures import FailureStreak
+from promptsearch.search.pick import select
 from promptsearch.search.runner import (RunSummary, SearchContext, TrialEvent, TrialHook, open_parts, open_run,
                                         space_hooks)
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
@@ -168,6 +169,7 @@ def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
             on_trial(event)
 
     end = run_loop(ctx, OwnTrials(ctx, n_trials), count, hooks)
+    select(ctx)  # with a selection split: the top candidates re-scored there, and the pick
     summary.stopped = end.stopped
     summary.failed_stale = list(ctx.claims.failed_stale)
     summary.wall_seconds = time.perf_counter() - start

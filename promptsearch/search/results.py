@@ -9,6 +9,7 @@ from optuna.trial import FrozenTrial, TrialState
 from promptsearch.errors import UserError
 from promptsearch.propose.pool import pool_index
 from promptsearch.search.budget import REPEAT_ATTR
+from promptsearch.search.selection import stored_selection
 from promptsearch.storage.models import CandidateRow
 from promptsearch.storage.store import SearchRecord, Store, trial_score
 
@@ -74,11 +75,29 @@ def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[E
 
 
 def best(store: Store, record: SearchRecord) -> Entry:
+    """The search's pick: with a selection split, the trial picked there (search/pick.py);
+    otherwise the best dev score."""
+    picked = selection_pick(store, record)
+    if picked is not None:
+        return picked
     top = leaderboard(store, record, k=1)
     if not top:
         raise UserError(f"search '{record.name}' has no completed trial yet; "
                         f"run `promptsearch resume {record.name} --trials N` first")
     return top[0]
+
+
+def selection_pick(store: Store, record: SearchRecord) -> Entry | None:
+    """The trial picked on the selection split, or None (no split, or not re-scored yet)."""
+    selection = stored_selection(store.load_study(record).user_attrs)
+    if selection is None:
+        return None
+    for t in completed_trials(store, record):
+        if t.number == selection.get("pick"):
+            candidate = store.candidates.get(record.id, t.user_attrs.get("prompt_hash", ""))
+            if candidate is not None:
+                return Entry(t.number, trial_value(t), candidate, t.user_attrs.get("unparsed"))
+    return None
 
 
 def first_trial(store: Store, record: SearchRecord) -> Entry | None:

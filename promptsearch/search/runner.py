@@ -33,6 +33,7 @@ from promptsearch.search import objectives
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter
 from promptsearch.search.claims import Claims
+from promptsearch.search.selection import check_fraction, split_dev
 from promptsearch.search.start import START_ATTR, queue_start
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.store import SearchRecord, Store
@@ -59,6 +60,8 @@ class SearchSettings:
     parallel_candidates: int = 1  # trials asked at once and scored in one engine call (search/pipeline.py)
     concurrency: int = 8  # remote models: requests in flight at once (lm/remote.py)
     objectives: str = "score"  # search/objectives.py: "score,prompt_tokens" makes the study multi-objective
+    select_fraction: float | None = None  # search/selection.py: part of dev held out for the final pick
+    select_top: int = 5  # candidates (best by dev) re-scored on the selection split at the end of a run
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,7 +99,7 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     check_settings(settings)
     check_space(space)
     check_propose(space)
-    check_data(task)
+    check_data(task, settings=settings)
     # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
     stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
     record = store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
@@ -107,7 +110,8 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
 
 def check_settings(settings: SearchSettings) -> None:
     """Every setting in its range (promptsearch.config.limits), before anything is written."""
-    for key in ("seed", "batch_size", "max_new_tokens", "chunk_size", "parallel_candidates", "concurrency"):
+    for key in ("seed", "batch_size", "max_new_tokens", "chunk_size", "parallel_candidates", "concurrency",
+                "select_top"):
         check_int(f"--{key.replace('_', '-')}", getattr(settings, key), key)
     if settings.dev_limit is not None:
         check_int("--dev-limit", settings.dev_limit, "dev_limit")
@@ -122,17 +126,21 @@ def check_settings(settings: SearchSettings) -> None:
         registry.get(value, flag)
     check_parallel(settings.parallel_candidates, settings.pruner)
     objectives.check_objectives(settings.objectives, settings.pruner)
+    check_fraction(settings.select_fraction)
     if settings.label_scoring not in LABEL_SCORINGS:
         raise ConfigError(f"--label-scoring: '{excerpt(settings.label_scoring)}' is not known; "
                           f"allowed: {', '.join(LABEL_SCORINGS)}")
 
 
-def check_data(task: TaskSpec, run_code: bool = True) -> None:
+def check_data(task: TaskSpec, run_code: bool = True, settings: SearchSettings | None = None) -> None:
     """Read every split once and resolve the metric: a bad row or metric raises a one-line error
-    before anything is written. `run_code=False` (a dry run) imports no Python metric."""
+    before anything is written. `run_code=False` (a dry run) imports no Python metric. With
+    `settings`, a selection split must leave dev examples on both sides."""
     for split in ("train", "dev", "test"):
         load_split(task, split)
     check_metric(task, run_code)
+    if settings is not None and settings.select_fraction is not None:
+        split_dev(load_split(task, "dev", settings.dev_limit), settings.select_fraction, settings.seed)
 
 
 def decoding_for(settings: SearchSettings) -> Decoding:
@@ -184,6 +192,7 @@ class SearchContext:
     meter: UsageMeter | None = None  # stores each trial's model usage (search/budget.py)
     repeats: int = 0  # asks in a row that gave a candidate already scored (pipeline.py)
     exhausted: str | None = None  # set once the sampler offers only scored candidates: why the run stops
+    selection: list[Example] = field(default_factory=list)  # held out of dev, for the final pick (selection.py)
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
@@ -198,7 +207,8 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
                             settings.chunk_size)
     check_parallel(settings.parallel_candidates, run_fidelity.pruner)  # a pruner object given for this run
     objectives.check_pruner(settings.objectives, run_fidelity.chunk is not None)
-    dev = dev_order(load_split(task, "dev", settings.dev_limit), settings.seed, run_fidelity)
+    dev, selection = split_dev(load_split(task, "dev", settings.dev_limit), settings.select_fraction, settings.seed)
+    dev = dev_order(dev, settings.seed, run_fidelity)
     evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
     train = load_split(task, "train")
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
@@ -208,7 +218,7 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
         meter.watch(model)  # a judge: its calls are the search's too
     return SearchContext(store, record, lm, task, space, settings, train, dev, study,
                          evaluator, list(space.instructions), Claims(store, record, study), demos,
-                         fidelity=run_fidelity,
+                         fidelity=run_fidelity, selection=selection,
                          trial_attrs={"pruner": describe(pruner)} if pruner is not None else {}, meter=meter)
 
 

@@ -26,6 +26,7 @@ from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LM
 from promptsearch.search.loop import POLL_SECONDS, SearchTarget, run_loop
+from promptsearch.search.pick import select
 from promptsearch.search.runner import TrialEvent, open_run
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
@@ -66,6 +67,7 @@ def run_worker(store: Store, record: SearchRecord, lm: LM,
             on_trial(dataclasses.replace(event, completed=finished, target=store.trial_target(record) or 0))
 
     end = run_loop(ctx, SearchTarget(ctx), count, poll_seconds=poll_seconds)
+    select(ctx)  # with a selection split: the pick, re-made by whichever worker ends last
     summary.stopped = end.stopped
     summary.failed_stale = list(ctx.claims.failed_stale)
     summary.target, summary.search_finished = end.target, end.finished

@@ -192,12 +192,14 @@ class Overview:
     front: list[Any] = field(default_factory=list)  # search.pareto.Point: multi-objective searches only
     evidence: Any = None  # verdict.dev.DevEvidence: the best trial against the first on dev (None: n/a)
     plain_as_user_message: bool = False  # a chat-only server: plain prompts were sent as one user message
+    selection: dict | None = None  # the selection split, its re-scores and the pick (search/pick.py)
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     check_int("--top", top, "top")
     from promptsearch.export.chat import PLAIN_AS_USER_ATTR
-    from promptsearch.search.budget import spent, stored_budget
+    from promptsearch.search.budget import spent, stored_budget, with_selection
+    from promptsearch.search.selection import stored_selection
     from promptsearch.verdict.dev import dev_evidence
     from promptsearch.verdict.store import load_probe
 
@@ -208,10 +210,20 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     study = store.load_study(record)
     return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
                     proposal_lineage(store, record), feedback, stored_budget(study),
-                    spent(study.get_trials(deepcopy=False)), load_probe(store, record),
+                    with_selection(spent(study.get_trials(deepcopy=False)), study), load_probe(store, record),
                     score_by_format(store, record),
                     pareto.front(store, record) if pareto.multi_objective(record) else [],
-                    dev_evidence(store, record), bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)))
+                    dev_evidence(store, record), bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)),
+                    stored_selection(study.user_attrs))
+
+
+def selection(db: Store | str, search: SearchRecord | str) -> dict | None:
+    """The search's selection split as stored (search/pick.py): `examples`, `example_ids`,
+    `scores` (trial, dev, selection) of the re-scored candidates and the `pick`; None without one."""
+    from promptsearch.search.selection import stored_selection
+
+    store = open_store(db, read_only=True)
+    return stored_selection(store.load_study(record_of(store, search)).user_attrs)
 
 
 def evidence(db: Store | str, search: SearchRecord | str) -> Any:

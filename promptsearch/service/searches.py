@@ -29,6 +29,7 @@ from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import completed_trials, finished_trials, trial_value
 from promptsearch.search.runner import check_data, check_settings
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
+from promptsearch.search.selection import with_task_selection
 from promptsearch.service import models
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
 from promptsearch.storage.store import SearchRecord, Store
@@ -98,13 +99,14 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
         name = check_name(task.name, f"{task.source}: field 'name'", "; or pass --name")
     else:
         name = check_name(name, "--name")
+    settings = with_task_selection(settings, task)  # the task file's `selection:` unless a flag set it
     check_settings(settings)
     models.check_api_bases(model, settings.api_base, settings.proposer, settings.proposer_api_base)
     settings = replace(settings, objectives=objectives.stored(settings.objectives))  # "score,prompt_tokens"
     model = models.stored_spec(model)
     if settings.proposer is not None:
         settings = replace(settings, proposer=models.stored_spec(settings.proposer, "--proposer"))
-    check_data(task, run_code=not read_only)  # a dry run parses a Python metric, never runs it
+    check_data(task, run_code=not read_only, settings=settings)  # a dry run parses a Python metric, never runs it
     store = _existing_store(db, read_only)
     if store is not None and store.find_search(name) is not None:  # fail before the model loads
         raise UserError(f"a search named '{name}' already exists in {store.shown_url}; "
@@ -219,7 +221,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
     check_unchanged(record)  # before the model loads and before anything is written
     task, _, settings = open_parts(record)
     check_settings(settings)
-    check_data(task)  # its files may have changed since the search was made
+    check_data(task, settings=settings)  # its files may have changed since the search was made
     more = trials is not None
     if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
         finished = store.slot_counts(record).finished

@@ -44,7 +44,7 @@ def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: in
                 return WorkerResult(record, finished, target)
         task, _, settings = open_parts(record)
         check_settings(settings)
-        check_data(task)
+        check_data(task, settings=settings)
         if lm is None:  # every check before the first write (raising the target)
             lm = load_checked(record.model, settings, task, hooks)
         else:

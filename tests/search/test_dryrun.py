@@ -99,3 +99,17 @@ def test_dry_run_generation_task_counts_generated_tokens(tmp_path, capsys, real_
                  "--db", f"sqlite:///{tmp_path}/g.db"]) == 0
     out = capsys.readouterr().out
     assert "Dry run" in out and not (tmp_path / "g.db").exists()
+
+
+def test_plan_counts_the_selection_rescoring_and_the_search_spends_it(tmp_path, real_model):
+    """With a selection split the trials cost the searched part of dev, and the top-k re-scoring
+    on the held-out part is planned; the real search then spends exactly that on it."""
+    (tmp_path / "space.yaml").write_text(SPACE)
+    db = f"sqlite:///{tmp_path}/s.db"
+    options = dict(trials=3, db=db, dev_limit=8, select_fraction=0.5, select_top=2, lm=real_model)
+    plan = ps.plan(TASK, tmp_path / "space.yaml", **options)
+    assert plan.dev_examples == 4 and plan.per_trial.calls == 8  # 4 searched examples x 2 labels
+    assert plan.selection.calls == 16 and plan.total.calls == 3 * 8 + 16  # 2 candidates x 4 held out x 2
+    store, record = ps.optimize(TASK, tmp_path / "space.yaml", **options)
+    sel = ps.selection(store, record.name)
+    assert sel["usage"]["lm_calls"] == 8 * len(sel["scores"]) and len(sel["scores"]) <= 2

@@ -1,0 +1,80 @@
+"""The final pick on the selection split (selection.py): run once at the end of every run.
+
+The top `select_top` distinct candidates by dev score are re-scored on the held-out examples
+through the run's evaluator (its cache: a candidate already re-scored costs nothing), and the
+pick is the best there, ties broken by dev score, then by the earlier trial. What the
+re-scoring used is measured by the run's UsageMeter and stored with the split (study user
+attribute "selection", key `usage`), where the budget counts it (budget.with_selection); with a
+budget, only as many candidates are re-scored as it still allows at the trials' mean cost
+(budget.affordable), so the re-scoring never takes a search past it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from optuna.trial import TrialState
+
+from promptsearch.search.budget import affordable
+from promptsearch.search.rebuild import rebuild_prompt
+from promptsearch.search.runner import SearchContext
+from promptsearch.search.selection import SELECTION_ATTR, stored_selection
+from promptsearch.storage.store import trial_score
+
+log = logging.getLogger(__name__)
+
+
+def select(ctx: SearchContext) -> dict[str, Any] | None:
+    """Re-score the top candidates by dev on the selection split and store the pick; None
+    without a split or before any trial completed."""
+    if not ctx.selection:
+        return None
+    top = _top_by_dev(ctx, ctx.settings.select_top)
+    fits = affordable(ctx.study, len(top), len(ctx.selection) / max(len(ctx.dev), 1))
+    if fits < len(top):
+        log.info("selection: the budget allows re-scoring %d of the top %d candidates", fits, len(top))
+        top = top[:fits]
+    if not top:  # nothing to re-score, or no budget left: an earlier pick stands
+        return None
+    if ctx.meter is not None:
+        ctx.meter.mark()  # the trials' usage is theirs; from here on it is the selection's
+    aggregate = ctx.evaluator.metric.aggregate
+    scores = []
+    for number, dev_score, prompt_hash in top:
+        row = ctx.store.candidates.get(ctx.record.id, prompt_hash)
+        if row is None:
+            continue
+        prompt = rebuild_prompt(ctx.record, row, lm=ctx.lm, store=ctx.store)
+        ev = ctx.evaluator.evaluate(prompt, ctx.selection)
+        scores.append({"trial": number, "dev": dev_score,
+                       "selection": aggregate([r.score for r in ev.results]), "computed": ev.computed})
+    if not scores:
+        return None
+    pick = max(scores, key=lambda s: (s["selection"], s["dev"], -s["trial"]))
+    before = stored_selection(ctx.study.user_attrs) or {}
+    usage = dict(before.get("usage") or {})
+    if ctx.meter is not None:
+        for key, amount in ctx.meter.shares([1])[0].items():
+            usage[key] = usage.get(key, 0) + amount
+    value = {"fraction": ctx.settings.select_fraction, "examples": len(ctx.selection),
+             "dev_examples": len(ctx.dev), "example_ids": [e.id for e in ctx.selection],
+             "top": ctx.settings.select_top, "scores": scores, "pick": pick["trial"], "usage": usage}
+    ctx.study.set_user_attr(SELECTION_ATTR, value)
+    log.info("selection: trial %d picked (selection %.4f, dev %.4f) of %d re-scored on %d held-out examples",
+             pick["trial"], pick["selection"], pick["dev"], len(scores), len(ctx.selection))
+    return value
+
+
+def _top_by_dev(ctx: SearchContext, k: int) -> list[tuple[int, float, str]]:
+    """(trial, dev score, prompt hash) of the k best distinct candidates; ties to the earlier trial."""
+    done = ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    out: list[tuple[int, float, str]] = []
+    seen: set[str] = set()
+    for t in sorted(done, key=lambda t: (-trial_score(t), t.number)):
+        h = t.user_attrs.get("prompt_hash")
+        if isinstance(h, str) and h not in seen:
+            seen.add(h)
+            out.append((t.number, trial_score(t), h))
+        if len(out) >= k:
+            break
+    return out
