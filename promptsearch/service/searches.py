@@ -16,6 +16,7 @@ from promptsearch.config.formats import FormatSpec, check_format_names
 from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
 from promptsearch.data import METRICS
+from promptsearch.data.dataset import read_once
 from promptsearch.evaluate.labels import describe as describe_label_scoring
 from promptsearch.export.chat import PLAIN_AS_USER_ATTR
 from promptsearch.errors import NotFoundError, UserError
@@ -167,6 +168,45 @@ def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearc
     return replace(new, settings=replace(new.settings, label_scoring=mode), plain_as_user_message=as_user)
 
 
+@dataclass(frozen=True)
+class CheckedSearch:
+    """A new search that passed every check, with and without its model: what `optimize`
+    writes and `plan` estimates. Built once by `checked_search`."""
+
+    new: NewSearch
+    lm: LM
+    limits: Budget | None
+
+
+def checked_model(model: str, settings: SearchSettings, task: TaskSpec, lm: LM | None, hooks: Hooks,
+           concurrency: int | None = None) -> LM:
+    """The given `lm` checked against the task, or the model loaded with the search's settings."""
+    if lm is None:
+        return load_checked(model, settings, task, hooks, concurrency=concurrency)
+    models.check_model(task, lm, model, settings.label_scoring)
+    return lm
+
+
+def checked_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
+                   name: str | None, model: str, settings: SearchSettings | None, lm: LM | None, hooks: Hooks,
+                   budget: Any, workers: int = 1, read_only: bool = False) -> CheckedSearch:
+    """Every check of a new search, each run once and in order (arguments, files, settings, name,
+    data, budget; then the model: labels, context, prompts, metric, proposer). Nothing is written.
+    Call it inside `read_once()`, so each data file is parsed once for the whole command."""
+    check_int("--trials", trials, "trials")
+    check_int("--workers", workers, "workers")
+    limits = parse_budget(budget)
+    check_budget(limits, models.is_remote(model), model)
+    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings(),
+                           read_only=read_only)
+    lm = checked_model(new.model, new.settings, new.task, lm, hooks)
+    new = with_label_scoring(new, lm, hooks)
+    if not read_only:
+        check_counted(limits, lm, new.model)
+    preflight(new, lm, hooks)
+    return CheckedSearch(new=new, lm=lm, limits=limits)
+
+
 def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
              name: str | None = None, model: str = "smollm2", settings: SearchSettings | None = None,
              workers: int = 1, lm: LM | None = None, hooks: Hooks = QUIET, budget: Any = None,
@@ -174,30 +214,31 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
     """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
     `budget`: limits on calls, tokens, seconds or dollars (search/budget.py), stored with the
     search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
-    check_int("--trials", trials, "trials")
-    check_int("--workers", workers, "workers")
-    limits = parse_budget(budget)
-    check_budget(limits, models.is_remote(model), model)
-    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings())
-    if lm is None:
-        lm = load_checked(new.model, new.settings, new.task, hooks)
-    else:
-        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
-    new = with_label_scoring(new, lm, hooks)
-    check_counted(limits, lm, new.model)
-    preflight(new, lm, hooks)
-    if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
-        lm = None
-        gc.collect()
+    with read_once():
+        checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
+                                 lm=lm, hooks=hooks, budget=budget, workers=workers)
+        new = checked.new
         store, record = create(new, trials)
-        set_budget(store, record, limits, hooks)
-        hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
-                   f"model {new.model}, {plural(workers, 'worker')}")
-        return run_pool(store, record, workers, trials, hooks)
-    store, record = create(new, trials)
-    set_budget(store, record, limits, hooks)
-    hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, model {lm.name}")
-    return run(store, record, lm, trials, hooks, **run_options)
+        set_budget(store, record, checked.limits, hooks)
+        if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
+            del checked
+            gc.collect()
+            hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
+                       f"model {new.model}, {plural(workers, 'worker')}")
+            return run_pool(store, record, workers, trials, hooks)
+        hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, model {checked.lm.name}")
+        return run(store, record, checked.lm, trials, hooks, **run_options)
+
+
+def check_stored(store: Store, record: SearchRecord) -> tuple[TaskSpec, SearchSettings]:
+    """The checks of a stored search before it runs again (`resume`, `worker`): its plug-ins, its
+    data and metric unchanged since it was made, its settings; its task and settings."""
+    require_plugins(store, record)
+    check_unchanged(record)  # before the model loads and before anything is written
+    task, _, settings = open_parts(record)
+    check_settings(settings)
+    check_data(task)  # its files may have changed since the search was made
+    return task, settings
 
 
 def resume(db: Store | str, search: SearchRecord | str, trials: int | None = None, *, lm: LM | None = None,
@@ -214,32 +255,26 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
     limits = parse_budget(budget)
     store = open_store(db)
     record = record_of(store, search)
-    require_plugins(store, record)
-    check_budget(limits, models.is_remote(record.model), record.model)
-    check_unchanged(record)  # before the model loads and before anything is written
-    task, _, settings = open_parts(record)
-    check_settings(settings)
-    check_data(task)  # its files may have changed since the search was made
-    more = trials is not None
-    if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
-        finished = store.slot_counts(record).finished
-        trials = max(0, (store.trial_target(record) or 0) - finished)
-        if not trials:
-            hooks.note(f"search {record.name} already has {finished} of {store.trial_target(record) or 0} "
-                       f"trials; add more with `promptsearch resume {record.name} --trials N`")
-            return RunResult(store, record, RunSummary(), model=record.model)
-    if lm is None:
-        lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency)
-    else:
-        models.check_model(task, lm, record.model, settings.label_scoring)
-    check_counted(limits, lm, record.model)
-    if more:
-        store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
-    if limits:
-        set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)
-    hooks.note(f"resuming {record.name} ({plural(len(completed_trials(store, record)), 'completed trial')} "
-               f"so far)")
-    return run(store, record, lm, trials, hooks, **run_options)
+    with read_once():
+        check_budget(limits, models.is_remote(record.model), record.model)
+        task, settings = check_stored(store, record)
+        more = trials is not None
+        if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
+            finished = store.slot_counts(record).finished
+            trials = max(0, (store.trial_target(record) or 0) - finished)
+            if not trials:
+                hooks.note(f"search {record.name} already has {finished} of {store.trial_target(record) or 0} "
+                           f"trials; add more with `promptsearch resume {record.name} --trials N`")
+                return RunResult(store, record, RunSummary(), model=record.model)
+        lm = checked_model(record.model, settings, task, lm, hooks, concurrency)
+        check_counted(limits, lm, record.model)
+        if more:
+            store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
+        if limits:
+            set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)
+        hooks.note(f"resuming {record.name} ({plural(len(completed_trials(store, record)), 'completed trial')} "
+                   f"so far)")
+        return run(store, record, lm, trials, hooks, **run_options)
 
 
 def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
@@ -249,21 +284,14 @@ def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | 
     tokens (search/dryrun.py). Writes nothing, not even a new database file."""
     from promptsearch.search.dryrun import plan_search
 
-    check_int("--trials", trials, "trials")
-    limits = parse_budget(budget)
-    check_budget(limits, models.is_remote(model), model)
-    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings(),
-                           read_only=True)
-    if lm is None:
-        lm = load_checked(new.model, new.settings, new.task, hooks)
-    else:
-        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
-    new = with_label_scoring(new, lm, hooks)
-    preflight(new, lm, hooks)
-    with hooks.status("estimating the search's cost …"):
-        result = plan_search(new.name, new.task, new.space, new.settings, lm, trials, new.model)
-    if limits:
-        result.notes.append(_budget_note(limits, result))
+    with read_once():
+        checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
+                                 lm=lm, hooks=hooks, budget=budget, read_only=True)
+        new = checked.new
+        with hooks.status("estimating the search's cost …"):
+            result = plan_search(new.name, new.task, new.space, new.settings, checked.lm, trials, new.model)
+    if checked.limits:
+        result.notes.append(_budget_note(checked.limits, result))
     return result
 
 
