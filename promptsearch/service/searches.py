@@ -5,7 +5,9 @@ before anything is written, so a bad input leaves the database as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -142,16 +144,28 @@ def require_plugins(store: Store, record: SearchRecord) -> None:
 
 
 def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, hooks: Hooks = QUIET,
-                 api_base: str | None = None, concurrency: int | None = None) -> LM:
-    """Load the model with the search's settings (`api_base`, `concurrency`: this run's own) and
-    check it against the task."""
+                 api_base: str | None = None, concurrency: int | None = None, lm: LM | None = None) -> LM:
+    """The task model (`lm`, or `model` loaded with the search's settings; `api_base`, `concurrency`:
+    this run's own) through the command's loader (models.command_models), checked against the task."""
     s = settings.to_dict() if isinstance(settings, SearchSettings) else settings
-    with hooks.status(f"loading model {model} …"):
-        lm = models.load_model(model, device=s.get("device"), dtype=s.get("dtype"),
-                               batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
-                               concurrency=concurrency or s.get("concurrency"))
+    with models.command_models() as loader:
+        if lm is not None:
+            loader.task(model, lm)
+        else:
+            with hooks.status(f"loading model {model} …"):
+                lm = loader.task(model, device=s.get("device"), dtype=s.get("dtype"),
+                                 batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
+                                 concurrency=concurrency or s.get("concurrency"))
     models.check_model(task, lm, model, s.get("label_scoring", "sum"))
     return lm
+
+
+@contextlib.contextmanager
+def one_command() -> Iterator[None]:
+    """The scope of one command: each data file parsed once (data.dataset.read_once) and every
+    model loaded once, through one loader (models.command_models)."""
+    with read_once(), models.command_models():
+        yield
 
 
 def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearch:
@@ -178,28 +192,19 @@ class CheckedSearch:
     limits: Budget | None
 
 
-def checked_model(model: str, settings: SearchSettings, task: TaskSpec, lm: LM | None, hooks: Hooks,
-           concurrency: int | None = None) -> LM:
-    """The given `lm` checked against the task, or the model loaded with the search's settings."""
-    if lm is None:
-        return load_checked(model, settings, task, hooks, concurrency=concurrency)
-    models.check_model(task, lm, model, settings.label_scoring)
-    return lm
-
-
 def checked_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
                    name: str | None, model: str, settings: SearchSettings | None, lm: LM | None, hooks: Hooks,
                    budget: Any, workers: int = 1, read_only: bool = False) -> CheckedSearch:
     """Every check of a new search, each run once and in order (arguments, files, settings, name,
     data, budget; then the model: labels, context, prompts, metric, proposer). Nothing is written.
-    Call it inside `read_once()`, so each data file is parsed once for the whole command."""
+    Call it inside `one_command()`, so each data file is parsed once and each model loaded once."""
     check_int("--trials", trials, "trials")
     check_int("--workers", workers, "workers")
     limits = parse_budget(budget)
     check_budget(limits, models.is_remote(model), model)
     new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings(),
                            read_only=read_only)
-    lm = checked_model(new.model, new.settings, new.task, lm, hooks)
+    lm = load_checked(new.model, new.settings, new.task, hooks, lm=lm)
     new = with_label_scoring(new, lm, hooks)
     if not read_only:
         check_counted(limits, lm, new.model)
@@ -214,7 +219,7 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
     """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
     `budget`: limits on calls, tokens, seconds or dollars (search/budget.py), stored with the
     search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
-    with read_once():
+    with one_command():
         checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
                                  lm=lm, hooks=hooks, budget=budget, workers=workers)
         new = checked.new
@@ -255,7 +260,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
     limits = parse_budget(budget)
     store = open_store(db)
     record = record_of(store, search)
-    with read_once():
+    with one_command():
         check_budget(limits, models.is_remote(record.model), record.model)
         task, settings = check_stored(store, record)
         more = trials is not None
@@ -266,7 +271,7 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
                 hooks.note(f"search {record.name} already has {finished} of {store.trial_target(record) or 0} "
                            f"trials; add more with `promptsearch resume {record.name} --trials N`")
                 return RunResult(store, record, RunSummary(), model=record.model)
-        lm = checked_model(record.model, settings, task, lm, hooks, concurrency)
+        lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency, lm=lm)
         check_counted(limits, lm, record.model)
         if more:
             store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
@@ -284,7 +289,7 @@ def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | 
     tokens (search/dryrun.py). Writes nothing, not even a new database file."""
     from promptsearch.search.dryrun import plan_search
 
-    with read_once():
+    with one_command():
         checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
                                  lm=lm, hooks=hooks, budget=budget, read_only=True)
         new = checked.new

@@ -5,10 +5,9 @@ from dataclasses import dataclass
 
 from promptsearch.lm.base import LM
 from promptsearch.config.limits import check_int
-from promptsearch.data.dataset import read_once
 from promptsearch.search.workers import WorkerSummary, join, run_worker
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
-from promptsearch.service.searches import check_stored, checked_model, open_store
+from promptsearch.service.searches import check_stored, load_checked, one_command, open_store
 from promptsearch.storage.store import SearchRecord, Store
 
 
@@ -32,7 +31,7 @@ def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: in
     store = open_store(db, **options)
     try:
         record = store.get_search(name)
-        with read_once():
+        with one_command():
             return _work(store, record, trials, lm, hooks)
     finally:
         if store is not db:  # a Store the caller passed stays open
@@ -48,7 +47,7 @@ def _work(store: Store, record: SearchRecord, trials: int | None, lm: LM | None,
         _, finished, _ = store.slot_counts(record)
         if finished >= target:
             return WorkerResult(record, finished, target)
-    lm = checked_model(record.model, settings, task, lm, hooks)  # every check before the first write
+    lm = load_checked(record.model, settings, task, hooks, lm=lm)  # every check before the first write
     target = join(store, record, trials)
     _, finished, _ = store.slot_counts(record)
     hooks.note(f"worker on {record.name}: {finished} of {plural(target, 'trial')} finished")
