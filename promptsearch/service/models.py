@@ -10,6 +10,7 @@ around a call.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -48,6 +49,10 @@ class Models:
         self._loaded.setdefault(_key(spec, options.get("api_base")), lm)
         return lm
 
+    def release(self) -> None:
+        """Let go of every model loaded so far (`optimize --workers`: each worker loads its own)."""
+        self._loaded.clear()
+
     def __call__(self, spec: str, *, api_base: str | None = None) -> LM:
         key = _key(spec, api_base)
         if key not in self._loaded:
@@ -76,13 +81,29 @@ def command_models(models: Models | None = None) -> Iterator[Models]:
         yield chosen
 
 
+def in_command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` runs as one command: every model it loads comes from one loader (command_models)."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with command_models():
+            return fn(*args, **kwargs)
+    return call
+
+
 def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:
     """The model a search was made with, with its stored device, dtype, batch size, API base and
-    concurrency (`api_base`, `concurrency`: replace the stored ones)."""
+    concurrency (`api_base`, `concurrency`: replace the stored ones), from the command's loader."""
     s = record.settings
-    return load_model(record.model, device=s.get("device"), dtype=s.get("dtype"),
-                      batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
-                      concurrency=concurrency or s.get("concurrency"))
+    with command_models() as loader:
+        return loader.task(record.model, device=s.get("device"), dtype=s.get("dtype"),
+                           batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
+                           concurrency=concurrency or s.get("concurrency"))
+
+
+def given(spec: str, lm: LM) -> LM:
+    """A caller's loaded model as the command's task model (a judge naming `spec` is `lm`)."""
+    with command_models() as loader:
+        return loader.task(spec, lm)
 
 
 def stored_spec(spec: str, flag: str = "--model") -> str:

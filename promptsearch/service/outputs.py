@@ -24,6 +24,7 @@ from promptsearch.storage.backup import not_sqlite
 from promptsearch.storage.store import SearchRecord, Store, mask_url
 
 
+@models.in_command
 def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test", baseline: str = "first",
              limit: int | None = None, seed: int = 0, resamples: int | None = None, api_base: str | None = None,
              lm: LM | None = None, save: bool = True, hooks: Hooks = QUIET,
@@ -50,6 +51,8 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base, concurrency=concurrency)
+    else:
+        models.given(record.model, lm)
     # the first write is the first scored example
     models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed}
@@ -60,6 +63,7 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     return verdict, store_verdict(store, record, verdict, baseline) if save else None
 
 
+@models.in_command
 def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", limit: int | None = None,
           seed: int = 0, resamples: int | None = None, api_base: str | None = None, lm: LM | None = None,
           save: bool = True, hooks: Hooks = QUIET) -> tuple[Any, int | None]:
@@ -80,6 +84,8 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base)
+    else:
+        models.given(record.model, lm)
     models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed, "limit": limit}
     if resamples is not None:

@@ -31,6 +31,11 @@ def test_a_judge_naming_the_task_model_is_the_loaded_task_model(smollm, tmp_path
                                   settings=SearchSettings(dev_limit=2, max_new_tokens=8))
     assert result.summary is not None and result.summary.completed == 1
     assert loads.specs == ["smollm2"]  # the task model, loaded once; the judge is that model
+    loads.specs.clear()
+    with command_models(Models(load=loads)):
+        verdict, _ = service.evaluate(f"sqlite:///{tmp_path}/j.db", result.record.name, limit=2, resamples=200,
+                                      save=False)
+    assert verdict is not None and loads.specs == ["smollm2"]  # `eval` too: one load for model and judge
 
 
 def test_each_command_has_its_own_loader():
