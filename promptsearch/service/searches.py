@@ -227,6 +227,8 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
         set_budget(store, record, checked.limits, hooks)
         if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
             del checked
+            with models.command_models() as loader:
+                loader.release()
             gc.collect()
             hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
                        f"model {new.model}, {plural(workers, 'worker')}")
