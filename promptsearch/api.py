@@ -13,6 +13,8 @@ given (load one with `load_lm` and pass it along to avoid loading it twice).
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
 from typing import Any, Callable
 
@@ -285,3 +287,23 @@ def model_for(record: SearchRecord, api_base: str | None = None, concurrency: in
     """Load the model a search was made with, with its stored device, dtype, batch size and (remote
     models) API base and concurrency."""
     return service.model_for(record, api_base, concurrency)
+
+
+def _in_api_words(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` whose errors about an argument name it as a Python caller passes it (`trials=`), where
+    the service words them for the command line (`--trials`): UserError.in_api_words."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            reworded = e.in_api_words()
+            if reworded is e:
+                raise
+            raise reworded from None
+    return call
+
+
+for _name, _fn in list(globals().items()):  # every public function of the API
+    if inspect.isfunction(_fn) and _fn.__module__ == __name__ and not _name.startswith("_"):
+        globals()[_name] = _in_api_words(_fn)

@@ -1,14 +1,47 @@
 """Errors a user can fix. The CLI prints them as one line and exits 2; anything else is a bug."""
 from __future__ import annotations
 
+import re
+
+# A message about one argument starts with its command-line flag: "--trials must be ...",
+# "--dev-limit: ...". Such an error carries the argument without each raise naming it twice.
+_LEADING_FLAG = re.compile(r"--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?=$|[\s:,])")
 
 class UserError(Exception):
     """A problem with the user's input (file, flag, name), with the fix in the message.
 
     The message must be one line: where (file and field), what is wrong, and what is allowed.
+
+    An error about one argument of a command carries it: `param` is its Python name ("trials"),
+    `flag` the command line's ("--trials"), and the message is worded for the command line,
+    starting with the flag. The Python API rewords it with `in_api_words` ("trials="). A message
+    that starts with a flag carries it without being told.
     """
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, param: str | None = None, flag: str | None = None):
+        super().__init__(message)
+        if param is None and flag is None and isinstance(message, str):
+            found = _LEADING_FLAG.match(message)
+            if found:
+                param, flag = found.group(1).replace("-", "_"), found.group(0)
+        self.param = param
+        self.flag = flag if flag is not None else (f"--{param.replace('_', '-')}" if param else None)
+
+    def in_api_words(self) -> UserError:
+        """The same error naming its argument as a Python caller passes it (`trials=`) where the
+        command line's message names the flag (`--trials`); itself when it is about no argument."""
+        text = str(self)
+        if not self.param or not self.flag or not text.startswith(self.flag):
+            return self
+        rest = text[len(self.flag):]
+        if rest[:1] not in ("", " ", ":", ","):  # "--trials-x" is another flag
+            return self
+        # the rest may suggest a command line ("`promptsearch resume X --trials N`"): kept as it is
+        error = type(self)(f"{self.param}={rest}", param=self.param, flag=self.flag)
+        error.__cause__, error.__traceback__ = self.__cause__, self.__traceback__
+        return error
 
 
 class ConfigError(UserError):

@@ -86,7 +86,7 @@ def test_api_checks_label_scoring_and_changed_data(tmp_path, smollm, caplog):
     assert "label '1' is a token prefix of '10'" in caplog.text
     fair = ps.create_search(store, "fair", d / "task.yaml", tmp_path / "space.yaml", lm=smollm, label_scoring="mean")
     assert fair.settings["label_scoring"] == "mean" and rec.settings["label_scoring"] == "sum"
-    with pytest.raises(ps.ConfigError, match="--max-new-tokens: 8192 is not below"):
+    with pytest.raises(ps.ConfigError, match="max_new_tokens=: 8192 is not below"):
         ps.create_search(store, "long", d / "task.yaml", tmp_path / "space.yaml", lm=smollm, max_new_tokens=8192)
     ps.run_search(store, "s", 1, lm=smollm)
     (d / "dev.jsonl").write_text(json.dumps({"review": "new", "label": "1"}) + "\n")

@@ -10,7 +10,6 @@ from promptsearch.cli.args import ranged
 from promptsearch.export import EXPORTERS
 from promptsearch.evaluate.labels import LABEL_SCORINGS
 from promptsearch.search import SearchSettings
-from promptsearch.search.results import best, completed_trials, leaderboard
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.service.hooks import plural
 from promptsearch.storage import mask_url
@@ -141,14 +140,15 @@ def show_run(result: service.RunResult) -> int:
                       f"process as failed")
     if result.summary.wall_seconds or result.summary.stopped:  # something ran (resume: maybe nothing left)
         console.print(display.run_summary_line(result.summary))
+    view = service.standing(store, record)
     if result.summary.stopped:
         console.print(result.summary.stopped, style="bold", markup=False, highlight=False)
-        if not completed_trials(store, record):  # stopped before any trial (a budget): nothing to rank
+        if not view.completed:  # stopped before any trial (a budget): nothing to rank
             return 0
-    console.print(display.leaderboard_table(leaderboard(store, record, 5)))
-    display.print_evidence(service.evidence(store, record))
+    console.print(display.leaderboard_table(view.entries))
+    display.print_evidence(view.evidence)
     display.print_selection(service.selection(store, record))
-    console.print(display.best_prompt_panel(best(store, record)))
+    console.print(display.best_prompt_panel(service.best_entry(store, record)))
     return 0
 
 

@@ -15,8 +15,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from rich.table import Table
 from rich.text import Text
 
-from promptsearch.search.results import Entry, best, leaderboard
+from promptsearch.search.results import Entry
 from promptsearch.search.runner import RunSummary, TrialEvent
+from promptsearch import service
 from promptsearch.service import Hooks, RunResult
 from promptsearch.service.hooks import plural
 from promptsearch.storage.store import SearchRecord
@@ -116,12 +117,13 @@ def pool_result(result: RunResult) -> int:
     failed = [e for e in result.workers if e.code != 0]
     for message in dict.fromkeys(e.last_error or f"exited with code {e.code}" for e in failed):
         err_console.print(f"worker: {message}", highlight=False, markup=False)
-    _, finished, _ = store.slot_counts(record)
-    console.print(f"{finished} of {plural(store.trial_target(record) or 0, 'trial')} finished by "
+    view = service.standing(store, record)
+    finished = view.finished
+    console.print(f"{finished} of {plural(view.target, 'trial')} finished by "
                   f"{plural(len(result.workers), 'worker')}")
-    if leaderboard(store, record, 1):
-        console.print(leaderboard_table(leaderboard(store, record, 5)))
-        console.print(best_prompt_panel(best(store, record)))
+    if view.entries:
+        console.print(leaderboard_table(view.entries))
+        console.print(best_prompt_panel(service.best_entry(store, record)))
     if failed:
         err_console.print(f"search {record.name} is saved with {finished} finished trials: fix the workers' error, "
                           f"then continue with `promptsearch worker {record.name}`", highlight=False)

@@ -9,7 +9,7 @@ from promptsearch.cli import display
 from promptsearch.cli.args import ranged
 from promptsearch.errors import UserError
 from promptsearch.service.hooks import plural
-from promptsearch.storage import mask_url, upgrade_database
+from promptsearch.storage import mask_url
 from promptsearch.storage.owners import GRACE_PERIOD, HEARTBEAT_INTERVAL
 
 console = display.console
@@ -59,7 +59,7 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    versions = upgrade_database(args.db)
+    versions = service.upgrade(args.db)
     for part, (before, after) in versions.items():
         if before == after:
             console.print(f"{part} tables: already at {after}")

@@ -7,12 +7,14 @@ Its id covers the whole list; an example with a single string keeps the id it al
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import hashlib
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +43,39 @@ def example_id(fields: Mapping[str, object]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
+# Within `read_once()` (one command's checks and run), each data file is parsed once: the
+# checks, the data fingerprint, the dry run and the trials all see the same rows. Scoped to that
+# context, never process-wide, so a later command reads the file as it is then.
+_ROWS: contextvars.ContextVar[dict[tuple, list[tuple[int, dict]]] | None] = contextvars.ContextVar(
+    "promptsearch_rows", default=None)
+
+
+@contextlib.contextmanager
+def read_once() -> Iterator[None]:
+    """Inside this block each data file is read and parsed once (keyed by path, size and mtime)."""
+    token = _ROWS.set({} if _ROWS.get() is None else _ROWS.get())  # nested blocks share the outer one
+    try:
+        yield
+    finally:
+        _ROWS.reset(token)
+
+
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
     """(line number, raw row) pairs; the number is the physical line the row starts on."""
+    seen = _ROWS.get()
+    if seen is None:
+        return _parse_file(path)
+    try:
+        st = path.stat()
+        key: tuple = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return _parse_file(path)  # missing or unreadable: _parse_file says so in one line
+    if key not in seen:
+        seen[key] = _parse_file(path)
+    return seen[key]
+
+
+def _parse_file(path: Path) -> list[tuple[int, dict]]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # a UTF-8 byte-order mark is not data
     except FileNotFoundError:

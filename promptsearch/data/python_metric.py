@@ -30,7 +30,6 @@ from promptsearch.data.dataset import Example
 from promptsearch.data.metric_base import Metric, MetricError, Scored, as_scored
 from promptsearch.errors import ConfigError, excerpt
 
-_LOADED: dict[tuple[str, str, str], Callable] = {}  # (path, content digest, function) -> function
 
 
 class PythonMetric(Metric):
@@ -49,7 +48,7 @@ class PythonMetric(Metric):
         self._fn: Callable | None = None
 
     def load(self) -> Callable:
-        """Import the file (once per process and content) and return the function."""
+        """Import the file (once per metric object, so once per run) and return the function."""
         if self._fn is None:
             self._fn = _load(self.path, self.digest, self.function, self.where)
         return self._fn
@@ -86,9 +85,6 @@ class PythonMetric(Metric):
 
 
 def _load(path: Path, digest: str, function: str, where: str) -> Callable:
-    key = (str(path), digest, function)
-    if key in _LOADED:
-        return _LOADED[key]
     name = f"promptsearch_user_metric_{digest[:16]}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -109,7 +105,6 @@ def _load(path: Path, digest: str, function: str, where: str) -> Callable:
                        and getattr(v, "__module__", None) == name)
         raise ConfigError(f"{where}: {path.name} has no function '{function}'"
                           f"{'; it defines ' + ', '.join(found) if found else ''}")
-    _LOADED[key] = fn
     return fn
 
 

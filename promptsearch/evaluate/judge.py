@@ -14,7 +14,8 @@ backend here, the layer that may load models:
                 gives no log-likelihood of a given answer, so the judge answers in a few tokens:
                 1.0 for an answer that starts with "yes", 0.0 otherwise.
 
-Judge models are loaded once per process (by model and API base) and reused by every evaluator.
+Judge models come from the command's model loader (lm/loader.py): loaded once per command, and
+a judge that names the task's own model is that model.
 """
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ from promptsearch.errors import ConfigError, UserError
 from promptsearch.lm.base import LM, GenerateRequest, LoglikelihoodRequest
 
 log = logging.getLogger(__name__)
-_JUDGES: dict[tuple[str, str | None], LM] = {}
 
 
 class LocalJudge:
@@ -80,24 +80,22 @@ class RemoteJudge:
 
 
 def judge_model(task: TaskSpec, lm: LM | None) -> LM:
-    """The judge's model: the task's `judge.model` (loaded once per process), or `lm` itself."""
+    """The judge's model: the task's `judge.model` (from the command's loader: lm/loader.py), or
+    `lm` itself."""
     spec = task.judge or {}
     model, api_base = spec.get("model"), spec.get("api_base")
     if not model:
         if lm is None:
             raise ValueError("a judge without its own model judges with the searched model; pass lm")
         return lm
-    key = (model, api_base)
-    if key not in _JUDGES:
-        from promptsearch.lm.backends import load_lm
-        log.info("loading judge model %s", model)
-        try:
-            judge = load_lm(model, api_base=api_base)
-            judge.check_generate()  # a remote judge that cannot answer: before the search is written
-            _JUDGES[key] = judge
-        except UserError as e:
-            raise ConfigError(f"{task.source}: field 'metric.judge.model': {e}") from None
-    return _JUDGES[key]
+    from promptsearch.lm import loader
+    log.info("judge model %s", model)
+    try:
+        judge = loader.load(model, api_base=api_base)
+        judge.check_generate()  # a remote judge that cannot answer: before the search is written
+    except UserError as e:
+        raise ConfigError(f"{task.source}: field 'metric.judge.model': {e}") from None
+    return judge
 
 
 def metric_for(task: TaskSpec, lm: LM | None = None) -> Metric:

@@ -115,5 +115,5 @@ def make_proposer(spec: str | None, task_lm: LM, *, api_base: str | None = None)
         from promptsearch.lm.urls import resolve_api_base  # stored without its credentials
         api_base = resolve_api_base(api_base, f"--proposer {spec}")
         return DSPyProposer(spec, **({"api_base": api_base} if api_base else {}))
-    from promptsearch.lm import load_lm
-    return LocalProposer(load_lm(spec))
+    from promptsearch.lm import loader  # the command's loader: the task's own spec is task_lm
+    return LocalProposer(loader.load(spec))

@@ -8,9 +8,9 @@ The CLI parses arguments and prints what these functions return; promptsearch.ap
 from promptsearch.service.examples import compare_trials, trial_examples
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, TrialSink
 from promptsearch.service.models import check_model, load_model, model_for
-from promptsearch.service.outputs import (Overview, backup, evaluate, evidence, export, format_scores, open_server,
-                                          overview, pareto_front, probe, proposals, report, searches,
-                                          selection)
+from promptsearch.service.outputs import (Overview, Standing, backup, best_entry, evaluate, evidence, export,
+                                          format_scores, open_server, overview, pareto_front, probe, proposals,
+                                          report, searches, selection, standing, upgrade)
 from promptsearch.service.searches import (NewSearch, RunResult, as_space, as_task, check_new_search, create,
                                            optimize, open_store, plan, preflight, record_of, resume, run,
                                            with_label_scoring)
@@ -23,4 +23,4 @@ __all__ = ["Hooks", "Interrupted", "NewSearch", "Overview", "QUIET", "RunResult"
            "load_model", "model_for", "open_server", "open_store", "optimize", "overview", "pareto_front", "plan",
            "preflight", "probe",
            "proposals", "record_of", "report", "resume", "run", "searches", "with_label_scoring", "work"]
-__all__ += ["compare_trials", "selection", "trial_examples"]
+__all__ += ["Standing", "best_entry", "compare_trials", "selection", "standing", "trial_examples", "upgrade"]

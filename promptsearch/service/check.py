@@ -19,6 +19,7 @@ from promptsearch.service.searches import as_task
 SPLITS = ("test", "dev", "train")
 
 
+@models.in_command
 def check_prompt(prompt: str | Path, task: Any, *, split: str = "test", min_score: float | None = None,
                  baseline: str | Path | None = None, alpha: float = 0.05, junit: str | Path | None = None,
                  limit: int | None = None, model: str | None = None, lm: LM | None = None,
@@ -43,12 +44,15 @@ def check_prompt(prompt: str | Path, task: Any, *, split: str = "test", min_scor
     load_split(spec_task, split, limit)  # a missing field or file: one line, before the model loads
     target = check_output(junit, overwrite=True, flag="--junit") if junit is not None else None
     spec = found.model if model is None else models.stored_spec(model)
-    if lm is None:
-        s = found.data["model_spec"]
-        with hooks.status(f"loading model {spec} …"):
-            lm = models.load_model(spec, device=s.get("device"), dtype=s.get("dtype"),
-                                   batch_size=s.get("batch_size") or 32,
-                                   api_base=s.get("api_base") if spec == found.model else None)
+    with models.command_models() as loader:  # a judge naming `spec` is this model
+        if lm is None:
+            s = found.data["model_spec"]
+            with hooks.status(f"loading model {spec} …"):
+                lm = loader.task(spec, device=s.get("device"), dtype=s.get("dtype"),
+                                 batch_size=s.get("batch_size") or 32,
+                                 api_base=s.get("api_base") if spec == found.model else None)
+        else:
+            loader.task(spec, lm)
     models.check_model(spec_task, lm, spec)
     with hooks.status(f"scoring on {split} …"):
         result = run_check(spec_task, (str(prompt), found), (str(baseline), other) if other is not None else None,

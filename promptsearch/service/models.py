@@ -1,10 +1,17 @@
 """Loading a model, and the checks a model must pass against a task before anything is written.
 
-`load_model` is the one place a model is loaded from a spec (the CLI, the Python API, workers,
-`eval` and `serve` all come here), so a test can swap the loader in one place.
+`load_model` is the one function that loads a model from a spec (the CLI, the Python API, workers,
+`eval` and `serve` all come here). A command loads every model it needs, the task's, a judge's
+and a proposer's, through one `Models` loader made for the command (`command_models`), which the
+layers below reach through lm/loader.py: a judge or proposer naming the task's model reuses it,
+and nothing outlives the command. A test or caller injects its own with `command_models(Models(...))`
+around a call.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from promptsearch.config.task import TaskSpec
@@ -26,13 +33,77 @@ def load_model(spec: str | None = "smollm2", *, device: str | None = None, dtype
     return load_lm(spec, device=device, dtype=dtype, batch_size=batch_size, api_base=api_base, **remote_options)
 
 
+class Models:
+    """One command's model loader: `task` loads (or takes) the task model, and calling it loads
+    any other model by spec (a judge, a proposer), each spec once; the task's own spec is the
+    task model."""
+
+    def __init__(self, load: Callable[..., LM] | None = None) -> None:
+        self._load = load or load_model
+        self._loaded: dict[tuple[str, str | None], LM] = {}
+
+    def task(self, spec: str, lm: LM | None = None, **options: Any) -> LM:
+        """The task model: `lm` if given, else `spec` loaded with `options` (device, dtype, ...)."""
+        if lm is None:
+            lm = self._load(spec, **options)
+        self._loaded.setdefault(_key(spec, options.get("api_base")), lm)
+        return lm
+
+    def release(self) -> None:
+        """Let go of every model loaded so far (`optimize --workers`: each worker loads its own)."""
+        self._loaded.clear()
+
+    def __call__(self, spec: str, *, api_base: str | None = None) -> LM:
+        key = _key(spec, api_base)
+        if key not in self._loaded:
+            self._loaded[key] = self._load(spec, api_base=api_base)
+        return self._loaded[key]
+
+
+def _key(spec: str, api_base: str | None) -> tuple[str, str | None]:
+    """Two specs of one model are one key: the embedded model's names, a local path as resolved."""
+    if spec.lower() in EMBEDDED:
+        return "smollm2", None
+    try:
+        return stored_spec(spec), api_base
+    except UserError:  # a path that does not exist: loading it says so
+        return spec, api_base
+
+
+@contextlib.contextmanager
+def command_models(models: Models | None = None) -> Iterator[Models]:
+    """The loader of this command: `models`, or the one a caller installed around it, or a new one."""
+    from promptsearch.lm import loader
+
+    current = loader._CURRENT.get()
+    chosen = models or (current if isinstance(current, Models) else Models())
+    with loader.loading(chosen):
+        yield chosen
+
+
+def in_command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` runs as one command: every model it loads comes from one loader (command_models)."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with command_models():
+            return fn(*args, **kwargs)
+    return call
+
+
 def model_for(record: SearchRecord, api_base: str | None = None, concurrency: int | None = None) -> LM:
     """The model a search was made with, with its stored device, dtype, batch size, API base and
-    concurrency (`api_base`, `concurrency`: replace the stored ones)."""
+    concurrency (`api_base`, `concurrency`: replace the stored ones), from the command's loader."""
     s = record.settings
-    return load_model(record.model, device=s.get("device"), dtype=s.get("dtype"),
-                      batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
-                      concurrency=concurrency or s.get("concurrency"))
+    with command_models() as loader:
+        return loader.task(record.model, device=s.get("device"), dtype=s.get("dtype"),
+                           batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
+                           concurrency=concurrency or s.get("concurrency"))
+
+
+def given(spec: str, lm: LM) -> LM:
+    """A caller's loaded model as the command's task model (a judge naming `spec` is `lm`)."""
+    with command_models() as loader:
+        return loader.task(spec, lm)
 
 
 def stored_spec(spec: str, flag: str = "--model") -> str:
@@ -92,8 +163,8 @@ def check_proposer(proposer: str | None, proposer_api_base: str | None) -> None:
     """A remote proposer answers one tiny request before the search is written."""
     if proposer is None or not is_remote(proposer):
         return
-    from promptsearch.lm.remote import load_remote
-    load_remote(proposer, api_base=proposer_api_base).check_generate()
+    from promptsearch.lm import loader
+    loader.load(proposer, api_base=proposer_api_base).check_generate()
 
 
 def stored_secrets_masked(settings: Any, task: TaskSpec) -> tuple[Any, TaskSpec]:

@@ -24,6 +24,7 @@ from promptsearch.storage.backup import not_sqlite
 from promptsearch.storage.store import SearchRecord, Store, mask_url
 
 
+@models.in_command
 def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test", baseline: str = "first",
              limit: int | None = None, seed: int = 0, resamples: int | None = None, api_base: str | None = None,
              lm: LM | None = None, save: bool = True, hooks: Hooks = QUIET,
@@ -50,6 +51,8 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base, concurrency=concurrency)
+    else:
+        models.given(record.model, lm)
     # the first write is the first scored example
     models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed}
@@ -60,6 +63,7 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     return verdict, store_verdict(store, record, verdict, baseline) if save else None
 
 
+@models.in_command
 def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", limit: int | None = None,
           seed: int = 0, resamples: int | None = None, api_base: str | None = None, lm: LM | None = None,
           save: bool = True, hooks: Hooks = QUIET) -> tuple[Any, int | None]:
@@ -80,6 +84,8 @@ def probe(db: Store | str, search: SearchRecord | str, *, split: str = "dev", li
     if lm is None:
         with hooks.status(f"loading model {record.model} …"):
             lm = models.model_for(record, api_base=api_base)
+    else:
+        models.given(record.model, lm)
     models.check_model(task, lm, record.model, record.settings.get("label_scoring", "sum"))
     options: dict[str, Any] = {"seed": seed, "limit": limit}
     if resamples is not None:
@@ -277,3 +283,38 @@ def open_server(model: str, host: str, port: int, *, model_id: str | None = None
         return make_server(lm, host, port, model_id or model, max_tokens, request_timeout, role), lm
     except OSError as e:
         raise UserError(f"--port {port}: cannot listen on {host} ({e.strerror}); choose another --port") from None
+
+
+@dataclass
+class Standing:
+    """Where a search stands after a run: what `optimize`, `resume` and `worker` end with."""
+
+    completed: int  # completed trials
+    finished: int  # finished trials (completed, pruned or failed)
+    target: int  # the stored trial target (0: none)
+    entries: list[Entry]  # the leaderboard's top
+    evidence: Any  # dev_evidence; None when there is nothing to compare
+
+
+def standing(db: Store | str, search: SearchRecord | str, top: int = 5) -> Standing:
+    from promptsearch.verdict.dev import dev_evidence
+
+    store = open_store(db, read_only=True)
+    record = record_of(store, search)
+    entries = leaderboard(store, record, top)
+    return Standing(completed=len(completed_trials(store, record)), finished=store.slot_counts(record).finished,
+                    target=store.trial_target(record) or 0, entries=entries,
+                    evidence=dev_evidence(store, record) if entries else None)
+
+
+def best_entry(db: Store | str, search: SearchRecord | str) -> Entry:
+    """The best completed trial; a one-line UserError when there is none."""
+    store = open_store(db, read_only=True)
+    return best(store, record_of(store, search))
+
+
+def upgrade(db: str) -> dict[str, tuple[str | None, str]]:
+    """`db upgrade`: our tables' and Optuna's schema versions, (before, after), by part."""
+    from promptsearch.storage import upgrade_database
+
+    return upgrade_database(db)

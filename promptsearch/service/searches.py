@@ -5,7 +5,9 @@ before anything is written, so a bad input leaves the database as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from promptsearch.config.formats import FormatSpec, check_format_names
 from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
 from promptsearch.data import METRICS
+from promptsearch.data.dataset import read_once
 from promptsearch.evaluate.labels import describe as describe_label_scoring
 from promptsearch.export.chat import PLAIN_AS_USER_ATTR
 from promptsearch.errors import NotFoundError, UserError
@@ -143,16 +146,28 @@ def require_plugins(store: Store, record: SearchRecord) -> None:
 
 
 def load_checked(model: str, settings: SearchSettings | dict, task: TaskSpec, hooks: Hooks = QUIET,
-                 api_base: str | None = None, concurrency: int | None = None) -> LM:
-    """Load the model with the search's settings (`api_base`, `concurrency`: this run's own) and
-    check it against the task."""
+                 api_base: str | None = None, concurrency: int | None = None, lm: LM | None = None) -> LM:
+    """The task model (`lm`, or `model` loaded with the search's settings; `api_base`, `concurrency`:
+    this run's own) through the command's loader (models.command_models), checked against the task."""
     s = settings.to_dict() if isinstance(settings, SearchSettings) else settings
-    with hooks.status(f"loading model {model} …"):
-        lm = models.load_model(model, device=s.get("device"), dtype=s.get("dtype"),
-                               batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
-                               concurrency=concurrency or s.get("concurrency"))
+    with models.command_models() as loader:
+        if lm is not None:
+            loader.task(model, lm)
+        else:
+            with hooks.status(f"loading model {model} …"):
+                lm = loader.task(model, device=s.get("device"), dtype=s.get("dtype"),
+                                 batch_size=s.get("batch_size", 32), api_base=api_base or s.get("api_base"),
+                                 concurrency=concurrency or s.get("concurrency"))
     models.check_model(task, lm, model, s.get("label_scoring", "sum"))
     return lm
+
+
+@contextlib.contextmanager
+def one_command() -> Iterator[None]:
+    """The scope of one command: each data file parsed once (data.dataset.read_once) and every
+    model loaded once, through one loader (models.command_models)."""
+    with read_once(), models.command_models():
+        yield
 
 
 def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearch:
@@ -169,6 +184,36 @@ def with_label_scoring(new: NewSearch, lm: LM, hooks: Hooks = QUIET) -> NewSearc
     return replace(new, settings=replace(new.settings, label_scoring=mode), plain_as_user_message=as_user)
 
 
+@dataclass(frozen=True)
+class CheckedSearch:
+    """A new search that passed every check, with and without its model: what `optimize`
+    writes and `plan` estimates. Built once by `checked_search`."""
+
+    new: NewSearch
+    lm: LM
+    limits: Budget | None
+
+
+def checked_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
+                   name: str | None, model: str, settings: SearchSettings | None, lm: LM | None, hooks: Hooks,
+                   budget: Any, workers: int = 1, read_only: bool = False) -> CheckedSearch:
+    """Every check of a new search, each run once and in order (arguments, files, settings, name,
+    data, budget; then the model: labels, context, prompts, metric, proposer). Nothing is written.
+    Call it inside `one_command()`, so each data file is parsed once and each model loaded once."""
+    check_int("--trials", trials, "trials")
+    check_int("--workers", workers, "workers")
+    limits = parse_budget(budget)
+    check_budget(limits, models.is_remote(model), model)
+    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings(),
+                           read_only=read_only)
+    lm = load_checked(new.model, new.settings, new.task, hooks, lm=lm)
+    new = with_label_scoring(new, lm, hooks)
+    if not read_only:
+        check_counted(limits, lm, new.model)
+    preflight(new, lm, hooks)
+    return CheckedSearch(new=new, lm=lm, limits=limits)
+
+
 def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
              name: str | None = None, model: str = "smollm2", settings: SearchSettings | None = None,
              workers: int = 1, lm: LM | None = None, hooks: Hooks = QUIET, budget: Any = None,
@@ -176,30 +221,33 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
     """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
     `budget`: limits on calls, tokens, seconds or dollars (search/budget.py), stored with the
     search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
-    check_int("--trials", trials, "trials")
-    check_int("--workers", workers, "workers")
-    limits = parse_budget(budget)
-    check_budget(limits, models.is_remote(model), model)
-    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings())
-    if lm is None:
-        lm = load_checked(new.model, new.settings, new.task, hooks)
-    else:
-        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
-    new = with_label_scoring(new, lm, hooks)
-    check_counted(limits, lm, new.model)
-    preflight(new, lm, hooks)
-    if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
-        lm = None
-        gc.collect()
+    with one_command():
+        checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
+                                 lm=lm, hooks=hooks, budget=budget, workers=workers)
+        new = checked.new
         store, record = create(new, trials)
-        set_budget(store, record, limits, hooks)
-        hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
-                   f"model {new.model}, {plural(workers, 'worker')}")
-        return run_pool(store, record, workers, trials, hooks)
-    store, record = create(new, trials)
-    set_budget(store, record, limits, hooks)
-    hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, model {lm.name}")
-    return run(store, record, lm, trials, hooks, **run_options)
+        set_budget(store, record, checked.limits, hooks)
+        if workers > 1:  # each worker loads its own; this one only proved that the model loads and fits
+            del checked
+            with models.command_models() as loader:
+                loader.release()
+            gc.collect()
+            hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, "
+                       f"model {new.model}, {plural(workers, 'worker')}")
+            return run_pool(store, record, workers, trials, hooks)
+        hooks.note(f"search {new.name}: task {new.task.name}, space {new.space.name}, model {checked.lm.name}")
+        return run(store, record, checked.lm, trials, hooks, **run_options)
+
+
+def check_stored(store: Store, record: SearchRecord) -> tuple[TaskSpec, SearchSettings]:
+    """The checks of a stored search before it runs again (`resume`, `worker`): its plug-ins, its
+    data and metric unchanged since it was made, its settings; its task and settings."""
+    require_plugins(store, record)
+    check_unchanged(record)  # before the model loads and before anything is written
+    task, _, settings = open_parts(record)
+    check_settings(settings)
+    check_data(task, settings=settings)  # its files may have changed since the search was made
+    return task, settings
 
 
 def resume(db: Store | str, search: SearchRecord | str, trials: int | None = None, *, lm: LM | None = None,
@@ -216,32 +264,26 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
     limits = parse_budget(budget)
     store = open_store(db)
     record = record_of(store, search)
-    require_plugins(store, record)
-    check_budget(limits, models.is_remote(record.model), record.model)
-    check_unchanged(record)  # before the model loads and before anything is written
-    task, _, settings = open_parts(record)
-    check_settings(settings)
-    check_data(task, settings=settings)  # its files may have changed since the search was made
-    more = trials is not None
-    if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
-        finished = store.slot_counts(record).finished
-        trials = max(0, (store.trial_target(record) or 0) - finished)
-        if not trials:
-            hooks.note(f"search {record.name} already has {finished} of {store.trial_target(record) or 0} "
-                       f"trials; add more with `promptsearch resume {record.name} --trials N`")
-            return RunResult(store, record, RunSummary(), model=record.model)
-    if lm is None:
-        lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency)
-    else:
-        models.check_model(task, lm, record.model, settings.label_scoring)
-    check_counted(limits, lm, record.model)
-    if more:
-        store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
-    if limits:
-        set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)
-    hooks.note(f"resuming {record.name} ({plural(len(completed_trials(store, record)), 'completed trial')} "
-               f"so far)")
-    return run(store, record, lm, trials, hooks, **run_options)
+    with one_command():
+        check_budget(limits, models.is_remote(record.model), record.model)
+        task, settings = check_stored(store, record)
+        more = trials is not None
+        if trials is None:  # finish the stored target (a stopped run, a crash), which stays as it is
+            finished = store.slot_counts(record).finished
+            trials = max(0, (store.trial_target(record) or 0) - finished)
+            if not trials:
+                hooks.note(f"search {record.name} already has {finished} of {store.trial_target(record) or 0} "
+                           f"trials; add more with `promptsearch resume {record.name} --trials N`")
+                return RunResult(store, record, RunSummary(), model=record.model)
+        lm = load_checked(record.model, settings, task, hooks, concurrency=concurrency, lm=lm)
+        check_counted(limits, lm, record.model)
+        if more:
+            store.raise_trial_target(record, trials)  # so workers joining later aim at the new count
+        if limits:
+            set_budget(store, record, stored_budget(store.load_study(record)).merged(limits), hooks)
+        hooks.note(f"resuming {record.name} ({plural(len(completed_trials(store, record)), 'completed trial')} "
+                   f"so far)")
+        return run(store, record, lm, trials, hooks, **run_options)
 
 
 def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
@@ -251,21 +293,14 @@ def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | 
     tokens (search/dryrun.py). Writes nothing, not even a new database file."""
     from promptsearch.search.dryrun import plan_search
 
-    check_int("--trials", trials, "trials")
-    limits = parse_budget(budget)
-    check_budget(limits, models.is_remote(model), model)
-    new = check_new_search(db, task, space, name=name, model=model, settings=settings or SearchSettings(),
-                           read_only=True)
-    if lm is None:
-        lm = load_checked(new.model, new.settings, new.task, hooks)
-    else:
-        models.check_model(new.task, lm, new.model, new.settings.label_scoring)
-    new = with_label_scoring(new, lm, hooks)
-    preflight(new, lm, hooks)
-    with hooks.status("estimating the search's cost …"):
-        result = plan_search(new.name, new.task, new.space, new.settings, lm, trials, new.model)
-    if limits:
-        result.notes.append(_budget_note(limits, result))
+    with one_command():
+        checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
+                                 lm=lm, hooks=hooks, budget=budget, read_only=True)
+        new = checked.new
+        with hooks.status("estimating the search's cost …"):
+            result = plan_search(new.name, new.task, new.space, new.settings, checked.lm, trials, new.model)
+    if checked.limits:
+        result.notes.append(_budget_note(checked.limits, result))
     return result
 
 

@@ -5,13 +5,9 @@ from dataclasses import dataclass
 
 from promptsearch.lm.base import LM
 from promptsearch.config.limits import check_int
-from promptsearch.search import open_parts
-from promptsearch.search.checks import check_unchanged
-from promptsearch.search.runner import check_data, check_settings
-from promptsearch.service.models import check_model
 from promptsearch.search.workers import WorkerSummary, join, run_worker
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
-from promptsearch.service.searches import load_checked, open_store, require_plugins
+from promptsearch.service.searches import check_stored, load_checked, one_command, open_store
 from promptsearch.storage.store import SearchRecord, Store
 
 
@@ -35,32 +31,32 @@ def work(db: Store | str, name: str, *, trials: int | None = None, heartbeat: in
     store = open_store(db, **options)
     try:
         record = store.get_search(name)
-        require_plugins(store, record)  # a worker process imports what the search was made with
-        check_unchanged(record)  # changed data or metric: refuse before raising the target
-        if not trials:  # nothing to write: maybe nothing to do either
-            target = join(store, record, None)
-            _, finished, _ = store.slot_counts(record)
-            if finished >= target:
-                return WorkerResult(record, finished, target)
-        task, _, settings = open_parts(record)
-        check_settings(settings)
-        check_data(task, settings=settings)
-        if lm is None:  # every check before the first write (raising the target)
-            lm = load_checked(record.model, settings, task, hooks)
-        else:
-            check_model(task, lm, record.model, settings.label_scoring)
-        target = join(store, record, trials)
-        _, finished, _ = store.slot_counts(record)
-        hooks.note(f"worker on {record.name}: {finished} of {plural(target, 'trial')} finished")
-        try:
-            with hooks.trials(target, 0) as sink:
-                sink.show(finished, None)
-                summary = run_worker(store, record, lm, on_trial=sink.update)
-        except KeyboardInterrupt:
-            raise Interrupted(record, f"interrupted: completed trials are saved; rejoin with "
-                                      f"`promptsearch worker {record.name}`") from None
-        return WorkerResult(record, finished, target, summary)
+        with one_command():
+            return _work(store, record, trials, lm, hooks)
     finally:
         if store is not db:  # a Store the caller passed stays open
             store.close()
+
+
+def _work(store: Store, record: SearchRecord, trials: int | None, lm: LM | None, hooks: Hooks) -> WorkerResult:
+    """The checks of a stored search (each once: service.searches.check_stored), then the first
+    write (raising the target), then the trials."""
+    task, settings = check_stored(store, record)  # a worker imports the plug-ins the search was made with
+    if not trials:  # nothing to write: maybe nothing to do either
+        target = join(store, record, None)
+        _, finished, _ = store.slot_counts(record)
+        if finished >= target:
+            return WorkerResult(record, finished, target)
+    lm = load_checked(record.model, settings, task, hooks, lm=lm)  # every check before the first write
+    target = join(store, record, trials)
+    _, finished, _ = store.slot_counts(record)
+    hooks.note(f"worker on {record.name}: {finished} of {plural(target, 'trial')} finished")
+    try:
+        with hooks.trials(target, 0) as sink:
+            sink.show(finished, None)
+            summary = run_worker(store, record, lm, on_trial=sink.update)
+    except KeyboardInterrupt:
+        raise Interrupted(record, f"interrupted: completed trials are saved; rejoin with "
+                                  f"`promptsearch worker {record.name}`") from None
+    return WorkerResult(record, finished, target, summary)
 

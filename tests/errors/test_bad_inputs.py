@@ -115,7 +115,10 @@ def test_bad_input(case, tmp_path, db, tiny_task, tiny_space, capsys, monkeypatc
         capsys.readouterr()  # its loading progress
         monkeypatch.setattr(models, "load_model", lambda spec=None, **kw: smollm)
     elif not case.startswith("model-"):  # model paths go through the real loader
-        monkeypatch.setattr(models, "load_model", lambda spec=None, **kw: request.getfixturevalue("fake_lm"))
+        real = models.load_model  # one loader loads every model: only the task's ("smollm2") is faked,
+        monkeypatch.setattr(models, "load_model",  # a judge's model path is loaded for real
+                            lambda spec=None, **kw: request.getfixturevalue("fake_lm") if spec in (None, "smollm2")
+                            else real(spec, **kw))
     if case in SUBPROCESS:
         code, err, before, after = _run_on_a_full_disk(argv, db_path, tmp_path)
     elif case in READ_ONLY:  # its bytes: SQLite cannot even open it for a dump on a read-only mount

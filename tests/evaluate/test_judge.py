@@ -10,6 +10,7 @@ from promptsearch.data import load_split
 from promptsearch.errors import ConfigError
 from promptsearch.evaluate import Evaluator
 from promptsearch.evaluate.judge import LocalJudge, RemoteJudge, metric_for
+from promptsearch.service.models import Models, command_models
 from promptsearch.lm.base import GenerateResult, LoglikelihoodRequest
 from promptsearch.render import Candidate, render
 from promptsearch.strategies import DIRECT
@@ -49,8 +50,9 @@ def test_local_judge_reads_p_yes_from_one_batched_call(smollm):
 
 
 def test_judge_task_end_to_end_on_the_evaluator(smollm):
-    """Without a `model` the searched model judges itself; the example task's `model: smollm2` is
-    loaded once, and as the weights and rubric are the same, so is the identity (the cache key)."""
+    """Without a `model` the searched model judges itself; the example task's `model: smollm2` is,
+    within one command's loader, the loaded task model itself, and as the weights and rubric are
+    the same, so is the identity (the cache key)."""
     task = load_task(JUDGE_TASK)
     dev = load_split(task, "dev", 2)
     prompt = render(Candidate("Answer the question in one sentence.", strategy=DIRECT), task)
@@ -60,9 +62,11 @@ def test_judge_task_end_to_end_on_the_evaluator(smollm):
     assert len(ev.results) == 2 and all(0.0 < r.score < 1.0 for r in ev.results)
     assert all(r.feedback.startswith("judge: P(yes) = ") for r in ev.results)
     assert ev.score == pytest.approx(sum(r.score for r in ev.results) / 2)
-    loaded = metric_for(task, smollm)  # model: smollm2, loaded once per process
-    assert loaded.backend.lm is not smollm and loaded.backend.fingerprint == smollm.fingerprint
-    assert loaded.identity == evaluator.metric.identity and metric_for(task, smollm).backend.lm is loaded.backend.lm
+    with command_models(Models(load=lambda spec, **o: pytest.fail(f"loaded {spec} again"))) as models:
+        models.task("smollm2", smollm)
+        loaded = metric_for(task, smollm)  # model: smollm2, the command's task model
+        assert loaded.backend.lm is smollm and metric_for(task, smollm).backend.lm is smollm
+    assert loaded.identity == evaluator.metric.identity
 
 
 def test_a_judge_model_that_does_not_exist_names_the_field(tmp_path):
