@@ -105,7 +105,7 @@ def test_explicit_first_token_on_a_model_without_top_logprobs_is_one_line():
 def test_scorer_asks_after_the_answer_line_and_leaves_its_space_to_the_answer():
     lm = _NoTokenizer({" positive": -0.2, " negative": -1.5})
     out = LabelScorer("first-token")(lm, LABELS, ["Review: good\nLabel:"], [" "])
-    assert out == [("positive", pytest.approx(-0.2))]
+    assert out == [("positive", pytest.approx(-0.2), pytest.approx((-1.5, -0.2)))]  # and each label's score
     assert lm.asked[0].context == "Review: good\nLabel:" and lm.asked[0].max_new_tokens == 1
     out = LabelScorer("generate")(lm, LABELS, ["Review: good\nLabel:"], [" "])
     assert out[0][0] == "positive" and lm.asked[-1].stop == ("\n",)

@@ -281,7 +281,9 @@ def test_a_proposer_behind_serve_beside_the_task_model_in_process(servers, tmp_p
 
     monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)  # the task model
     space = tmp_path / "space.yaml"
-    space.write_text("name: p\ninstructions: ['Classify the {inputs}: {labels}.']\n"
+    # two demo counts: two distinct candidates even when the proposer's round is skipped (a
+    # candidate is never scored twice, so a one-candidate space would stop after one trial)
+    space.write_text("name: p\ninstructions: ['Classify the {inputs}: {labels}.']\ndemos:\n  counts: [0, 2]\n"
                      "propose:\n  methods: [induction]\n  rounds: 1\n  n: 2\n  draws: 1\n  examples: 3\n")
     db = f"sqlite:///{tmp_path}/p.db"
     assert main(["optimize", str(TASK), "--space", str(space), "--trials", "2", "--name", "p", "--dev-limit", "3",

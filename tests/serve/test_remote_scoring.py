@@ -107,6 +107,11 @@ def test_a_server_that_wants_one_token_is_asked_with_one(fake):
     assert [b["max_tokens"] for b in srv.bodies] == [0, 1]
 
 
+# requests a label search on a remote model sends before it is written: one scoring request (prompt
+# log-probs?) and one one-token generation (does /v1/completions take a plain prompt?)
+PROBES = 2
+
+
 def _space(tmp_path):
     p = tmp_path / "space.yaml"
     p.write_text("name: direct\ninstructions: ['Classify as {labels}.', 'Sentiment?', 'Read it.']\n"
@@ -116,7 +121,7 @@ def _space(tmp_path):
 
 def test_a_failing_server_fails_a_trial_not_the_search(fake, tmp_path, tiny_task, caplog):
     srv = fake()
-    srv.script = []  # the probe succeeds; then the first trial's calls all fail
+    srv.script = []  # the probes succeed; then the first trial's calls all fail
     db = f"sqlite:///{tmp_path}/f.db"
     argv = ["optimize", str(tiny_task), "--space", str(_space(tmp_path)), "--model", "openai/m", "--api-base",
             srv.url, "--concurrency", "2", "--db", db]
@@ -125,7 +130,8 @@ def test_a_failing_server_fails_a_trial_not_the_search(fake, tmp_path, tiny_task
 
     def flaky(body, status):
         calls["n"] += 1
-        return original(body, 500 if 2 <= calls["n"] <= 1 + 6 * 2 else status)  # trial 0: both chunks x 6 tries
+        # PROBES requests before the search is written, then trial 0: both chunks x 6 tries
+        return original(body, 500 if PROBES < calls["n"] <= PROBES + 6 * 2 else status)
     srv._answer = flaky
     assert main(argv + ["--trials", "2", "--name", "flaky"]) == 0
     store = Store(db, create=False)
@@ -146,7 +152,7 @@ def test_a_server_that_stays_down_stops_the_search(fake, tmp_path, tiny_task, ca
 
     def down(body, status):
         calls["n"] += 1
-        return original(body, 500 if calls["n"] > 1 else status)  # only the probe is answered
+        return original(body, 500 if calls["n"] > PROBES else status)  # only the probes are answered
     srv._answer = down
     code = main(["optimize", str(tiny_task), "--space", str(_space(tmp_path)), "--model", "openai/m", "--api-base",
                  srv.url, "--trials", "5", "--name", "down", "--db", db])

@@ -73,13 +73,15 @@ def test_a_strategy_registered_here_runs_through_a_search(shout, tiny_task, tmp_
     study = store.load_study(rec)
     for marks in (1, 3):
         study.enqueue_trial({"strategy": "shout", "marks": marks})
-    study.enqueue_trial({"strategy": "shout", "marks": 1})  # the same candidate again: served from the cache
+    study.enqueue_trial({"strategy": "shout", "marks": 1})  # the same candidate again: not scored twice
     run_search(store, rec, fake_lm, 4)
 
     trials = store.load_study(rec).get_trials(states=(TrialState.COMPLETE,))
-    assert [t.user_attrs["strategy"] for t in trials[:3]] == ["shout"] * 3
-    assert [t.params["marks"] for t in trials[:3]] == [1, 3, 1]  # sampled by Optuna under its own name
-    assert shout.runs == [6, 6]  # dev has 6 examples; the repeated candidate cost no model call
+    assert [t.user_attrs["strategy"] for t in trials[:2]] == ["shout"] * 2
+    assert [t.params["marks"] for t in trials[:2]] == [1, 3]  # sampled by Optuna under its own name
+    repeat = store.load_study(rec).trials[2]
+    assert repeat.state == TrialState.FAIL and repeat.user_attrs["repeat_of"] == 0  # recorded, not re-scored
+    assert shout.runs[:2] == [6, 6]  # dev has 6 examples
     rows = {e.candidate.params.get("shout_marks"): e.candidate for e in leaderboard(store, rec, None)}
     assert rows[3].prompt == "Classify.\n\nReview: {review}\nANSWER!!!"
     assert rows[3].params["strategy"] == "shout" and rows[1].prompt_hash != rows[3].prompt_hash
