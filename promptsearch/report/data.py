@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from promptsearch.search import pareto
 from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.params import NO_TRIGGER
-from promptsearch.search.results import Entry, leaderboard, trial_counts, trial_feedback, trial_value
+from promptsearch.search.results import Entry, leaderboard, trial_counts, trial_feedback
 from promptsearch.storage.store import SearchRecord, Store, trial_score
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _trials(study: optuna.Study) -> list[TrialPoint]:
     out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         if t.state == TrialState.COMPLETE:
-            out.append(TrialPoint(t.number, "complete", trial_value(t), t.user_attrs.get("prompt_hash")))
+            out.append(TrialPoint(t.number, "complete", trial_score(t), t.user_attrs.get("prompt_hash")))
         elif "partial_score" in t.user_attrs:
             out.append(TrialPoint(t.number, "pruned", float(t.user_attrs["partial_score"]),
                                   t.user_attrs.get("prompt_hash")))

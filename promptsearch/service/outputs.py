@@ -15,13 +15,13 @@ from promptsearch.search import pareto
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
-                                         pruned_trials, trial_counts, trial_feedback, trial_value)
+                                         pruned_trials, trial_counts, trial_feedback)
 from promptsearch.service import models
 from promptsearch.service.files import check_output, held_files, write_output, write_with
 from promptsearch.service.hooks import QUIET, Hooks
 from promptsearch.service.searches import open_store, record_of, require_plugins
 from promptsearch.storage.backup import not_sqlite
-from promptsearch.storage.store import SearchRecord, Store, mask_url
+from promptsearch.storage.store import SearchRecord, Store, mask_url, trial_score
 
 
 def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test", baseline: str = "first",
@@ -245,7 +245,7 @@ def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | 
     rows = []
     for record in store.list_searches():
         trials = completed_trials(store, record)
-        rows.append((record, len(trials), max((trial_value(t) for t in trials), default=None)))
+        rows.append((record, len(trials), max((trial_score(t) for t in trials), default=None)))
     return rows
 
 

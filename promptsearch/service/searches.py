@@ -26,12 +26,12 @@ from promptsearch.search import checks, objectives
 from promptsearch.search.budget import (Budget, check_budget, check_counted, parse_budget, store_budget,
                                        stored_budget)
 from promptsearch.search.checks import check_unchanged
-from promptsearch.search.results import completed_trials, finished_trials, trial_value
+from promptsearch.search.results import completed_trials, finished_trials
 from promptsearch.search.runner import check_data, check_settings
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.service import models
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
-from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.storage.store import SearchRecord, Store, trial_score
 from promptsearch.strategies import STRATEGIES, check_space
 
 
@@ -333,7 +333,7 @@ def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, ho
             def tick() -> None:
                 _, finished, _ = store.slot_counts(record)
                 top = store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                sink.show(finished, max((trial_value(t) for t in top), default=None))
+                sink.show(finished, max((trial_score(t) for t in top), default=None))
             exits = pool.wait(on_tick=tick)
     except KeyboardInterrupt:
         pool.interrupt()

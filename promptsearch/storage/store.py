@@ -81,7 +81,10 @@ def slot_counts(study: optuna.Study) -> SlotCounts:
 
 def trial_score(trial: FrozenTrial) -> float:
     """A completed trial's dev score: its value, or its first value in a multi-objective study
-    (search/objectives.py: the score always comes first), where `trial.value` raises."""
+    (search/objectives.py: the score always comes first), where `trial.value` raises. Optuna
+    types the values optional: running and failed trials have none."""
+    if trial.values is None:
+        raise ValueError(f"trial {trial.number} has no value (state {trial.state.name})")
     return float(trial.values[0])
 
 

@@ -9,7 +9,8 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.search import SearchSettings, create_search, run_search
 from promptsearch.search.devscores import DEV_SCORES_ATTR, MAX_STORED, dev_scores, pack_scores, unpack_scores
-from promptsearch.search.results import completed_trials, trial_value
+from promptsearch.search.results import completed_trials
+from promptsearch.storage.store import trial_score
 from promptsearch.storage import Store
 from promptsearch.verdict import stats
 from promptsearch.verdict.dev import DevEvidence, dev_evidence
@@ -43,7 +44,7 @@ def test_every_complete_trial_stores_its_dev_scores(tmp_path, tiny_task, bad_fir
     for t in trials:
         scores = dev_scores(t)
         assert scores is not None and len(scores) == t.user_attrs["dev_examples"] == 6
-        assert sum(scores) / len(scores) == pytest.approx(trial_value(t))
+        assert sum(scores) / len(scores) == pytest.approx(trial_score(t))
 
 
 def test_parallel_candidates_store_dev_scores_too(tmp_path, tiny_task, bad_first, fake_lm):
@@ -52,7 +53,7 @@ def test_parallel_candidates_store_dev_scores_too(tmp_path, tiny_task, bad_first
                         SearchSettings(parallel_candidates=2))
     run_search(store, rec, fake_lm, 4)
     for t in completed_trials(store, rec):
-        assert sum(dev_scores(t)) / 6 == pytest.approx(trial_value(t))
+        assert sum(dev_scores(t)) / 6 == pytest.approx(trial_score(t))
 
 
 def test_the_winner_against_the_start_prompt(tmp_path, tiny_task, bad_first, fake_lm):
@@ -115,7 +116,7 @@ def test_real_model_trials_store_their_dev_scores(tmp_path, smollm, capsys):
     rec = store.get_search("r")
     trials = {t.number: t for t in completed_trials(store, rec)}
     for t in trials.values():
-        assert sum(dev_scores(t)) / 24 == pytest.approx(trial_value(t))
+        assert sum(dev_scores(t)) / 24 == pytest.approx(trial_score(t))
     e = ps.dev_evidence(store, rec)
     top = ps.best(store, rec).trial
     if top == 0:
@@ -123,6 +124,6 @@ def test_real_model_trials_store_their_dev_scores(tmp_path, smollm, capsys):
         return
     a, b = dev_scores(trials[top]), dev_scores(trials[0])
     assert e.p_value == stats.mcnemar_exact(a, b) and e.difference.estimate == pytest.approx(
-        trial_value(trials[top]) - trial_value(trials[0]))
+        trial_score(trials[top]) - trial_score(trials[0]))
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert f"dev evidence: trial {top}" in out and f"p = {e.p_value:.2g}" in out
