@@ -39,7 +39,7 @@ DEFAULT_URL = "sqlite:///db/promptsearch.db"
 OPEN_ATTEMPTS = 5
 RACE_WAITS = 20  # x 0.1 s: how long a study without a search row may be another command's, mid-creation
 _CREATION_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key value")
-__all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "count_slots", "mask_url", "slot_counts",
+__all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "mask_url", "slot_counts",
            "upgrade_database"]
 
 
@@ -73,10 +73,18 @@ class SlotCounts(NamedTuple):
         return self.used - self.finished - self.waiting
 
 
-def slot_counts(study: optuna.Study) -> SlotCounts:
-    """Counted from Study.get_trials, whose cache reads only the trials that changed since the
-    study's last look: keep one Study object to count often."""
-    return count_slots(study.get_trials(deepcopy=False))
+def slot_counts(trials: optuna.Study | Sequence[FrozenTrial]) -> SlotCounts:
+    """Of a study, or of trials already read. A study's are read by Study.get_trials, whose cache
+    reads only the trials that changed since the study's last look: keep one Study object to count
+    often."""
+    if isinstance(trials, optuna.Study):
+        trials = trials.get_trials(deepcopy=False)
+    finished = running = waiting = 0
+    for t in trials:
+        finished += t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        running += t.state == TrialState.RUNNING
+        waiting += t.state == TrialState.WAITING
+    return SlotCounts(finished + running + waiting, finished, waiting)
 
 
 def trial_score(trial: FrozenTrial) -> float:
@@ -86,15 +94,6 @@ def trial_score(trial: FrozenTrial) -> float:
     if trial.values is None:
         raise ValueError(f"trial {trial.number} has no value (state {trial.state.name})")
     return float(trial.values[0])
-
-
-def count_slots(trials: Sequence[FrozenTrial]) -> SlotCounts:
-    finished = running = waiting = 0
-    for t in trials:
-        finished += t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        running += t.state == TrialState.RUNNING
-        waiting += t.state == TrialState.WAITING
-    return SlotCounts(finished + running + waiting, finished, waiting)
 
 
 class Store:
