@@ -72,7 +72,7 @@ def claim(ctx: SearchContext, room: int, target: int | None = None) -> list[optu
     return ctx.claims.claim_many(min(ctx.settings.parallel_candidates, room), target)
 
 
-def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int, target: int,
+def run_round(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int, target: int,
                claim_target: int | None = None) -> Iterator[TrialEvent]:
     """Prepare, score and tell claimed trials; yields each TrialEvent right after that trial is
     told (committed). `finished`: trials finished before these; `claim_target`: the target a

@@ -1,7 +1,7 @@
-"""A search's parts: its settings and checks (`create_search`), and the context a run works in.
+"""A search's parts: its settings and checks (`new_search`), and the context a run works in.
 
 The trial itself goes prepare -> score -> tell in pipeline.py (one trial is a batch of one), and
-the loop that runs trials until a target (`run_search`, `resume`, workers) is loop.py.
+the loop that runs trials until a target (`run_trials`, `resume`, workers) is loop.py.
 
 A candidate's strategy (direct, chain of thought, self-consistency, least-to-most) travels in
 its rendered prompt, and the evaluator runs whatever strategy the prompt carries; demos with
@@ -89,7 +89,7 @@ class RunSummary:
     stopped: str | None = None  # why the run stopped before its trials (a budget: search/budget.py)
 
 
-def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, model: str,
+def new_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, model: str,
                   settings: SearchSettings) -> SearchRecord:
     """Check the task's data, the space and the settings, then store the search (nothing is
     written on error)."""
@@ -99,7 +99,7 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     check_data(task)
     # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
     stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
-    record = store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
+    record = store.add_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
                                  objectives.directions(settings.objectives))
     queue_start(store.load_study(record), space, task)  # trial 0: the hand-written-style prompt
     return record

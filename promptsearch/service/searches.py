@@ -21,7 +21,7 @@ from promptsearch.export.chat import PLAIN_AS_USER_ATTR
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.registry import Registry
-from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
+from promptsearch.search import RunSummary, SearchSettings, new_search, open_parts, run_trials
 from promptsearch.search import checks, objectives
 from promptsearch.search.budget import (Budget, check_budget, check_counted, parse_budget, store_budget,
                                        stored_budget)
@@ -116,7 +116,7 @@ def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
     """The first write: the search and its trial target (what workers joining later aim at)."""
     store = new.store or (new.db if isinstance(new.db, Store) else Store(new.db))
     settings, task = models.stored_secrets_masked(new.settings, new.task)  # never in the database
-    record = create_search(store, new.name, task, new.space, new.model, settings)
+    record = new_search(store, new.name, task, new.space, new.model, settings)
     plugins.record(store.load_study(record), _used(new))
     if new.plain_as_user_message:
         store.load_study(record).set_user_attr(PLAIN_AS_USER_ATTR, True)
@@ -173,7 +173,7 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
              **run_options: Any) -> RunResult:
     """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
     `budget`: limits on calls, tokens, seconds or dollars (search/budget.py), stored with the
-    search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
+    search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_trials)."""
     check_int("--trials", trials, "trials")
     check_int("--workers", workers, "workers")
     limits = parse_budget(budget)
@@ -302,7 +302,7 @@ def run(store: Store, record: SearchRecord, lm: LM, trials: int, hooks: Hooks = 
                 sink.update(event)
                 if hooks.on_trial is not None:
                     hooks.on_trial(event)
-            summary = run_search(store, record, lm, trials, on_trial=on_trial, **run_options)
+            summary = run_trials(store, record, lm, trials, on_trial=on_trial, **run_options)
     except KeyboardInterrupt:
         done = len(completed_trials(store, record))
         raise Interrupted(record, f"interrupted: {done} completed trials are saved; continue with "

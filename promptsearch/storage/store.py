@@ -223,7 +223,7 @@ class Store:
 
     # --- searches -------------------------------------------------------------------------
 
-    def create_search(self, name: str, task: dict, space: dict, model: str,
+    def add_search(self, name: str, task: dict, space: dict, model: str,
                       settings: dict, directions: list[str] | None = None) -> SearchRecord:
         """Create the search row and its Optuna study together (or neither)."""
         if self.find_search(name) is not None:

@@ -17,7 +17,7 @@ from promptsearch.export import EXPORTERS, render_export
 from promptsearch.export.chat import fill_messages
 from promptsearch.export.dspy_program import dspy_instructions, signature_string
 from promptsearch.lm.base import LoglikelihoodRequest
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import best
 from promptsearch.storage import Store
 
@@ -43,9 +43,9 @@ def searches(tmp_path_factory, smollm):
     store = Store(db)
     task = load_task(TASK)
     for layout in ("plain", "chat"):
-        record = create_search(store, layout, task, load_space(_space(tmp, layout)), "smollm2",
+        record = new_search(store, layout, task, load_space(_space(tmp, layout)), "smollm2",
                                SearchSettings(dev_limit=3))
-        run_search(store, record, smollm, 1)
+        run_trials(store, record, smollm, 1)
     return db, store, task
 
 

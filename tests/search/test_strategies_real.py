@@ -14,7 +14,7 @@ from promptsearch.evaluate import Evaluator
 from promptsearch.lm.embed import HiddenStates, load_embedder, minilm_dir
 from promptsearch.render import Candidate, render
 from promptsearch.render.dynamic import NearestDemos
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import leaderboard
 from promptsearch.storage import Store
 from promptsearch.strategies import DIRECT, LeastToMost, SelfConsistency, ZeroShotCoT
@@ -74,10 +74,10 @@ def test_few_shot_cot_with_data_rationales_in_a_real_search(smollm, math_task, t
     space.write_text("name: r\ninstructions: ['Answer the question.']\nstrategies: [direct, few_shot_cot]\n"
                      "demos: {counts: [1]}\nreasoning: {max_tokens: 10}\nstart: none\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "real", load_task(math_task), load_space(space), "smollm2",
+    rec = new_search(store, "real", load_task(math_task), load_space(space), "smollm2",
                         SearchSettings(dev_limit=2))
     store.load_study(rec).enqueue_trial({"strategy": "few_shot_cot"})
-    run_search(store, rec, smollm, 1)
+    run_trials(store, rec, smollm, 1)
     (entry,) = leaderboard(store, rec, None)
     assert entry.candidate.params["strategy"] == "few_shot_cot"
     assert "Therefore, the answer (arabic numerals) is" in entry.candidate.prompt

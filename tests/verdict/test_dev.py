@@ -7,7 +7,7 @@ import pytest
 import promptsearch as ps
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.devscores import DEV_SCORES_ATTR, MAX_STORED, dev_scores, pack_scores, unpack_scores
 from promptsearch.search.results import completed_trials
 from promptsearch.storage.store import trial_score
@@ -37,8 +37,8 @@ def test_scores_pack_compactly_and_round_trip():
 
 def test_every_complete_trial_stores_its_dev_scores(tmp_path, tiny_task, bad_first, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 4)
+    rec = new_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 4)
     trials = completed_trials(store, rec)
     assert len(trials) == 4
     for t in trials:
@@ -49,17 +49,17 @@ def test_every_complete_trial_stores_its_dev_scores(tmp_path, tiny_task, bad_fir
 
 def test_parallel_candidates_store_dev_scores_too(tmp_path, tiny_task, bad_first, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake",
+    rec = new_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake",
                         SearchSettings(parallel_candidates=2))
-    run_search(store, rec, fake_lm, 4)
+    run_trials(store, rec, fake_lm, 4)
     for t in completed_trials(store, rec):
         assert sum(dev_scores(t)) / 6 == pytest.approx(trial_score(t))
 
 
 def test_the_winner_against_the_start_prompt(tmp_path, tiny_task, bad_first, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 4)
+    rec = new_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 4)
     e = dev_evidence(store, rec)
     assert e is not None and e.baseline_trial == 0 and e.baseline_is_start
     assert e.best_trial == ps.best(store, rec).trial != 0
@@ -73,13 +73,13 @@ def test_the_winner_against_the_start_prompt(tmp_path, tiny_task, bad_first, fak
 def test_no_evidence_without_a_rival_or_without_stored_scores(tmp_path, tiny_task, tiny_space, fake_lm,
                                                              monkeypatch):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "one", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 1)
+    rec = new_search(store, "one", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 1)
     assert dev_evidence(store, rec) is None  # the first trial is the only one
     # trials from before the scores were kept: no attribute, so no comparison (never a wrong one)
     monkeypatch.setattr("promptsearch.search.devscores.pack_scores", lambda scores: None)
-    old = create_search(store, "old", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings(seed=1))
-    run_search(store, old, fake_lm, 4)
+    old = new_search(store, "old", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings(seed=1))
+    run_trials(store, old, fake_lm, 4)
     assert all(DEV_SCORES_ATTR not in t.user_attrs for t in completed_trials(store, old))
     assert dev_evidence(store, old) is None
 

@@ -9,7 +9,7 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
 from promptsearch.lm.base import LoglikelihoodRequest
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import best, first_trial
 from promptsearch.storage import Store
 from promptsearch.storage.models import EvaluationRow
@@ -35,9 +35,9 @@ def real(tmp_path_factory, smollm):
     db = f"sqlite:///{tmp}/v.db"
     (tmp / "space.yaml").write_text(SPACE)
     store = Store(db)
-    record = create_search(store, "v", load_task(TASK), load_space(tmp / "space.yaml"), "smollm2",
+    record = new_search(store, "v", load_task(TASK), load_space(tmp / "space.yaml"), "smollm2",
                            SearchSettings(dev_limit=3, seed=1))
-    run_search(store, record, smollm, 3)
+    run_trials(store, record, smollm, 3)
     return db, store, record
 
 
@@ -93,8 +93,8 @@ def test_eval_against_a_prompt_file(real, tmp_path, capsys, monkeypatch, smollm)
 @pytest.fixture
 def fake_db(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/f.db")
-    rec = create_search(store, "f", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 3)
+    rec = new_search(store, "f", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 3)
     return store, rec
 
 
