@@ -58,7 +58,7 @@ def describe(label_scoring: str) -> str:
 
 @dataclass(frozen=True)
 class LabelScorer:
-    """Ranks the labels after each context in one mode; strategies call it through their Options
+    """Ranks the labels after each context in one mode; strategies call it through their Decoding
     (strategies/steps.rank). Returns (label or the unparsed answer, its log-prob, every label's
     score or None) per context: first-token scores each label by the log of its first-token mass;
     generate has no scores."""

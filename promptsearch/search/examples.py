@@ -22,6 +22,7 @@ from promptsearch.config.task import JUDGE, TaskSpec
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.metrics import resolve_metric
 from promptsearch.errors import UserError
+from promptsearch.evaluate.evaluator import decoding_key
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.devscores import dev_scores
 from promptsearch.search.rebuild import per_input_demos
@@ -153,7 +154,7 @@ def _stored(store: Store, record: SearchRecord, trial: FrozenTrial, task: TaskSp
                         f"example; `promptsearch eval {record.name} --split dev` re-scores it")
     _, _, settings = open_parts(record)
     strategy = strategy_from_params(dict(row.params or {}))
-    prefix = decoding_for(settings).key(task, strategy, "\x00").split("\x00")[0]
+    prefix = decoding_key(decoding_for(settings), task, strategy, "\x00").split("\x00")[0]
     ids = [e.id for e in order]
     query = sa.select(EvaluationRow).where(EvaluationRow.prompt_hash == prompt_hash,
                                            EvaluationRow.example_id.in_(ids),

@@ -24,7 +24,7 @@ from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
 from promptsearch.errors import ConfigError, excerpt
-from promptsearch.evaluate.evaluator import Decoding, Evaluator
+from promptsearch.evaluate.evaluator import Evaluator, decoding_for_settings
 from promptsearch.evaluate.labels import LABEL_SCORINGS
 from promptsearch.lm.base import LM
 from promptsearch.propose.methods import check_propose
@@ -36,7 +36,7 @@ from promptsearch.search.claims import Claims
 from promptsearch.search.start import START_ATTR, queue_start
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.store import SearchRecord, Store
-from promptsearch.strategies import check_space
+from promptsearch.strategies import Decoding, check_space
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def check_data(task: TaskSpec, run_code: bool = True) -> None:
 
 def decoding_for(settings: SearchSettings) -> Decoding:
     """How a search obtains answers; part of every evaluation's cache key."""
-    return Decoding.for_settings(settings.max_new_tokens, settings.label_scoring)
+    return decoding_for_settings(settings.max_new_tokens, settings.label_scoring)
 
 
 def open_parts(record: SearchRecord) -> tuple[TaskSpec, SpaceSpec, SearchSettings]:

@@ -11,7 +11,7 @@ from promptsearch.evaluate import Evaluator
 from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult
 from promptsearch.render import Candidate, render
 from promptsearch.render.dynamic import NearestDemos
-from promptsearch.strategies import DIRECT, STRATEGIES, Options
+from promptsearch.strategies import DIRECT, STRATEGIES, Decoding
 from promptsearch.strategies.reasoning import VERSION
 
 
@@ -60,7 +60,7 @@ def _prompt(task, strategy, **kw):
 
 
 def run_strategy(lm, task, strategy, items):
-    return strategy.run(lm, task, items, Options())
+    return strategy.run(lm, task, items, Decoding())
 
 
 def _examples(n=2, gold="7"):

@@ -20,14 +20,14 @@ import pytest
 from promptsearch.cli.main import main
 from promptsearch.config import load_task
 from promptsearch.data.dataset import load_split
-from promptsearch.evaluate import Decoding, Evaluator
+from promptsearch.evaluate import Evaluator, decoding_for_settings
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 from promptsearch.lm.remote import from_chatml, load_remote
 from promptsearch.render import Candidate, render
 from promptsearch.search.results import completed_trials
 from promptsearch.serve.server import ROLES
 from promptsearch.storage import Store
-from promptsearch.strategies import DIRECT
+from promptsearch.strategies import DIRECT, Decoding
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "examples" / "review_sentiment.yaml"
@@ -116,7 +116,7 @@ def _prompts(lm: LM, layout: str):
 
 
 def _mode_decoding(mode: str) -> Decoding:
-    return Decoding.for_settings(32, "sum" if mode == "loglikelihood" else mode)
+    return decoding_for_settings(32, "sum" if mode == "loglikelihood" else mode)
 
 
 @pytest.mark.parametrize("role", ROLES)

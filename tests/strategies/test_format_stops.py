@@ -10,7 +10,7 @@ from promptsearch.lm.base import GenerateResult
 from promptsearch.render.format import PromptFormat
 from promptsearch.render.prompt import Candidate, render_template
 from promptsearch.strategies import STRATEGIES
-from promptsearch.strategies.base import Options
+from promptsearch.strategies.base import Decoding
 from promptsearch.strategies.reasoning import question_stop, reasoning_stops
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +63,6 @@ def test_reasoning_requests_carry_the_formats_stop(strategy):
     template = _template(fmt, strategy)
     lm = Recorder()
     STRATEGIES.get(strategy)().run(lm, TASK, [(template, Example("q", {"review": "Fine.", "label": "positive"}))],
-                                   Options())
+                                   Decoding())
     first = lm.requests[0]
     assert "\nINPUT -" in first.stop and "\nReview:" not in first.stop
