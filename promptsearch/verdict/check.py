@@ -134,11 +134,12 @@ def run_check(task: TaskSpec, prompt: tuple[str, RunnablePrompt], baseline: tupl
         statistic = None if evaluator.metric.aggregates_by_mean else evaluator.metric.aggregate
         rendered = p.prompt_for(lm, same)
         scores = [r.score for r in evaluator.evaluate(rendered, examples).results]
-        arms.append(Scored(source, rendered.hash, stats.bootstrap_ci(scores, seed=seed, statistic=statistic), scores))
+        interval = stats.resampled_interval(scores, seed=seed, statistic=statistic)
+        arms.append(Scored(source, rendered.hash, interval, scores))
     result = CheckResult(task.name, split, task.metric, model, len(examples), arms[0],
                          arms[1] if baseline else None, min_score, alpha)
     if baseline is not None:
         a, b = arms[0].scores, arms[1].scores
         result.test, result.p_value = stats.paired_test(a, b, seed, statistic=statistic)
-        result.difference = stats.paired_bootstrap_ci(a, b, seed=seed, statistic=statistic)
+        result.difference = stats.paired_resampled_interval(a, b, seed=seed, statistic=statistic)
     return result

@@ -119,12 +119,12 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
     for arm, template in ((best_arm, best_t), (base_arm, base_t)):
         ev = evaluator.evaluate(template, examples)
         arm.scores = [r.score for r in ev.results]
-        arm.score = stats.bootstrap_ci(arm.scores, resamples, seed, statistic=statistic)
+        arm.score = stats.resampled_interval(arm.scores, resamples, seed, statistic=statistic)
         log.info("%s: %s %.4f on %d %s examples (%d computed)", arm.source, task.metric,
                  ev.score, len(examples), split, ev.computed)
     test_name, p = stats.paired_test(best_arm.scores, base_arm.scores, seed, statistic=statistic,
                                      resamples=resamples)
-    diff = stats.paired_bootstrap_ci(best_arm.scores, base_arm.scores, resamples, seed, statistic=statistic)
+    diff = stats.paired_resampled_interval(best_arm.scores, base_arm.scores, resamples, seed, statistic=statistic)
     return Verdict(record.name, split, lm.name, task.metric, [e.id for e in examples], best_arm,
                    base_arm, diff, test_name, p, resamples, seed)
 
