@@ -138,7 +138,8 @@ def accuracy(lm, task_path: str, limit: int | None = None, shots: str = "0,4",
         for layout in ("plain", "chat"):
             for k in (int(x) for x in shots.split(",")):
                 shown = demos[:k]
-                candidate = Candidate("Classify the {inputs}. Answer with one of: {labels}.", shown, None, layout,
+                candidate = Candidate(instruction="Classify the {inputs}. Answer with one of: {labels}.", demos=shown,
+                                      cot_trigger=None, template=layout,
                                       strategy=DIRECT)
                 t = time.perf_counter()
                 ev = evaluator.evaluate(render(candidate, task, lm.apply_chat_template), test)

@@ -115,7 +115,7 @@ class Cost:
         return Cost(self.calls * k, self.prompt_tokens * k, self.completion_tokens * k)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Plan:
     """What `optimize` would do: trials, and model calls and tokens (estimates, see the module)."""
 
@@ -192,8 +192,9 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
             metric.score_many([t.prediction for t in traces], sample)
             judged.append(_delta(judge_counter, before) * (len(dev) / len(sample)))
     costs = [c for cs in per_strategy.values() for c in cs]
-    plan = Plan(name, trials, len(dev), model, settings.pruner, _mean(costs) + _mean(judged),
-                {k: _mean(v) for k, v in per_strategy.items()}, judge=_mean(judged))
+    plan = Plan(name=name, trials=trials, dev_examples=len(dev), model=model, pruner=settings.pruner,
+                per_trial=_mean(costs) + _mean(judged),
+                by_strategy={k: _mean(v) for k, v in per_strategy.items()}, judge=_mean(judged))
     per_trial = plan.per_trial
     plan.bootstrap = _bootstrap_cost(counter, task, space, demos, decoding)
     if settings.pruner != "none" and settings.chunk_size < len(dev):
@@ -277,7 +278,8 @@ def _propose_cost(plan: Plan, counter: CountingLM, task: TaskSpec, space: SpaceS
                 texts, n = [prompts.refinement(task, scored, shown)], spec.n
             else:
                 texts, n = [prompts.resampling(i) for i in space.instructions[:spec.n]] or [asked], 1
-            request = [GenerateRequest(t, max_new_tokens=spec.max_tokens, num_return_sequences=n) for t in texts]
+            request = [GenerateRequest(context=t, max_new_tokens=spec.max_tokens,
+                                       num_return_sequences=n) for t in texts]
             before = counter.totals()
             counter.generate(request)
             cost = cost + _delta(counter, before)

@@ -36,7 +36,7 @@ from promptsearch.strategies import strategy_from_params
 OTHER = "(other)"  # a prediction that is none of the labels, in a confusion matrix
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExampleOutcome:
     """One dev example as a trial scored it."""
 
@@ -53,7 +53,7 @@ class ExampleOutcome:
         return self.score < 1.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrialExamples:
     search: str
     trial: int
@@ -134,11 +134,14 @@ def trial_examples(store: Store, record: SearchRecord, number: int | None = None
     check_unchanged(record)  # changed dev data: say so, rather than "not in the database"
     task, dev, order = scored_dev(record)
     results = _stored(store, record, trial, task, order)
-    outcomes = [ExampleOutcome(i, e.id, {k: e[k] for k in task.inputs}, e.answers(task.output),
-                               results[e.id].prediction, results[e.id].score, results[e.id].feedback)
+    outcomes = [ExampleOutcome(position=i, example_id=e.id, inputs={k: e[k] for k in task.inputs},
+                               expected=e.answers(task.output),
+                               prediction=results[e.id].prediction, score=results[e.id].score,
+                               feedback=results[e.id].feedback)
                 for i, e in enumerate(dev, start=1)]
-    return TrialExamples(record.name, trial.number, trial_score(trial), task.metric, task.labels, outcomes,
-                         list(outcomes))
+    return TrialExamples(search=record.name, trial=trial.number, score=trial_score(trial), metric=task.metric,
+                         labels=task.labels, outcomes=outcomes,
+                         shown=list(outcomes))
 
 
 def _stored(store: Store, record: SearchRecord, trial: FrozenTrial, task: TaskSpec,

@@ -41,7 +41,7 @@ from promptsearch.strategies import Decoding, check_space
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SearchSettings:
     seed: int = 0
     dev_limit: int | None = None  # score on the first N dev examples only
@@ -64,7 +64,7 @@ class SearchSettings:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrialEvent:
     """What the loop reports after each finished trial (the CLI turns it into a progress bar)."""
 
@@ -78,7 +78,7 @@ class TrialEvent:
     state: str = "complete"  # or "pruned" (score is then the partial mean)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunSummary:
     completed: int = 0  # trials completed by this run
     pruned: int = 0  # trials stopped early by the pruner
@@ -160,7 +160,7 @@ def dev_order(dev: list[Example], seed: int, fidelity: Fidelity) -> list[Example
     return order
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SearchContext:
     """Everything one run of a search works with; hooks (e.g. proposal) read and extend it."""
 
@@ -206,8 +206,10 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     meter = UsageMeter(lm)
     for model in evaluator.metric.models() if evaluator.metric is not None else ():
         meter.watch(model)  # a judge: its calls are the search's too
-    return SearchContext(store, record, lm, task, space, settings, train, dev, study,
-                         evaluator, list(space.instructions), Claims(store, record, study), demos,
+    return SearchContext(store=store, record=record, lm=lm, task=task, space=space, settings=settings, train=train,
+                         dev=dev, study=study,
+                         evaluator=evaluator, instructions=list(space.instructions),
+                         claims=Claims(store, record, study), demos=demos,
                          fidelity=run_fidelity,
                          trial_attrs={"pruner": describe(pruner)} if pruner is not None else {}, meter=meter)
 

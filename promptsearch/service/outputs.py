@@ -174,7 +174,7 @@ def backup(db: Store | str, path: str | Path, search: SearchRecord | str | None 
     return target
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Overview:
     """What `show` displays."""
 
@@ -206,12 +206,14 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     entries = leaderboard(store, record, top)
     feedback = trial_feedback(store, record, entries[0].trial) if entries else []
     study = store.load_study(record)
-    return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
-                    proposal_lineage(store, record), feedback, stored_budget(study),
-                    spent(study.get_trials(deepcopy=False)), load_probe(store, record),
-                    score_by_format(store, record),
-                    pareto.front(store, record) if pareto.multi_objective(record) else [],
-                    dev_evidence(store, record), bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)))
+    return Overview(store=store, record=record, counts=trial_counts(store, record), entries=entries,
+                    pruned=pruned_trials(store, record)[-top:],
+                    proposals=proposal_lineage(store, record), feedback=feedback, budget=stored_budget(study),
+                    spent=spent(study.get_trials(deepcopy=False)), probe=load_probe(store, record),
+                    formats=score_by_format(store, record),
+                    front=pareto.front(store, record) if pareto.multi_objective(record) else [],
+                    evidence=dev_evidence(store, record),
+                    plain_as_user_message=bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)))
 
 
 def evidence(db: Store | str, search: SearchRecord | str) -> Any:

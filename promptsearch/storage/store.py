@@ -43,7 +43,7 @@ __all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "mask_url", "sl
            "upgrade_database"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SearchRecord:
     id: int
     name: str
@@ -57,8 +57,9 @@ class SearchRecord:
 
 def _record(row: SearchRow) -> SearchRecord:
     created = row.created if row.created.tzinfo else row.created.replace(tzinfo=timezone.utc)  # SQLite drops it
-    return SearchRecord(row.id, row.name, row.study_name, row.task, row.space, row.model,
-                        row.settings, created)
+    return SearchRecord(id=row.id, name=row.name, study_name=row.study_name, task=row.task, space=row.space,
+                        model=row.model,
+                        settings=row.settings, created=created)
 
 
 class SlotCounts(NamedTuple):

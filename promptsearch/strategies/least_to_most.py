@@ -60,7 +60,7 @@ class LeastToMost(Reasoning):
 
     def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], decoding: Decoding) -> list[Trace]:
         base = [t.fill(e) + t.answer_prefix for t, e in items]  # where the model's answer starts
-        plans = lm.generate([GenerateRequest(b + DECOMPOSE, max_new_tokens=self.max_tokens,
+        plans = lm.generate([GenerateRequest(context=b + DECOMPOSE, max_new_tokens=self.max_tokens,
                                              stop=("\n\n", question_stop(t.text, task)))
                              for b, (t, _) in zip(base, items)])
         subs = [subquestions(p.texts[0], self.max_subquestions) for p in plans]
@@ -69,7 +69,8 @@ class LeastToMost(Reasoning):
         for step in range(max((len(s) for s in subs), default=0)):
             live = [i for i, s in enumerate(subs) if step < len(s)]
             asks = [f"{solved[i]}\nQ: {subs[i][step]}\nA:" for i in live]
-            out = lm.generate([GenerateRequest(base[i] + SOLVE + ask, max_new_tokens=max(8, self.max_tokens // 2),
+            out = lm.generate([GenerateRequest(context=base[i] + SOLVE + ask,
+                                               max_new_tokens=max(8, self.max_tokens // 2),
                                                stop=("\n",)) for i, ask in zip(live, asks)])
             for i, ask, r in zip(live, asks, out):
                 solved[i] = f"{ask} {r.texts[0].strip()}"

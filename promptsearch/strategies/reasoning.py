@@ -137,7 +137,7 @@ class Reasoning(Strategy):
         samples, temperature, seed = self.sampling()
 
         def request(context: str, n: int, seed: int, stop: tuple[str, ...]) -> GenerateRequest:
-            return GenerateRequest(context, max_new_tokens=self.max_tokens, stop=stop,
+            return GenerateRequest(context=context, max_new_tokens=self.max_tokens, stop=stop,
                                    temperature=temperature, num_return_sequences=n, seed=seed)
 
         results = lm.generate([request(c, samples, seed, stop) for c, stop in zip(contexts, stops)])

@@ -80,7 +80,7 @@ def answer_step_scored(lm: LM, task: TaskSpec, contexts: list[str], reasoning: l
         return list(rank_scored(lm, task, asked, [" "] * len(asked), decoding))
     kind = answer_type(task)
     # Not stopped at the first newline: "is:\nParis" puts the answer on the next line.
-    out = lm.generate([GenerateRequest(c, max_new_tokens=ANSWER_TOKENS, stop=("\n\n",)) for c in asked])
+    out = lm.generate([GenerateRequest(context=c, max_new_tokens=ANSWER_TOKENS, stop=("\n\n",)) for c in asked])
     answers: list[tuple[str, float, tuple[float, ...] | None]] = []
     for r, why in zip(out, reasoning):
         # Right after the trigger the answer comes first (Kojima et al. take the first number

@@ -32,7 +32,7 @@ class Difference:
                 "b": {"prediction": self.b.prediction, "score": self.b.score, "feedback": self.b.feedback}}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrialComparison:
     search: str
     a: int  # trial numbers
@@ -86,5 +86,6 @@ def compare_trials(store: Store, record: SearchRecord, a: int, b: int, seed: int
     diff = stats.paired_resampled_interval(sa, sb, seed=seed, statistic=statistic)
     differences = [Difference(x, y) for x, y in zip(first.outcomes, second.outcomes)
                    if x.prediction != y.prediction or x.score != y.score]
-    return TrialComparison(record.name, a, b, stats.aggregate(sa, statistic), stats.aggregate(sb, statistic),
-                           len(sa), diff, test, p, differences)
+    return TrialComparison(search=record.name, a=a, b=b, a_score=stats.aggregate(sa, statistic),
+                           b_score=stats.aggregate(sb, statistic),
+                           examples=len(sa), difference=diff, test=test, p_value=p, differences=differences)

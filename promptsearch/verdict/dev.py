@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 ALPHA = 0.05
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DevEvidence:
     best_trial: int
     baseline_trial: int
@@ -86,8 +86,10 @@ def dev_evidence(store: Store, record: SearchRecord, seed: int = 0) -> DevEviden
         return None
     test, p = stats.paired_test(a, b, seed, statistic=statistic)
     diff = stats.paired_resampled_interval(a, b, seed=seed, statistic=statistic)
-    return DevEvidence(winner.number, first.number, bool(first.user_attrs.get(START_ATTR)), len(a),
-                       stats.aggregate(a, statistic), stats.aggregate(b, statistic), diff, test, p)
+    return DevEvidence(best_trial=winner.number, baseline_trial=first.number,
+                       baseline_is_start=bool(first.user_attrs.get(START_ATTR)), examples=len(a),
+                       best_score=stats.aggregate(a, statistic), baseline_score=stats.aggregate(b, statistic),
+                       difference=diff, test=test, p_value=p)
 
 
 def _statistic(task: TaskSpec) -> stats.Statistic | None:

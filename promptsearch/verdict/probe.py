@@ -46,7 +46,7 @@ VARIANTS = ("shuffled", "random", "none")
 PERMUTATION_TRIES = 100
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Variant:
     name: str  # "original" or one of VARIANTS
     prompt_hash: str
@@ -73,7 +73,7 @@ class Variant:
         return self.difference is not None and self.difference.low > 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Probe:
     search: str
     trial: int
@@ -158,8 +158,10 @@ def run_probe(store: Store, record: SearchRecord, lm: LM, *, split: str = "dev",
         v.difference = stats.paired_resampled_interval(v.scores, base.scores, resamples, seed, statistic=statistic)
         test, v.p_value = stats.paired_test(v.scores, base.scores, seed, statistic=statistic, resamples=resamples)
         variants.append(v)
-    return Probe(record.name, top.trial, split, lm.name, task.metric, len(original.demos),
-                 [e.id for e in examples], base, variants, test, resamples, seed)
+    return Probe(search=record.name, trial=top.trial, split=split, model=lm.name, metric=task.metric,
+                 demos=len(original.demos),
+                 example_ids=[e.id for e in examples], original=base, variants=variants, test=test,
+                 resamples=resamples, seed=seed)
 
 
 def check_probeable(record: SearchRecord, trial: int, row) -> None:
@@ -178,7 +180,7 @@ def _score(evaluator: Evaluator, name: str, prompt, labels: list[str], kept: int
     scores = [r.score for r in ev.results]
     log.info("probe %s: %.4f on %d examples (%d computed)", name, ev.score, len(examples), ev.computed)
     interval = stats.resampled_interval(scores, resamples, seed, statistic=statistic)
-    return Variant(name, prompt.hash, labels, kept, interval, scores=scores)
+    return Variant(name=name, prompt_hash=prompt.hash, labels=labels, kept=kept, score=interval, scores=scores)
 
 
 def _label(example: Example, task: TaskSpec) -> str:

@@ -57,7 +57,8 @@ def one_thread_when_busy():
 def test_each_strategy_on_the_real_model(smollm, math_task, strategy):
     task = load_task(math_task)
     dev = load_split(task, "dev", 2)
-    prompt = render(Candidate("Answer the question.", (), "Let's think step by step.", "plain",
+    prompt = render(Candidate(instruction="Answer the question.", demos=(), cot_trigger="Let's think step by step.",
+                              template="plain",
                               params=strategy.to_params(), strategy=strategy), task)
     traces = Evaluator(smollm, task).traces(prompt, dev)
     assert len(traces) == 2
@@ -88,7 +89,8 @@ def test_label_task_ranks_labels_after_reasoning(smollm, tiny_task):
     task = load_task(tiny_task)
     dev = load_split(task, "dev", 2)
     strategy = ZeroShotCoT(max_tokens=8)
-    prompt = render(Candidate("", (), "Let's think step by step.", "plain", params=strategy.to_params(),
+    prompt = render(Candidate(instruction="", demos=(), cot_trigger="Let's think step by step.", template="plain",
+                              params=strategy.to_params(),
                               strategy=strategy), task)
     result = Evaluator(smollm, task).evaluate(prompt, dev)
     assert all(r.prediction in task.labels for r in result.results)
@@ -109,7 +111,7 @@ def test_nearest_neighbours_with_minilm(tiny_task):
     task = replace(load_task(tiny_task), labels=None, metric="exact_match")
     from promptsearch.data.dataset import Example
     pool = tuple(Example(str(i), {"review": t, "label": str(i)}) for i, t in enumerate(POOL))
-    near = NearestDemos(pool, vecs, emb, emb.name, k=1)
+    near = NearestDemos(pool=pool, vectors=vecs, embed=emb, embedder=emb.name, k=1)
     queries = [Example(f"q{i}", {"review": q, "label": ""}) for i, q in enumerate(QUERIES)]
     picked = near.pick(queries, task.inputs)
     assert [demos[0]["review"] for demos in picked] == [POOL[0], POOL[2], POOL[1], POOL[3]]

@@ -19,15 +19,16 @@ DEMOS = (Example("a", {"review": "Great.", "label": "positive"}), Example("b", {
 
 
 def _template(fmt: PromptFormat, strategy: str = "zero_shot_cot"):
-    return render_template(Candidate("Classify.", DEMOS, "Think.", strategy=STRATEGIES.get(strategy)(),
+    return render_template(Candidate(instruction="Classify.", demos=DEMOS, cot_trigger="Think.",
+                                     strategy=STRATEGIES.get(strategy)(),
                                      format=fmt), TASK)
 
 
 @pytest.mark.parametrize("fmt, stop", [
     (PromptFormat(), "\nReview:"),  # today's format: the stop it always had
-    (PromptFormat("generic", " - ", "upper", "###", None), "\nINPUT -"),
+    (PromptFormat(names="generic", separator=" - ", casing="upper", spacing="###", answer=None), "\nINPUT -"),
     (PromptFormat(separator=":\n", casing="lower", spacing="---"), "\nreview:"),
-    (PromptFormat("task", custom=(("review", "Customer review"),)), "\nCustomer review:"),
+    (PromptFormat(names="task", custom=(("review", "Customer review"),)), "\nCustomer review:"),
 ])
 def test_the_next_question_is_read_from_the_rendered_prompt(fmt, stop):
     template = _template(fmt)
@@ -59,7 +60,7 @@ class Recorder:
 
 @pytest.mark.parametrize("strategy", ["zero_shot_cot", "least_to_most"])
 def test_reasoning_requests_carry_the_formats_stop(strategy):
-    fmt = PromptFormat("generic", " - ", "upper", "###", None)
+    fmt = PromptFormat(names="generic", separator=" - ", casing="upper", spacing="###", answer=None)
     template = _template(fmt, strategy)
     lm = Recorder()
     STRATEGIES.get(strategy)().run(lm, TASK, [(template, Example("q", {"review": "Fine.", "label": "positive"}))],

@@ -26,7 +26,8 @@ def test_label_scores_follow_the_ranking(tiny_task, fake_lm, strategy, scored):
     fake_lm.generate = generate
     task = load_task(tiny_task)
     examples = load_split(task, "dev")
-    template = render_template(Candidate("Classify as {labels}.", cot_trigger="Think.", strategy=strategy), task)
+    template = render_template(Candidate(instruction="Classify as {labels}.", cot_trigger="Think.",
+                                         strategy=strategy), task)
     for normalize in (False, True):
         traces = strategy.run(fake_lm, task, [(template, e) for e in examples], Decoding(16, normalize))
         for tr in traces:

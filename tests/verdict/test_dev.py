@@ -85,12 +85,16 @@ def test_no_evidence_without_a_rival_or_without_stored_scores(tmp_path, tiny_tas
 
 
 def test_a_gain_dev_cannot_tell_from_noise_says_so():
-    e = DevEvidence(7, 0, True, 40, 0.825, 0.7, stats.Interval(0.125, -0.05, 0.3), "exact McNemar", 0.27)
+    e = DevEvidence(best_trial=7, baseline_trial=0, baseline_is_start=True, examples=40, best_score=0.825,
+                    baseline_score=0.7, difference=stats.Interval(0.125, -0.05, 0.3), test="exact McNemar",
+                    p_value=0.27)
     assert not e.significant
     assert e.reading().startswith("dev evidence: trial 7 is not distinguishable from trial 0 (the start prompt) "
                                   "on dev: +0.1250 [-0.0500, +0.3000] over 40 dev examples, exact McNemar p = 0.27")
     assert "may be noise" in e.reading() and "promptsearch eval" in e.reading()
-    worse = DevEvidence(7, 0, False, 40, 0.6, 0.7, stats.Interval(-0.1, -0.2, 0.0), "Wilcoxon signed-rank", 0.01)
+    worse = DevEvidence(best_trial=7, baseline_trial=0, baseline_is_start=False, examples=40, best_score=0.6,
+                        baseline_score=0.7, difference=stats.Interval(-0.1, -0.2, 0.0), test="Wilcoxon signed-rank",
+                        p_value=0.01)
     assert not worse.significant and "trial 0 (the first trial)" in worse.reading()
 
 

@@ -112,9 +112,11 @@ def test_baseline_file_that_always_fails_loses(fake_db, fake_lm, tmp_path):
 
 
 def test_overfitting_warning_when_dev_is_above_the_test_interval():
-    arm = lambda dev, est: Arm("x", "h", "p", dev, Interval(est, est - 0.1, est + 0.1))  # noqa: E731
-    v = Verdict("s", "test", "m", "accuracy", ["a"] * 20, arm(0.95, 0.6), arm(0.6, 0.6),
-                Interval(0.0, -0.1, 0.1), "exact McNemar", 1.0, 2000, 0)
+    def arm(dev: float, est: float) -> Arm:
+        return Arm(source="x", prompt_hash="h", prompt="p", dev_score=dev, score=Interval(est, est - 0.1, est + 0.1))
+    v = Verdict(search="s", split="test", model="m", metric="accuracy", example_ids=["a"] * 20, best=arm(0.95, 0.6),
+                baseline=arm(0.6, 0.6), difference=Interval(0.0, -0.1, 0.1), test="exact McNemar", p_value=1.0,
+                resamples=2000, seed=0)
     assert v.warning.startswith("overfitting: the best prompt scored 0.950 on dev but 0.600 on test")
     v.best = arm(0.65, 0.6)
     assert v.warning is None
