@@ -139,8 +139,7 @@ def accuracy(lm, task_path: str, limit: int | None = None, shots: str = "0,4",
             for k in (int(x) for x in shots.split(",")):
                 shown = demos[:k]
                 candidate = Candidate(instruction="Classify the {inputs}. Answer with one of: {labels}.", demos=shown,
-                                      cot_trigger=None, template=layout,
-                                      strategy=DIRECT)
+                                      cot_trigger=None, template=layout, strategy=DIRECT)
                 t = time.perf_counter()
                 ev = evaluator.evaluate(render(candidate, task, lm.apply_chat_template), test)
                 unparsed = sum(bool(r.unparsed) for r in ev.results)

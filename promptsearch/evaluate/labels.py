@@ -70,8 +70,8 @@ class LabelScorer:
         # as a generation task asks (strategies/direct.py): after "Label:", its space left to the answer
         pairs = [(c + p.rstrip(), p[len(p.rstrip()):]) for c, p in zip(contexts, prefixes)]
         if self.mode == "first-token":
-            requests = [GenerateRequest(context=c, max_new_tokens=1, stop=(), top_logprobs=TOP_LOGPROBS) for c,
-                        _ in pairs]
+            requests = [GenerateRequest(context=c, max_new_tokens=1, stop=(), top_logprobs=TOP_LOGPROBS)
+                        for c, _ in pairs]
             return [first_token_label(r, labels, space) for r, (_, space) in zip(lm.generate(requests), pairs)]
         if self.mode == "generate":
             requests = [GenerateRequest(context=c, max_new_tokens=ANSWER_TOKENS, stop=("\n",)) for c, _ in pairs]

@@ -108,12 +108,11 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
     entries = leaderboard(store, record, top)
     feedback = {e.trial: trial_feedback(store, record, e.trial) for e in entries}
     return ReportData(record=record, counts=trial_counts(store, record), trials=trials, dimensions=dimensions,
-                      fixed=fixed, importances=importances, importance_note=note,
-                      top=entries, verdict=load_verdict(store, record),
+                      fixed=fixed, importances=importances, importance_note=note, top=entries,
+                      verdict=load_verdict(store, record),
                       proposals=_proposals(store, record, _by_instruction(trials, params)),
                       feedback={k: v for k, v in feedback.items() if v}, probe=load_probe(store, record),
-                      formats=score_by_format(store, record),
-                      pareto_trials=pareto.trial_points(store, record),
+                      formats=score_by_format(store, record), pareto_trials=pareto.trial_points(store, record),
                       front=pareto.front(store, record) if pareto.multi_objective(record) else [],
                       evidence=_evidence(dev_evidence(store, record)), failures=best_examples(store, record))
 

@@ -116,8 +116,8 @@ class DemoSource:
             traces = self.evaluator.traces(prompt, todo)
             scored = self.evaluator.metric.score_many([t.prediction for t in traces], todo)
             fresh = [BootstrapDemo(example_id=e.id, rationale=t.rationale, prediction=t.prediction,
-                                   correct=s.value >= 1.0,
-                                      search_id=self.search_id, strategy=prompt.strategy.key(), prompt_hash=prompt.hash)
+                                   correct=s.value >= 1.0, search_id=self.search_id, strategy=prompt.strategy.key(),
+                                   prompt_hash=prompt.hash)
                      for e, t, s in zip(todo, traces, scored)]
             if self.store:
                 self.store.demos.save(self.lm.fingerprint, key, prompt.with_placeholders(), fresh)

@@ -193,8 +193,8 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
             judged.append(_delta(judge_counter, before) * (len(dev) / len(sample)))
     costs = [c for cs in per_strategy.values() for c in cs]
     plan = Plan(name=name, trials=trials, dev_examples=len(dev), model=model, pruner=settings.pruner,
-                per_trial=_mean(costs) + _mean(judged),
-                by_strategy={k: _mean(v) for k, v in per_strategy.items()}, judge=_mean(judged))
+                per_trial=_mean(costs) + _mean(judged), by_strategy={k: _mean(v) for k, v in per_strategy.items()},
+                judge=_mean(judged))
     per_trial = plan.per_trial
     plan.bootstrap = _bootstrap_cost(counter, task, space, demos, decoding)
     if settings.pruner != "none" and settings.chunk_size < len(dev):

@@ -135,13 +135,11 @@ def trial_examples(store: Store, record: SearchRecord, number: int | None = None
     task, dev, order = scored_dev(record)
     results = _stored(store, record, trial, task, order)
     outcomes = [ExampleOutcome(position=i, example_id=e.id, inputs={k: e[k] for k in task.inputs},
-                               expected=e.answers(task.output),
-                               prediction=results[e.id].prediction, score=results[e.id].score,
-                               feedback=results[e.id].feedback)
+                               expected=e.answers(task.output), prediction=results[e.id].prediction,
+                               score=results[e.id].score, feedback=results[e.id].feedback)
                 for i, e in enumerate(dev, start=1)]
     return TrialExamples(search=record.name, trial=trial.number, score=trial_score(trial), metric=task.metric,
-                         labels=task.labels, outcomes=outcomes,
-                         shown=list(outcomes))
+                         labels=task.labels, outcomes=outcomes, shown=list(outcomes))
 
 
 def _stored(store: Store, record: SearchRecord, trial: FrozenTrial, task: TaskSpec,

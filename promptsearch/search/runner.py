@@ -207,10 +207,8 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     for model in evaluator.metric.models() if evaluator.metric is not None else ():
         meter.watch(model)  # a judge: its calls are the search's too
     return SearchContext(store=store, record=record, lm=lm, task=task, space=space, settings=settings, train=train,
-                         dev=dev, study=study,
-                         evaluator=evaluator, instructions=list(space.instructions),
-                         claims=Claims(store, record, study), demos=demos,
-                         fidelity=run_fidelity,
+                         dev=dev, study=study, evaluator=evaluator, instructions=list(space.instructions),
+                         claims=Claims(store, record, study), demos=demos, fidelity=run_fidelity,
                          trial_attrs={"pruner": describe(pruner)} if pruner is not None else {}, meter=meter)
 
 

@@ -207,10 +207,9 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     feedback = trial_feedback(store, record, entries[0].trial) if entries else []
     study = store.load_study(record)
     return Overview(store=store, record=record, counts=trial_counts(store, record), entries=entries,
-                    pruned=pruned_trials(store, record)[-top:],
-                    proposals=proposal_lineage(store, record), feedback=feedback, budget=stored_budget(study),
-                    spent=spent(study.get_trials(deepcopy=False)), probe=load_probe(store, record),
-                    formats=score_by_format(store, record),
+                    pruned=pruned_trials(store, record)[-top:], proposals=proposal_lineage(store, record),
+                    feedback=feedback, budget=stored_budget(study), spent=spent(study.get_trials(deepcopy=False)),
+                    probe=load_probe(store, record), formats=score_by_format(store, record),
                     front=pareto.front(store, record) if pareto.multi_objective(record) else [],
                     evidence=dev_evidence(store, record),
                     plain_as_user_message=bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)))

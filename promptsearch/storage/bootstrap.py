@@ -38,8 +38,7 @@ class BootstrapDemos:
                                                   BootstrapDemoRow.source_key == source_key)
         rows = self.db.read(lambda s: list(s.scalars(query)))
         return {r.example_id: BootstrapDemo(example_id=r.example_id, rationale=r.rationale, prediction=r.prediction,
-                                            correct=r.correct,
-                                            search_id=r.search_id, strategy=r.strategy,
+                                            correct=r.correct, search_id=r.search_id, strategy=r.strategy,
                                             prompt_hash=r.prompt_hash) for r in rows}
 
     def save(self, model: str, source_key: str, prompt: str, demos: Sequence[BootstrapDemo]) -> None:

@@ -58,8 +58,7 @@ class SearchRecord:
 def _record(row: SearchRow) -> SearchRecord:
     created = row.created if row.created.tzinfo else row.created.replace(tzinfo=timezone.utc)  # SQLite drops it
     return SearchRecord(id=row.id, name=row.name, study_name=row.study_name, task=row.task, space=row.space,
-                        model=row.model,
-                        settings=row.settings, created=created)
+                        model=row.model, settings=row.settings, created=created)
 
 
 class SlotCounts(NamedTuple):

@@ -42,8 +42,7 @@ class Direct(Strategy):
             best = rank_scored(lm, task, contexts, [t.answer_prefix for t, _ in items], decoding)
             return [Trace(label, "", lp, scores) for label, lp, scores in best]
         requests = [GenerateRequest(context=t.fill(e) + t.answer_prefix.rstrip(),
-                                    max_new_tokens=decoding.max_new_tokens,
-                                    stop=("\n",)) for t, e in items]
+                                    max_new_tokens=decoding.max_new_tokens, stop=("\n",)) for t, e in items]
         return [Trace(r.texts[0].strip(), "", logprob_at(r.logprobs, 0)) for r in lm.generate(requests)]
 
 

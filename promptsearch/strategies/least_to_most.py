@@ -70,8 +70,8 @@ class LeastToMost(Reasoning):
             live = [i for i, s in enumerate(subs) if step < len(s)]
             asks = [f"{solved[i]}\nQ: {subs[i][step]}\nA:" for i in live]
             out = lm.generate([GenerateRequest(context=base[i] + SOLVE + ask,
-                                               max_new_tokens=max(8, self.max_tokens // 2),
-                                               stop=("\n",)) for i, ask in zip(live, asks)])
+                                               max_new_tokens=max(8, self.max_tokens // 2), stop=("\n",))
+                               for i, ask in zip(live, asks)])
             for i, ask, r in zip(live, asks, out):
                 solved[i] = f"{ask} {r.texts[0].strip()}"
                 logps[i] += logprob_at(r.logprobs, 0)

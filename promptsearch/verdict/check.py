@@ -137,8 +137,7 @@ def run_check(task: TaskSpec, prompt: tuple[str, RunnablePrompt], baseline: tupl
         interval = stats.resampled_interval(scores, seed=seed, statistic=statistic)
         arms.append(Scored(source, rendered.hash, interval, scores))
     result = CheckResult(task=task.name, split=split, metric=task.metric, model=model, examples=len(examples),
-                         prompt=arms[0],
-                         baseline=arms[1] if baseline else None, min_score=min_score, alpha=alpha)
+                         prompt=arms[0], baseline=arms[1] if baseline else None, min_score=min_score, alpha=alpha)
     if baseline is not None:
         a, b = arms[0].scores, arms[1].scores
         result.test, result.p_value = stats.paired_test(a, b, seed, statistic=statistic)

@@ -87,5 +87,5 @@ def compare_trials(store: Store, record: SearchRecord, a: int, b: int, seed: int
     differences = [Difference(x, y) for x, y in zip(first.outcomes, second.outcomes)
                    if x.prediction != y.prediction or x.score != y.score]
     return TrialComparison(search=record.name, a=a, b=b, a_score=stats.aggregate(sa, statistic),
-                           b_score=stats.aggregate(sb, statistic),
-                           examples=len(sa), difference=diff, test=test, p_value=p, differences=differences)
+                           b_score=stats.aggregate(sb, statistic), examples=len(sa), difference=diff, test=test,
+                           p_value=p, differences=differences)

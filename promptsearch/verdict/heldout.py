@@ -126,8 +126,8 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
                                      resamples=resamples)
     diff = stats.paired_resampled_interval(best_arm.scores, base_arm.scores, resamples, seed, statistic=statistic)
     return Verdict(search=record.name, split=split, model=lm.name, metric=task.metric,
-                   example_ids=[e.id for e in examples], best=best_arm,
-                   baseline=base_arm, difference=diff, test=test_name, p_value=p, resamples=resamples, seed=seed)
+                   example_ids=[e.id for e in examples], best=best_arm, baseline=base_arm, difference=diff,
+                   test=test_name, p_value=p, resamples=resamples, seed=seed)
 
 
 def _arm_from_row(store: Store, record: SearchRecord, lm: LM, row, source: str,

@@ -159,9 +159,8 @@ def run_probe(store: Store, record: SearchRecord, lm: LM, *, split: str = "dev",
         test, v.p_value = stats.paired_test(v.scores, base.scores, seed, statistic=statistic, resamples=resamples)
         variants.append(v)
     return Probe(search=record.name, trial=top.trial, split=split, model=lm.name, metric=task.metric,
-                 demos=len(original.demos),
-                 example_ids=[e.id for e in examples], original=base, variants=variants, test=test,
-                 resamples=resamples, seed=seed)
+                 demos=len(original.demos), example_ids=[e.id for e in examples], original=base, variants=variants,
+                 test=test, resamples=resamples, seed=seed)
 
 
 def check_probeable(record: SearchRecord, trial: int, row) -> None:

@@ -182,8 +182,8 @@ def test_stop_strings_cut_at_the_earliest(lm):
 
 
 def test_sampling_is_seeded_and_returns_n_sequences(lm):
-    r = GenerateRequest(context="Tell me a story:", max_new_tokens=5, temperature=1.0, num_return_sequences=3,
-                        seed=7, stop=())
+    r = GenerateRequest(context="Tell me a story:", max_new_tokens=5, temperature=1.0, num_return_sequences=3, seed=7,
+                        stop=())
     other = GenerateRequest(context="Hi", max_new_tokens=2, stop=())
     a, b = lm.generate([r])[0], lm.generate([other, r])[1]  # batch company does not matter
     assert len(a.texts) == 3 and len(set(a.texts)) > 1 and a.texts == b.texts

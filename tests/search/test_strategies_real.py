@@ -58,8 +58,7 @@ def test_each_strategy_on_the_real_model(smollm, math_task, strategy):
     task = load_task(math_task)
     dev = load_split(task, "dev", 2)
     prompt = render(Candidate(instruction="Answer the question.", demos=(), cot_trigger="Let's think step by step.",
-                              template="plain",
-                              params=strategy.to_params(), strategy=strategy), task)
+                              template="plain", params=strategy.to_params(), strategy=strategy), task)
     traces = Evaluator(smollm, task).traces(prompt, dev)
     assert len(traces) == 2
     for t in traces:
@@ -90,8 +89,7 @@ def test_label_task_ranks_labels_after_reasoning(smollm, tiny_task):
     dev = load_split(task, "dev", 2)
     strategy = ZeroShotCoT(max_tokens=8)
     prompt = render(Candidate(instruction="", demos=(), cot_trigger="Let's think step by step.", template="plain",
-                              params=strategy.to_params(),
-                              strategy=strategy), task)
+                              params=strategy.to_params(), strategy=strategy), task)
     result = Evaluator(smollm, task).evaluate(prompt, dev)
     assert all(r.prediction in task.labels for r in result.results)
 

@@ -20,8 +20,7 @@ DEMOS = (Example("a", {"review": "Great.", "label": "positive"}), Example("b", {
 
 def _template(fmt: PromptFormat, strategy: str = "zero_shot_cot"):
     return render_template(Candidate(instruction="Classify.", demos=DEMOS, cot_trigger="Think.",
-                                     strategy=STRATEGIES.get(strategy)(),
-                                     format=fmt), TASK)
+                                     strategy=STRATEGIES.get(strategy)(), format=fmt), TASK)
 
 
 @pytest.mark.parametrize("fmt, stop", [

@@ -53,8 +53,7 @@ def test_variants_change_only_the_labels():
     assert _variant("none", original, task, rng).demos == ()
     gen = load_task(GEN_TASK)  # no label set: random labels are other train outputs
     city = Candidate(instruction="Extract.",
-                     demos=(Example("x", {**{f: "text" for f in gen.inputs}, gen.output: "Paris"}),),
-                     strategy=DIRECT)
+                     demos=(Example("x", {**{f: "text" for f in gen.inputs}, gen.output: "Paris"}),), strategy=DIRECT)
     drawn = _variant("random", city, gen, random.Random(0)).demos[0][gen.output]
     assert isinstance(drawn, str) and drawn
 
