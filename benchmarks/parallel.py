@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from promptsearch.config import load_space, load_task  # noqa: E402
 from promptsearch.lm import load_lm  # noqa: E402
-from promptsearch.search import SearchSettings, create_search, run_search  # noqa: E402
+from promptsearch.search import SearchSettings, new_search, run_trials  # noqa: E402
 from promptsearch.storage import Store  # noqa: E402
 
 
@@ -57,10 +57,10 @@ def run_arm(lm, task, space, k: int, args) -> tuple[float, list, Counter]:
         store = Store(f"sqlite:///{tmp}/p.db")
         settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit, sampler="random",
                                   batch_size=args.batch_size, parallel_candidates=k)
-        rec = create_search(store, f"parallel-{k}", task, space, args.model, settings)
+        rec = new_search(store, f"parallel-{k}", task, space, args.model, settings)
         before = Counter(getattr(lm, "stats", {}))
         start = time.perf_counter()
-        run_search(store, rec, lm, args.trials)
+        run_trials(store, rec, lm, args.trials)
         wall = time.perf_counter() - start
         work = Counter(getattr(lm, "stats", {}))
         work.subtract(before)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from promptsearch.config import TaskSpec, load_space, load_task  # noqa: E402
-from promptsearch.search import SearchSettings, create_search, run_search  # noqa: E402
+from promptsearch.search import SearchSettings, new_search, run_trials  # noqa: E402
 from promptsearch.search.results import best, trial_counts  # noqa: E402
 from promptsearch.storage import Store  # noqa: E402
 
@@ -44,9 +44,9 @@ def run_arm(lm, task, space, pruner: str, args) -> dict:
         store = Store(f"sqlite:///{tmp}/p.db")
         settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit, pruner=pruner,
                                   chunk_size=args.chunk_size, batch_size=args.batch_size)
-        rec = create_search(store, f"prune-{pruner}", task, space, "smollm2", settings)
+        rec = new_search(store, f"prune-{pruner}", task, space, "smollm2", settings)
         start = time.perf_counter()
-        summary = run_search(store, rec, lm, args.trials)
+        summary = run_trials(store, rec, lm, args.trials)
         wall = time.perf_counter() - start
         counts = trial_counts(store, rec)
         top = best(store, rec)

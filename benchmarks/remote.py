@@ -122,7 +122,7 @@ def accuracy(lm, task_path: str, limit: int | None = None, shots: str = "0,4",
     """Accuracy and unparsed answers of a fixed prompt per mode and layout on the task's test split."""
     from promptsearch.config import load_task
     from promptsearch.data.dataset import load_split
-    from promptsearch.evaluate import Decoding, Evaluator
+    from promptsearch.evaluate import Evaluator, decoding_for_settings
     from promptsearch.render import Candidate, render
     from promptsearch.strategies import DIRECT
 
@@ -134,12 +134,12 @@ def accuracy(lm, task_path: str, limit: int | None = None, shots: str = "0,4",
           f"{{labels}}.'")
     print(f"{'mode':14s} {'layout':7s} {'demos':>5s} {'accuracy':>9s} {'unparsed':>9s} {'seconds':>8s}")
     for mode in modes or MODES:
-        evaluator = Evaluator(lm, task, decoding=Decoding.for_settings(32, "sum" if mode == "loglikelihood" else mode))
+        evaluator = Evaluator(lm, task, decoding=decoding_for_settings(32, "sum" if mode == "loglikelihood" else mode))
         for layout in ("plain", "chat"):
             for k in (int(x) for x in shots.split(",")):
                 shown = demos[:k]
-                candidate = Candidate("Classify the {inputs}. Answer with one of: {labels}.", shown, None, layout,
-                                      strategy=DIRECT)
+                candidate = Candidate(instruction="Classify the {inputs}. Answer with one of: {labels}.", demos=shown,
+                                      cot_trigger=None, template=layout, strategy=DIRECT)
                 t = time.perf_counter()
                 ev = evaluator.evaluate(render(candidate, task, lm.apply_chat_template), test)
                 unparsed = sum(bool(r.unparsed) for r in ev.results)

@@ -37,7 +37,7 @@ from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task  # no
 from promptsearch.config.propose import ProposeSpec, ScreenSpec  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
 from promptsearch.evaluate import Evaluator  # noqa: E402
-from promptsearch.search import SearchSettings, create_search, run_search  # noqa: E402
+from promptsearch.search import SearchSettings, new_search, run_trials  # noqa: E402
 from promptsearch.search.bootstrap import DemoSource  # noqa: E402
 from promptsearch.search.params import build_candidate  # noqa: E402
 from promptsearch.search.results import best  # noqa: E402
@@ -134,8 +134,8 @@ def run_task(lm, tmp: str, task: TaskSpec, args) -> dict:
     space = space_for(task, args)
     store = Store(f"sqlite:///{tmp}/{task.name}.db")
     settings = SearchSettings(seed=args.seed, dev_limit=args.dev_limit)
-    rec = create_search(store, task.name, task, space, "smollm2", settings)
-    run_search(store, rec, lm, args.trials)
+    rec = new_search(store, task.name, task, space, "smollm2", settings)
+    run_trials(store, rec, lm, args.trials)
     rows = [r for r in store.proposals.all(rec.id) if r.screen_score is not None]
     scores = dev_scores(lm, store, rec, task, space, settings, [r.text for r in rows])
     parts: dict[tuple[int, str], list] = {}

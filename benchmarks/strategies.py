@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from promptsearch.config import load_space, load_task  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
-from promptsearch.evaluate import Decoding, Evaluator  # noqa: E402
-from promptsearch.search import SearchSettings, create_search, run_search  # noqa: E402
+from promptsearch.evaluate import Evaluator  # noqa: E402
+from promptsearch.strategies import Decoding  # noqa: E402
+from promptsearch.search import SearchSettings, new_search, run_trials  # noqa: E402
 from promptsearch.search.bootstrap import DemoSource  # noqa: E402
 from promptsearch.search.params import build_candidate  # noqa: E402
 from promptsearch.search.results import best  # noqa: E402
@@ -140,8 +141,8 @@ def mean(results) -> float:
 def search_row(name, task, args, lm, store, space, test) -> dict:
     start = time.perf_counter()
     search = f"{name}-{int(time.time())}"
-    rec = create_search(store, search, task, space, lm.name, SearchSettings(dev_limit=args.examples, seed=0))
-    run_search(store, rec, lm, args.trials)
+    rec = new_search(store, search, task, space, lm.name, SearchSettings(dev_limit=args.examples, seed=0))
+    run_trials(store, rec, lm, args.trials)
     top = best(store, rec)
     prompt = rebuild_prompt(rec, top.candidate, lm=lm, store=store)
     t = Evaluator(lm, task, store.evaluations, Decoding()).evaluate(prompt, test)

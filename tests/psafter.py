@@ -35,15 +35,15 @@ def write_task(folder: Path, name: str = "after") -> Path:
 def real_search(folder: Path, lm, trials: int = 4, name: str = "after", **settings):
     """(db url, store, record) of a real search on the embedded model."""
     from promptsearch.config import load_space, load_task
-    from promptsearch.search import SearchSettings, create_search, run_search
+    from promptsearch.search import SearchSettings, new_search, run_trials
     from promptsearch.storage import Store
 
     task = write_task(folder, name)
     db = f"sqlite:///{folder}/after.db"
     store = Store(db)
-    record = create_search(store, name, load_task(task), load_space(folder / "space.yaml"), "smollm2",
+    record = new_search(store, name, load_task(task), load_space(folder / "space.yaml"), "smollm2",
                            SearchSettings(seed=2, **settings))
-    run_search(store, record, lm, trials)
+    run_trials(store, record, lm, trials)
     return db, store, record
 
 

@@ -14,7 +14,7 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import UserError
 from promptsearch.outfile import check_output, write_output
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 
 
@@ -22,8 +22,8 @@ from promptsearch.storage import Store
 def db(tmp_path, tiny_task, tiny_space, fake_lm) -> Path:
     path = tmp_path / "e.db"
     store = Store(f"sqlite:///{path}")
-    rec = create_search(store, "done", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 2)
+    rec = new_search(store, "done", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 2)
     store.close()
     return path
 

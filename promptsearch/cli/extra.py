@@ -26,8 +26,10 @@ def add_parsers(sub, common) -> None:
                     help="'first' (the search's first completed trial) or a prompt JSON file "
                          "(as `export --format json` writes)")
     ev.add_argument("--limit", type=ranged("--limit", "limit"), help="score the first N examples of the split only")
-    ev.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="bootstrap and permutation seed")
-    ev.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000, help="bootstrap resamples")
+    ev.add_argument("--seed", type=ranged("--seed", "seed"), default=0,
+                    help="seed of the resampled intervals and permutations")
+    ev.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000,
+                    help="resamples of each confidence interval")
     ev.add_argument("--api-base", help="remote models: the server's URL, if it moved since the search")
     ev.add_argument("--concurrency", type=ranged("--concurrency", "concurrency"),
                     help="remote models: requests in flight at once (default: the search's setting)")
@@ -40,8 +42,9 @@ def add_parsers(sub, common) -> None:
     pr.add_argument("--split", default="dev", choices=("dev", "test"), help="split to score (default: dev)")
     pr.add_argument("--limit", type=ranged("--limit", "limit"), help="score the first N examples of the split only")
     pr.add_argument("--seed", type=ranged("--seed", "seed"), default=0,
-                    help="seed of the label shuffles and draws, and of the bootstrap")
-    pr.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000, help="bootstrap resamples")
+                    help="seed of the label shuffles and draws, and of the resampled intervals")
+    pr.add_argument("--resamples", type=ranged("--resamples", "resamples"), default=2000,
+                    help="resamples of each confidence interval")
     pr.add_argument("--api-base", help="remote models: the server's URL, if it moved since the search")
 
     rep = sub.add_parser("report", parents=[common], help="write a self-contained HTML report of a search")

@@ -29,7 +29,7 @@ SPACINGS = ("blank", "line", "###", "---")
 MAX_TEXT = 40  # a separator or a name longer than this is a mistake, not a format
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FormatSpec:
     """The format choices of a space; the first of each list is today's rendering when the
     lists are left out (a block with only `separators`, say, keeps the other dimensions fixed)."""
@@ -69,7 +69,8 @@ def parse_formats(raw: dict[str, Any], path: str | Path) -> FormatSpec:
         if p is not None and (not p.strip() or "\n" in p):
             raise f.error(f"answer_prefixes[{i}]", "must be a one-line name such as 'Answer', or null")
     f.done()
-    return FormatSpec(tuple(styles), names, tuple(separators), tuple(casing), tuple(spacing), tuple(prefixes))
+    return FormatSpec(field_names=tuple(styles), names=names, separators=tuple(separators), casing=tuple(casing),
+                      spacing=tuple(spacing), answer_prefixes=tuple(prefixes))
 
 
 def check_format_names(spec: FormatSpec, fields: tuple[str, ...], source: str) -> None:

@@ -26,7 +26,7 @@ class ScreenSpec:
     keep: int = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProposeSpec:
     methods: tuple[str, ...] = METHODS
     every: int = 5  # a refinement/resampling round after every `every` finished trials

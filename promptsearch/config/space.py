@@ -27,7 +27,7 @@ LABEL_ANSWERS = ("rank", "extract")
 STARTS = ("auto", "none")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SpaceSpec:
     name: str
     instructions: tuple[str, ...]  # may use {labels}, {inputs} and {output}

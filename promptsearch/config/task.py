@@ -34,7 +34,7 @@ JUDGE_KEYS = ("rubric", "model", "api_base")
 STORED_BESIDE = ("fingerprints",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskSpec:
     name: str
     train: str  # absolute paths, so a stored search resumes from any working directory

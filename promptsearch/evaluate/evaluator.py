@@ -26,7 +26,7 @@ from promptsearch.evaluate import labels as labels_mod
 from promptsearch.evaluate.judge import metric_for
 from promptsearch.lm.base import LM
 from promptsearch.render.prompt import Prompt, PromptStrategy, PromptTemplate
-from promptsearch.strategies import DIRECT, Options, Strategy, Trace
+from promptsearch.strategies import DIRECT, Decoding, Strategy, Trace
 
 log = logging.getLogger(__name__)
 
@@ -57,40 +57,37 @@ class EvalCache(Protocol):
             results: Sequence[ExampleResult]) -> None: ...
 
 
-@dataclass(frozen=True)
-class Decoding:
-    """How an answer is obtained; part of the cache key (with the strategy's own settings)."""
+def decoding_for_settings(max_new_tokens: int, label_scoring: str) -> Decoding:
+    """From a search's settings: label_scoring as stored (sum, mean, first-token, generate)."""
+    return Decoding(max_new_tokens=max_new_tokens, length_normalize=label_scoring == "mean",
+                    label_mode=labels_mod.mode_of(label_scoring))
 
-    max_new_tokens: int = 32
-    length_normalize: bool = False  # label ranking by mean instead of summed token log-prob
-    label_mode: str = "loglikelihood"  # or first-token, generate (evaluate/labels.py)
 
-    @classmethod
-    def for_settings(cls, max_new_tokens: int, label_scoring: str) -> "Decoding":
-        """From a search's settings: label_scoring as stored (sum, mean, first-token, generate)."""
-        return cls(max_new_tokens=max_new_tokens, length_normalize=label_scoring == "mean",
-                   label_mode=labels_mod.mode_of(label_scoring))
-
-    def key(self, task: TaskSpec, strategy: PromptStrategy = DIRECT, metric: str | None = None) -> str:
-        """`metric`: the metric's identity (Evaluator.key passes it; the task's name otherwise)."""
-        metric = metric or task.metric
-        if task.labels is not None:  # a label task
-            labels = hashlib.sha256("\x1f".join(task.labels).encode()).hexdigest()[:12]
-            if self.label_mode == "first-token":
-                base = f"first-token:{labels_mod.TOP_LOGPROBS}:{labels}:{metric}"
-            elif self.label_mode == "generate":
-                base = f"generate:{labels_mod.ANSWER_TOKENS}:{labels}:{metric}"
-            else:
-                base = f"rank:{'mean' if self.length_normalize else 'sum'}:{labels}:{metric}"
+def decoding_key(decoding: Decoding, task: TaskSpec, strategy: PromptStrategy = DIRECT,
+                 metric: str | None = None) -> str:
+    """The evaluation cache key's decoding part (with the strategy's own settings): stored with
+    every cached result, so a change here loses the cache (tests/evaluate/test_labels.py pins it).
+    `metric`: the metric's identity (Evaluator.key passes it; the task's name otherwise)."""
+    metric = metric or task.metric
+    if task.labels is not None:  # a label task
+        labels = hashlib.sha256("\x1f".join(task.labels).encode()).hexdigest()[:12]
+        if decoding.label_mode == "first-token":
+            base = f"first-token:{labels_mod.TOP_LOGPROBS}:{labels}:{metric}"
+        elif decoding.label_mode == "generate":
+            base = f"generate:{labels_mod.ANSWER_TOKENS}:{labels}:{metric}"
         else:
-            base = f"greedy:{self.max_new_tokens}:nl:{metric}"
-        own = strategy.hash_key()
-        return base if own is None else f"{own}|{base}"
+            base = f"rank:{'mean' if decoding.length_normalize else 'sum'}:{labels}:{metric}"
+    else:
+        base = f"greedy:{decoding.max_new_tokens}:nl:{metric}"
+    own = strategy.hash_key()
+    return base if own is None else f"{own}|{base}"
 
-    @property
-    def options(self) -> Options:
-        scorer = None if self.label_mode == "loglikelihood" else labels_mod.LabelScorer(self.label_mode)
-        return Options(self.max_new_tokens, self.length_normalize, scorer)
+
+def with_label_scorer(decoding: Decoding) -> Decoding:
+    """`decoding` with the label scorer its mode needs (none under loglikelihood): the strategies
+    run with this."""
+    scorer = None if decoding.label_mode == "loglikelihood" else labels_mod.LabelScorer(decoding.label_mode)
+    return dataclasses.replace(decoding, label_scorer=scorer)
 
 
 @dataclass
@@ -108,7 +105,7 @@ class Evaluator:
 
     def key(self, strategy: PromptStrategy = DIRECT) -> str:
         """The cache key's decoding part: how answers are obtained and how they are scored."""
-        return self.decoding.key(self.task, strategy, self.metric.identity)
+        return decoding_key(self.decoding, self.task, strategy, self.metric.identity)
 
     def evaluate(self, prompt: Prompt, examples: Sequence[Example]) -> Evaluation:
         """Score `prompt` (a PromptTemplate, or a DynamicPrompt with per-example templates) on
@@ -224,4 +221,4 @@ def run_strategy(lm: LM, task: TaskSpec, strategy: PromptStrategy, items: list[t
     strategy the prompt carries, with the search's decoding options."""
     if not isinstance(strategy, Strategy):  # render accepts any layout; running needs a Strategy
         raise TypeError(f"{strategy!r} is not a promptsearch.strategies.Strategy")
-    return strategy.run(lm, task, items, decoding.options) if items else []
+    return strategy.run(lm, task, items, with_label_scorer(decoding)) if items else []

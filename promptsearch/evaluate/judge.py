@@ -70,7 +70,7 @@ class RemoteJudge:
 
     def yes_probabilities(self, questions: Sequence[str]) -> list[tuple[float, str]]:
         chats = [self.lm.apply_chat_template([{"role": "user", "content": q}]) for q in questions]
-        results = self.lm.generate([GenerateRequest(c, max_new_tokens=4, stop=("\n",)) for c in chats])
+        results = self.lm.generate([GenerateRequest(context=c, max_new_tokens=4, stop=("\n",)) for c in chats])
         out = []
         for r in results:
             text = r.texts[0].strip() if r.texts else ""

@@ -58,7 +58,7 @@ def describe(label_scoring: str) -> str:
 
 @dataclass(frozen=True)
 class LabelScorer:
-    """Ranks the labels after each context in one mode; strategies call it through their Options
+    """Ranks the labels after each context in one mode; strategies call it through their Decoding
     (strategies/steps.rank). Returns (label or the unparsed answer, its log-prob, every label's
     score or None) per context: first-token scores each label by the log of its first-token mass;
     generate has no scores."""
@@ -70,10 +70,11 @@ class LabelScorer:
         # as a generation task asks (strategies/direct.py): after "Label:", its space left to the answer
         pairs = [(c + p.rstrip(), p[len(p.rstrip()):]) for c, p in zip(contexts, prefixes)]
         if self.mode == "first-token":
-            requests = [GenerateRequest(c, max_new_tokens=1, stop=(), top_logprobs=TOP_LOGPROBS) for c, _ in pairs]
+            requests = [GenerateRequest(context=c, max_new_tokens=1, stop=(), top_logprobs=TOP_LOGPROBS)
+                        for c, _ in pairs]
             return [first_token_label(r, labels, space) for r, (_, space) in zip(lm.generate(requests), pairs)]
         if self.mode == "generate":
-            requests = [GenerateRequest(c, max_new_tokens=ANSWER_TOKENS, stop=("\n",)) for c, _ in pairs]
+            requests = [GenerateRequest(context=c, max_new_tokens=ANSWER_TOKENS, stop=("\n",)) for c, _ in pairs]
             return [(parse_label(r.texts[0], labels) or r.texts[0], r.logprobs[0] if r.logprobs else 0.0, None)
                     for r in lm.generate(requests)]
         raise ValueError(f"label scoring mode {self.mode!r} is not one LabelScorer runs")
@@ -144,7 +145,7 @@ def first_token_collisions(lm: LM, labels: Sequence[str]) -> str | None:
 
 def _top_logprobs_reason(lm: LM) -> str | None:
     """None when the model returns top log-probs of a generated token, else why not."""
-    out = lm.generate([GenerateRequest(_PROBE, max_new_tokens=1, stop=(), top_logprobs=TOP_LOGPROBS)])
+    out = lm.generate([GenerateRequest(context=_PROBE, max_new_tokens=1, stop=(), top_logprobs=TOP_LOGPROBS)])
     if out and out[0].tokens and out[0].tokens[0].top:
         return None
     return "it returns no top log-probabilities of generated tokens"

@@ -69,8 +69,9 @@ class RunnablePrompt:
 
     def __init__(self, data: Mapping[str, Any], where: str):
         self.data, self.where = dict(data), where
-        self.record = SearchRecord(0, str(data.get("name", "")), "", data["task"], data["space"],
-                                   str(data["model"]), dict(data["settings"]), datetime.now(timezone.utc))
+        self.record = SearchRecord(id=0, name=str(data.get("name", "")), study_name="", task=data["task"],
+                                   space=data["space"], model=str(data["model"]), settings=dict(data["settings"]),
+                                   created=datetime.now(timezone.utc))
         self.row = CandidateRow(**{k: data[k] for k in _CANDIDATE})
         self.task = TaskSpec.from_dict(data["task"])
         self.settings = SearchSettings(**data["settings"])

@@ -33,7 +33,7 @@ class LoglikelihoodResult:
     is_greedy: bool  # every continuation token is the argmax at its position
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GenerateRequest:
     """Continue `context`; stop at the first of `stop` (the stop string is not returned)."""
 

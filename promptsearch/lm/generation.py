@@ -44,7 +44,7 @@ def watch(hook: StepHook) -> Iterator[None]:
         _hooks.hook = before
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GenRow:
     req: GenerateRequest
     index: int  # request index
@@ -68,7 +68,7 @@ def generate(lm, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         keys = [("greedy", tuple(ids), r.max_new_tokens, r.stop, r.top_logprobs) if r.temperature <= 0
                 else ("sample", i, k)
                 for k in range(r.num_return_sequences)]
-        slots.append([rows.setdefault(key, GenRow(r, i, k, ids)) for k, key in enumerate(keys)])
+        slots.append([rows.setdefault(key, GenRow(req=r, index=i, seq=k, tokens=ids)) for k, key in enumerate(keys)])
     todo = list(rows.values())
     stubs = [plan.Row(r.tokens, need=len(r.tokens) - 1) for r in todo]  # need the last position
     row_of = {id(s): r for s, r in zip(stubs, todo)}

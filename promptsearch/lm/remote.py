@@ -219,7 +219,7 @@ class RemoteLM(LM):
         """Whether a plain prompt reaches the model as raw text: one one-token generation, which
         finds out whether the server has /v1/completions (sets `plain_as_chat`)."""
         if not self.plain_as_chat:
-            self._complete(GenerateRequest("The capital of France is", max_new_tokens=1, stop=()), 0)
+            self._complete(GenerateRequest(context="The capital of France is", max_new_tokens=1, stop=()), 0)
         return not self.plain_as_chat
 
     # ------------------------------------------------------------------ one call
@@ -327,7 +327,7 @@ class RemoteLM(LM):
         client, self.client = self.client, self.client.copy(num_retries=1)
         retries, self.num_retries = self.num_retries, 1
         try:
-            self._complete(GenerateRequest("Answer with one word: ready?", max_new_tokens=1, stop=()), 0)
+            self._complete(GenerateRequest(context="Answer with one word: ready?", max_new_tokens=1, stop=()), 0)
         finally:
             self.client, self.num_retries = client, retries
 

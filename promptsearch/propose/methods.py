@@ -35,7 +35,7 @@ class Asks:
     parents: list[list[dict]]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MethodInput:
     task: TaskSpec
     spec: ProposeSpec

@@ -45,7 +45,7 @@ class LocalProposer(Proposer):
         return self.lm  # the task's own model is counted once
 
     def complete(self, prompts, n, *, temperature, max_tokens, seed):
-        requests = [GenerateRequest(p, max_new_tokens=max_tokens, stop=("\n",), temperature=temperature,
+        requests = [GenerateRequest(context=p, max_new_tokens=max_tokens, stop=("\n",), temperature=temperature,
                                     num_return_sequences=n, seed=seed + i) for i, p in enumerate(prompts)]
         return [Completion(p, r.texts) for p, r in zip(prompts, self.lm.generate(requests))]
 

@@ -47,7 +47,7 @@ class Context(Protocol):  # what the hook reads of the search loop's SearchConte
     instruction_origins: list[str] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Proposal:
     text: str
     raw: str
@@ -114,9 +114,9 @@ class ProposalHook:
         scores = instruction_scores(ctx.study)
         scored = sorted(((ctx.instructions[i], v, i) for i, v in scores.items() if i < len(ctx.instructions)),
                         key=lambda x: -x[1])[: self.spec.top]
-        inp = MethodInput(ctx.task, self.spec, ctx.train, rng,
-                          [{"index": i, "text": t, "score": v} for t, v, i in scored],
-                          lambda k: best_failures(ctx, k, rng))
+        inp = MethodInput(task=ctx.task, spec=self.spec, train=ctx.train, rng=rng,
+                          scored=[{"index": i, "text": t, "score": v} for t, v, i in scored],
+                          failures=lambda k: best_failures(ctx, k, rng))
         return PROPOSAL_METHODS.get(method, "propose.methods").asks(inp)
 
     def _check(self, ctx: Context, completions: Sequence[Completion],
@@ -135,7 +135,7 @@ class ProposalHook:
                     seen.append(text)
                 else:
                     log.info("proposal rejected (%s): %r", reason, raw[:200])
-                out.append(Proposal(text, raw, completion.sent, par, reason))
+                out.append(Proposal(text=text, raw=raw, sent=completion.sent, parents=par, reason=reason))
         return out
 
     def _screen(self, ctx: Context, proposals: list[Proposal]) -> list[Proposal]:

@@ -28,7 +28,7 @@ def query_text(example: Example, inputs: Sequence[str]) -> str:
     return "\n".join(example[name] for name in inputs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NearestDemos:
     """k nearest pool examples of each input, by the cosine similarity of `embed` vectors."""
 

@@ -33,7 +33,7 @@ def display_name(field_name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PromptFormat:
     names: str = "data"  # data | generic | task
     separator: str = ": "
@@ -47,8 +47,9 @@ class PromptFormat:
         """The format a stored or sampled parameter set stands for (defaults for missing keys)."""
         get = lambda key: params.get(key, FORMAT_KEYS[key])  # noqa: E731
         names = params.get("format_custom_names", custom or {})
-        return cls(get("format_names"), get("format_separator"), get("format_casing"), get("format_spacing"),
-                   get("format_answer"), tuple(sorted(dict(names).items())))
+        return cls(names=get("format_names"), separator=get("format_separator"), casing=get("format_casing"),
+                   spacing=get("format_spacing"), answer=get("format_answer"),
+                   custom=tuple(sorted(dict(names).items())))
 
     def field_label(self, name: str, inputs: tuple[str, ...], output: str) -> str:
         """What field `name` is called in the prompt."""

@@ -66,7 +66,7 @@ class PromptStrategy(Protocol):
     def layout(self, candidate: "Candidate", task: TaskSpec) -> Layout: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Candidate:
     """One point of the search space, with its demos already chosen and its strategy object."""
 

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from promptsearch.search import pareto
 from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.params import NO_TRIGGER
-from promptsearch.search.results import Entry, leaderboard, trial_counts, trial_feedback, trial_value
+from promptsearch.search.results import Entry, leaderboard, trial_counts, trial_feedback
 from promptsearch.storage.store import SearchRecord, Store, trial_score
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Group:
     candidates: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Proposal:
     """An instruction a proposer suggested, where it came from, and how it did."""
 
@@ -65,7 +65,7 @@ class Proposal:
         return [f for p in self.parents for f in p.get("failures", [])]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ReportData:
     record: SearchRecord
     counts: dict[str, int]
@@ -107,13 +107,14 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
     importances, note = _importances(study)
     entries = leaderboard(store, record, top)
     feedback = {e.trial: trial_feedback(store, record, e.trial) for e in entries}
-    return ReportData(record, trial_counts(store, record), trials, dimensions, fixed, importances, note,
-                      entries, load_verdict(store, record), _proposals(store, record, _by_instruction(trials, params)),
-                      {k: v for k, v in feedback.items() if v}, load_probe(store, record),
-                      score_by_format(store, record),
-                      pareto.trial_points(store, record),
-                      pareto.front(store, record) if pareto.multi_objective(record) else [],
-                      _evidence(dev_evidence(store, record)), best_examples(store, record))
+    return ReportData(record=record, counts=trial_counts(store, record), trials=trials, dimensions=dimensions,
+                      fixed=fixed, importances=importances, importance_note=note, top=entries,
+                      verdict=load_verdict(store, record),
+                      proposals=_proposals(store, record, _by_instruction(trials, params)),
+                      feedback={k: v for k, v in feedback.items() if v}, probe=load_probe(store, record),
+                      formats=score_by_format(store, record), pareto_trials=pareto.trial_points(store, record),
+                      front=pareto.front(store, record) if pareto.multi_objective(record) else [],
+                      evidence=_evidence(dev_evidence(store, record)), failures=best_examples(store, record))
 
 
 def _evidence(found: Any) -> dict[str, Any] | None:
@@ -124,7 +125,7 @@ def _trials(study: optuna.Study) -> list[TrialPoint]:
     out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         if t.state == TrialState.COMPLETE:
-            out.append(TrialPoint(t.number, "complete", trial_value(t), t.user_attrs.get("prompt_hash")))
+            out.append(TrialPoint(t.number, "complete", trial_score(t), t.user_attrs.get("prompt_hash")))
         elif "partial_score" in t.user_attrs:
             out.append(TrialPoint(t.number, "pruned", float(t.user_attrs["partial_score"]),
                                   t.user_attrs.get("prompt_hash")))
@@ -183,9 +184,10 @@ def _by_instruction(trials: list[TrialPoint], params: dict[str, dict]) -> dict[s
 def _proposals(store: Store, record: SearchRecord, scores: dict[str, list[float]]) -> list[Proposal]:
     """Proposed instructions with their parents, if the search had a proposer (else none)."""
     rows = store.proposals.all(record.id)
-    return [Proposal(r.round, r.method, r.text, r.accepted, r.reason, r.pool_index, list(r.parents or []),
-                     max(scores[r.text]) if scores.get(r.text) else None, len(scores.get(r.text, [])),
-                     r.screen_score)
+    return [Proposal(round=r.round, method=r.method, text=r.text, accepted=r.accepted, reason=r.reason,
+                     pool_index=r.pool_index, parents=list(r.parents or []),
+                     best=max(scores[r.text]) if scores.get(r.text) else None, candidates=len(scores.get(r.text, [])),
+                     screen_score=r.screen_score)
             for r in rows]
 
 

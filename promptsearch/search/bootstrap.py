@@ -115,8 +115,9 @@ class DemoSource:
                      prompt.strategy.name, len(todo), len(tries) - len(todo))
             traces = self.evaluator.traces(prompt, todo)
             scored = self.evaluator.metric.score_many([t.prediction for t in traces], todo)
-            fresh = [BootstrapDemo(e.id, t.rationale, t.prediction, s.value >= 1.0,
-                                      self.search_id, prompt.strategy.key(), prompt.hash)
+            fresh = [BootstrapDemo(example_id=e.id, rationale=t.rationale, prediction=t.prediction,
+                                   correct=s.value >= 1.0, search_id=self.search_id, strategy=prompt.strategy.key(),
+                                   prompt_hash=prompt.hash)
                      for e, t, s in zip(todo, traces, scored)]
             if self.store:
                 self.store.demos.save(self.lm.fingerprint, key, prompt.with_placeholders(), fresh)
@@ -141,4 +142,5 @@ class DemoSource:
         if name not in self._vectors:
             self._vectors[name] = self.embedder()([query_text(e, self.task.inputs) for e in pool])
         emb = self.embedder()
-        return NearestDemos(tuple(pool), self._vectors[name], emb, emb.name, k, order)
+        return NearestDemos(pool=tuple(pool), vectors=self._vectors[name], embed=emb, embedder=emb.name, k=k,
+                            order=order)

@@ -151,7 +151,7 @@ def store_budget(study: optuna.Study, budget: Budget) -> None:
 
 # ------------------------------------------------------------------------------ spending
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Spent:
     """What the search's trials used: totals, and how many trials each total is over."""
 

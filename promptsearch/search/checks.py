@@ -76,7 +76,8 @@ def longest_prompt(task: TaskSpec, space: SpaceSpec, lm: LM) -> tuple[int, str]:
     trigger = max(triggers, key=len) if triggers else None
     longest = 0
     for template in space.templates:
-        candidate = Candidate(instruction, tuple(demos), trigger, template, strategy=DIRECT)
+        candidate = Candidate(instruction=instruction, demos=tuple(demos), cot_trigger=trigger, template=template,
+                              strategy=DIRECT)
         try:
             prompt = render(candidate, task, lm.apply_chat_template)
         except NotImplementedError:  # no chat template: the search itself reports that

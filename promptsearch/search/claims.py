@@ -34,7 +34,7 @@ from promptsearch.errors import UserError
 from promptsearch.storage import liveness
 from promptsearch.storage.owners import Owner
 from promptsearch.storage.retry import retrying
-from promptsearch.storage.store import SearchRecord, Store, count_slots
+from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
 log = logging.getLogger(__name__)
 MAX_RETRY = 2  # a point whose trial died this many times is not queued again
@@ -72,7 +72,7 @@ class Claims:
             if self._fail_stale(trials, held):
                 trials = self.study.get_trials(deepcopy=False)
             if target is not None:
-                counts = count_slots(trials)
+                counts = slot_counts(trials)
                 k = min(k, target - counts.finished - counts.running)
             asked: list[optuna.Trial] = []
             try:

@@ -45,12 +45,12 @@ from promptsearch.data.dataset import Example, load_split
 from promptsearch.search.selection import split_dev
 from promptsearch.data.judge import JudgeMetric
 from promptsearch.evaluate.judge import LocalJudge
-from promptsearch.evaluate.evaluator import Decoding
+from promptsearch.evaluate.evaluator import decoding_for_settings, with_label_scorer
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
 from promptsearch.search.params import build_candidate, suggest
-from promptsearch.strategies import STRATEGIES, Options, Strategy
+from promptsearch.strategies import STRATEGIES, Decoding, Strategy
 
 POINTS = 24  # points drawn from the space
 DEV_SAMPLE = 24  # dev examples each point is costed on
@@ -116,7 +116,7 @@ class Cost:
         return Cost(self.calls * k, self.prompt_tokens * k, self.completion_tokens * k)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Plan:
     """What `optimize` would do: trials, and model calls and tokens (estimates, see the module)."""
 
@@ -175,7 +175,7 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     train = load_split(task, "train")
     sample = _spread(dev, DEV_SAMPLE)
     demos = _PlannedDemos(None, None, counter, task, space, train, None)  # type: ignore[arg-type]  # no evaluator
-    options = Decoding.for_settings(settings.max_new_tokens, settings.label_scoring).options
+    decoding = with_label_scorer(decoding_for_settings(settings.max_new_tokens, settings.label_scoring))
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=settings.seed))  # in memory
     per_strategy: dict[str, list[Cost]] = defaultdict(list)
     judge, judged = _judge(task, lm), []
@@ -186,7 +186,7 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
         candidate = build_candidate(params, space, task, train, space.instructions, demos)
         template = render_template(candidate, task, counter.apply_chat_template)  # no per-input demos here
         before = counter.totals()
-        traces = _strategy(template).run(counter, task, [(template, e) for e in sample], options)
+        traces = _strategy(template).run(counter, task, [(template, e) for e in sample], decoding)
         per_strategy[params["strategy"]].append(_delta(counter, before) * (len(dev) / len(sample)))
         if judge is not None:
             metric, judge_counter = judge
@@ -194,10 +194,11 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
             metric.score_many([t.prediction for t in traces], sample)
             judged.append(_delta(judge_counter, before) * (len(dev) / len(sample)))
     costs = [c for cs in per_strategy.values() for c in cs]
-    plan = Plan(name, trials, len(dev), model, settings.pruner, _mean(costs) + _mean(judged),
-                {k: _mean(v) for k, v in per_strategy.items()}, judge=_mean(judged))
+    plan = Plan(name=name, trials=trials, dev_examples=len(dev), model=model, pruner=settings.pruner,
+                per_trial=_mean(costs) + _mean(judged), by_strategy={k: _mean(v) for k, v in per_strategy.items()},
+                judge=_mean(judged))
     per_trial = plan.per_trial
-    plan.bootstrap = _bootstrap_cost(counter, task, space, demos, options)
+    plan.bootstrap = _bootstrap_cost(counter, task, space, demos, decoding)
     if settings.pruner != "none" and settings.chunk_size < len(dev):
         plan.min_trial = per_trial * (settings.chunk_size / len(dev))
     _propose_cost(plan, counter, task, space, train, settings, trials)
@@ -245,14 +246,14 @@ def _mean(costs: list[Cost]) -> Cost:
 
 
 def _bootstrap_cost(counter: CountingLM, task: TaskSpec, space: SpaceSpec, demos: DemoSource,
-                    options: Options) -> Cost:
+                    decoding: Decoding) -> Cost:
     needs = any(STRATEGIES.get(s).rationale_demos and STRATEGIES.get(s).demo_count(space) is not None
                 for s in space.strategies)
     if not needs or task.rationale:
         return Cost()
     prompt = demos.bootstrap_prompt()
     before = counter.totals()
-    _strategy(prompt).run(counter, task, [(prompt, e) for e in demos.bootstrap_examples()], options)
+    _strategy(prompt).run(counter, task, [(prompt, e) for e in demos.bootstrap_examples()], decoding)
     return _delta(counter, before)
 
 
@@ -281,7 +282,8 @@ def _propose_cost(plan: Plan, counter: CountingLM, task: TaskSpec, space: SpaceS
                 texts, n = [prompts.refinement(task, scored, shown)], spec.n
             else:
                 texts, n = [prompts.resampling(i) for i in space.instructions[:spec.n]] or [asked], 1
-            request = [GenerateRequest(t, max_new_tokens=spec.max_tokens, num_return_sequences=n) for t in texts]
+            request = [GenerateRequest(context=t, max_new_tokens=spec.max_tokens,
+                                       num_return_sequences=n) for t in texts]
             before = counter.totals()
             counter.generate(request)
             cost = cost + _delta(counter, before)

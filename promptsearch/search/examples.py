@@ -22,6 +22,7 @@ from promptsearch.config.task import JUDGE, TaskSpec
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.metrics import resolve_metric
 from promptsearch.errors import UserError
+from promptsearch.evaluate.evaluator import decoding_key
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.devscores import dev_scores
 from promptsearch.search.rebuild import per_input_demos
@@ -35,7 +36,7 @@ from promptsearch.strategies import strategy_from_params
 OTHER = "(other)"  # a prediction that is none of the labels, in a confusion matrix
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExampleOutcome:
     """One dev example as a trial scored it."""
 
@@ -52,7 +53,7 @@ class ExampleOutcome:
         return self.score < 1.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrialExamples:
     search: str
     trial: int
@@ -133,11 +134,12 @@ def trial_examples(store: Store, record: SearchRecord, number: int | None = None
     check_unchanged(record)  # changed dev data: say so, rather than "not in the database"
     task, dev, order = scored_dev(record)
     results = _stored(store, record, trial, task, order)
-    outcomes = [ExampleOutcome(i, e.id, {k: e[k] for k in task.inputs}, e.answers(task.output),
-                               results[e.id].prediction, results[e.id].score, results[e.id].feedback)
+    outcomes = [ExampleOutcome(position=i, example_id=e.id, inputs={k: e[k] for k in task.inputs},
+                               expected=e.answers(task.output), prediction=results[e.id].prediction,
+                               score=results[e.id].score, feedback=results[e.id].feedback)
                 for i, e in enumerate(dev, start=1)]
-    return TrialExamples(record.name, trial.number, trial_score(trial), task.metric, task.labels, outcomes,
-                         list(outcomes))
+    return TrialExamples(search=record.name, trial=trial.number, score=trial_score(trial), metric=task.metric,
+                         labels=task.labels, outcomes=outcomes, shown=list(outcomes))
 
 
 def _stored(store: Store, record: SearchRecord, trial: FrozenTrial, task: TaskSpec,
@@ -153,7 +155,7 @@ def _stored(store: Store, record: SearchRecord, trial: FrozenTrial, task: TaskSp
                         f"example; `promptsearch eval {record.name} --split dev` re-scores it")
     _, _, settings = open_parts(record)
     strategy = strategy_from_params(dict(row.params or {}))
-    prefix = decoding_for(settings).key(task, strategy, "\x00").split("\x00")[0]
+    prefix = decoding_key(decoding_for(settings), task, strategy, "\x00").split("\x00")[0]
     ids = [e.id for e in order]
     query = sa.select(EvaluationRow).where(EvaluationRow.prompt_hash == prompt_hash,
                                            EvaluationRow.example_id.in_(ids),

@@ -1,7 +1,7 @@
 """The one search loop: until a target of finished trials, run rounds of trials (pipeline.py).
 
 Who runs it sets the target policy:
-  OwnTrials     `run_search` / `optimize` / `resume`: this run finishes n more trials itself
+  OwnTrials     `run_trials` / `optimize` / `resume`: this run finishes n more trials itself
   SearchTarget  `worker` (workers.py): the search's stored target, reached by every worker
                 together; with no room left it waits for the others (and takes over a dead
                 worker's trial)
@@ -105,7 +105,7 @@ def run_loop(ctx: SearchContext, policy: OwnTrials | SearchTarget, on_event: Cal
             ctx.claims.fail_stale()
             continue
         try:
-            for event in pipeline.run_trials(ctx, trials, finished, target, policy.claim_target):
+            for event in pipeline.run_round(ctx, trials, finished, target, policy.claim_target):
                 if isinstance(policy, OwnTrials):
                     policy.done += 1
                 on_event(event)
@@ -145,7 +145,7 @@ def first_trial_estimate(ctx: SearchContext) -> dict[str, float]:
     return {"calls": cost.calls, "tokens": cost.tokens}
 
 
-def run_search(store: Store, record: SearchRecord, lm: LM, n_trials: int,
+def run_trials(store: Store, record: SearchRecord, lm: LM, n_trials: int,
                on_trial: Callable[[TrialEvent], None] | None = None,
                hooks: Sequence[TrialHook] = (), seed_offset: int = 0, *,
                sampler: optuna.samplers.BaseSampler | None = None,

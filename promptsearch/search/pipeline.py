@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 MAX_REPEATS = 20  # asks in a row that only gave already-scored candidates: the space is exhausted
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Slot:
     """A prepared trial and, once scored, how it went."""
 
@@ -72,7 +72,7 @@ def claim(ctx: SearchContext, room: int, target: int | None = None) -> list[optu
     return ctx.claims.claim_many(min(ctx.settings.parallel_candidates, room), target)
 
 
-def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int, target: int,
+def run_round(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int, target: int,
                claim_target: int | None = None) -> Iterator[TrialEvent]:
     """Prepare, score and tell claimed trials; yields each TrialEvent right after that trial is
     told (committed). `finished`: trials finished before these; `claim_target`: the target a
@@ -93,8 +93,9 @@ def run_trials(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int
             state = _tell(ctx, slot, spent)
             open_trials.remove(slot.trial)
             finished += 1
-            yield TrialEvent(slot.trial.number, slot.score, _best_value(ctx.study), finished, target, slot.computed,
-                             slot.seconds, state)
+            yield TrialEvent(number=slot.trial.number, score=slot.score, best=_best_value(ctx.study),
+                             completed=finished, target=target, examples_computed=slot.computed, seconds=slot.seconds,
+                             state=state)
     except UpdateFinishedTrialError:  # another worker failed it: this one was silent too long
         _abandon(ctx, open_trials[1:])  # the first untold trial is the one being written
         raise ctx.claims.taken_over(open_trials[0]) from None
@@ -123,7 +124,7 @@ def _prepare(ctx: SearchContext, trials: list[optuna.Trial], claim_target: int |
         first = scored.get(prompt.hash)
         if first is None:
             scored[prompt.hash] = trial.number
-            slots.append(_Slot(trial, prompt))
+            slots.append(_Slot(trial=trial, prompt=prompt))
             ctx.repeats = 0
             continue
         _fail_repeat(ctx, trial, first)

@@ -44,21 +44,13 @@ def finished_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
     return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def trial_value(t: FrozenTrial) -> float:
-    """A completed trial's score (Optuna types it optional: running and failed trials have none);
-    in a multi-objective study the first of its values (storage.store.trial_score)."""
-    if t.values is None:
-        raise ValueError(f"trial {t.number} has no value (state {t.state.name})")
-    return trial_score(t)
-
-
 def pruned_trials(store: Store, record: SearchRecord) -> list[FrozenTrial]:
     return store.load_study(record).get_trials(deepcopy=False, states=(TrialState.PRUNED,))
 
 
 def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[Entry]:
     """Distinct candidates, best first; ties go to the earlier trial."""
-    trials = sorted(completed_trials(store, record), key=lambda t: (-trial_value(t), t.number))
+    trials = sorted(completed_trials(store, record), key=lambda t: (-trial_score(t), t.number))
     seen: set[str] = set()
     entries = []
     for t in trials:
@@ -68,7 +60,7 @@ def leaderboard(store: Store, record: SearchRecord, k: int | None = 5) -> list[E
         seen.add(h)
         candidate = store.candidates.get(record.id, h)
         if candidate is not None:
-            entries.append(Entry(t.number, trial_value(t), candidate, t.user_attrs.get("unparsed")))
+            entries.append(Entry(t.number, trial_score(t), candidate, t.user_attrs.get("unparsed")))
         if k is not None and len(entries) >= k:
             break
     return entries
@@ -96,7 +88,7 @@ def selection_pick(store: Store, record: SearchRecord) -> Entry | None:
         if t.number == selection.get("pick"):
             candidate = store.candidates.get(record.id, t.user_attrs.get("prompt_hash", ""))
             if candidate is not None:
-                return Entry(t.number, trial_value(t), candidate, t.user_attrs.get("unparsed"))
+                return Entry(t.number, trial_score(t), candidate, t.user_attrs.get("unparsed"))
     return None
 
 
@@ -107,7 +99,7 @@ def first_trial(store: Store, record: SearchRecord) -> Entry | None:
         return None
     t = trials[0]
     candidate = store.candidates.get(record.id, t.user_attrs.get("prompt_hash", ""))
-    return Entry(t.number, trial_value(t), candidate) if candidate is not None else None
+    return Entry(t.number, trial_score(t), candidate) if candidate is not None else None
 
 
 def trial_feedback(store: Store, record: SearchRecord, number: int) -> list[dict]:
@@ -135,5 +127,5 @@ def proposal_lineage(store: Store, record: SearchRecord) -> list[dict]:
                     "accepted": r.accepted, "reason": r.reason, "screen_score": r.screen_score,
                     "parents": [p.get("index") for p in r.parents], "trials": [t.number for t in trials],
                     "failures": [f for p in r.parents for f in p.get("failures", [])],
-                    "best": max((trial_value(t) for t in trials), default=None)})
+                    "best": max((trial_score(t) for t in trials), default=None)})
     return out

@@ -1,7 +1,7 @@
-"""A search's parts: its settings and checks (`create_search`), and the context a run works in.
+"""A search's parts: its settings and checks (`new_search`), and the context a run works in.
 
 The trial itself goes prepare -> score -> tell in pipeline.py (one trial is a batch of one), and
-the loop that runs trials until a target (`run_search`, `resume`, workers) is loop.py.
+the loop that runs trials until a target (`run_trials`, `resume`, workers) is loop.py.
 
 A candidate's strategy (direct, chain of thought, self-consistency, least-to-most) travels in
 its rendered prompt, and the evaluator runs whatever strategy the prompt carries; demos with
@@ -24,7 +24,7 @@ from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
 from promptsearch.errors import ConfigError, excerpt
-from promptsearch.evaluate.evaluator import Decoding, Evaluator
+from promptsearch.evaluate.evaluator import Evaluator, decoding_for_settings
 from promptsearch.evaluate.labels import LABEL_SCORINGS
 from promptsearch.lm.base import LM
 from promptsearch.propose.methods import check_propose
@@ -37,12 +37,12 @@ from promptsearch.search.selection import check_fraction, split_dev
 from promptsearch.search.start import START_ATTR, queue_start
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.store import SearchRecord, Store
-from promptsearch.strategies import check_space
+from promptsearch.strategies import Decoding, check_space
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SearchSettings:
     seed: int = 0
     dev_limit: int | None = None  # score on the first N dev examples only
@@ -67,7 +67,7 @@ class SearchSettings:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrialEvent:
     """What the loop reports after each finished trial (the CLI turns it into a progress bar)."""
 
@@ -81,7 +81,7 @@ class TrialEvent:
     state: str = "complete"  # or "pruned" (score is then the partial mean)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunSummary:
     completed: int = 0  # trials completed by this run
     pruned: int = 0  # trials stopped early by the pruner
@@ -92,7 +92,7 @@ class RunSummary:
     stopped: str | None = None  # why the run stopped before its trials (a budget: search/budget.py)
 
 
-def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, model: str,
+def new_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, model: str,
                   settings: SearchSettings) -> SearchRecord:
     """Check the task's data, the space and the settings, then store the search (nothing is
     written on error)."""
@@ -102,7 +102,7 @@ def create_search(store: Store, name: str, task: TaskSpec, space: SpaceSpec, mod
     check_data(task, settings=settings)
     # The files' digests go with the task, so resume/worker/eval can refuse changed data (checks.py).
     stored_task = {**task.to_dict(), "fingerprints": task_fingerprints(task)}
-    record = store.create_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
+    record = store.add_search(name, stored_task, space.to_dict(), model, settings.to_dict(),
                                  objectives.directions(settings.objectives))
     queue_start(store.load_study(record), space, task)  # trial 0: the hand-written-style prompt
     return record
@@ -145,7 +145,7 @@ def check_data(task: TaskSpec, run_code: bool = True, settings: SearchSettings |
 
 def decoding_for(settings: SearchSettings) -> Decoding:
     """How a search obtains answers; part of every evaluation's cache key."""
-    return Decoding.for_settings(settings.max_new_tokens, settings.label_scoring)
+    return decoding_for_settings(settings.max_new_tokens, settings.label_scoring)
 
 
 def open_parts(record: SearchRecord) -> tuple[TaskSpec, SpaceSpec, SearchSettings]:
@@ -168,7 +168,7 @@ def dev_order(dev: list[Example], seed: int, fidelity: Fidelity) -> list[Example
     return order
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SearchContext:
     """Everything one run of a search works with; hooks (e.g. proposal) read and extend it."""
 
@@ -216,9 +216,9 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     meter = UsageMeter(lm)
     for model in evaluator.metric.models() if evaluator.metric is not None else ():
         meter.watch(model)  # a judge: its calls are the search's too
-    return SearchContext(store, record, lm, task, space, settings, train, dev, study,
-                         evaluator, list(space.instructions), Claims(store, record, study), demos,
-                         fidelity=run_fidelity, selection=selection,
+    return SearchContext(store=store, record=record, lm=lm, task=task, space=space, settings=settings, train=train,
+                         dev=dev, study=study, evaluator=evaluator, instructions=list(space.instructions),
+                         claims=Claims(store, record, study), demos=demos, fidelity=run_fidelity, selection=selection,
                          trial_attrs={"pruner": describe(pruner)} if pruner is not None else {}, meter=meter)
 
 

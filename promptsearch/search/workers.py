@@ -33,7 +33,7 @@ from promptsearch.storage.store import SearchRecord, Store, slot_counts
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class WorkerSummary:
     finished: int = 0  # trials this worker finished
     target: int = 0  # the search's target when the worker stopped

@@ -203,7 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         asked = max_tokens if body.get("max_completion_tokens", body.get("max_tokens")) is not None else None
         lengths = [lm.count_tokens(c) for c in contexts]
         max_tokens = _room(max(lengths), asked, max_tokens, lm.max_length)
-        requests = [GenerateRequest(c, max_new_tokens=max_tokens, stop=stop, temperature=temperature,
+        requests = [GenerateRequest(context=c, max_new_tokens=max_tokens, stop=stop, temperature=temperature,
                                     num_return_sequences=n, seed=seed,
                                     top_logprobs=0 if top is None else max(1, top)) for c in contexts]
         ticket = Ticket()

@@ -15,13 +15,13 @@ from promptsearch.search import pareto
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.format_scores import score_by_format
 from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
-                                         pruned_trials, trial_counts, trial_feedback, trial_value)
+                                         pruned_trials, trial_counts, trial_feedback)
 from promptsearch.service import models
 from promptsearch.service.files import check_output, held_files, write_output, write_with
 from promptsearch.service.hooks import QUIET, Hooks
 from promptsearch.service.searches import open_store, record_of, require_plugins
 from promptsearch.storage.backup import not_sqlite
-from promptsearch.storage.store import SearchRecord, Store, mask_url
+from promptsearch.storage.store import SearchRecord, Store, mask_url, trial_score
 
 
 @models.in_command
@@ -180,7 +180,7 @@ def backup(db: Store | str, path: str | Path, search: SearchRecord | str | None 
     return target
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Overview:
     """What `show` displays."""
 
@@ -214,13 +214,15 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
     entries = leaderboard(store, record, top)
     feedback = trial_feedback(store, record, entries[0].trial) if entries else []
     study = store.load_study(record)
-    return Overview(store, record, trial_counts(store, record), entries, pruned_trials(store, record)[-top:],
-                    proposal_lineage(store, record), feedback, stored_budget(study),
-                    with_selection(spent(study.get_trials(deepcopy=False)), study), load_probe(store, record),
-                    score_by_format(store, record),
-                    pareto.front(store, record) if pareto.multi_objective(record) else [],
-                    dev_evidence(store, record), bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)),
-                    stored_selection(study.user_attrs))
+    return Overview(store=store, record=record, counts=trial_counts(store, record), entries=entries,
+                    pruned=pruned_trials(store, record)[-top:], proposals=proposal_lineage(store, record),
+                    feedback=feedback, budget=stored_budget(study),
+                    spent=with_selection(spent(study.get_trials(deepcopy=False)), study),
+                    probe=load_probe(store, record), formats=score_by_format(store, record),
+                    front=pareto.front(store, record) if pareto.multi_objective(record) else [],
+                    evidence=dev_evidence(store, record),
+                    plain_as_user_message=bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)),
+                    selection=stored_selection(study.user_attrs))
 
 
 def selection(db: Store | str, search: SearchRecord | str) -> dict | None:
@@ -263,7 +265,7 @@ def searches(db: Store | str) -> list[tuple[SearchRecord, int, float | None]] | 
     rows = []
     for record in store.list_searches():
         trials = completed_trials(store, record)
-        rows.append((record, len(trials), max((trial_value(t) for t in trials), default=None)))
+        rows.append((record, len(trials), max((trial_score(t) for t in trials), default=None)))
     return rows
 
 

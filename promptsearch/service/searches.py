@@ -24,18 +24,18 @@ from promptsearch.export.chat import PLAIN_AS_USER_ATTR
 from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.registry import Registry
-from promptsearch.search import RunSummary, SearchSettings, create_search, open_parts, run_search
+from promptsearch.search import RunSummary, SearchSettings, new_search, open_parts, run_trials
 from promptsearch.search import checks, objectives
 from promptsearch.search.budget import (Budget, check_budget, check_counted, parse_budget, store_budget,
                                        stored_budget)
 from promptsearch.search.checks import check_unchanged
-from promptsearch.search.results import completed_trials, finished_trials, trial_value
+from promptsearch.search.results import completed_trials, finished_trials
 from promptsearch.search.runner import check_data, check_settings
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.search.selection import with_task_selection
 from promptsearch.service import models
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
-from promptsearch.storage.store import SearchRecord, Store
+from promptsearch.storage.store import SearchRecord, Store, trial_score
 from promptsearch.strategies import STRATEGIES, check_space
 
 
@@ -121,7 +121,7 @@ def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
     """The first write: the search and its trial target (what workers joining later aim at)."""
     store = new.store or (new.db if isinstance(new.db, Store) else Store(new.db))
     settings, task = models.stored_secrets_masked(new.settings, new.task)  # never in the database
-    record = create_search(store, new.name, task, new.space, new.model, settings)
+    record = new_search(store, new.name, task, new.space, new.model, settings)
     plugins.record(store.load_study(record), _used(new))
     if new.plain_as_user_message:
         store.load_study(record).set_user_attr(PLAIN_AS_USER_ATTR, True)
@@ -220,7 +220,7 @@ def optimize(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | st
              **run_options: Any) -> RunResult:
     """Check everything, create the search, run `trials` trials (in `workers` processes if > 1).
     `budget`: limits on calls, tokens, seconds or dollars (search/budget.py), stored with the
-    search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_search)."""
+    search. `run_options`: an Optuna `sampler` / `pruner` object for this run (see search.run_trials)."""
     with one_command():
         checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
                                  lm=lm, hooks=hooks, budget=budget, workers=workers)
@@ -339,7 +339,7 @@ def run(store: Store, record: SearchRecord, lm: LM, trials: int, hooks: Hooks = 
                 sink.update(event)
                 if hooks.on_trial is not None:
                     hooks.on_trial(event)
-            summary = run_search(store, record, lm, trials, on_trial=on_trial, **run_options)
+            summary = run_trials(store, record, lm, trials, on_trial=on_trial, **run_options)
     except KeyboardInterrupt:
         done = len(completed_trials(store, record))
         raise Interrupted(record, f"interrupted: {done} completed trials are saved; continue with "
@@ -370,7 +370,7 @@ def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, ho
             def tick() -> None:
                 _, finished, _ = store.slot_counts(record)
                 top = store.load_study(record).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                sink.show(finished, max((trial_value(t) for t in top), default=None))
+                sink.show(finished, max((trial_score(t) for t in top), default=None))
             exits = pool.wait(on_tick=tick)
     except KeyboardInterrupt:
         pool.interrupt()

@@ -17,7 +17,7 @@ from promptsearch.storage.models import BootstrapDemoRow
 from promptsearch.storage.retry import Sessions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BootstrapDemo:
     example_id: str
     rationale: str
@@ -37,8 +37,9 @@ class BootstrapDemos:
         query = sa.select(BootstrapDemoRow).where(BootstrapDemoRow.model == model,
                                                   BootstrapDemoRow.source_key == source_key)
         rows = self.db.read(lambda s: list(s.scalars(query)))
-        return {r.example_id: BootstrapDemo(r.example_id, r.rationale, r.prediction, r.correct,
-                                            r.search_id, r.strategy, r.prompt_hash) for r in rows}
+        return {r.example_id: BootstrapDemo(example_id=r.example_id, rationale=r.rationale, prediction=r.prediction,
+                                            correct=r.correct, search_id=r.search_id, strategy=r.strategy,
+                                            prompt_hash=r.prompt_hash) for r in rows}
 
     def save(self, model: str, source_key: str, prompt: str, demos: Sequence[BootstrapDemo]) -> None:
         """Insert in one transaction; rows another worker stored meanwhile are kept, not duplicated."""

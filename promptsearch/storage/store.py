@@ -39,11 +39,11 @@ DEFAULT_URL = "sqlite:///db/promptsearch.db"
 OPEN_ATTEMPTS = 5
 RACE_WAITS = 20  # x 0.1 s: how long a study without a search row may be another command's, mid-creation
 _CREATION_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key value")
-__all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "count_slots", "mask_url", "slot_counts",
+__all__ = ["DEFAULT_URL", "SearchRecord", "SlotCounts", "Store", "mask_url", "slot_counts",
            "upgrade_database"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SearchRecord:
     id: int
     name: str
@@ -57,8 +57,8 @@ class SearchRecord:
 
 def _record(row: SearchRow) -> SearchRecord:
     created = row.created if row.created.tzinfo else row.created.replace(tzinfo=timezone.utc)  # SQLite drops it
-    return SearchRecord(row.id, row.name, row.study_name, row.task, row.space, row.model,
-                        row.settings, created)
+    return SearchRecord(id=row.id, name=row.name, study_name=row.study_name, task=row.task, space=row.space,
+                        model=row.model, settings=row.settings, created=created)
 
 
 class SlotCounts(NamedTuple):
@@ -73,25 +73,27 @@ class SlotCounts(NamedTuple):
         return self.used - self.finished - self.waiting
 
 
-def slot_counts(study: optuna.Study) -> SlotCounts:
-    """Counted from Study.get_trials, whose cache reads only the trials that changed since the
-    study's last look: keep one Study object to count often."""
-    return count_slots(study.get_trials(deepcopy=False))
-
-
-def trial_score(trial: FrozenTrial) -> float:
-    """A completed trial's dev score: its value, or its first value in a multi-objective study
-    (search/objectives.py: the score always comes first), where `trial.value` raises."""
-    return float(trial.values[0])
-
-
-def count_slots(trials: Sequence[FrozenTrial]) -> SlotCounts:
+def slot_counts(trials: optuna.Study | Sequence[FrozenTrial]) -> SlotCounts:
+    """Of a study, or of trials already read. A study's are read by Study.get_trials, whose cache
+    reads only the trials that changed since the study's last look: keep one Study object to count
+    often."""
+    if isinstance(trials, optuna.Study):
+        trials = trials.get_trials(deepcopy=False)
     finished = running = waiting = 0
     for t in trials:
         finished += t.state in (TrialState.COMPLETE, TrialState.PRUNED)
         running += t.state == TrialState.RUNNING
         waiting += t.state == TrialState.WAITING
     return SlotCounts(finished + running + waiting, finished, waiting)
+
+
+def trial_score(trial: FrozenTrial) -> float:
+    """A completed trial's dev score: its value, or its first value in a multi-objective study
+    (search/objectives.py: the score always comes first), where `trial.value` raises. Optuna
+    types the values optional: running and failed trials have none."""
+    if trial.values is None:
+        raise ValueError(f"trial {trial.number} has no value (state {trial.state.name})")
+    return float(trial.values[0])
 
 
 class Store:
@@ -221,7 +223,7 @@ class Store:
 
     # --- searches -------------------------------------------------------------------------
 
-    def create_search(self, name: str, task: dict, space: dict, model: str,
+    def add_search(self, name: str, task: dict, space: dict, model: str,
                       settings: dict, directions: list[str] | None = None) -> SearchRecord:
         """Create the search row and its Optuna study together (or neither)."""
         if self.find_search(name) is not None:

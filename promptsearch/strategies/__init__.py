@@ -20,7 +20,7 @@ strategy from them (`strategy_from_params`). Config keeps strategy names as plai
 `check_space` validates them against the registry, with the file and field in the error. So one
 class owns all of it, and every import still points down.
 """
-from promptsearch.strategies.base import (STRATEGIES, Choice, Options, Strategy, Trace, check_space, describe,
+from promptsearch.strategies.base import (STRATEGIES, Choice, Decoding, Strategy, Trace, check_space, describe,
                                           param, register_strategy, strategy_from_params)
 
 # The built-in strategies register by being imported here, in this order (simplest first), which
@@ -35,6 +35,6 @@ from promptsearch.strategies.reasoning import Reasoning
 from promptsearch.strategies.self_consistency import SelfConsistency
 from promptsearch.strategies.zero_shot_cot import ZeroShotCoT
 
-__all__ = ["DIRECT", "STRATEGIES", "Choice", "Direct", "FewShotCoT", "LeastToMost", "Options", "Reasoning",
+__all__ = ["DIRECT", "STRATEGIES", "Choice", "Decoding", "Direct", "FewShotCoT", "LeastToMost", "Reasoning",
            "SelfConsistency", "Strategy", "Trace", "ZeroShotCoT", "check_space", "describe", "param",
            "register_strategy", "strategy_from_params"]

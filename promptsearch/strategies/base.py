@@ -66,15 +66,19 @@ Ranked = tuple[str, float, tuple[float, ...] | None]
 
 
 @dataclass(frozen=True)
-class Options:
-    """Settings of the direct answer (evaluator.Decoding holds them)."""
+class Decoding:
+    """How an answer is obtained. The strategies read it; with the strategy's own settings it is
+    the evaluation cache key's decoding part (evaluate/evaluator.py: decoding_key)."""
 
     max_new_tokens: int = 32  # direct generation
-    length_normalize: bool = False  # label ranking by mean token log-prob
-    # label tasks: how the labels are ranked when not by log-likelihood (evaluate/labels.py, a layer
-    # above, passes it in): (lm, labels, contexts, prefixes) -> (label, log-prob, each label's
-    # score or None) per context
-    label_scorer: Callable[[LM, Sequence[str], list[str], list[str]], list[Ranked]] | None = None
+    length_normalize: bool = False  # label ranking by mean instead of summed token log-prob
+    label_mode: str = "loglikelihood"  # or first-token, generate (evaluate/labels.py)
+    # label tasks in a mode other than loglikelihood: how the labels are ranked, (lm, labels,
+    # contexts, prefixes) -> (label, log-prob, each label's score or None) per context. Set from
+    # label_mode by evaluate/evaluator.py (with_label_scorer; evaluate/labels.py is a layer
+    # above); a function of label_mode, so not part of equality
+    label_scorer: Callable[[LM, Sequence[str], list[str], list[str]], list[Ranked]] | None = \
+        dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ class Strategy(ABC):
         """Where things go in the prompt (render.prompt lays it out)."""
 
     @abstractmethod
-    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], options: Options) -> list[Trace]:
+    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], decoding: Decoding) -> list[Trace]:
         """One Trace per item, in order; each stage one batched LM call for all items."""
 
 

@@ -13,7 +13,7 @@ from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.prompt import Candidate, Layout, display_name
-from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, register_strategy
+from promptsearch.strategies.base import Choice, Item, Decoding, Strategy, Trace, register_strategy
 from promptsearch.strategies.steps import logprob_at, rank_scored
 
 
@@ -36,13 +36,13 @@ class Direct(Strategy):
         return Layout(answer_line=f"{display_name(task.output)}:", demo_answer=lambda demo: demo[task.output],
                       block_trigger=candidate.cot_trigger)
 
-    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], options: Options) -> list[Trace]:
+    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], decoding: Decoding) -> list[Trace]:
         if task.is_classification:
             contexts = [t.fill(e) for t, e in items]
-            best = rank_scored(lm, task, contexts, [t.answer_prefix for t, _ in items], options)
+            best = rank_scored(lm, task, contexts, [t.answer_prefix for t, _ in items], decoding)
             return [Trace(label, "", lp, scores) for label, lp, scores in best]
-        requests = [GenerateRequest(t.fill(e) + t.answer_prefix.rstrip(), max_new_tokens=options.max_new_tokens,
-                                    stop=("\n",)) for t, e in items]
+        requests = [GenerateRequest(context=t.fill(e) + t.answer_prefix.rstrip(),
+                                    max_new_tokens=decoding.max_new_tokens, stop=("\n",)) for t, e in items]
         return [Trace(r.texts[0].strip(), "", logprob_at(r.logprobs, 0)) for r in lm.generate(requests)]
 
 

@@ -13,7 +13,7 @@ from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.prompt import Candidate
-from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, param, register_strategy
+from promptsearch.strategies.base import Choice, Item, Decoding, Strategy, Trace, param, register_strategy
 from promptsearch.strategies.reasoning import Reasoning, question_stop
 from promptsearch.strategies.steps import answer_step_scored, logprob_at
 
@@ -58,9 +58,9 @@ class LeastToMost(Reasoning):
     def trigger(self, candidate: Candidate) -> str | None:
         return None  # the decomposition request opens the answer instead
 
-    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], options: Options) -> list[Trace]:
+    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], decoding: Decoding) -> list[Trace]:
         base = [t.fill(e) + t.answer_prefix for t, e in items]  # where the model's answer starts
-        plans = lm.generate([GenerateRequest(b + DECOMPOSE, max_new_tokens=self.max_tokens,
+        plans = lm.generate([GenerateRequest(context=b + DECOMPOSE, max_new_tokens=self.max_tokens,
                                              stop=("\n\n", question_stop(t.text, task)))
                              for b, (t, _) in zip(base, items)])
         subs = [subquestions(p.texts[0], self.max_subquestions) for p in plans]
@@ -69,12 +69,13 @@ class LeastToMost(Reasoning):
         for step in range(max((len(s) for s in subs), default=0)):
             live = [i for i, s in enumerate(subs) if step < len(s)]
             asks = [f"{solved[i]}\nQ: {subs[i][step]}\nA:" for i in live]
-            out = lm.generate([GenerateRequest(base[i] + SOLVE + ask, max_new_tokens=max(8, self.max_tokens // 2),
-                                               stop=("\n",)) for i, ask in zip(live, asks)])
+            out = lm.generate([GenerateRequest(context=base[i] + SOLVE + ask,
+                                               max_new_tokens=max(8, self.max_tokens // 2), stop=("\n",))
+                               for i, ask in zip(live, asks)])
             for i, ask, r in zip(live, asks, out):
                 solved[i] = f"{ask} {r.texts[0].strip()}"
                 logps[i] += logprob_at(r.logprobs, 0)
         contexts = [b + SOLVE + s for b, s in zip(base, solved)]
-        answers = answer_step_scored(lm, task, contexts, solved, options, self.label_answer == "rank")
+        answers = answer_step_scored(lm, task, contexts, solved, decoding, self.label_answer == "rank")
         return [Trace(a, f"{SOLVE}{s}".strip(), lp + alp, scores)
                 for s, lp, (a, alp, scores) in zip(solved, logps, answers)]

@@ -21,7 +21,7 @@ from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.demos import RATIONALE
 from promptsearch.render.prompt import Candidate, Layout, display_name, slot
-from promptsearch.strategies.base import Choice, Item, Options, Strategy, Trace, param
+from promptsearch.strategies.base import Choice, Item, Decoding, Strategy, Trace, param
 from promptsearch.strategies.extract import vote
 from promptsearch.strategies.steps import answer_step_scored, answer_trigger, logprob_at
 
@@ -106,12 +106,12 @@ class Reasoning(Strategy):
         """(reasoning paths per example, temperature, seed): one greedy path."""
         return 1, 0.0, 0
 
-    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], options: Options) -> list[Trace]:
+    def run(self, lm: LM, task: TaskSpec, items: Sequence[Item], decoding: Decoding) -> list[Trace]:
         """Reason (n paths per example), answer every path, keep the (voted) answer."""
         contexts = [t.fill(e) for t, e in items]
         stops = [reasoning_stops(task, t.text) for t, _ in items]
         paths = self.reason(lm, contexts, stops)  # (example index, context + reasoning, reasoning, logprob)
-        scored = answer_step_scored(lm, task, [c for _, c, _, _ in paths], [r for _, _, r, _ in paths], options,
+        scored = answer_step_scored(lm, task, [c for _, c, _, _ in paths], [r for _, _, r, _ in paths], decoding,
                                     self.label_answer == "rank")
         answers = [(a, alp) for a, alp, _ in scored]
         traces = []
@@ -137,7 +137,7 @@ class Reasoning(Strategy):
         samples, temperature, seed = self.sampling()
 
         def request(context: str, n: int, seed: int, stop: tuple[str, ...]) -> GenerateRequest:
-            return GenerateRequest(context, max_new_tokens=self.max_tokens, stop=stop,
+            return GenerateRequest(context=context, max_new_tokens=self.max_tokens, stop=stop,
                                    temperature=temperature, num_return_sequences=n, seed=seed)
 
         results = lm.generate([request(c, samples, seed, stop) for c, stop in zip(contexts, stops)])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest, LoglikelihoodRequest
-from promptsearch.strategies.base import Options, Ranked
+from promptsearch.strategies.base import Decoding, Ranked
 from promptsearch.strategies.extract import extract_answer
 
 ANSWER_TOKENS = 10  # the answer after "Therefore, the answer ... is": a number, a label, a name
@@ -42,45 +42,45 @@ def logprob_at(logprobs: list[float], k: int) -> float:
 
 
 def rank(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
-         options: Options) -> list[tuple[str, float]]:
+         decoding: Decoding) -> list[tuple[str, float]]:
     """The best label after each context, with its log-prob: every (context, label) pair in one
     call, so the backend shares each context's prefix."""
-    return [(label, lp) for label, lp, _ in rank_scored(lm, task, contexts, prefixes, options)]
+    return [(label, lp) for label, lp, _ in rank_scored(lm, task, contexts, prefixes, decoding)]
 
 
 def rank_scored(lm: LM, task: TaskSpec, contexts: list[str], prefixes: list[str],
-                options: Options) -> list[Ranked]:
+                decoding: Decoding) -> list[Ranked]:
     """`rank`, with every label's ranking score (in the task's label order) as a third item."""
     labels = task.labels or ()
-    if options.label_scorer is not None:  # first-token or generate (evaluate/labels.py)
-        return options.label_scorer(lm, labels, contexts, prefixes)
+    if decoding.label_scorer is not None:  # first-token or generate (evaluate/labels.py)
+        return decoding.label_scorer(lm, labels, contexts, prefixes)
     out = lm.loglikelihood([LoglikelihoodRequest(c, p + label)
                             for c, p in zip(contexts, prefixes) for label in labels])
     best: list[Ranked] = []
     for i in range(len(contexts)):
         row = out[i * len(labels):(i + 1) * len(labels)]
-        scores = [r.logprob / r.num_tokens if options.length_normalize else r.logprob for r in row]
+        scores = [r.logprob / r.num_tokens if decoding.length_normalize else r.logprob for r in row]
         j = max(range(len(labels)), key=scores.__getitem__)
         best.append((labels[j], row[j].logprob, tuple(scores)))
     return best
 
 
-def answer_step(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], options: Options,
+def answer_step(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], decoding: Decoding,
                 rank_labels: bool) -> list[tuple[str, float]]:
     """The answer-extraction step for every context (each ends with the model's reasoning)."""
-    return [(a, lp) for a, lp, _ in answer_step_scored(lm, task, contexts, reasoning, options, rank_labels)]
+    return [(a, lp) for a, lp, _ in answer_step_scored(lm, task, contexts, reasoning, decoding, rank_labels)]
 
 
-def answer_step_scored(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], options: Options,
+def answer_step_scored(lm: LM, task: TaskSpec, contexts: list[str], reasoning: list[str], decoding: Decoding,
                        rank_labels: bool) -> list[tuple[str, float, tuple[float, ...] | None]]:
     """`answer_step`, with the labels' ranking scores where they were ranked (else None)."""
     trigger = "\n" + answer_trigger(task)
     asked = [c + trigger for c in contexts]
     if task.is_classification and rank_labels:
-        return list(rank_scored(lm, task, asked, [" "] * len(asked), options))
+        return list(rank_scored(lm, task, asked, [" "] * len(asked), decoding))
     kind = answer_type(task)
     # Not stopped at the first newline: "is:\nParis" puts the answer on the next line.
-    out = lm.generate([GenerateRequest(c, max_new_tokens=ANSWER_TOKENS, stop=("\n\n",)) for c in asked])
+    out = lm.generate([GenerateRequest(context=c, max_new_tokens=ANSWER_TOKENS, stop=("\n\n",)) for c in asked])
     answers: list[tuple[str, float, tuple[float, ...] | None]] = []
     for r, why in zip(out, reasoning):
         # Right after the trigger the answer comes first (Kojima et al. take the first number

@@ -28,7 +28,7 @@ class Scored:
     scores: list[float] = field(default_factory=list)  # per example, in split order
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CheckResult:
     task: str
     split: str
@@ -134,11 +134,12 @@ def run_check(task: TaskSpec, prompt: tuple[str, RunnablePrompt], baseline: tupl
         statistic = None if evaluator.metric.aggregates_by_mean else evaluator.metric.aggregate
         rendered = p.prompt_for(lm, same)
         scores = [r.score for r in evaluator.evaluate(rendered, examples).results]
-        arms.append(Scored(source, rendered.hash, stats.bootstrap_ci(scores, seed=seed, statistic=statistic), scores))
-    result = CheckResult(task.name, split, task.metric, model, len(examples), arms[0],
-                         arms[1] if baseline else None, min_score, alpha)
+        interval = stats.resampled_interval(scores, seed=seed, statistic=statistic)
+        arms.append(Scored(source, rendered.hash, interval, scores))
+    result = CheckResult(task=task.name, split=split, metric=task.metric, model=model, examples=len(examples),
+                         prompt=arms[0], baseline=arms[1] if baseline else None, min_score=min_score, alpha=alpha)
     if baseline is not None:
         a, b = arms[0].scores, arms[1].scores
         result.test, result.p_value = stats.paired_test(a, b, seed, statistic=statistic)
-        result.difference = stats.paired_bootstrap_ci(a, b, seed=seed, statistic=statistic)
+        result.difference = stats.paired_resampled_interval(a, b, seed=seed, statistic=statistic)
     return result

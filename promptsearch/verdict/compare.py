@@ -32,7 +32,7 @@ class Difference:
                 "b": {"prediction": self.b.prediction, "score": self.b.score, "feedback": self.b.feedback}}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrialComparison:
     search: str
     a: int  # trial numbers
@@ -40,7 +40,7 @@ class TrialComparison:
     a_score: float  # the metric's aggregate over the dev examples
     b_score: float
     examples: int
-    difference: stats.Interval  # a - b, 95% paired bootstrap
+    difference: stats.Interval  # a - b, 95% paired resampled interval
     test: str
     p_value: float
     differences: list[Difference]  # in dev order
@@ -83,8 +83,9 @@ def compare_trials(store: Store, record: SearchRecord, a: int, b: int, seed: int
     except (UserError, OSError):  # a Python metric that moved: the mean
         statistic = None
     test, p = stats.paired_test(sa, sb, seed, statistic=statistic)
-    diff = stats.paired_bootstrap_ci(sa, sb, seed=seed, statistic=statistic)
+    diff = stats.paired_resampled_interval(sa, sb, seed=seed, statistic=statistic)
     differences = [Difference(x, y) for x, y in zip(first.outcomes, second.outcomes)
                    if x.prediction != y.prediction or x.score != y.score]
-    return TrialComparison(record.name, a, b, stats.aggregate(sa, statistic), stats.aggregate(sb, statistic),
-                           len(sa), diff, test, p, differences)
+    return TrialComparison(search=record.name, a=a, b=b, a_score=stats.aggregate(sa, statistic),
+                           b_score=stats.aggregate(sb, statistic), examples=len(sa), difference=diff, test=test,
+                           p_value=p, differences=differences)

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 ALPHA = 0.05
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DevEvidence:
     best_trial: int
     baseline_trial: int
@@ -38,7 +38,7 @@ class DevEvidence:
     examples: int
     best_score: float  # the metric's aggregate of the stored scores (the trials' dev scores)
     baseline_score: float
-    difference: stats.Interval  # best - baseline, 95% paired bootstrap
+    difference: stats.Interval  # best - baseline, 95% paired resampled interval
     test: str
     p_value: float
 
@@ -85,9 +85,11 @@ def dev_evidence(store: Store, record: SearchRecord, seed: int = 0) -> DevEviden
         log.debug("metric not resolvable for the dev evidence: %s", e)
         return None
     test, p = stats.paired_test(a, b, seed, statistic=statistic)
-    diff = stats.paired_bootstrap_ci(a, b, seed=seed, statistic=statistic)
-    return DevEvidence(winner.number, first.number, bool(first.user_attrs.get(START_ATTR)), len(a),
-                       stats.aggregate(a, statistic), stats.aggregate(b, statistic), diff, test, p)
+    diff = stats.paired_resampled_interval(a, b, seed=seed, statistic=statistic)
+    return DevEvidence(best_trial=winner.number, baseline_trial=first.number,
+                       baseline_is_start=bool(first.user_attrs.get(START_ATTR)), examples=len(a),
+                       best_score=stats.aggregate(a, statistic), baseline_score=stats.aggregate(b, statistic),
+                       difference=diff, test=test, p_value=p)
 
 
 def _statistic(task: TaskSpec) -> stats.Statistic | None:

@@ -31,7 +31,7 @@ SPLITS = ("test", "dev")
 ALPHA = 0.05
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Arm:
     """One side of the comparison."""
 
@@ -48,7 +48,7 @@ class Arm:
         return None if self.dev_score is None else self.dev_score - self.score.estimate
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Verdict:
     search: str
     split: str
@@ -119,21 +119,22 @@ def run_verdict(store: Store, record: SearchRecord, lm: LM, *, split: str = "tes
     for arm, template in ((best_arm, best_t), (base_arm, base_t)):
         ev = evaluator.evaluate(template, examples)
         arm.scores = [r.score for r in ev.results]
-        arm.score = stats.bootstrap_ci(arm.scores, resamples, seed, statistic=statistic)
+        arm.score = stats.resampled_interval(arm.scores, resamples, seed, statistic=statistic)
         log.info("%s: %s %.4f on %d %s examples (%d computed)", arm.source, task.metric,
                  ev.score, len(examples), split, ev.computed)
     test_name, p = stats.paired_test(best_arm.scores, base_arm.scores, seed, statistic=statistic,
                                      resamples=resamples)
-    diff = stats.paired_bootstrap_ci(best_arm.scores, base_arm.scores, resamples, seed, statistic=statistic)
-    return Verdict(record.name, split, lm.name, task.metric, [e.id for e in examples], best_arm,
-                   base_arm, diff, test_name, p, resamples, seed)
+    diff = stats.paired_resampled_interval(best_arm.scores, base_arm.scores, resamples, seed, statistic=statistic)
+    return Verdict(search=record.name, split=split, model=lm.name, metric=task.metric,
+                   example_ids=[e.id for e in examples], best=best_arm, baseline=base_arm, difference=diff,
+                   test=test_name, p_value=p, resamples=resamples, seed=seed)
 
 
 def _arm_from_row(store: Store, record: SearchRecord, lm: LM, row, source: str,
                   dev_score: float | None) -> tuple[Arm, Prompt]:
     # Rebuilt exactly as scored (strategy and per-input nearest demos included), hash-checked.
     template = rebuild_prompt(record, row, lm=lm, store=store)
-    return Arm(source, template.hash, row.prompt, dev_score), template
+    return Arm(source=source, prompt_hash=template.hash, prompt=row.prompt, dev_score=dev_score), template
 
 
 def _baseline(store: Store, record: SearchRecord, lm: LM, task: TaskSpec, baseline: str,
@@ -144,8 +145,8 @@ def _baseline(store: Store, record: SearchRecord, lm: LM, task: TaskSpec, baseli
             raise UserError(f"search '{record.name}' has no completed trial to use as the baseline")
         return _arm_from_row(store, record, lm, first.candidate, f"first trial ({first.trial})", first.score)
     template = load_baseline_file(baseline, task)
-    return Arm(str(baseline), template.hash, template.with_placeholders(),
-               dev_scores.get(template.hash)), template
+    return Arm(source=str(baseline), prompt_hash=template.hash, prompt=template.with_placeholders(),
+               dev_score=dev_scores.get(template.hash)), template
 
 
 def load_baseline_file(path: str | Path, task: TaskSpec) -> PromptTemplate:

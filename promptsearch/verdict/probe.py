@@ -13,7 +13,7 @@ dev or test as it is and in three variants, everything else unchanged:
             from the outputs of other train examples
   none      no demonstrations at all
 
-Each variant's score minus the original's gets a 95% paired bootstrap interval (stats.py, the
+Each variant's score minus the original's gets a 95% paired resampled interval (stats.py, the
 same as `eval`), and the reading follows from which intervals lie below zero: wrong labels
 hurt -> the demos teach the mapping; only removing them hurts -> they teach the format; nothing
 moves -> no measurable effect (or too few examples). Scores go through the evaluator, so its
@@ -46,7 +46,7 @@ VARIANTS = ("shuffled", "random", "none")
 PERMUTATION_TRIES = 100
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Variant:
     name: str  # "original" or one of VARIANTS
     prompt_hash: str
@@ -73,7 +73,7 @@ class Variant:
         return self.difference is not None and self.difference.low > 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Probe:
     search: str
     trial: int
@@ -155,11 +155,12 @@ def run_probe(store: Store, record: SearchRecord, lm: LM, *, split: str = "dev",
         prompt = render_candidate(candidate, task, lm)
         kept = sum(_label(a, task) == _label(b, task) for a, b in zip(candidate.demos, original.demos))
         v = _score(evaluator, name, prompt, _labels(candidate, task), kept, examples, resamples, seed, statistic)
-        v.difference = stats.paired_bootstrap_ci(v.scores, base.scores, resamples, seed, statistic=statistic)
+        v.difference = stats.paired_resampled_interval(v.scores, base.scores, resamples, seed, statistic=statistic)
         test, v.p_value = stats.paired_test(v.scores, base.scores, seed, statistic=statistic, resamples=resamples)
         variants.append(v)
-    return Probe(record.name, top.trial, split, lm.name, task.metric, len(original.demos),
-                 [e.id for e in examples], base, variants, test, resamples, seed)
+    return Probe(search=record.name, trial=top.trial, split=split, model=lm.name, metric=task.metric,
+                 demos=len(original.demos), example_ids=[e.id for e in examples], original=base, variants=variants,
+                 test=test, resamples=resamples, seed=seed)
 
 
 def check_probeable(record: SearchRecord, trial: int, row) -> None:
@@ -177,8 +178,8 @@ def _score(evaluator: Evaluator, name: str, prompt, labels: list[str], kept: int
     ev = evaluator.evaluate(prompt, examples)
     scores = [r.score for r in ev.results]
     log.info("probe %s: %.4f on %d examples (%d computed)", name, ev.score, len(examples), ev.computed)
-    return Variant(name, prompt.hash, labels, kept, stats.bootstrap_ci(scores, resamples, seed, statistic=statistic),
-                   scores=scores)
+    interval = stats.resampled_interval(scores, resamples, seed, statistic=statistic)
+    return Variant(name=name, prompt_hash=prompt.hash, labels=labels, kept=kept, score=interval, scores=scores)
 
 
 def _label(example: Example, task: TaskSpec) -> str:

@@ -1,14 +1,14 @@
 """Statistics for comparing two prompts on the same examples.
 
-Both prompts are scored on the same examples, so every comparison is paired: the bootstrap
-resamples example indices once for both, and the tests look at per-example differences. All
+Both prompts are scored on the same examples, so every comparison is paired: a resample draws
+example indices once for both, and the tests look at per-example differences. All
 randomness is seeded, so the same scores always give the same intervals and p-values.
 
 Which test (paired_test): exact McNemar when every score is 0 or 1 (the binomial tail summed
 exactly in integers); graded scores (f1, chrF, a judge, a Python metric) get SciPy's Wilcoxon
-signed-rank test; a metric whose aggregate is not the mean gets a paired bootstrap test of that
-aggregate. Intervals are percentile bootstraps of the metric's aggregate (`statistic`; None
-means the mean, computed vectorised).
+signed-rank test; a metric whose aggregate is not the mean gets a paired resampled test of that
+aggregate. Intervals are percentile intervals over resamples of the metric's aggregate
+(`statistic`; None means the mean, computed vectorised).
 """
 from __future__ import annotations
 
@@ -63,9 +63,10 @@ def aggregate(scores, statistic: Statistic | None = None) -> float:
     return _stat(np.asarray(scores, dtype=float), statistic)
 
 
-def bootstrap_ci(scores, resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95,
+def resampled_interval(scores, resamples: int = RESAMPLES, seed: int = 0, level: float = 0.95,
                  statistic: Statistic | None = None) -> Interval:
-    """Percentile bootstrap interval for the aggregate score (the mean by default)."""
+    """Percentile interval over resamples (with replacement: the statistician's bootstrap; in
+    promptsearch "bootstrap" means bootstrapped demos) for the aggregate score (the mean by default)."""
     x = np.asarray(scores, dtype=float)
     if x.size == 0:
         raise ValueError("no scores")
@@ -74,7 +75,7 @@ def bootstrap_ci(scores, resamples: int = RESAMPLES, seed: int = 0, level: float
     return Interval(_stat(x, statistic), float(lo), float(hi))
 
 
-def paired_bootstrap_ci(a, b, resamples: int = RESAMPLES, seed: int = 0,
+def paired_resampled_interval(a, b, resamples: int = RESAMPLES, seed: int = 0,
                         level: float = 0.95, statistic: Statistic | None = None) -> Interval:
     """Interval for stat(a) - stat(b), resampling examples (pairs) together."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -113,8 +114,8 @@ def wilcoxon_signed_rank(a, b) -> float:
     return float(wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
-def paired_bootstrap_test(a, b, statistic: Statistic, resamples: int = RESAMPLES, seed: int = 0) -> float:
-    """Two-sided bootstrap p-value of stat(a) - stat(b) = 0: twice the smaller share of paired
+def paired_resampled_test(a, b, statistic: Statistic, resamples: int = RESAMPLES, seed: int = 0) -> float:
+    """Two-sided p-value over resamples of stat(a) - stat(b) = 0: twice the smaller share of paired
     resamples on either side of 0 (with the +1 correction, so never 0)."""
     values = _resampled(np.asarray(a, dtype=float), np.asarray(b, dtype=float), resamples, seed, statistic)
     if not np.any(values != 0):
@@ -126,9 +127,10 @@ def paired_bootstrap_test(a, b, statistic: Statistic, resamples: int = RESAMPLES
 def paired_test(a, b, seed: int = 0, statistic: Statistic | None = None,
                 resamples: int = RESAMPLES) -> tuple[str, float]:
     """(test name, two-sided p-value): exact McNemar when every score is 0 or 1; otherwise the
-    Wilcoxon signed-rank test, or for an aggregate other than the mean a paired bootstrap test."""
+    Wilcoxon signed-rank test, or for an aggregate other than the mean a paired resampled test (stored under its
+    statistician's name, "paired bootstrap", which existing verdicts carry)."""
     if is_binary(a, b):
         return "exact McNemar", mcnemar_exact(a, b)
     if statistic is None:
         return "Wilcoxon signed-rank", wilcoxon_signed_rank(a, b)
-    return "paired bootstrap", paired_bootstrap_test(a, b, statistic, resamples, seed)
+    return "paired bootstrap", paired_resampled_test(a, b, statistic, resamples, seed)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from promptsearch.cli.main import main
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.config import load_space, load_task
 from promptsearch.storage import Store
 
@@ -23,9 +23,9 @@ def db(tmp_path, tiny_task, tiny_space, fake_lm):
     """A database holding one finished search named 'done' and one empty search 'empty'."""
     path = tmp_path / "e.db"
     store = Store(f"sqlite:///{path}")
-    rec = create_search(store, "done", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 2)
-    create_search(store, "empty", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    rec = new_search(store, "done", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 2)
+    new_search(store, "empty", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     store.close()  # every connection, Optuna's too: a pool collected later would checkpoint the WAL
     return path
 

@@ -60,11 +60,11 @@ def _optuna_db(path: Path) -> Path:
 def _changed_since_created(c: Ctx, *argv: str) -> list[str]:
     """A search 'moved' made from the tiny task, whose dev file then changes."""
     from promptsearch.config import load_space, load_task
-    from promptsearch.search import SearchSettings, create_search
+    from promptsearch.search import SearchSettings, new_search
     from promptsearch.storage import Store
 
     store = Store(f"sqlite:///{c.db}")
-    rec = create_search(store, "moved", load_task(c.task), load_space(c.space), "fake", SearchSettings())
+    rec = new_search(store, "moved", load_task(c.task), load_space(c.space), "fake", SearchSettings())
     store.set_trial_target(rec, 1)
     store.close()
     with open(c.data("dev"), "a") as f:
@@ -120,11 +120,11 @@ def _generation(c: Ctx) -> None:
 def _with_credentials(c: Ctx, *argv: str) -> list[str]:
     """A search 'remote' made with credentials in its API base: stored masked (as optimize does)."""
     from promptsearch.config import load_space, load_task
-    from promptsearch.search import SearchSettings, create_search
+    from promptsearch.search import SearchSettings, new_search
     from promptsearch.storage import Store
 
     store = Store(f"sqlite:///{c.db}")
-    create_search(store, "remote", load_task(c.task), load_space(c.space), "openai/m",
+    new_search(store, "remote", load_task(c.task), load_space(c.space), "openai/m",
                   SearchSettings(api_base="http://***:***@127.0.0.1:7/v1?key=***"))
     store.close()
     return list(argv)

@@ -17,7 +17,7 @@ from errorcases import CASES, DB_OVERRIDES, FAILED_TRIAL, PG_WITH_PASSWORD, READ
 
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.service import models
 from promptsearch.storage import Store
 
@@ -71,10 +71,10 @@ def db_template(tmp_path_factory) -> Path:
     path = d / "e.db"
     store = Store(f"sqlite:///{path}")
     task, space = load_task(d / "task.yaml"), load_space(d / "space.yaml")
-    rec = create_search(store, "done", task, space, "fake", SearchSettings())
+    rec = new_search(store, "done", task, space, "fake", SearchSettings())
     store.set_trial_target(rec, 2)
-    run_search(store, rec, FakeLM(), 2)
-    create_search(store, "empty", task, space, "fake", SearchSettings())
+    run_trials(store, rec, FakeLM(), 2)
+    new_search(store, "empty", task, space, "fake", SearchSettings())
     store.close()  # checkpoints the WAL into the file
     return path
 

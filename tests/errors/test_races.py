@@ -19,7 +19,7 @@ def _create(url: str, barrier, queue) -> None:
     barrier.wait()
     try:
         store = Store(url)
-        store.create_search("same", {"name": "t"}, {"name": "s"}, "fake", {})
+        store.add_search("same", {"name": "t"}, {"name": "s"}, "fake", {})
         queue.put("created")
     except UserError as e:
         queue.put(f"error: {e}")

@@ -11,7 +11,7 @@ from promptsearch.evaluate import Evaluator
 from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult
 from promptsearch.render import Candidate, render
 from promptsearch.render.dynamic import NearestDemos
-from promptsearch.strategies import DIRECT, STRATEGIES, Options
+from promptsearch.strategies import DIRECT, STRATEGIES, Decoding
 from promptsearch.strategies.reasoning import VERSION
 
 
@@ -56,11 +56,12 @@ def math_task(tiny_task):
 
 def _prompt(task, strategy, **kw):
     s = STRATEGIES.get(strategy)(**kw)
-    return render(Candidate("Solve.", (), "Let's think step by step.", "plain", params=s.to_params(), strategy=s), task)
+    return render(Candidate(instruction="Solve.", demos=(), cot_trigger="Let's think step by step.", template="plain",
+                            params=s.to_params(), strategy=s), task)
 
 
 def run_strategy(lm, task, strategy, items):
-    return strategy.run(lm, task, items, Options())
+    return strategy.run(lm, task, items, Decoding())
 
 
 def _examples(n=2, gold="7"):
@@ -173,8 +174,10 @@ def test_per_example_prompts_are_cached_per_example(math_task):
     ev = Evaluator(lm, math_task, cache)
 
     def prompt(pool):
-        near = NearestDemos(tuple(pool), _embed([e["review"] for e in pool]), _embed, "toy", 1)
-        return render(Candidate("Solve.", (), None, "plain", nearest=near, strategy=DIRECT), math_task)
+        near = NearestDemos(pool=tuple(pool), vectors=_embed([e["review"] for e in pool]), embed=_embed,
+                            embedder="toy", k=1)
+        return render(Candidate(instruction="Solve.", demos=(), cot_trigger=None, template="plain", nearest=near,
+                                strategy=DIRECT), math_task)
     pool = [Example("p1", {"review": "apples 1", "label": "1"}), Example("p2", {"review": "bananas 2", "label": "2"})]
     ex = [Example("a", {"review": "add 3", "label": "3"}), Example("b", {"review": "bake 4", "label": "4"})]
     first = ev.evaluate(prompt(pool), ex)

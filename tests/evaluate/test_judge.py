@@ -55,7 +55,7 @@ def test_judge_task_end_to_end_on_the_evaluator(smollm):
     the same, so is the identity (the cache key)."""
     task = load_task(JUDGE_TASK)
     dev = load_split(task, "dev", 2)
-    prompt = render(Candidate("Answer the question in one sentence.", strategy=DIRECT), task)
+    prompt = render(Candidate(instruction="Answer the question in one sentence.", strategy=DIRECT), task)
     own = replace(task, judge={"rubric": task.judge["rubric"]})
     evaluator = Evaluator(smollm, own)
     ev = evaluator.evaluate(prompt, dev)

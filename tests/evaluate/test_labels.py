@@ -10,12 +10,14 @@ import pytest
 
 from promptsearch.cli.main import main
 from promptsearch.errors import NoLogprobsError, UserError
-from promptsearch.evaluate import Decoding
+from promptsearch.evaluate import decoding_for_settings, decoding_key
+from promptsearch.evaluate.evaluator import with_label_scorer
 from promptsearch.evaluate.labels import (LabelScorer, check_mode, first_token_collisions, first_token_label,
                                           parse_label, resolve)
 from promptsearch.lm.base import LM, GenerateResult, TokenLogprob
 from promptsearch.search.results import completed_trials
 from promptsearch.storage import Store
+from promptsearch.strategies import Decoding
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "examples" / "review_sentiment.yaml"
@@ -114,9 +116,25 @@ def test_scorer_asks_after_the_answer_line_and_leaves_its_space_to_the_answer():
 def test_cache_keys_differ_per_mode_and_loglikelihood_keeps_its_old_key(tiny_task):
     from promptsearch.config import load_task
     task = load_task(tiny_task)
-    keys = {m: Decoding.for_settings(32, m).key(task) for m in ("sum", "mean", "first-token", "generate")}
+    keys = {m: decoding_key(decoding_for_settings(32, m), task) for m in ("sum", "mean", "first-token", "generate")}
     assert len(set(keys.values())) == 4
-    assert keys["sum"] == Decoding().key(task) and keys["sum"].startswith("rank:sum:")
+    assert keys["sum"] == decoding_key(Decoding(), task) and keys["sum"].startswith("rank:sum:")
+
+
+def test_cache_keys_are_pinned_so_cached_evaluations_stay_found():
+    """The decoding part of every cached evaluation's key, as stored by existing databases: a
+    change here (a rename, a moved field) would silently lose every cached result."""
+    from promptsearch.config import load_task
+    root = Path(__file__).resolve().parents[2] / "examples"
+    labels, free = load_task(root / "review_sentiment.yaml"), load_task(root / "everyday_qa.yaml")
+    assert [decoding_key(decoding_for_settings(32, m), labels) for m in ("sum", "mean", "first-token", "generate")] \
+        == ["rank:sum:3cbc7514b4d9:accuracy", "rank:mean:3cbc7514b4d9:accuracy",
+            "first-token:20:3cbc7514b4d9:accuracy", "generate:8:3cbc7514b4d9:accuracy"]
+    assert decoding_key(Decoding(max_new_tokens=64), labels, metric="m1") == "rank:sum:3cbc7514b4d9:m1"
+    assert decoding_key(decoding_for_settings(32, "first-token"), free) == "greedy:32:nl:f1"
+    assert decoding_key(Decoding(max_new_tokens=64), free, metric="m1") == "greedy:64:nl:m1"
+    # the label scorer the strategies run with is derived from the mode, not part of the key
+    assert with_label_scorer(decoding_for_settings(32, "generate")) == decoding_for_settings(32, "generate")
 
 
 def test_every_mode_in_process_through_the_cli(smollm, tmp_path, capsys, monkeypatch):

@@ -7,7 +7,7 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.export import EXPORTERS, render_export
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import best
 from promptsearch.storage import Store
 
@@ -16,8 +16,8 @@ from promptsearch.storage import Store
 def search(tmp_path, tiny_task, tiny_space, fake_lm):
     db = f"sqlite:///{tmp_path}/x.db"
     store = Store(db)
-    record = create_search(store, "x", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, record, fake_lm, 2)
+    record = new_search(store, "x", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, record, fake_lm, 2)
     return db, store, record
 
 

@@ -12,14 +12,15 @@ import pytest
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
-from promptsearch.evaluate import Decoding
+from promptsearch.evaluate import decoding_key
 from promptsearch.export import EXPORTERS, render_export
 from promptsearch.export.chat import fill_messages
 from promptsearch.export.dspy_program import dspy_instructions, signature_string
 from promptsearch.lm.base import LoglikelihoodRequest
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import best
 from promptsearch.storage import Store
+from promptsearch.strategies import Decoding
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "examples" / "review_sentiment.yaml"
@@ -43,9 +44,9 @@ def searches(tmp_path_factory, smollm):
     store = Store(db)
     task = load_task(TASK)
     for layout in ("plain", "chat"):
-        record = create_search(store, layout, task, load_space(_space(tmp, layout)), "smollm2",
+        record = new_search(store, layout, task, load_space(_space(tmp, layout)), "smollm2",
                                SearchSettings(dev_limit=3))
-        run_search(store, record, smollm, 1)
+        run_trials(store, record, smollm, 1)
     return db, store, task
 
 
@@ -81,7 +82,7 @@ def test_jinja_renders_the_scored_prompt(searches, tmp_path, smollm, layout):
     if layout == "chat":
         return  # the same text as the stored prompt; re-scoring the plain one below shows that is enough
     # The rendered text is what the model scored: ranking the labels again gives the stored predictions.
-    decoding = Decoding().key(task)
+    decoding = decoding_key(Decoding(), task)
     stored = store.evaluations.get(smollm.fingerprint, top.candidate.prompt_hash, decoding, [e.id for e in dev])
     assert len(stored) == len(dev)
     requests = [LoglikelihoodRequest(template.render(**{name: ex[name] for name in task.inputs}),

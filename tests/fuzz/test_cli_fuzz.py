@@ -267,7 +267,7 @@ def template(tmp_path_factory):
     conftest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conftest)
     from promptsearch.config import load_space, load_task
-    from promptsearch.search import SearchSettings, create_search, run_search
+    from promptsearch.search import SearchSettings, new_search, run_trials
     from promptsearch.storage import Store
 
     d = tmp_path_factory.mktemp("fuzz-template")
@@ -278,10 +278,10 @@ def template(tmp_path_factory):
     (d / "space.yaml").write_text("name: tiny\ninstructions: ['Classify as {labels}.', 'Sentiment?']\n")
     store = Store(f"sqlite:///{d / 'db.sqlite'}")
     task, space = load_task(d / "task.yaml"), load_space(d / "space.yaml")
-    done = create_search(store, "done", task, space, "fake", SearchSettings())
+    done = new_search(store, "done", task, space, "fake", SearchSettings())
     store.set_trial_target(done, 2)
-    run_search(store, done, conftest.FakeLM(), 2)
-    create_search(store, "empty", task, space, "fake", SearchSettings())
+    run_trials(store, done, conftest.FakeLM(), 2)
+    new_search(store, "empty", task, space, "fake", SearchSettings())
     store.close()
     return d, conftest.FakeLM
 

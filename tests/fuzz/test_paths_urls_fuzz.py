@@ -47,7 +47,7 @@ def template(tmp_path_factory):
     conftest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conftest)
     from promptsearch.config import load_space, load_task
-    from promptsearch.search import SearchSettings, create_search, run_search
+    from promptsearch.search import SearchSettings, new_search, run_trials
     from promptsearch.storage import Store
 
     d = tmp_path_factory.mktemp("fuzz2-template")
@@ -57,7 +57,7 @@ def template(tmp_path_factory):
                                  "inputs: [review]\noutput: label\nlabels: [negative, positive]\n")
     (d / "space.yaml").write_text("name: tiny\ninstructions: ['Classify as {labels}.', 'Sentiment?']\n")
     store = Store(f"sqlite:///{d / 'e.db'}")
-    run_search(store, create_search(store, "done", load_task(d / "task.yaml"), load_space(d / "space.yaml"),
+    run_trials(store, new_search(store, "done", load_task(d / "task.yaml"), load_space(d / "space.yaml"),
                                     "fake", SearchSettings()), conftest.FakeLM(), 2)
     store.close()
     return d, conftest.FakeLM

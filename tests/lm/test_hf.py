@@ -151,9 +151,10 @@ def hf_greedy(lm, context: str, max_new_tokens: int) -> str:
     return lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
 
 
-GEN = [GenerateRequest(DEMOS + f"Review: {s}\nSentiment:", max_new_tokens=6, stop=("\n",)) for s in SENTENCES] + [
-    GenerateRequest("Once upon a time", max_new_tokens=12, stop=()),
-    GenerateRequest("The capital of France is", max_new_tokens=12, stop=(".", ",")),
+GEN = [GenerateRequest(context=DEMOS + f"Review: {s}\nSentiment:", max_new_tokens=6,
+                       stop=("\n",)) for s in SENTENCES] + [
+    GenerateRequest(context="Once upon a time", max_new_tokens=12, stop=()),
+    GenerateRequest(context="The capital of France is", max_new_tokens=12, stop=(".", ",")),
 ]
 
 
@@ -173,20 +174,21 @@ def test_batched_generation_equals_single(lm, monkeypatch):
 
 
 def test_stop_strings_cut_at_the_earliest(lm):
-    r = GenerateRequest("Count: one, two, three, four, five,", max_new_tokens=16, stop=("seven", ","))
+    r = GenerateRequest(context="Count: one, two, three, four, five,", max_new_tokens=16, stop=("seven", ","))
     text = lm.generate([r])[0].texts[0]
-    full = lm.generate([GenerateRequest(r.context, max_new_tokens=16, stop=())])[0].texts[0]
+    full = lm.generate([GenerateRequest(context=r.context, max_new_tokens=16, stop=())])[0].texts[0]
     cut = min(full.find(s) for s in r.stop if s in full)
     assert "," in full and text == full[:cut] and "," not in text
 
 
 def test_sampling_is_seeded_and_returns_n_sequences(lm):
-    r = GenerateRequest("Tell me a story:", max_new_tokens=5, temperature=1.0, num_return_sequences=3,
-                        seed=7, stop=())
-    other = GenerateRequest("Hi", max_new_tokens=2, stop=())
+    r = GenerateRequest(context="Tell me a story:", max_new_tokens=5, temperature=1.0, num_return_sequences=3, seed=7,
+                        stop=())
+    other = GenerateRequest(context="Hi", max_new_tokens=2, stop=())
     a, b = lm.generate([r])[0], lm.generate([other, r])[1]  # batch company does not matter
     assert len(a.texts) == 3 and len(set(a.texts)) > 1 and a.texts == b.texts
-    c = lm.generate([GenerateRequest(r.context, 5, (), 1.0, 3, seed=8)])[0]
+    c = lm.generate([GenerateRequest(context=r.context, max_new_tokens=5, stop=(), temperature=1.0,
+                                     num_return_sequences=3, seed=8)])[0]
     assert c.texts != a.texts
 
 

@@ -7,8 +7,8 @@ CONTEXTS = ["Review: the soup was cold and the waiter rude\nSentiment:", "The ca
 def test_top_logprobs_are_the_next_token_distribution(lm):
     """Each listed alternative's log-prob is log P(token | context) as loglikelihood scores it
     (within 1e-4: the engine's promise across batch shapes); best first; the text is unchanged."""
-    asked = lm.generate([GenerateRequest(c, max_new_tokens=3, stop=(), top_logprobs=5) for c in CONTEXTS])
-    plain = lm.generate([GenerateRequest(c, max_new_tokens=3, stop=()) for c in CONTEXTS])
+    asked = lm.generate([GenerateRequest(context=c, max_new_tokens=3, stop=(), top_logprobs=5) for c in CONTEXTS])
+    plain = lm.generate([GenerateRequest(context=c, max_new_tokens=3, stop=()) for c in CONTEXTS])
     for context, a, p in zip(CONTEXTS, asked, plain):
         assert a.texts == p.texts and p.tokens == []
         assert "".join(t.token for t in a.tokens) == a.texts[0] and len(a.tokens) == 3

@@ -20,8 +20,8 @@ def test_loglikelihood_counts_a_call_per_request_and_its_tokens(smollm):
 
 def test_generate_counts_every_sequence_and_the_generated_tokens(smollm):
     before = usage_snapshot(smollm)
-    out = smollm.generate([GenerateRequest("The capital of France is", max_new_tokens=5),
-                           GenerateRequest("Count: one, two,", max_new_tokens=4, temperature=0.8,
+    out = smollm.generate([GenerateRequest(context="The capital of France is", max_new_tokens=5),
+                           GenerateRequest(context="Count: one, two,", max_new_tokens=4, temperature=0.8,
                                            num_return_sequences=2, stop=())])
     used = usage_since(smollm, before)
     context = len(smollm.tok_encode("The capital of France is")) + 2 * len(smollm.tok_encode("Count: one, two,"))

@@ -9,7 +9,7 @@ from promptsearch.config.propose import ProposeSpec
 from promptsearch.propose import ProposalHook
 from promptsearch.propose.pool import enqueue_point, groups, is_pool_param, pool_index, suggest_pool
 from promptsearch.propose.rounds import instruction_scores
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import proposal_lineage
 from promptsearch.storage import Store
 from test_rounds import Scripted
@@ -76,14 +76,14 @@ def test_a_search_stored_with_the_integer_layout_resumes_unchanged(tmp_path, tin
     so the trials it queued with `instruction` still run their proposal."""
     store = Store(f"sqlite:///{tmp_path}/p.db")
     tiny_space.write_text(tiny_space.read_text() + "start: none\n")  # searches of that time queued no start
-    rec = create_search(store, "p", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    rec = new_search(store, "p", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     spec = ProposeSpec(methods=("induction", "refinement"), every=3, rounds=2, n=3, draws=1)
-    run_search(store, rec, fake_lm, 1, hooks=[OldLayout(spec, Scripted([" judge it", " rate it", " weigh it"]))])
+    run_trials(store, rec, fake_lm, 1, hooks=[OldLayout(spec, Scripted([" judge it", " rate it", " weigh it"]))])
     assert len(store.load_study(rec).get_trials(states=(TrialState.WAITING,))) == 2  # queued, not yet run
     stored = {k: v for k, v in spec.to_dict().items() if k not in ("screen", "pool_layout")}
     old = ProposeSpec.from_dict(stored)
     assert old.pool_layout == "integer" and old.screen is None
-    run_search(store, rec, fake_lm, 5, hooks=[ProposalHook(old, Scripted([" feel the words", " count stars"]))])
+    run_trials(store, rec, fake_lm, 5, hooks=[ProposalHook(old, Scripted([" feel the words", " count stars"]))])
     study = store.load_study(rec)
     done = study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == 6 and all(not any(n.startswith("instruction_") for n in t.params) for t in done)

@@ -8,7 +8,7 @@ from promptsearch.errors import ConfigError
 from promptsearch.propose import LocalProposer, ProposalHook, Proposer
 from promptsearch.propose.pool import pool_index
 from promptsearch.propose.proposer import Completion
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 from promptsearch.storage.models import ProposalRoundRow
 
@@ -33,7 +33,7 @@ class Scripted(Proposer):
 
 def _search(tmp_path, tiny_task, tiny_space, name="p"):
     store = Store(f"sqlite:///{tmp_path}/p.db")
-    rec = create_search(store, name, load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    rec = new_search(store, name, load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     return store, rec
 
 
@@ -58,7 +58,7 @@ def test_rounds_store_provenance_grow_the_pool_and_enqueue(tmp_path, tiny_task, 
     proposer = Scripted(answers + [f"variant {i} of the instruction" for i in range(20)])
     hook = ProposalHook(ProposeSpec(methods=("induction", "refinement", "resampling"), every=3, rounds=2,
                                     n=2, draws=2, examples=3, top=2), proposer)
-    run_search(store, rec, fake_lm, 7, hooks=[hook])
+    run_trials(store, rec, fake_lm, 7, hooks=[hook])
     rows = _rows(store, rec)
     accepted = [r for r in rows if r.accepted]
     reasons = {r.reason for r in rows if not r.accepted}
@@ -78,7 +78,7 @@ def test_rounds_store_provenance_grow_the_pool_and_enqueue(tmp_path, tiny_task, 
 def test_failing_proposer_is_logged_and_skipped(tmp_path, tiny_task, tiny_space, fake_lm, caplog):
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     hook = ProposalHook(ProposeSpec(every=2, rounds=2), Scripted([], fail=True))
-    run_search(store, rec, fake_lm, 4, hooks=[hook])
+    run_trials(store, rec, fake_lm, 4, hooks=[hook])
     outcomes = store.db.read(lambda s: [r.outcome for r in s.query(ProposalRoundRow).all()])
     assert outcomes and all(o.startswith("skipped: RuntimeError: proposer is down") for o in outcomes)
     assert "skipped" in caplog.text
@@ -89,7 +89,7 @@ def test_garbage_is_rejected_not_fatal(tmp_path, tiny_task, tiny_space, fake_lm)
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     hook = ProposalHook(ProposeSpec(methods=("induction",), n=3, draws=1),
                         Scripted(["", "   ", "Output:"] + [" x" * 200]))
-    run_search(store, rec, fake_lm, 2, hooks=[hook])
+    run_trials(store, rec, fake_lm, 2, hooks=[hook])
     rows = _rows(store, rec)
     assert rows and not any(r.accepted for r in rows)
 
@@ -97,10 +97,10 @@ def test_garbage_is_rejected_not_fatal(tmp_path, tiny_task, tiny_space, fake_lm)
 def test_resume_keeps_the_pool_and_does_not_repeat_rounds(tmp_path, tiny_task, tiny_space, fake_lm):
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     spec = ProposeSpec(methods=("induction",), every=100, rounds=1, n=2, draws=1)
-    run_search(store, rec, fake_lm, 2, hooks=[ProposalHook(spec, Scripted([" first idea", " second idea"]))])
+    run_trials(store, rec, fake_lm, 2, hooks=[ProposalHook(spec, Scripted([" first idea", " second idea"]))])
     again = Scripted([" must not be asked"])
     hook = ProposalHook(spec, again)
-    run_search(store, rec, fake_lm, 2, hooks=[hook])
+    run_trials(store, rec, fake_lm, 2, hooks=[hook])
     assert again.sent == []
     assert len(_rows(store, rec)) == 2
 
@@ -118,12 +118,12 @@ def test_killed_mid_round_resumes_without_losing_or_repeating(tmp_path, tiny_tas
             return super().complete(prompts, n, **kw)
 
     with pytest.raises(KeyboardInterrupt):
-        run_search(store, rec, fake_lm, 6, hooks=[ProposalHook(spec, DiesOnResampling(
+        run_trials(store, rec, fake_lm, 6, hooks=[ProposalHook(spec, DiesOnResampling(
             [" induced idea", " refined idea"]))])
     before = _rows(store, rec)
     assert {r.method for r in before} == {"induction", "refinement"}
     later = Scripted([" paraphrased idea"])
-    run_search(store, rec, fake_lm, 1, hooks=[ProposalHook(spec, later)])
+    run_trials(store, rec, fake_lm, 1, hooks=[ProposalHook(spec, later)])
     after = _rows(store, rec)
     assert len(later.sent) == 1 and "Generate a variation" in later.sent[0]
     assert [r.text for r in after] == [r.text for r in before] + ["Paraphrased idea."]
@@ -134,7 +134,7 @@ def test_each_method_on_the_real_model(tmp_path, tiny_task, tiny_space, smollm):
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     spec = ProposeSpec(methods=("induction", "refinement", "resampling"), every=2, rounds=2, n=2, draws=1,
                        examples=3, top=2, max_tokens=24)
-    run_search(store, rec, smollm, 4, hooks=[ProposalHook(spec, LocalProposer(smollm))])
+    run_trials(store, rec, smollm, 4, hooks=[ProposalHook(spec, LocalProposer(smollm))])
     rows = _rows(store, rec)
     assert {r.method for r in rows} == {"induction", "refinement", "resampling"}
     assert all(r.raw is not None and r.prompt and r.proposer == smollm.name for r in rows)

@@ -15,7 +15,7 @@ from promptsearch.errors import ConfigError
 from promptsearch.propose import ProposalHook
 from promptsearch.propose.methods import PROPOSAL_METHODS, Asks
 from promptsearch.propose.screen import screen_out, screen_scores
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 from promptsearch.storage.models import ProposalRoundRow
 from test_rounds import Scripted
@@ -26,7 +26,7 @@ SCREENED = re.compile(r"^screened out: rank (\d+) of (\d+), score (-?\d+\.\d\d) 
 
 def _search(tmp_path, task, space, name="p"):
     store = Store(f"sqlite:///{tmp_path}/p.db")
-    return store, create_search(store, name, load_task(task), load_space(space), "fake", SearchSettings())
+    return store, new_search(store, name, load_task(task), load_space(space), "fake", SearchSettings())
 
 
 def test_parse_screen_strict():
@@ -51,7 +51,7 @@ def test_unknown_method_is_refused_before_anything_is_written(tmp_path, tiny_tas
     store = Store(f"sqlite:///{tmp_path}/p.db")
     with pytest.raises(ConfigError, match=r"s.yaml: field 'propose.methods\[1\]' is 'guess'; allowed: induction, "
                                           r"refinement, resampling, reflection"):
-        create_search(store, "p", load_task(tiny_task), load_space(space), "fake", SearchSettings())
+        new_search(store, "p", load_task(tiny_task), load_space(space), "fake", SearchSettings())
     assert store.list_searches() == []
 
 
@@ -73,7 +73,7 @@ def test_screened_out_proposals_are_stored_but_not_tried(tmp_path, tiny_task, ti
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     answers = [" BAD one", " judge the review", " BAD two", " rate the review"]
     hook = ProposalHook(ProposeSpec(methods=("induction",), n=4, draws=1, screen=ScreenSpec(4, 2)), Scripted(answers))
-    run_search(store, rec, fake_lm, 4, hooks=[hook])
+    run_trials(store, rec, fake_lm, 4, hooks=[hook])
     rows = ps.proposals(store, "p")
     kept = [r for r in rows if r["accepted"]]
     out = [r for r in rows if not r["accepted"]]
@@ -98,7 +98,7 @@ def test_reflection_shows_the_best_prompts_failures(tmp_path, tiny_task, fake_lm
     store, rec = _search(tmp_path, tiny_task, _bad_space(tmp_path))
     proposer = Scripted([" judge the review carefully", " say positive or negative"])
     hook = ProposalHook(ProposeSpec(methods=("reflection",), every=2, rounds=2, n=2, examples=3), proposer)
-    run_search(store, rec, fake_lm, 3, hooks=[hook])
+    run_trials(store, rec, fake_lm, 3, hooks=[hook])
     (row,) = [r for r in store.proposals.all(rec.id) if r.method == "reflection"][:1]
     (parent,) = row.parents
     study = store.load_study(rec)
@@ -127,7 +127,7 @@ def test_a_proposal_carrying_a_dev_example_is_rejected(tmp_path, tiny_task, fake
     store, rec = _search(tmp_path, tiny_task, _bad_space(tmp_path))
     proposer = Scripted([f" Answer as for: {dev_review}", " judge the review carefully"])
     hook = ProposalHook(ProposeSpec(methods=("reflection",), every=2, rounds=2, n=2, examples=3), proposer)
-    run_search(store, rec, fake_lm, 3, hooks=[hook])  # round 0 has nothing to reflect on; round 1 runs
+    run_trials(store, rec, fake_lm, 3, hooks=[hook])  # round 0 has nothing to reflect on; round 1 runs
     rows = {r["text"]: r for r in ps.proposals(store, "p")}
     assert rows[f"Answer as for: {dev_review}."]["reason"] == "copies an example"
     assert rows["Judge the review carefully."]["accepted"]
@@ -136,7 +136,7 @@ def test_a_proposal_carrying_a_dev_example_is_rejected(tmp_path, tiny_task, fake
 def test_reflection_with_nothing_wrong_is_skipped(tmp_path, tiny_task, tiny_space, fake_lm):
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     hook = ProposalHook(ProposeSpec(methods=("reflection",), every=2, rounds=2), Scripted([]))
-    run_search(store, rec, fake_lm, 3, hooks=[hook])
+    run_trials(store, rec, fake_lm, 3, hooks=[hook])
     outcome = store.db.read(lambda s: s.query(ProposalRoundRow).one().outcome)
     assert "has no failed dev example to reflect on" in outcome
 
@@ -154,7 +154,7 @@ def test_a_registered_method_runs_in_later_rounds(tmp_path, tiny_task, tiny_spac
         space.write_text(Path(tiny_space).read_text() + "propose:\n  methods: [induction, shout]\n  every: 2\n"
                          "  rounds: 2\n  n: 1\n  draws: 1\n")
         store, rec = _search(tmp_path, tiny_task, space)
-        run_search(store, rec, fake_lm, 3)  # the space's own hook, the fake LM proposing
+        run_trials(store, rec, fake_lm, 3)  # the space's own hook, the fake LM proposing
         rows = store.proposals.all(rec.id)
         assert [r.method for r in rows] == ["induction", "shout"]
         assert rows[1].prompt.startswith("SHOUT ") and rows[1].parents[0]["index"] is not None

@@ -24,7 +24,8 @@ TODAY = ("Classify.\n\nReview: Great.\nLabel: positive\n\nReview: Bad.\nLabel: n
 
 def _render(fmt=None, strategy=DIRECT, trigger=None):
     kw = {"format": fmt} if fmt is not None else {}
-    return render_template(Candidate("Classify.", DEMOS, trigger, strategy=strategy, **kw), TASK)
+    return render_template(Candidate(instruction="Classify.", demos=DEMOS, cot_trigger=trigger, strategy=strategy,
+                                     **kw), TASK)
 
 
 def test_default_format_is_todays_prompt_byte_for_byte():
@@ -36,14 +37,14 @@ def test_default_format_is_todays_prompt_byte_for_byte():
 
 
 def test_each_dimension_changes_its_part():
-    t = _render(PromptFormat("generic", " - ", "upper", "###", None))
+    t = _render(PromptFormat(names="generic", separator=" - ", casing="upper", spacing="###", answer=None))
     assert t.text == ("Classify.\n\nINPUT - Great.\nOUTPUT - positive\n\n###\n\nINPUT - Bad.\nOUTPUT - negative"
                       "\n\n###\n\nINPUT - \ue000review\ue001\nOUTPUT -")
     assert t.answer_prefix == " " and t.hash != _render().hash
     newline = _render(PromptFormat(separator=":\n", answer="Answer", casing="lower", spacing="---"))
     assert newline.text.endswith("review:\n\ue000review\ue001\nanswer:\n") and newline.answer_prefix == ""
     assert "answer:\npositive\n\n---\n\nreview:\nBad." in newline.text
-    named = _render(PromptFormat("task", custom=(("review", "Customer review"), ("label", "Sentiment"))))
+    named = _render(PromptFormat(names="task", custom=(("review", "Customer review"), ("label", "Sentiment"))))
     assert "Customer review: Great.\nSentiment: positive" in named.text
 
 
@@ -56,8 +57,8 @@ def test_reasoning_layout_keeps_its_opening_after_the_formatted_answer_line():
 
 
 def test_chat_messages_use_the_format():
-    messages = chat_messages(Candidate("Classify.", DEMOS, strategy=DIRECT, template="chat",
-                                       format=PromptFormat("generic", " - ")), TASK)
+    messages = chat_messages(Candidate(instruction="Classify.", demos=DEMOS, strategy=DIRECT, template="chat",
+                                       format=PromptFormat(names="generic", separator=" - ")), TASK)
     assert messages[1]["content"] == "Input - Great." and messages[-1]["content"] == "Input - {review}"
 
 

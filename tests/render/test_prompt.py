@@ -12,7 +12,8 @@ def _ex(review, label):
 def test_plain_layout_exact_text(tiny_task):
     task = load_task(tiny_task)
     demos = (_ex("nice {braces}", "positive"),)
-    c = Candidate("Pick one of {labels}.", demos, "Let's think step by step.", "plain", strategy=DIRECT)
+    c = Candidate(instruction="Pick one of {labels}.", demos=demos, cot_trigger="Let's think step by step.",
+                  template="plain", strategy=DIRECT)
     p = render(c, task)
     assert isinstance(p, Prompt)
     assert p.with_placeholders() == (
@@ -25,13 +26,15 @@ def test_plain_layout_exact_text(tiny_task):
 
 
 def test_empty_instruction_and_no_demos(tiny_task):
-    p = render(Candidate("", (), None, "plain", strategy=DIRECT), load_task(tiny_task))
+    p = render(Candidate(instruction="", demos=(), cot_trigger=None, template="plain", strategy=DIRECT),
+               load_task(tiny_task))
     assert p.with_placeholders() == "Review: {review}\nLabel:"
 
 
 def test_chat_layout_uses_the_model_template(tiny_task, fake_lm):
     task = load_task(tiny_task)
-    c = Candidate("Classify.", (_ex("good", "positive"),), None, "chat", strategy=DIRECT)
+    c = Candidate(instruction="Classify.", demos=(_ex("good", "positive"),), cot_trigger=None, template="chat",
+                  strategy=DIRECT)
     p = render(c, task, fake_lm.apply_chat_template)
     assert p.with_placeholders() == ("<system>Classify.</system>\n<user>Review: good</user>\n"
                                      "<assistant>positive</assistant>\n<user>Review: {review}</user>\n<assistant>")
@@ -41,9 +44,11 @@ def test_chat_layout_uses_the_model_template(tiny_task, fake_lm):
 
 def test_hash_depends_on_text_only(tiny_task):
     task = load_task(tiny_task)
-    a = render(Candidate("A", (), None, "plain", params={"x": 1}, strategy=DIRECT), task)
-    b = render(Candidate("A", (), None, "plain", params={"x": 2}, strategy=DIRECT), task)
-    c = render(Candidate("B", (), None, "plain", strategy=DIRECT), task)
+    a = render(Candidate(instruction="A", demos=(), cot_trigger=None, template="plain", params={"x": 1},
+                         strategy=DIRECT), task)
+    b = render(Candidate(instruction="A", demos=(), cot_trigger=None, template="plain", params={"x": 2},
+                         strategy=DIRECT), task)
+    c = render(Candidate(instruction="B", demos=(), cot_trigger=None, template="plain", strategy=DIRECT), task)
     assert a.hash == b.hash != c.hash
 
 

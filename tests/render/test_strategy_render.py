@@ -33,7 +33,8 @@ def _strategy(name, **kw):
 
 def _cand(strategy="zero_shot_cot", demos=(), trigger=TRIGGER, template="plain", **kw):
     s = _strategy(strategy, **kw)
-    return Candidate("Classify.", tuple(demos), trigger, template, params=s.to_params(), strategy=s)
+    return Candidate(instruction="Classify.", demos=tuple(demos), cot_trigger=trigger, template=template,
+                     params=s.to_params(), strategy=s)
 
 
 def test_zero_shot_cot_layout_ends_where_the_model_starts(tiny_task):
@@ -67,11 +68,13 @@ def test_chat_reasoning_puts_the_trigger_in_the_assistant_turn(tiny_task, fake_l
 
 def test_direct_hash_unchanged_and_strategy_settings_change_it(tiny_task):
     task = load_task(tiny_task)
-    direct = render(Candidate("Classify.", (), TRIGGER, "plain", strategy=DIRECT), task)
+    direct = render(Candidate(instruction="Classify.", demos=(), cot_trigger=TRIGGER, template="plain",
+                              strategy=DIRECT), task)
     # the hash a direct template had before strategies existed (stored searches and caches stay valid)
     blob = json.dumps([direct.text, " ", ["review"]], ensure_ascii=False)
     assert direct.hash == hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
-    assert direct.hash == render(Candidate("Classify.", (), TRIGGER, "plain", params={"strategy": "direct"},
+    assert direct.hash == render(Candidate(instruction="Classify.", demos=(), cot_trigger=TRIGGER, template="plain",
+                                           params={"strategy": "direct"},
                                            strategy=strategy_from_params({"strategy": "direct"})), task).hash
     hashes = {render(_cand(s, **kw), task).hash for s, kw in [
         ("zero_shot_cot", {}), ("self_consistency", {"samples": 5, "temperature": 0.7}),
@@ -123,8 +126,10 @@ def _embed(texts):
 
 
 def _dynamic(task, pool, k=1, order="drawn", strategy="direct"):
-    near = NearestDemos(tuple(pool), _embed([e["review"] for e in pool]), _embed, "toy", k, order)
-    return render(replace(_cand(strategy) if strategy != "direct" else Candidate("Classify.", (), None, "plain",
+    near = NearestDemos(pool=tuple(pool), vectors=_embed([e["review"] for e in pool]), embed=_embed, embedder="toy",
+                        k=k, order=order)
+    return render(replace(_cand(strategy) if strategy != "direct" else Candidate(instruction="Classify.", demos=(),
+                                                                                 cot_trigger=None, template="plain",
                                                                                   strategy=DIRECT),
                           nearest=near), task)
 

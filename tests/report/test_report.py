@@ -11,7 +11,7 @@ import pytest
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.report.data import collect
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,9 +58,9 @@ def report_db(tmp_path_factory, smollm):
     tmp = tmp_path_factory.mktemp("report")
     (tmp / "space.yaml").write_text(SPACE)
     store = Store(f"sqlite:///{tmp}/r.db")
-    record = create_search(store, "rep", load_task(TASK), load_space(tmp / "space.yaml"), "smollm2",
+    record = new_search(store, "rep", load_task(TASK), load_space(tmp / "space.yaml"), "smollm2",
                            SearchSettings(dev_limit=4, seed=2, sampler="random"))
-    run_search(store, record, smollm, 5)
+    run_trials(store, record, smollm, 5)
     evaluate_heldout(store, record, limit=4, lm=smollm)
     return store, record, tmp
 
@@ -134,10 +134,10 @@ def test_report_of_a_search_with_too_few_trials(tmp_path, tiny_task, tiny_space,
     from promptsearch.report import render_report
 
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    record = create_search(store, "few", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    record = new_search(store, "few", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     html = render_report(collect(store, record), "db")
     assert "no finished trials yet" in html and "none yet: run" in html
-    run_search(store, record, fake_lm, 2)
+    run_trials(store, record, fake_lm, 2)
     data = collect(store, record)
     assert data.importances == {} and "at least 4 completed trials" in data.importance_note
     assert "at least 4 completed trials" in render_report(data, "db")
@@ -147,8 +147,8 @@ def test_report_shows_proposals_and_their_parents(tmp_path, tiny_task, tiny_spac
     from promptsearch.report import render_report
 
     store = Store(f"sqlite:///{tmp_path}/p.db")
-    record = create_search(store, "prop", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, record, fake_lm, 2)
+    record = new_search(store, "prop", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, record, fake_lm, 2)
     store.proposals.add_part(record.id, 1, "rewrite", 2, "1 accepted", [dict(
         text="Say <b>label</b>.", accepted=True, reason=None, pool_index=2,
         parents=[{"index": 0, "text": "Classify as {labels}.", "score": 0.5}], prompt="p", raw="r", proposer="fake")])
@@ -161,8 +161,8 @@ def test_report_shows_screen_scores_and_reflection_failures(tmp_path, tiny_task,
     from promptsearch.report import render_report
 
     store = Store(f"sqlite:///{tmp_path}/p.db")
-    record = create_search(store, "prop", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, record, fake_lm, 2)
+    record = new_search(store, "prop", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, record, fake_lm, 2)
     parent = {"index": 0, "text": "Classify as {labels}.", "score": 0.5, "trial": 1, "failures": ["ab12", "cd34"]}
     common = dict(parents=[parent], prompt="p", raw="r", proposer="fake")
     store.proposals.add_part(record.id, 1, "reflection", 2, "1 accepted, 0 rejected, 1 screened out", [
@@ -182,8 +182,8 @@ def test_dashboard_serves_the_study(tmp_path, tiny_task, tiny_space, fake_lm):
     import urllib.request
 
     store = Store(f"sqlite:///{tmp_path}/d.db")
-    record = create_search(store, "dash", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, record, fake_lm, 2)
+    record = new_search(store, "dash", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, record, fake_lm, 2)
     store.engine.dispose()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.budget import split_usage
 from promptsearch.search.claims import Claims
 from promptsearch.search.sampling import make_sampler
@@ -18,7 +18,7 @@ from promptsearch.storage import Store
 
 
 def _create(store, task, space, name="s", **settings):
-    return create_search(store, name, load_task(task), load_space(space), "fake", SearchSettings(**settings))
+    return new_search(store, name, load_task(task), load_space(space), "fake", SearchSettings(**settings))
 
 
 def _trials(store, rec):
@@ -34,13 +34,13 @@ def _scored_states(store, rec):
 def test_random_sampler_gives_the_same_trials_as_one_at_a_time(tmp_path, tiny_task, tiny_space, fake_lm):
     one = Store(f"sqlite:///{tmp_path}/one.db")
     rec1 = _create(one, tiny_task, tiny_space, sampler="random", seed=5)
-    run_search(one, rec1, fake_lm, 10)
+    run_trials(one, rec1, fake_lm, 10)
     calls_one = fake_lm.calls
     four = Store(f"sqlite:///{tmp_path}/four.db")
     rec4 = _create(four, tiny_task, tiny_space, sampler="random", seed=5, parallel_candidates=4)
     events = []
     fake_lm.calls = 0
-    summary = run_search(four, rec4, fake_lm, 10, on_trial=events.append)
+    summary = run_trials(four, rec4, fake_lm, 10, on_trial=events.append)
     assert _trials(four, rec4) == _trials(one, rec1)  # same points, same scores, same order
     assert summary.completed == 10 and [e.completed for e in events] == list(range(1, 11))
     complete = [t.number for t in four.load_study(rec4).get_trials(states=(TrialState.COMPLETE,))]
@@ -54,7 +54,7 @@ def test_a_batch_is_one_model_call(tmp_path, tiny_task, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = _create(store, tiny_task, space, parallel_candidates=3)
     events = []
-    run_search(store, rec, fake_lm, 3, on_trial=events.append)
+    run_trials(store, rec, fake_lm, 3, on_trial=events.append)
     assert fake_lm.calls == 1 and fake_lm.requests == 3 * 6 * 2  # 3 prompts x 6 dev examples x 2 labels
     assert [e.examples_computed for e in events] == [6, 6, 6] and store.evaluations.count() == 18
 
@@ -62,11 +62,11 @@ def test_a_batch_is_one_model_call(tmp_path, tiny_task, fake_lm):
 def test_the_setting_is_stored_and_kept_by_resume(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = _create(store, tiny_task, tiny_space, parallel_candidates=4)
-    run_search(store, rec, fake_lm, 3)  # fewer trials than k: one batch of 3
+    run_trials(store, rec, fake_lm, 3)  # fewer trials than k: one batch of 3
     assert fake_lm.calls == 1
     rec = store.get_search("s")
     assert rec.settings["parallel_candidates"] == 4
-    run_search(store, rec, fake_lm, 5)  # batches of 4 and 1
+    run_trials(store, rec, fake_lm, 5)  # batches of 4 and 1
     assert fake_lm.calls <= 3
     assert _scored_states(store, rec) == ["COMPLETE"] * 8
 
@@ -79,7 +79,7 @@ def test_tpe_uses_its_constant_liar_only_for_batches():
 def test_tpe_batches_complete(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = _create(store, tiny_task, tiny_space, parallel_candidates=4)
-    assert run_search(store, rec, fake_lm, 8).completed == 8
+    assert run_trials(store, rec, fake_lm, 8).completed == 8
 
 
 @pytest.mark.parametrize("value", [0, 257, "4"])
@@ -96,7 +96,7 @@ def test_a_pruner_is_refused_with_batches(tmp_path, tiny_task, tiny_space, fake_
         _create(store, tiny_task, tiny_space, parallel_candidates=2, pruner="halving")
     rec = _create(store, tiny_task, tiny_space, parallel_candidates=2)
     with pytest.raises(ConfigError, match="--parallel-candidates: must be 1 with a pruner"):
-        run_search(store, rec, fake_lm, 2, pruner=optuna.pruners.MedianPruner())
+        run_trials(store, rec, fake_lm, 2, pruner=optuna.pruners.MedianPruner())
     assert [t[1] for t in _trials(store, rec)] == ["WAITING"]  # refused before any trial was claimed: the
     # start trial (search/start.py) is still queued
 
@@ -104,7 +104,7 @@ def test_a_pruner_is_refused_with_batches(tmp_path, tiny_task, tiny_space, fake_
 def test_an_error_fails_the_whole_batch_and_keeps_earlier_trials(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = _create(store, tiny_task, tiny_space, parallel_candidates=3, sampler="random")
-    run_search(store, rec, fake_lm, 3)
+    run_trials(store, rec, fake_lm, 3)
 
     class Boom(Exception):
         pass
@@ -113,7 +113,7 @@ def test_an_error_fails_the_whole_batch_and_keeps_earlier_trials(tmp_path, tiny_
         raise Boom("model died")
     fake_lm.loglikelihood = boom
     with pytest.raises(Boom):
-        run_search(store, rec, fake_lm, 3)
+        run_trials(store, rec, fake_lm, 3)
     assert _scored_states(store, rec) == ["COMPLETE"] * 3 + ["FAIL"] * 3
 
 
@@ -125,7 +125,7 @@ def test_a_callback_error_mid_batch_fails_only_the_untold_trials(tmp_path, tiny_
         if event.completed == 2:
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        run_search(store, rec, fake_lm, 4, on_trial=stop)
+        run_trials(store, rec, fake_lm, 4, on_trial=stop)
     assert _scored_states(store, rec) == ["COMPLETE", "COMPLETE", "FAIL", "FAIL"]
 
 
@@ -143,7 +143,7 @@ def _child(url, lm_class, tells):
         real(self, trial, *a, **kw)
         told.append(trial.number)
     Claims.finish = finish
-    run_search(store, rec, lm_class(), 8)
+    run_trials(store, rec, lm_class(), 8)
 
 
 @pytest.mark.parametrize("tells", [0, 2])
@@ -158,7 +158,7 @@ def test_killed_mid_batch_then_resumed_loses_nothing(tmp_path, tiny_task, tiny_s
     before = _trials(store, rec)
     assert [s for _, s, _, _ in before] == ["COMPLETE"] * tells + ["RUNNING"] * (4 - tells)
     assert store.evaluations.count() > 0  # the batch's evaluations were committed before any tell
-    summary = run_search(store, rec, fake_lm, 8 - tells)  # resume: the dead batch's trials are stale
+    summary = run_trials(store, rec, fake_lm, 8 - tells)  # resume: the dead batch's trials are stale
     assert sorted(summary.failed_stale) == list(range(tells, 4))
     after = _trials(store, rec)
     assert after[:tells] == before[:tells]  # the told ones are untouched
@@ -199,7 +199,7 @@ def test_every_strategy_runs_in_batches_like_one_at_a_time(tmp_path, tiny_task, 
         study = store.load_study(rec)
         for name in ("direct", "zero_shot_cot", "few_shot_cot", "self_consistency", "least_to_most"):
             study.enqueue_trial({"strategy": name})
-        run_search(store, rec, fake_lm, 9)
+        run_trials(store, rec, fake_lm, 9)
         out.append(_trials(store, rec))
     assert out[0] == out[1]
     assert {t[2]["strategy"] for t in out[1]} >= {"zero_shot_cot", "self_consistency", "least_to_most"}
@@ -225,7 +225,7 @@ def test_proposal_rounds_run_between_batches(tmp_path, tiny_task, tiny_space, fa
     store = Store(f"sqlite:///{tmp_path}/s.db")
     rec = _create(store, tiny_task, tiny_space, parallel_candidates=3)
     hook = ProposalHook(ProposeSpec(methods=("induction", "refinement"), every=3, rounds=2, n=1, draws=1), Scripted())
-    assert run_search(store, rec, fake_lm, 7, hooks=[hook]).completed == 7
+    assert run_trials(store, rec, fake_lm, 7, hooks=[hook]).completed == 7
     accepted = [r for r in store.proposals.all(rec.id) if r.accepted]
     assert {r.round for r in accepted} == {0, 1}  # induction before the first batch, refinement after it
     used = {pool_index(t.params) for t in store.load_study(rec).get_trials(deepcopy=False)}

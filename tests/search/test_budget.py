@@ -9,7 +9,7 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError
 from promptsearch.lm.usage import UsageCounter
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.budget import Budget, parse_budget, spent, stop_reason, stored_budget, store_budget
 from promptsearch.storage import Store
 
@@ -87,9 +87,9 @@ class CountingFake:
 def test_stops_before_the_next_trial_would_cross(tmp_path, tiny_task, tiny_space, fake_lm):
     # tiny: 6 dev examples x 2 labels = 12 calls per trial (0 when every example is cached)
     store = Store(f"sqlite:///{tmp_path}/b.db")
-    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    record = new_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     store_budget(store.load_study(record), Budget(calls=30))
-    summary = run_search(store, record, CountingFake(fake_lm), 10)
+    summary = run_trials(store, record, CountingFake(fake_lm), 10)
     study = store.load_study(record)
     used = spent(study.get_trials())
     assert used.calls <= 30 and summary.completed < 10
@@ -100,18 +100,18 @@ def test_stops_before_the_next_trial_would_cross(tmp_path, tiny_task, tiny_space
 
 def test_no_budget_changes_nothing(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/b.db")
-    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    summary = run_search(store, record, CountingFake(fake_lm), 3)
+    record = new_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    summary = run_trials(store, record, CountingFake(fake_lm), 3)
     assert summary.completed == 3 and summary.stopped is None
     assert stop_reason(store.load_study(record), "b") is None
 
 
 def test_already_crossed_stops_at_once(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/b.db")
-    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, record, CountingFake(fake_lm), 2)
+    record = new_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, record, CountingFake(fake_lm), 2)
     store_budget(store.load_study(record), Budget(calls=1))
-    summary = run_search(store, record, CountingFake(fake_lm), 5)
+    summary = run_trials(store, record, CountingFake(fake_lm), 5)
     assert summary.completed == 0 and "spent of 1" in summary.stopped
 
 
@@ -188,7 +188,7 @@ def test_a_worker_obeys_the_stored_budget(tmp_path, tiny_task, tiny_space, fake_
     from promptsearch.search.workers import run_worker
 
     store = Store(f"sqlite:///{tmp_path}/w.db")
-    record = create_search(store, "w", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    record = new_search(store, "w", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     store.set_trial_target(record, 10)
     store_budget(store.load_study(record), Budget(calls=30))
     summary = run_worker(store, record, CountingFake(fake_lm), poll_seconds=0.01)
@@ -241,10 +241,10 @@ def test_a_separate_proposers_calls_count(tmp_path, tiny_task, tiny_space, fake_
     tiny_space.write_text(tiny_space.read_text() + "propose:\n  methods: [resampling]\n  every: 2\n  rounds: 2\n"
                                                    "  n: 2\n")
     store = Store(f"sqlite:///{tmp_path}/b.db")
-    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake",
+    record = new_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake",
                            SearchSettings(parallel_candidates=parallel))
     searched = CountingFake(fake_lm)
-    run_search(store, record, searched, 6)
+    run_trials(store, record, searched, 6)
     assert writer.usage["calls"] > 0
     assert _total_calls(store, record) == searched.usage["calls"] + writer.usage["calls"]
 
@@ -256,9 +256,9 @@ def test_a_judge_models_calls_count(tmp_path, tiny_task, tiny_space, fake_lm, mo
         "metric: accuracy\nlabels: [negative, positive]\n",
         "metric:\n  judge:\n    rubric: Says the sentiment.\n    model: some/judge\n"))
     store = Store(f"sqlite:///{tmp_path}/b.db")
-    record = create_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    record = new_search(store, "b", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     searched = CountingFake(fake_lm)
-    run_search(store, record, searched, 3)
+    run_trials(store, record, searched, 3)
     assert judge.usage["calls"] > 0 and searched.usage["calls"] > 0
     assert _total_calls(store, record) == searched.usage["calls"] + judge.usage["calls"]
 

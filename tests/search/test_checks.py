@@ -7,7 +7,7 @@ from psdata import write_jsonl
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.lm.base import LM
-from promptsearch.search import SearchSettings, create_search
+from promptsearch.search import SearchSettings, new_search
 from promptsearch.search.checks import (check_prompt_fits, check_unchanged, label_warnings, longest_prompt,
                                         rerun_command)
 from promptsearch.storage import Store
@@ -87,7 +87,7 @@ def test_the_longest_prompt_counts_instruction_demos_and_input(tiny_task, tiny_s
 
 def test_changed_data_is_refused_with_a_command_for_a_new_search(tmp_path, tiny_task, tiny_space):
     store = Store(f"sqlite:///{tmp_path}/c.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(tiny_space), "smollm2",
+    rec = new_search(store, "s", load_task(tiny_task), load_space(tiny_space), "smollm2",
                         SearchSettings(seed=3, dev_limit=4, label_scoring="mean"))
     assert set(rec.task["fingerprints"]) == {"train", "dev", "test"}
     check_unchanged(rec)
@@ -107,7 +107,7 @@ def test_changed_data_is_refused_with_a_command_for_a_new_search(tmp_path, tiny_
 
 def test_a_search_stored_without_fingerprints_still_continues(tmp_path, tiny_task, tiny_space):
     store = Store(f"sqlite:///{tmp_path}/c.db")
-    rec = create_search(store, "old", load_task(tiny_task), load_space(tiny_space), "smollm2", SearchSettings())
+    rec = new_search(store, "old", load_task(tiny_task), load_space(tiny_space), "smollm2", SearchSettings())
     from dataclasses import replace
     old = replace(rec, task={k: v for k, v in rec.task.items() if k != "fingerprints"})
     (tiny_task.parent / "dev.jsonl").write_text(json.dumps({"review": "x", "label": "positive"}) + "\n")

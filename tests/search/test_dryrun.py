@@ -88,7 +88,7 @@ def test_counting_lm_counts_sequences(smollm):
 
     counter = CountingLM(smollm)
     counter.loglikelihood([LoglikelihoodRequest("a b", " c")] * 3)
-    counter.generate([GenerateRequest("x", max_new_tokens=7, num_return_sequences=5)])
+    counter.generate([GenerateRequest(context="x", max_new_tokens=7, num_return_sequences=5)])
     calls, prompt, completion = counter.totals()
     assert calls == 8 and completion == 35 and prompt > 0
 

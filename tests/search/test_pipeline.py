@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.budget import spent
 from promptsearch.search.pipeline import MAX_REPEATS
 from promptsearch.search.results import trial_counts
@@ -61,9 +61,9 @@ def test_an_exhausted_space_stops_and_says_so(tmp_path, tiny_task, fake_lm, k):
     space = tmp_path / "two.yaml"
     space.write_text(TWO)
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    record = create_search(store, "s", load_task(tiny_task), load_space(space), "fake",
+    record = new_search(store, "s", load_task(tiny_task), load_space(space), "fake",
                            SearchSettings(parallel_candidates=k, sampler="random"))
-    summary = run_search(store, record, fake_lm, 5)
+    summary = run_trials(store, record, fake_lm, 5)
     assert summary.completed == 2 and summary.stopped.startswith("search space exhausted: ")
     assert "2 distinct candidates scored" in summary.stopped
     trials = store.load_study(record).get_trials()
@@ -77,7 +77,7 @@ def test_an_exhausted_space_stops_and_says_so(tmp_path, tiny_task, fake_lm, k):
     counts = trial_counts(store, record)
     assert counts["complete"] == 2 and counts["repeat"] == MAX_REPEATS and counts["fail"] == 0
     # resumable: a resume knows the streak, asks one round more (k trials) and stops, scoring nothing
-    again = run_search(store, record, fake_lm, 3)
+    again = run_trials(store, record, fake_lm, 3)
     assert again.completed == 0 and again.stopped.startswith("search space exhausted")
     assert trial_counts(store, record)["repeat"] == MAX_REPEATS + k
     assert not store.load_study(record).get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
@@ -86,8 +86,8 @@ def test_an_exhausted_space_stops_and_says_so(tmp_path, tiny_task, fake_lm, k):
 def test_trials_n_is_n_distinct_candidates(tmp_path, tiny_task, tiny_space, fake_lm):
     """TPE on a small space offers scored points again; none is scored twice."""
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    record = create_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    summary = run_search(store, record, fake_lm, 12)
+    record = new_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    summary = run_trials(store, record, fake_lm, 12)
     scored = store.load_study(record).get_trials(states=(TrialState.COMPLETE,))
     assert summary.completed == 12 == len({t.user_attrs["prompt_hash"] for t in scored})
 

@@ -7,7 +7,7 @@ import pytest
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import UserError
 from promptsearch.render import PromptTemplate
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import leaderboard
 from promptsearch.storage import Store
@@ -21,12 +21,12 @@ def searched(tiny_task, tmp_path, fake_lm):
                      "demos: {counts: [0, 2]}\ncot_triggers: [null, 'Think.']\ntemplates: [plain, chat]\n"
                      "reasoning: {max_tokens: 8}\nstart: none\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(space), "fake", SearchSettings(seed=2))
+    rec = new_search(store, "s", load_task(tiny_task), load_space(space), "fake", SearchSettings(seed=2))
     study = store.load_study(rec)
     for strategy in ("direct", "zero_shot_cot"):
         for template in ("plain", "chat"):
             study.enqueue_trial({"strategy": strategy, "template": template, "n_demos": 2, "cot_trigger": "Think."})
-    run_search(store, rec, fake_lm, 4)
+    run_trials(store, rec, fake_lm, 4)
     return store, rec, [e.candidate for e in leaderboard(store, rec, None)]
 
 

@@ -8,7 +8,7 @@ import promptsearch as ps
 from promptsearch.cli.main import build_parser
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.storage import Store
 
@@ -19,7 +19,7 @@ def store(tmp_path):
 
 
 def _create(store, tiny_task, space, name="s", **settings):
-    return create_search(store, name, load_task(tiny_task), load_space(space), "fake", SearchSettings(**settings))
+    return new_search(store, name, load_task(tiny_task), load_space(space), "fake", SearchSettings(**settings))
 
 
 def _params(store, rec):
@@ -31,7 +31,7 @@ def _params(store, rec):
     ({"pruner": "median"}, "--pruner: 'median' is not a known pruner; allowed: none, wilcoxon, halving"),
     ({"sampler": optuna.samplers.RandomSampler()},
      "--sampler: a search stores a name (tpe, random); pass an Optuna sampler object to "
-     "run_search(..., sampler=...) instead"),
+     "run_trials(..., sampler=...) instead"),
 ])
 def test_unknown_names_are_one_line_listing_the_registered_ones(store, tiny_task, tiny_space, setting, message):
     with pytest.raises(ConfigError) as e:
@@ -58,8 +58,8 @@ def test_a_registered_sampler_is_stored_by_name_and_used_again_on_resume(store, 
                                                                          odd_sampler):
     tiny_space.write_text(tiny_space.read_text() + "start: none\n")  # every trial drawn by the sampler
     rec = _create(store, tiny_task, tiny_space, sampler="odd")
-    run_search(store, rec, fake_lm, 2)
-    run_search(store, store.get_search("s"), fake_lm, 1)  # resume: the name comes from the database
+    run_trials(store, rec, fake_lm, 2)
+    run_trials(store, store.get_search("s"), fake_lm, 1)  # resume: the name comes from the database
     assert store.get_search("s").settings["sampler"] == "odd"
     # every trial the sampler drew; the one after a repeated candidate is drawn again elsewhere (pipeline.py)
     trials = store.load_study(rec).get_trials()
@@ -70,9 +70,9 @@ def test_a_registered_sampler_is_stored_by_name_and_used_again_on_resume(store, 
 
 def test_a_sampler_object_is_given_to_optuna_and_recorded(store, tiny_task, tiny_space, fake_lm):
     named = _create(store, tiny_task, tiny_space, name="named", sampler="random", seed=7)
-    run_search(store, named, fake_lm, 3)
+    run_trials(store, named, fake_lm, 3)
     given = _create(store, tiny_task, tiny_space, name="given", sampler="tpe", seed=0)
-    run_search(store, given, fake_lm, 3, sampler=optuna.samplers.RandomSampler(seed=7))
+    run_trials(store, given, fake_lm, 3, sampler=optuna.samplers.RandomSampler(seed=7))
     assert _params(store, given) == _params(store, named)  # the object sampled, not the stored "tpe"
     trials = store.load_study(given).get_trials(states=(TrialState.COMPLETE,))
     assert {t.user_attrs["sampler"] for t in trials} == {"optuna.samplers._random.RandomSampler"}
@@ -88,7 +88,7 @@ def test_a_pruner_object_scores_dev_in_chunks_and_prunes(store, tiny_task, tmp_p
     study = store.load_study(rec)
     study.enqueue_trial({"instruction": 0})
     study.enqueue_trial({"instruction": 1})
-    run_search(store, rec, fake_lm, 2, pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    run_trials(store, rec, fake_lm, 2, pruner=optuna.pruners.ThresholdPruner(lower=0.5))
     good, bad = store.load_study(rec).trials
     assert good.state == TrialState.COMPLETE and good.value == 1.0
     assert bad.state == TrialState.PRUNED and bad.user_attrs["partial_examples"] == 8

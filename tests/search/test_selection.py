@@ -8,7 +8,7 @@ from conftest import FakeLM
 from promptsearch.config import load_space, load_task
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.budget import Budget, affordable, spent, store_budget, with_selection
 from promptsearch.search.results import best, leaderboard
 from promptsearch.search.selection import split_dev
@@ -71,7 +71,7 @@ def test_split_is_seeded_disjoint_and_keeps_dev_order(tiny_task):
 ])
 def test_bad_selection_is_one_line_and_writes_nothing(store, tiny_task, two, settings, message):
     with pytest.raises(ConfigError, match=message) as e:
-        create_search(store, "s", load_task(tiny_task), load_space(two), "fake", SearchSettings(**settings))
+        new_search(store, "s", load_task(tiny_task), load_space(two), "fake", SearchSettings(**settings))
     assert "\n" not in str(e.value)
     assert store.find_search("s") is None
 
@@ -80,8 +80,8 @@ def test_pick_follows_the_selection_score_not_dev(store, tiny_task, two):
     task = load_task(tiny_task)
     searched, held = split_dev(load_split(task, "dev"), 0.5, seed=0)
     lm = SplitLM([e.fields["review"] for e in held], searched[0].fields["review"])
-    rec = create_search(store, "s", task, load_space(two), "fake", SearchSettings(select_fraction=0.5))
-    run_search(store, rec, lm, 2)
+    rec = new_search(store, "s", task, load_space(two), "fake", SearchSettings(select_fraction=0.5))
+    run_trials(store, rec, lm, 2)
     top = leaderboard(store, rec, 2)
     alpha = next(e for e in top if "Alpha" in e.candidate.instruction)
     beta = next(e for e in top if "Beta" in e.candidate.instruction)
@@ -105,11 +105,11 @@ def test_pick_follows_the_selection_score_not_dev(store, tiny_task, two):
 
 
 def test_resume_keeps_the_split_and_rescores_from_the_cache(store, tiny_task, tiny_space, fake_lm):
-    rec = create_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake",
+    rec = new_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake",
                         SearchSettings(select_fraction=0.5, select_top=2))
-    run_search(store, rec, fake_lm, 2)
+    run_trials(store, rec, fake_lm, 2)
     first = store.load_study(rec).user_attrs["selection"]
-    run_search(store, rec, fake_lm, 2)
+    run_trials(store, rec, fake_lm, 2)
     again = store.load_study(rec).user_attrs["selection"]
     assert again["example_ids"] == first["example_ids"] and len(again["scores"]) == 2
     assert again["usage"]["wall_seconds"] >= first["usage"]["wall_seconds"]  # added up over runs
@@ -128,7 +128,7 @@ def test_budget_limits_the_rescoring():
 
 
 def test_a_worker_holds_out_the_same_split_and_picks_at_its_end(store, tiny_task, tiny_space, fake_lm):
-    rec = create_search(store, "w", load_task(tiny_task), load_space(tiny_space), "fake",
+    rec = new_search(store, "w", load_task(tiny_task), load_space(tiny_space), "fake",
                         SearchSettings(select_fraction=0.5, select_top=3))
     store.set_trial_target(rec, 3)
     run_worker(store, rec, fake_lm, poll_seconds=0.05)

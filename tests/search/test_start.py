@@ -6,7 +6,7 @@ import pytest
 import promptsearch as ps
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import UserError
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import finished_trials, leaderboard
 from promptsearch.search.start import START_ATTR, nearest_count, start_point
 from promptsearch.storage import Store
@@ -41,8 +41,8 @@ def test_with_proposals_the_start_is_pinned_to_the_seed_group(tiny_task):
 
 
 def test_trial_zero_is_the_start_point_and_the_rest_are_sampled(store, tiny_task, tiny_space, fake_lm):
-    rec = create_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 3)
+    rec = new_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 3)
     trials = finished_trials(store, rec)
     expected, _ = start_point(load_space(tiny_space), load_task(tiny_task))
     assert trials[0].params == expected and trials[0].user_attrs[START_ATTR] is True
@@ -51,7 +51,7 @@ def test_trial_zero_is_the_start_point_and_the_rest_are_sampled(store, tiny_task
 
 def test_start_none_queues_nothing(store, tiny_task, tiny_space, fake_lm):
     tiny_space.write_text(tiny_space.read_text() + "start: none\n")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    rec = new_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     assert store.load_study(rec).trials == []  # nothing queued
 
 
@@ -84,8 +84,8 @@ def test_the_start_trial_comes_before_the_random_start_up_not_instead(tmp_path, 
     runs = {}
     for name, space in (("on", tiny_space), ("off", off)):
         store = Store(f"sqlite:///{tmp_path}/{name}.db")
-        rec = create_search(store, name, load_task(tiny_task), load_space(space), "fake", SearchSettings(seed=3))
-        run_search(store, rec, fake_lm, 6)
+        rec = new_search(store, name, load_task(tiny_task), load_space(space), "fake", SearchSettings(seed=3))
+        run_trials(store, rec, fake_lm, 6)
         trials = store.load_study(rec).get_trials()
         # what TPE drew: a repeated candidate is kept (failed), its replacement is drawn elsewhere (pipeline.py)
         runs[name] = [t.params for t in trials if t.number == 0 or "repeat_of" not in trials[t.number - 1].user_attrs]

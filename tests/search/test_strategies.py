@@ -7,7 +7,7 @@ from psdata import sentiment_rows, write_jsonl
 
 from promptsearch.config import load_space, load_task
 from promptsearch.render import RATIONALE
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search import bootstrap as boot
 from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import leaderboard
@@ -30,7 +30,7 @@ def _space(tmp_path, body):
 
 
 def _create(store, task, space, name="s", **settings):
-    return create_search(store, name, load_task(task), load_space(space), "fake", SearchSettings(**settings))
+    return new_search(store, name, load_task(task), load_space(space), "fake", SearchSettings(**settings))
 
 
 def _study_trials(store, rec):
@@ -54,7 +54,7 @@ def test_every_strategy_runs_in_the_loop_and_is_stored(store, tiny_task, tmp_pat
     study = store.load_study(rec)
     for name in ("direct", "zero_shot_cot", "few_shot_cot", "self_consistency", "least_to_most"):
         study.enqueue_trial({"strategy": name})  # each one at least once; the rest is sampled
-    run_search(store, rec, fake_lm, 8)
+    run_trials(store, rec, fake_lm, 8)
     trials = _study_trials(store, rec)
     seen = {t.user_attrs["strategy"] for t in trials}
     assert seen == {"direct", "zero_shot_cot", "few_shot_cot", "self_consistency", "least_to_most"}
@@ -72,7 +72,7 @@ def test_every_strategy_runs_in_the_loop_and_is_stored(store, tiny_task, tmp_pat
 
 def test_direct_only_space_samples_what_it_did_before(store, tiny_task, tiny_space, fake_lm):
     rec = _create(store, tiny_task, tiny_space, seed=1)
-    run_search(store, rec, fake_lm, 5)
+    run_trials(store, rec, fake_lm, 5)
     for t in _study_trials(store, rec):
         assert set(t.params) <= {"instruction", "n_demos", "demo_selection", "demo_draw", "cot_trigger", "template"}
 
@@ -85,7 +85,7 @@ def test_bootstrapped_demos_are_stored_with_provenance_and_reused_on_resume(stor
     runs = []
     real = boot.Evaluator.traces
     monkeypatch.setattr(boot.Evaluator, "traces", lambda self, *a: runs.append(1) or real(self, *a))
-    run_search(store, rec, fake_lm, 2)
+    run_trials(store, rec, fake_lm, 2)
     assert len(runs) == 1 and store.demos.count() == 6
     rows = store.db.read(lambda s: s.query(BootstrapDemoRow).all())
     assert {r.search_id for r in rows} == {rec.id} and {r.model for r in rows} == {"fake-lm"}
@@ -96,10 +96,10 @@ def test_bootstrapped_demos_are_stored_with_provenance_and_reused_on_resume(stor
     demos = leaderboard(store, rec, 1)[0].candidate.demos
     assert {d[RATIONALE] for d in demos} <= {r.rationale for r in correct}
 
-    run_search(store, rec, fake_lm, 2)  # resume: a new process would read the rows back
+    run_trials(store, rec, fake_lm, 2)  # resume: a new process would read the rows back
     assert len(runs) == 1 and store.demos.count() == 6  # no model calls, no new rows
     other = _create(store, tiny_task, space, name="other")  # same model, task and settings
-    run_search(store, other, fake_lm, 1)
+    run_trials(store, other, fake_lm, 1)
     assert len(runs) == 1 and store.demos.count() == 6
 
 
@@ -109,7 +109,7 @@ def test_rationale_field_in_the_data_is_used_without_bootstrapping(store, tiny_t
     tiny_task.write_text(tiny_task.read_text() + "rationale: why\n")
     space = _space(tmp_path, "strategies: [few_shot_cot]\ndemos: {counts: [2]}\nreasoning: {max_tokens: 8}\n")
     rec = _create(store, tiny_task, space)
-    run_search(store, rec, fake_lm, 1)
+    run_trials(store, rec, fake_lm, 1)
     entry = leaderboard(store, rec, 1)[0]
     assert entry.candidate.params["rationales"] == "data" and store.demos.count() == 0
     assert all(d[RATIONALE].startswith("because of word") for d in entry.candidate.demos)
@@ -120,7 +120,7 @@ def test_nearest_demos_in_the_loop_and_rebuilt_from_storage(store, tiny_task, tm
     monkeypatch.setattr(boot, "load_embedder", lambda kind, lm: ToyEmbedder())
     space = _space(tmp_path, "demos: {counts: [2], selection: [nearest], order: [similar_last]}\n")
     rec = _create(store, tiny_task, space)
-    run_search(store, rec, fake_lm, 1)
+    run_trials(store, rec, fake_lm, 1)
     entry = leaderboard(store, rec, 1)[0]
     assert entry.candidate.params["demo_selection"] == "nearest" and entry.candidate.demos == []
     assert entry.candidate.prompt.startswith("[demonstrations: the 2 of 12 pool examples nearest")
@@ -138,7 +138,7 @@ def test_reasoning_candidate_rebuilt_from_storage(store, tiny_task, tmp_path, fa
     space = _space(tmp_path, "strategies: [self_consistency]\ndemos: {counts: [2]}\nbootstrap: {tries: 4}\n"
                              "reasoning: {max_tokens: 8}\nself_consistency: {samples: [2]}\n")
     rec = _create(store, tiny_task, space)
-    run_search(store, rec, fake_lm, 1)
+    run_trials(store, rec, fake_lm, 1)
     row = leaderboard(store, rec, 1)[0].candidate
     prompt = rebuild_prompt(rec, row, lm=fake_lm, store=store)
     assert prompt.hash == row.prompt_hash and prompt.strategy.samples == 2

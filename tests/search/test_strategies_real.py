@@ -14,7 +14,7 @@ from promptsearch.evaluate import Evaluator
 from promptsearch.lm.embed import HiddenStates, load_embedder, minilm_dir
 from promptsearch.render import Candidate, render
 from promptsearch.render.dynamic import NearestDemos
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import leaderboard
 from promptsearch.storage import Store
 from promptsearch.strategies import DIRECT, LeastToMost, SelfConsistency, ZeroShotCoT
@@ -57,8 +57,8 @@ def one_thread_when_busy():
 def test_each_strategy_on_the_real_model(smollm, math_task, strategy):
     task = load_task(math_task)
     dev = load_split(task, "dev", 2)
-    prompt = render(Candidate("Answer the question.", (), "Let's think step by step.", "plain",
-                              params=strategy.to_params(), strategy=strategy), task)
+    prompt = render(Candidate(instruction="Answer the question.", demos=(), cot_trigger="Let's think step by step.",
+                              template="plain", params=strategy.to_params(), strategy=strategy), task)
     traces = Evaluator(smollm, task).traces(prompt, dev)
     assert len(traces) == 2
     for t in traces:
@@ -74,10 +74,10 @@ def test_few_shot_cot_with_data_rationales_in_a_real_search(smollm, math_task, t
     space.write_text("name: r\ninstructions: ['Answer the question.']\nstrategies: [direct, few_shot_cot]\n"
                      "demos: {counts: [1]}\nreasoning: {max_tokens: 10}\nstart: none\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "real", load_task(math_task), load_space(space), "smollm2",
+    rec = new_search(store, "real", load_task(math_task), load_space(space), "smollm2",
                         SearchSettings(dev_limit=2))
     store.load_study(rec).enqueue_trial({"strategy": "few_shot_cot"})
-    run_search(store, rec, smollm, 1)
+    run_trials(store, rec, smollm, 1)
     (entry,) = leaderboard(store, rec, None)
     assert entry.candidate.params["strategy"] == "few_shot_cot"
     assert "Therefore, the answer (arabic numerals) is" in entry.candidate.prompt
@@ -88,8 +88,8 @@ def test_label_task_ranks_labels_after_reasoning(smollm, tiny_task):
     task = load_task(tiny_task)
     dev = load_split(task, "dev", 2)
     strategy = ZeroShotCoT(max_tokens=8)
-    prompt = render(Candidate("", (), "Let's think step by step.", "plain", params=strategy.to_params(),
-                              strategy=strategy), task)
+    prompt = render(Candidate(instruction="", demos=(), cot_trigger="Let's think step by step.", template="plain",
+                              params=strategy.to_params(), strategy=strategy), task)
     result = Evaluator(smollm, task).evaluate(prompt, dev)
     assert all(r.prediction in task.labels for r in result.results)
 
@@ -109,7 +109,7 @@ def test_nearest_neighbours_with_minilm(tiny_task):
     task = replace(load_task(tiny_task), labels=None, metric="exact_match")
     from promptsearch.data.dataset import Example
     pool = tuple(Example(str(i), {"review": t, "label": str(i)}) for i, t in enumerate(POOL))
-    near = NearestDemos(pool, vecs, emb, emb.name, k=1)
+    near = NearestDemos(pool=pool, vectors=vecs, embed=emb, embedder=emb.name, k=1)
     queries = [Example(f"q{i}", {"review": q, "label": ""}) for i, q in enumerate(QUERIES)]
     picked = near.pick(queries, task.inputs)
     assert [demos[0]["review"] for demos in picked] == [POOL[0], POOL[2], POOL[1], POOL[3]]

@@ -20,14 +20,14 @@ import pytest
 from promptsearch.cli.main import main
 from promptsearch.config import load_task
 from promptsearch.data.dataset import load_split
-from promptsearch.evaluate import Decoding, Evaluator
+from promptsearch.evaluate import Evaluator, decoding_for_settings
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 from promptsearch.lm.remote import from_chatml, load_remote
 from promptsearch.render import Candidate, render
 from promptsearch.search.results import completed_trials
 from promptsearch.serve.server import ROLES
 from promptsearch.storage import Store
-from promptsearch.strategies import DIRECT
+from promptsearch.strategies import DIRECT, Decoding
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = ROOT / "examples" / "review_sentiment.yaml"
@@ -110,13 +110,14 @@ def _prompts(lm: LM, layout: str):
     out = []
     for instruction, demos in (("Classify the {inputs}. Answer with one of: {labels}.", train[:2]),
                                ("Is this review positive or negative?", ())):
-        candidate = Candidate(instruction, tuple(demos), None, layout, strategy=DIRECT)
+        candidate = Candidate(instruction=instruction, demos=tuple(demos), cot_trigger=None, template=layout,
+                              strategy=DIRECT)
         out.append(render(candidate, task, lm.apply_chat_template))
     return task, out
 
 
 def _mode_decoding(mode: str) -> Decoding:
-    return Decoding.for_settings(32, "sum" if mode == "loglikelihood" else mode)
+    return decoding_for_settings(32, "sum" if mode == "loglikelihood" else mode)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -230,9 +231,9 @@ def test_generate_request_top_logprobs_through_both_apis(servers, smollm):
     templated = smollm.apply_chat_template([{"role": "user", "content": plain}])
     for context, near_context in ((plain, plain), (chat, templated)):
         far = load_remote("openai/smollm2", api_base=servers["full"]).generate(
-            [GenerateRequest(context, max_new_tokens=1, stop=(), top_logprobs=5)])[0]
+            [GenerateRequest(context=context, max_new_tokens=1, stop=(), top_logprobs=5)])[0]
         near: GenerateResult = smollm.generate(
-            [GenerateRequest(near_context, max_new_tokens=1, stop=(), top_logprobs=5)])[0]
+            [GenerateRequest(context=near_context, max_new_tokens=1, stop=(), top_logprobs=5)])[0]
         assert far.texts == near.texts and list(far.tokens[0].top) == list(near.tokens[0].top)
         assert all(abs(far.tokens[0].top[k] - v) <= 1e-4 for k, v in near.tokens[0].top.items())
 
@@ -268,7 +269,7 @@ def test_on_a_chat_only_server_the_exported_user_message_reproduces_the_scores(s
     stored = store.db.read(lambda s: {r.example_id: r.prediction for r in s.scalars(sa.select(EvaluationRow))})
     dev = load_split(task, "dev", 4)
     remote = load_remote("openai/smollm2", api_base=servers["chat-only"])
-    sent = remote.generate([GenerateRequest(to_chatml(fill_messages(messages, {f: e[f] for f in task.inputs})),
+    sent = remote.generate([GenerateRequest(context=to_chatml(fill_messages(messages, {f: e[f] for f in task.inputs})),
                                             max_new_tokens=8, stop=("\n",)) for e in dev])
     assert {e.id: r.texts[0].strip() for e, r in zip(dev, sent)} == stored
 

@@ -97,12 +97,12 @@ def test_remote_lm_generates_through_the_server(server):
     lm = load_remote("openai/fake", api_base=server.url, concurrency=4)
     assert lm.name == f"openai/fake@{server.url}"
     prompts = [f"a visit to {c}" for c in ("Paris", "Tokyo", "Lima")]  # sent as one user message
-    out = lm.generate([GenerateRequest(p, max_new_tokens=4) for p in prompts])
+    out = lm.generate([GenerateRequest(context=p, max_new_tokens=4) for p in prompts])
     # the fake model answers with the last capitalised word of its chat prompt: "Paris</user>"
     assert [r.texts[0].split("<")[0] for r in out] == [" Paris", " Tokyo", " Lima"]
     chat = lm.apply_chat_template([{"role": "system", "content": "Extract."},
                                    {"role": "user", "content": "In Rome."}])
-    assert lm.generate([GenerateRequest(chat, max_new_tokens=4)])[0].texts[0].startswith(" Rome")
+    assert lm.generate([GenerateRequest(context=chat, max_new_tokens=4)])[0].texts[0].startswith(" Rome")
     u = lm.usage
     assert u["calls"] == 4 and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
     assert u["unpriced_calls"] == 4 and u["cost_usd"] == 0.0  # a local model has no price
@@ -161,13 +161,13 @@ def test_remote_lm_retries_rate_limits():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         lm = load_remote("openai/m", api_base=f"http://127.0.0.1:{srv.server_address[1]}/v1", num_retries=3)
-        assert lm.generate([GenerateRequest("City?", max_new_tokens=3)])[0].texts == ["Paris"]
+        assert lm.generate([GenerateRequest(context="City?", max_new_tokens=3)])[0].texts == ["Paris"]
         assert len(hits) == 3 and hits[2] - hits[0] > 0.2  # it waited before retrying
         assert lm.usage["calls"] == 1 and lm.usage["prompt_tokens"] == 9
         lm = load_remote("openai/m", api_base=f"http://127.0.0.1:{srv.server_address[1]}/v1", num_retries=0)
         hits.clear()
         with pytest.raises(UserError, match="request failed after 0 retries"):
-            lm.generate([GenerateRequest("City?", max_new_tokens=3)])
+            lm.generate([GenerateRequest(context="City?", max_new_tokens=3)])
     finally:
         srv.shutdown()
         srv.server_close()

@@ -18,7 +18,7 @@ from dbfaults import file_hash
 
 import promptsearch as ps
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +53,8 @@ def db(tmp_path, tiny_task, tiny_space, fake_lm) -> Path:
     path.parent.mkdir()
     store = Store(f"sqlite:///{path}")
     task, space = load_task(tiny_task), load_space(tiny_space)
-    run_search(store, create_search(store, "done", task, space, "fake", SearchSettings()), fake_lm, 2)
-    create_search(store, "empty", task, space, "fake", SearchSettings())
+    run_trials(store, new_search(store, "done", task, space, "fake", SearchSettings()), fake_lm, 2)
+    new_search(store, "empty", task, space, "fake", SearchSettings())
     store.close()
     assert files_of(path) == ["e.db"]
     return path
@@ -102,8 +102,8 @@ def test_a_search_killed_mid_write_is_read_from_its_wal_on_read_only_media(db, t
     """.db and -wal (no -shm), as a killed process or a copy of both leaves them, on a read-only
     file system: every commit is seen (reading the .db as immutable alone would show none)."""
     kill = ("import os, sys\nsys.path.insert(0, 'tests')\nfrom conftest import FakeLM\n"
-            "from promptsearch.storage import Store\nfrom promptsearch.search import run_search\n"
-            f"s = Store('sqlite:///{db}', create=False)\nrun_search(s, s.get_search('empty'), FakeLM(), 2)\n"
+            "from promptsearch.storage import Store\nfrom promptsearch.search import run_trials\n"
+            f"s = Store('sqlite:///{db}', create=False)\nrun_trials(s, s.get_search('empty'), FakeLM(), 2)\n"
             "os._exit(0)\n")
     subprocess.run([sys.executable, "-c", kill], cwd=ROOT, check=True, capture_output=True, timeout=120,
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -197,7 +197,7 @@ def test_backup_of_one_search_holds_it_alone_in_one_file(db, tmp_path):
 def test_backup_while_a_search_writes_is_consistent(db, tmp_path, fake_lm):
     """A writer holds the database open with commits in its WAL; the backup has them all."""
     store = Store(f"sqlite:///{db}", create=False)
-    run_search(store, store.get_search("empty"), fake_lm, 2)
+    run_trials(store, store.get_search("empty"), fake_lm, 2)
     assert Path(f"{db}-wal").exists()  # still open: the commits may be in the WAL only
     out = tmp_path / "b.db"
     ps.backup_database(f"sqlite:///{db}", out)

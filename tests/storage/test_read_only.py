@@ -17,7 +17,7 @@ from dbfaults import file_hash, read_only_copy
 
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +41,8 @@ def served(monkeypatch):
 def ours(tmp_path, tiny_task, tiny_space, fake_lm) -> Path:
     path = tmp_path / "e.db"
     store = Store(f"sqlite:///{path}")
-    rec = create_search(store, "done", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 2)
+    rec = new_search(store, "done", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 2)
     store.close()  # the WAL is checkpointed into the file
     return path
 

@@ -13,7 +13,7 @@ import pytest
 import promptsearch
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store, mask_url
 
 PACKAGE = Path(promptsearch.__file__).parent
@@ -40,8 +40,8 @@ def test_optunas_rdb_storage_does_not_pickle():
 
 def test_stored_parameters_and_attributes_are_json(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 4)
+    rec = new_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 4)
     with store.engine.connect() as conn:
         for (dist,) in conn.exec_driver_sql("SELECT distribution_json FROM trial_params"):
             optuna.distributions.json_to_distribution(dist)  # JSON with a known class name, or it raises

@@ -9,7 +9,7 @@ from promptsearch.storage import Store, mask_url
 
 def test_create_find_list(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/x.db")
-    rec = store.create_search("s1", {"name": "t"}, {"name": "sp"}, "smollm2", {"seed": 1})
+    rec = store.add_search("s1", {"name": "t"}, {"name": "sp"}, "smollm2", {"seed": 1})
     assert store.get_search("s1") == rec
     assert [r.name for r in store.list_searches()] == ["s1"]
     assert store.load_study(rec).study_name == "promptsearch:s1"
@@ -17,15 +17,15 @@ def test_create_find_list(tmp_path):
 
 def test_duplicate_name_is_refused_and_nothing_written(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/x.db")
-    store.create_search("s1", {}, {}, "m", {})
+    store.add_search("s1", {}, {}, "m", {})
     with pytest.raises(UserError, match="already exists.*resume s1"):
-        store.create_search("s1", {}, {}, "m", {})
+        store.add_search("s1", {}, {}, "m", {})
     assert len(store.list_searches()) == 1
 
 
 def test_unknown_name_lists_known(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/x.db")
-    store.create_search("alpha", {}, {}, "m", {})
+    store.add_search("alpha", {}, {}, "m", {})
     with pytest.raises(NotFoundError, match="no search named 'beta'.*known: alpha"):
         store.get_search("beta")
 

@@ -10,7 +10,7 @@ from promptsearch.lm.base import GenerateResult
 from promptsearch.render.format import PromptFormat
 from promptsearch.render.prompt import Candidate, render_template
 from promptsearch.strategies import STRATEGIES
-from promptsearch.strategies.base import Options
+from promptsearch.strategies.base import Decoding
 from promptsearch.strategies.reasoning import question_stop, reasoning_stops
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,15 +19,15 @@ DEMOS = (Example("a", {"review": "Great.", "label": "positive"}), Example("b", {
 
 
 def _template(fmt: PromptFormat, strategy: str = "zero_shot_cot"):
-    return render_template(Candidate("Classify.", DEMOS, "Think.", strategy=STRATEGIES.get(strategy)(),
-                                     format=fmt), TASK)
+    return render_template(Candidate(instruction="Classify.", demos=DEMOS, cot_trigger="Think.",
+                                     strategy=STRATEGIES.get(strategy)(), format=fmt), TASK)
 
 
 @pytest.mark.parametrize("fmt, stop", [
     (PromptFormat(), "\nReview:"),  # today's format: the stop it always had
-    (PromptFormat("generic", " - ", "upper", "###", None), "\nINPUT -"),
+    (PromptFormat(names="generic", separator=" - ", casing="upper", spacing="###", answer=None), "\nINPUT -"),
     (PromptFormat(separator=":\n", casing="lower", spacing="---"), "\nreview:"),
-    (PromptFormat("task", custom=(("review", "Customer review"),)), "\nCustomer review:"),
+    (PromptFormat(names="task", custom=(("review", "Customer review"),)), "\nCustomer review:"),
 ])
 def test_the_next_question_is_read_from_the_rendered_prompt(fmt, stop):
     template = _template(fmt)
@@ -59,10 +59,10 @@ class Recorder:
 
 @pytest.mark.parametrize("strategy", ["zero_shot_cot", "least_to_most"])
 def test_reasoning_requests_carry_the_formats_stop(strategy):
-    fmt = PromptFormat("generic", " - ", "upper", "###", None)
+    fmt = PromptFormat(names="generic", separator=" - ", casing="upper", spacing="###", answer=None)
     template = _template(fmt, strategy)
     lm = Recorder()
     STRATEGIES.get(strategy)().run(lm, TASK, [(template, Example("q", {"review": "Fine.", "label": "positive"}))],
-                                   Options())
+                                   Decoding())
     first = lm.requests[0]
     assert "\nINPUT -" in first.stop and "\nReview:" not in first.stop

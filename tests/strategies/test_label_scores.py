@@ -9,7 +9,7 @@ from promptsearch.lm.base import GenerateResult
 from promptsearch.config import load_task
 from promptsearch.data import load_split
 from promptsearch.render.prompt import Candidate, render_template
-from promptsearch.strategies import Direct, LeastToMost, Options, SelfConsistency, ZeroShotCoT
+from promptsearch.strategies import Direct, LeastToMost, Decoding, SelfConsistency, ZeroShotCoT
 
 
 @pytest.mark.parametrize("strategy, scored", [
@@ -26,9 +26,10 @@ def test_label_scores_follow_the_ranking(tiny_task, fake_lm, strategy, scored):
     fake_lm.generate = generate
     task = load_task(tiny_task)
     examples = load_split(task, "dev")
-    template = render_template(Candidate("Classify as {labels}.", cot_trigger="Think.", strategy=strategy), task)
+    template = render_template(Candidate(instruction="Classify as {labels}.", cot_trigger="Think.",
+                                         strategy=strategy), task)
     for normalize in (False, True):
-        traces = strategy.run(fake_lm, task, [(template, e) for e in examples], Options(16, normalize))
+        traces = strategy.run(fake_lm, task, [(template, e) for e in examples], Decoding(16, normalize))
         for tr in traces:
             if not scored:
                 assert tr.label_scores is None

@@ -30,11 +30,11 @@ def test_few_shot_cot_needs_a_demo_count(tiny_space):
 
 def test_a_search_is_not_created_with_an_unknown_strategy(tiny_space, tiny_task, tmp_path):
     from promptsearch.config import load_task
-    from promptsearch.search import SearchSettings, create_search
+    from promptsearch.search import SearchSettings, new_search
     from promptsearch.storage import Store
 
     tiny_space.write_text(tiny_space.read_text() + "strategies: [tree]\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
     with pytest.raises(ConfigError, match="'strategies\\[0\\]' is 'tree'"):
-        create_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+        new_search(store, "s", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
     assert store.find_search("s") is None

@@ -12,7 +12,7 @@ from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError
 from promptsearch.lm.base import LoglikelihoodRequest
 from promptsearch.render import Layout
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import leaderboard
 from promptsearch.storage import Store
@@ -69,12 +69,12 @@ def test_a_strategy_registered_here_runs_through_a_search(shout, tiny_task, tmp_
     space.write_text("name: s\ninstructions: ['Classify.']\nstrategies: [direct, shout]\n"
                      "demos: {counts: [0]}\ntemplates: [plain]\nstart: none\n")
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(space), "fake", SearchSettings(sampler="random"))
+    rec = new_search(store, "s", load_task(tiny_task), load_space(space), "fake", SearchSettings(sampler="random"))
     study = store.load_study(rec)
     for marks in (1, 3):
         study.enqueue_trial({"strategy": "shout", "marks": marks})
     study.enqueue_trial({"strategy": "shout", "marks": 1})  # the same candidate again: not scored twice
-    run_search(store, rec, fake_lm, 4)
+    run_trials(store, rec, fake_lm, 4)
 
     trials = store.load_study(rec).get_trials(states=(TrialState.COMPLETE,))
     assert [t.user_attrs["strategy"] for t in trials[:2]] == ["shout"] * 2

@@ -7,9 +7,10 @@ import pytest
 import promptsearch as ps
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.devscores import DEV_SCORES_ATTR, MAX_STORED, dev_scores, pack_scores, unpack_scores
-from promptsearch.search.results import completed_trials, trial_value
+from promptsearch.search.results import completed_trials
+from promptsearch.storage.store import trial_score
 from promptsearch.storage import Store
 from promptsearch.verdict import stats
 from promptsearch.verdict.dev import DevEvidence, dev_evidence
@@ -36,29 +37,29 @@ def test_scores_pack_compactly_and_round_trip():
 
 def test_every_complete_trial_stores_its_dev_scores(tmp_path, tiny_task, bad_first, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 4)
+    rec = new_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 4)
     trials = completed_trials(store, rec)
     assert len(trials) == 4
     for t in trials:
         scores = dev_scores(t)
         assert scores is not None and len(scores) == t.user_attrs["dev_examples"] == 6
-        assert sum(scores) / len(scores) == pytest.approx(trial_value(t))
+        assert sum(scores) / len(scores) == pytest.approx(trial_score(t))
 
 
 def test_parallel_candidates_store_dev_scores_too(tmp_path, tiny_task, bad_first, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake",
+    rec = new_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake",
                         SearchSettings(parallel_candidates=2))
-    run_search(store, rec, fake_lm, 4)
+    run_trials(store, rec, fake_lm, 4)
     for t in completed_trials(store, rec):
-        assert sum(dev_scores(t)) / 6 == pytest.approx(trial_value(t))
+        assert sum(dev_scores(t)) / 6 == pytest.approx(trial_score(t))
 
 
 def test_the_winner_against_the_start_prompt(tmp_path, tiny_task, bad_first, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 4)
+    rec = new_search(store, "s", load_task(tiny_task), load_space(bad_first), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 4)
     e = dev_evidence(store, rec)
     assert e is not None and e.baseline_trial == 0 and e.baseline_is_start
     assert e.best_trial == ps.best(store, rec).trial != 0
@@ -72,24 +73,28 @@ def test_the_winner_against_the_start_prompt(tmp_path, tiny_task, bad_first, fak
 def test_no_evidence_without_a_rival_or_without_stored_scores(tmp_path, tiny_task, tiny_space, fake_lm,
                                                              monkeypatch):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    rec = create_search(store, "one", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 1)
+    rec = new_search(store, "one", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 1)
     assert dev_evidence(store, rec) is None  # the first trial is the only one
     # trials from before the scores were kept: no attribute, so no comparison (never a wrong one)
     monkeypatch.setattr("promptsearch.search.devscores.pack_scores", lambda scores: None)
-    old = create_search(store, "old", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings(seed=1))
-    run_search(store, old, fake_lm, 4)
+    old = new_search(store, "old", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings(seed=1))
+    run_trials(store, old, fake_lm, 4)
     assert all(DEV_SCORES_ATTR not in t.user_attrs for t in completed_trials(store, old))
     assert dev_evidence(store, old) is None
 
 
 def test_a_gain_dev_cannot_tell_from_noise_says_so():
-    e = DevEvidence(7, 0, True, 40, 0.825, 0.7, stats.Interval(0.125, -0.05, 0.3), "exact McNemar", 0.27)
+    e = DevEvidence(best_trial=7, baseline_trial=0, baseline_is_start=True, examples=40, best_score=0.825,
+                    baseline_score=0.7, difference=stats.Interval(0.125, -0.05, 0.3), test="exact McNemar",
+                    p_value=0.27)
     assert not e.significant
     assert e.reading().startswith("dev evidence: trial 7 is not distinguishable from trial 0 (the start prompt) "
                                   "on dev: +0.1250 [-0.0500, +0.3000] over 40 dev examples, exact McNemar p = 0.27")
     assert "may be noise" in e.reading() and "promptsearch eval" in e.reading()
-    worse = DevEvidence(7, 0, False, 40, 0.6, 0.7, stats.Interval(-0.1, -0.2, 0.0), "Wilcoxon signed-rank", 0.01)
+    worse = DevEvidence(best_trial=7, baseline_trial=0, baseline_is_start=False, examples=40, best_score=0.6,
+                        baseline_score=0.7, difference=stats.Interval(-0.1, -0.2, 0.0), test="Wilcoxon signed-rank",
+                        p_value=0.01)
     assert not worse.significant and "trial 0 (the first trial)" in worse.reading()
 
 
@@ -115,7 +120,7 @@ def test_real_model_trials_store_their_dev_scores(tmp_path, smollm, capsys):
     rec = store.get_search("r")
     trials = {t.number: t for t in completed_trials(store, rec)}
     for t in trials.values():
-        assert sum(dev_scores(t)) / 24 == pytest.approx(trial_value(t))
+        assert sum(dev_scores(t)) / 24 == pytest.approx(trial_score(t))
     e = ps.dev_evidence(store, rec)
     top = ps.best(store, rec).trial
     if top == 0:
@@ -123,6 +128,6 @@ def test_real_model_trials_store_their_dev_scores(tmp_path, smollm, capsys):
         return
     a, b = dev_scores(trials[top]), dev_scores(trials[0])
     assert e.p_value == stats.mcnemar_exact(a, b) and e.difference.estimate == pytest.approx(
-        trial_value(trials[top]) - trial_value(trials[0]))
+        trial_score(trials[top]) - trial_score(trials[0]))
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert f"dev evidence: trial {top}" in out and f"p = {e.p_value:.2g}" in out

@@ -9,7 +9,7 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
 from promptsearch.lm.base import LoglikelihoodRequest
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import best, first_trial
 from promptsearch.storage import Store
 from promptsearch.storage.models import EvaluationRow
@@ -35,9 +35,9 @@ def real(tmp_path_factory, smollm):
     db = f"sqlite:///{tmp}/v.db"
     (tmp / "space.yaml").write_text(SPACE)
     store = Store(db)
-    record = create_search(store, "v", load_task(TASK), load_space(tmp / "space.yaml"), "smollm2",
+    record = new_search(store, "v", load_task(TASK), load_space(tmp / "space.yaml"), "smollm2",
                            SearchSettings(dev_limit=3, seed=1))
-    run_search(store, record, smollm, 3)
+    run_trials(store, record, smollm, 3)
     return db, store, record
 
 
@@ -93,8 +93,8 @@ def test_eval_against_a_prompt_file(real, tmp_path, capsys, monkeypatch, smollm)
 @pytest.fixture
 def fake_db(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/f.db")
-    rec = create_search(store, "f", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
-    run_search(store, rec, fake_lm, 3)
+    rec = new_search(store, "f", load_task(tiny_task), load_space(tiny_space), "fake", SearchSettings())
+    run_trials(store, rec, fake_lm, 3)
     return store, rec
 
 
@@ -112,9 +112,11 @@ def test_baseline_file_that_always_fails_loses(fake_db, fake_lm, tmp_path):
 
 
 def test_overfitting_warning_when_dev_is_above_the_test_interval():
-    arm = lambda dev, est: Arm("x", "h", "p", dev, Interval(est, est - 0.1, est + 0.1))  # noqa: E731
-    v = Verdict("s", "test", "m", "accuracy", ["a"] * 20, arm(0.95, 0.6), arm(0.6, 0.6),
-                Interval(0.0, -0.1, 0.1), "exact McNemar", 1.0, 2000, 0)
+    def arm(dev: float, est: float) -> Arm:
+        return Arm(source="x", prompt_hash="h", prompt="p", dev_score=dev, score=Interval(est, est - 0.1, est + 0.1))
+    v = Verdict(search="s", split="test", model="m", metric="accuracy", example_ids=["a"] * 20, best=arm(0.95, 0.6),
+                baseline=arm(0.6, 0.6), difference=Interval(0.0, -0.1, 0.1), test="exact McNemar", p_value=1.0,
+                resamples=2000, seed=0)
     assert v.warning.startswith("overfitting: the best prompt scored 0.950 on dev but 0.600 on test")
     v.best = arm(0.65, 0.6)
     assert v.warning is None

@@ -41,7 +41,7 @@ def test_shuffle_moves_every_label_it_can():
 
 def test_variants_change_only_the_labels():
     task = load_task(TASK)
-    original = Candidate("Classify.", tuple(_demo(f"r{i}", lab) for i, lab in
+    original = Candidate(instruction="Classify.", demos=tuple(_demo(f"r{i}", lab) for i, lab in
                                             enumerate(["positive", "negative", "positive", "negative"])),
                          strategy=DIRECT)
     rng = random.Random(1)
@@ -52,17 +52,18 @@ def test_variants_change_only_the_labels():
     assert {d["label"] for d in randomised.demos} <= set(task.labels)
     assert _variant("none", original, task, rng).demos == ()
     gen = load_task(GEN_TASK)  # no label set: random labels are other train outputs
-    city = Candidate("Extract.", (Example("x", {**{f: "text" for f in gen.inputs}, gen.output: "Paris"}),),
-                     strategy=DIRECT)
+    city = Candidate(instruction="Extract.",
+                     demos=(Example("x", {**{f: "text" for f in gen.inputs}, gen.output: "Paris"}),), strategy=DIRECT)
     drawn = _variant("random", city, gen, random.Random(0)).demos[0][gen.output]
     assert isinstance(drawn, str) and drawn
 
 
 def _probe(shuffled: Interval, random_: Interval, none: Interval) -> Probe:
-    base = Variant("original", "h", [], 4, Interval(0.8, 0.7, 0.9))
-    vs = [Variant(n, "h", [], 0, Interval(0.5, 0.4, 0.6), difference=d, p_value=0.01)
+    base = Variant(name="original", prompt_hash="h", labels=[], kept=4, score=Interval(0.8, 0.7, 0.9))
+    vs = [Variant(name=n, prompt_hash="h", labels=[], kept=0, score=Interval(0.5, 0.4, 0.6), difference=d, p_value=0.01)
           for n, d in (("shuffled", shuffled), ("random", random_), ("none", none))]
-    return Probe("s", 0, "dev", "m", "accuracy", 4, ["a"] * 40, base, vs, "mcnemar", 100, 0)
+    return Probe(search="s", trial=0, split="dev", model="m", metric="accuracy", demos=4, example_ids=["a"] * 40,
+                 original=base, variants=vs, test="mcnemar", resamples=100, seed=0)
 
 
 @pytest.mark.parametrize("shuffled, none, finding, words", [

@@ -4,25 +4,25 @@ import pytest
 from promptsearch.verdict import stats
 
 
-def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
+def test_resampled_interval_is_seeded_and_brackets_the_mean():
     x = [1, 0, 1, 1, 0, 1, 1, 1, 0, 1] * 5
-    a = stats.bootstrap_ci(x, seed=3)
-    assert a == stats.bootstrap_ci(x, seed=3)  # same seed, same interval
+    a = stats.resampled_interval(x, seed=3)
+    assert a == stats.resampled_interval(x, seed=3)  # same seed, same interval
     assert a.estimate == pytest.approx(0.7) and a.low < 0.7 < a.high
     # the normal approximation of a proportion's 95% interval, for n = 50
     half = 1.96 * np.sqrt(0.7 * 0.3 / 50)
     assert a.low == pytest.approx(0.7 - half, abs=0.04) and a.high == pytest.approx(0.7 + half, abs=0.04)
 
 
-def test_bootstrap_of_a_constant_is_a_point():
-    a = stats.bootstrap_ci([1.0] * 7)
+def test_resampled_interval_of_a_constant_is_a_point():
+    a = stats.resampled_interval([1.0] * 7)
     assert (a.low, a.estimate, a.high) == (1.0, 1.0, 1.0)
 
 
 def test_paired_interval_uses_pairs():
     a = np.array([1, 1, 0, 1, 0, 1, 1, 0] * 4, dtype=float)
     b = a.copy()  # identical prompts: the difference is exactly 0 on every resample
-    d = stats.paired_bootstrap_ci(a, b)
+    d = stats.paired_resampled_interval(a, b)
     assert (d.low, d.estimate, d.high) == (0.0, 0.0, 0.0)
 
 
@@ -55,10 +55,10 @@ def test_a_metric_aggregate_other_than_the_mean():
     median = lambda xs: float(np.median(xs))  # noqa: E731
     a = [0.9, 0.8, 0.85, 0.1, 0.9, 0.95, 0.88, 0.2] * 4
     b = [0.5, 0.4, 0.45, 0.9, 0.5, 0.55, 0.48, 0.9] * 4
-    ci = stats.bootstrap_ci(a, statistic=median, resamples=300)
+    ci = stats.resampled_interval(a, statistic=median, resamples=300)
     assert ci.estimate == pytest.approx(0.865) and ci.low <= 0.865 <= ci.high
-    assert stats.bootstrap_ci(a, resamples=300).estimate == pytest.approx(np.mean(a))
-    d = stats.paired_bootstrap_ci(a, b, statistic=median, resamples=300)
+    assert stats.resampled_interval(a, resamples=300).estimate == pytest.approx(np.mean(a))
+    d = stats.paired_resampled_interval(a, b, statistic=median, resamples=300)
     assert d.estimate == pytest.approx(0.865 - 0.5)
     name, p = stats.paired_test(a, b, statistic=median, resamples=300)
     assert name == "paired bootstrap" and p < 0.05

@@ -14,7 +14,7 @@ from workerdb import unique_name
 from promptsearch.config import load_space, load_task
 from promptsearch.errors import UserError
 from promptsearch.evaluate import ExampleResult
-from promptsearch.search import SearchSettings, create_search, run_search
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.claims import Claims
 from promptsearch.search.results import trial_counts
 from promptsearch.search.workers import join, run_worker
@@ -24,7 +24,7 @@ from promptsearch.storage.liveness import HOST_ENV
 
 def _search(db_url, tiny_task, tiny_space, target):
     store = Store(db_url)
-    rec = create_search(store, unique_name("w"), load_task(tiny_task), load_space(tiny_space), "fake",
+    rec = new_search(store, unique_name("w"), load_task(tiny_task), load_space(tiny_space), "fake",
                         SearchSettings(sampler="random"))
     store.set_trial_target(rec, target)
     return store, rec
@@ -69,7 +69,7 @@ def test_four_workers_reach_the_target_exactly(db_url, tiny_task, tiny_space, fa
 def test_workers_with_batches_reach_the_target_exactly(db_url, tiny_task, tiny_space, fake_lm):
     """--parallel-candidates 4: each worker claims up to 4 trials at once, never past the target."""
     store = Store(db_url)
-    rec = create_search(store, unique_name("w"), load_task(tiny_task), load_space(tiny_space), "fake",
+    rec = new_search(store, unique_name("w"), load_task(tiny_task), load_space(tiny_space), "fake",
                         SearchSettings(sampler="random", parallel_candidates=4))
     store.set_trial_target(rec, 13)
     done = [0] * 3
@@ -93,7 +93,7 @@ def test_workers_with_batches_reach_the_target_exactly(db_url, tiny_task, tiny_s
 
 def test_trials_flag_adds_to_the_target(db_url, tiny_task, tiny_space, fake_lm):
     store, rec = _search(db_url, tiny_task, tiny_space, 3)
-    run_search(store, rec, fake_lm, 5)  # `resume` ran past the target
+    run_trials(store, rec, fake_lm, 5)  # `resume` ran past the target
     _threads(3, lambda i: join(Store(db_url, create=False), rec, 4))  # three workers join, --trials 4 each
     assert store.trial_target(rec) == 5 + 12
     run_worker(store, rec, fake_lm, poll_seconds=0.05)

@@ -20,7 +20,7 @@ import pytest
 from workerdb import PG_URL, needs_pg, unique_name
 
 from promptsearch.config import load_space, load_task
-from promptsearch.search import SearchSettings, create_search
+from promptsearch.search import SearchSettings, new_search
 from promptsearch.search.results import trial_counts
 from promptsearch.storage import Store
 
@@ -49,7 +49,7 @@ def _search(url: str, tmp_path: Path, name: str, target: int):
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
     store = Store(url)
-    record = create_search(store, name, load_task(TASK), load_space(space), "smollm2", SearchSettings(dev_limit=2))
+    record = new_search(store, name, load_task(TASK), load_space(space), "smollm2", SearchSettings(dev_limit=2))
     store.set_trial_target(record, target)
     return store, record
 
