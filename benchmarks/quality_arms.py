@@ -25,14 +25,14 @@ served from another's evaluation cache):
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
-from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, LoglikelihoodRequest,
-                                  LoglikelihoodResult)
+from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ROOT / "search_spaces"

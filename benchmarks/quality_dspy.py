@@ -81,7 +81,7 @@ class Served:
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def __enter__(self) -> "Served":
+    def __enter__(self) -> Served:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -9,14 +9,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quality_arms import DSPY_ARMS
+from quality_dspy import PROMPT_MAX_TOKENS, THREADS, Counter, make_adapter, served_lm, to_candidate
+
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.data.metrics import resolve_metric
 from promptsearch.export.dspy_program import signature_string
 from promptsearch.render.prompt import Candidate, expand_instruction, render_template
-
-from quality_arms import DSPY_ARMS
-from quality_dspy import PROMPT_MAX_TOKENS, THREADS, Counter, make_adapter, served_lm, to_candidate
 
 
 @dataclass
@@ -176,8 +176,8 @@ def dspy_row(args, lm, bench, task: TaskSpec, pick: DspyPick, hand: dict, workdi
     database, as `promptsearch eval --baseline FILE` would (the hand prompt is the verdict's
     "best" side there, so the differences are turned round)."""
     import promptsearch as ps
-    from promptsearch.verdict.stats import paired_test
     from promptsearch.strategies import DIRECT
+    from promptsearch.verdict.stats import paired_test
 
     store, record = hand["store"], hand["record"]
     start = time.perf_counter(), time.process_time()

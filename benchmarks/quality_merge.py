@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_arms import ARMS  # noqa: E402
-from quality_winners import gap_summary, gap_table, target_verdict, verdict_line  # noqa: E402
-from search_quality import count_check, spread_line, table  # noqa: E402
+from quality_arms import ARMS
+from quality_winners import gap_summary, gap_table, target_verdict, verdict_line
+from search_quality import count_check, spread_line, table
 
 SAME = ("budget_trials", "budget_calls", "dev_limit", "test_limit", "seed", "model", "arms")
 

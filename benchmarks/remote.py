@@ -48,7 +48,6 @@ from promptsearch.lm import load_lm  # noqa: E402
 from promptsearch.lm.remote import load_remote  # noqa: E402
 from promptsearch.serve import make_server  # noqa: E402
 
-
 MODES = ("loglikelihood", "first-token", "generate")
 
 

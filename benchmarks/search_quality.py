@@ -50,15 +50,35 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml  # noqa: E402
+from quality_arms import (  # noqa: E402
+    ARMS,
+    DEFAULT_ARMS,
+    DSPY_ARMS,
+    FIXED_ARMS,
+    SPACES,
+    TASKS,
+    CountingLM,
+    arm_space,
+    find_datasets,
+    read_space,
+    task_file,
+)
+from quality_winners import (  # noqa: E402
+    FORMAT_PREFIX,
+    format_choice,
+    format_spread,
+    gap_summary,
+    gap_table,
+    num,
+    provenance,
+    shown,
+    target_verdict,
+    verdict_line,
+)
 
 import promptsearch as ps  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
 from promptsearch.search.results import finished_trials  # noqa: E402
-
-from quality_arms import (ARMS, DEFAULT_ARMS, DSPY_ARMS, FIXED_ARMS, SPACES, TASKS, CountingLM,  # noqa: E402
-                          arm_space, find_datasets, read_space, task_file)
-from quality_winners import (FORMAT_PREFIX, format_choice, format_spread, gap_summary, gap_table, num,  # noqa: E402
-                             provenance, shown, target_verdict, verdict_line)
 
 DEFAULT_TASKS = ["sst2", "trec", "boolean_expressions", "sports_understanding", "web_of_lies", "navigate",
                  "object_counting"]
@@ -267,7 +287,7 @@ def dspy_arm(args, lm, bench, task: ps.TaskSpec, arm: str, hand: dict, workdir: 
         pick = run_dspy_arm(arm, dt, args.serve_url, budget=budget, seed=args.seed, candidates=args.mipro_candidates,
                             prompt_tokens=args.dspy_max_tokens, lean=args.mipro_lean)
         row = dspy_row(args, lm, bench, task, pick, hand, workdir)
-    except Exception as e:  # noqa: BLE001 - reported at the end, with the arm and task
+    except Exception as e:
         log.exception("%s/%s failed", bench.name, arm)
         args.failures.append(f"{bench.name}/{arm}: {type(e).__name__}: {e}")
         return None

@@ -34,15 +34,14 @@ sys.path.insert(0, str(ROOT))
 from promptsearch.config import load_space, load_task  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
 from promptsearch.evaluate import Evaluator  # noqa: E402
-from promptsearch.strategies import Decoding  # noqa: E402
 from promptsearch.search import SearchSettings, new_search, run_trials  # noqa: E402
 from promptsearch.search.bootstrap import DemoSource  # noqa: E402
 from promptsearch.search.params import build_candidate  # noqa: E402
-from promptsearch.search.results import best  # noqa: E402
 from promptsearch.search.rebuild import rebuild_prompt  # noqa: E402
+from promptsearch.search.results import best  # noqa: E402
 from promptsearch.search.runner import render_candidate  # noqa: E402
 from promptsearch.storage import Store  # noqa: E402
-from promptsearch.strategies import STRATEGIES  # noqa: E402
+from promptsearch.strategies import STRATEGIES, Decoding  # noqa: E402
 
 KOJIMA = "Let's think step by step."
 DATA = ROOT.parent / "shared" / "datasets"

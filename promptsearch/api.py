@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from promptsearch import plugins, service
 from promptsearch.config import SpaceSpec, TaskSpec, load_space, load_task

@@ -25,8 +25,8 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from promptsearch.errors import UserError
 

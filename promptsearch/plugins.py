@@ -20,8 +20,9 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from importlib.metadata import entry_points
-from typing import Any, Iterable
+from typing import Any
 
 from promptsearch.errors import UserError, excerpt
 

@@ -19,7 +19,8 @@ stores, so a renamed implementation keeps its registered name and old searches r
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from promptsearch.errors import ConfigError, excerpt
 

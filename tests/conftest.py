@@ -11,8 +11,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: no spinning on a busy CPU
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult  # noqa: E402
-from psdata import sentiment_rows, write_jsonl  # noqa: E402,F401  (shared with test modules)
+from psdata import sentiment_rows, write_jsonl
+
+from promptsearch.lm.base import LM, GenerateResult, LoglikelihoodResult
 
 ROOT = Path(__file__).resolve().parents[1]
 

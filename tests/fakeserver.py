@@ -41,7 +41,7 @@ class FakeCompletions:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 status, payload, headers = server.answer(body)
                 data = json.dumps(payload).encode()

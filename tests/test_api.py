@@ -25,7 +25,7 @@ def test_readme_example_runs(tmp_path, monkeypatch, smollm, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
     namespace: dict = {}
-    exec(compile(code, str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(code, str(DOC), "exec"), namespace)
 
     ps, store, search = namespace["ps"], namespace["store"], namespace["search"]
     out = capsys.readouterr().out
@@ -51,8 +51,9 @@ def test_import_is_light_and_lazy():
 
 
 def test_api_errors_are_user_errors(tmp_path):
-    import promptsearch as ps
     import pytest
+
+    import promptsearch as ps
 
     store = ps.Store(f"sqlite:///{tmp_path}/a.db")
     with pytest.raises(ps.NotFoundError, match="no search named 'nope'"):

@@ -7,8 +7,8 @@ import sys
 from promptsearch import service
 from promptsearch.cli import display
 from promptsearch.cli.args import ranged
-from promptsearch.export import EXPORTERS
 from promptsearch.evaluate.labels import LABEL_SCORINGS
+from promptsearch.export import EXPORTERS
 from promptsearch.search import SearchSettings
 from promptsearch.search.sampling import PRUNERS, SAMPLERS
 from promptsearch.service.hooks import plural

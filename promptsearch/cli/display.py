@@ -6,18 +6,18 @@ emoji codes off (a string prints as it is), and styled text is built as rich.tex
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
+from promptsearch import service
 from promptsearch.search.results import Entry
 from promptsearch.search.runner import RunSummary, TrialEvent
-from promptsearch import service
 from promptsearch.service import Hooks, RunResult
 from promptsearch.service.hooks import plural
 from promptsearch.storage.store import SearchRecord
@@ -51,7 +51,7 @@ class TrialProgress:
         self.task_id = self.progress.add_task("search", total=total, best="-", last="-")
         self.already = already
 
-    def __enter__(self) -> "TrialProgress":
+    def __enter__(self) -> TrialProgress:
         self.progress.__enter__()
         return self
 
@@ -77,7 +77,7 @@ class TrialLines:
         self.total, self.already = total, already
         self.last_shown: int | None = None
 
-    def __enter__(self) -> "TrialLines":
+    def __enter__(self) -> TrialLines:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,10 +7,10 @@ from rich.table import Table
 
 from promptsearch import service
 from promptsearch.cli import display
-from promptsearch.service.hooks import plural
 from promptsearch.cli.args import ranged
 from promptsearch.errors import UserError
 from promptsearch.serve.server import ROLES as SERVER_ROLES
+from promptsearch.service.hooks import plural
 from promptsearch.storage import mask_url
 
 console = display.console

@@ -6,7 +6,7 @@ import importlib
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from promptsearch import plugins
 from promptsearch.cli import display
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         display.err_console.print("interrupted")
         return EXIT_INTERRUPTED
-    except Exception as e:  # noqa: BLE001 - a fault of the disk or a file that no layer below named
+    except Exception as e:
         line = environment_fault(e)
         if line is None or debug:
             raise

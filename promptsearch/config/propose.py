@@ -48,7 +48,7 @@ class ProposeSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ProposeSpec":
+    def from_dict(cls, d: dict[str, Any]) -> ProposeSpec:
         """Also reads dicts stored before `screen` and `pool_layout` existed: no screen and one
         integer for the pool, how those searches ran (so they resume unchanged)."""
         screen = d.get("screen")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from promptsearch.config.formats import parse_formats
-from promptsearch.config.propose import parse_propose
 from promptsearch.config.limits import SEED_MAX
+from promptsearch.config.propose import parse_propose
 from promptsearch.config.yamlio import Fields, read_yaml_mapping
 from promptsearch.errors import excerpt
 
@@ -58,7 +58,7 @@ class SpaceSpec:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SpaceSpec":
+    def from_dict(cls, d: dict[str, Any]) -> SpaceSpec:
         fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         fields.setdefault("start", "none")  # stored before search/start.py: no start trial was queued
         return cls(**fields)

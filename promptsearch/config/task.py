@@ -73,7 +73,7 @@ class TaskSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TaskSpec":
+    def from_dict(cls, d: dict[str, Any]) -> TaskSpec:
         d = {k: v for k, v in d.items() if k not in STORED_BESIDE}
         d["inputs"] = tuple(d["inputs"])
         d["labels"] = tuple(d["labels"]) if d.get("labels") is not None else None

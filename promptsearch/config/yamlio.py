@@ -8,8 +8,9 @@ constructed. A key repeated in one mapping is an error too, not "the last one wi
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Literal, overload
+from typing import Any, Literal, overload
 
 import yaml
 
@@ -134,13 +135,13 @@ class Fields:
     def get(self, key: str, kind: type | tuple[type, ...], *, required: bool = False,
             default: Any = None) -> Any:
         self.allowed.append(key)
-        if key not in self.data or self.data[key] is None and not required:
+        if key not in self.data or (self.data[key] is None and not required):
             if required:
                 raise self.error(key, "is missing")
             return default
         value = self.data[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             allowed = " or ".join(type_name(k()) if k is not type(None) else "null" for k in kinds)
             raise self.error(key, f"must be {allowed}, got {type_name(value)}")
         return value

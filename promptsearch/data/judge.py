@@ -12,7 +12,8 @@ the question's wording (QUESTION_VERSION), so a changed rubric or judge never re
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example

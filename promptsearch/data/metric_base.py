@@ -4,9 +4,9 @@ base class, a checked score, and the error a metric raises. Its own module so th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import Sequence
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example

@@ -22,6 +22,7 @@ import re
 import string
 
 from promptsearch.config.task import JUDGE, TaskSpec
+
 # the base types live in metric_base.py (python_metric.py builds on them); re-exported from here
 from promptsearch.data.metric_base import Metric, MetricError, Scored, as_scored  # noqa: F401
 from promptsearch.data.python_metric import PythonMetric
@@ -31,7 +32,7 @@ from promptsearch.registry import Registry
 _PUNCT = string.punctuation + "“”‘’«»…"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
-METRICS: Registry[type["Metric"]] = Registry("metric")
+METRICS: Registry[type[Metric]] = Registry("metric")
 
 
 def resolve_metric(task: TaskSpec) -> Metric:

@@ -22,14 +22,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
 from promptsearch.data.metric_base import Metric, MetricError, Scored, as_scored
 from promptsearch.errors import ConfigError, excerpt
-
 
 
 class PythonMetric(Metric):
@@ -77,7 +76,7 @@ class PythonMetric(Metric):
             return fn(fields, prediction)
         except KeyboardInterrupt:
             raise  # Ctrl-C: the search stops and keeps its completed trials
-        except BaseException as e:  # noqa: BLE001 - the user's code: any error is theirs, on one line,
+        except BaseException as e:
             # sys.exit() (SystemExit) and other BaseExceptions included: never a silent exit 0
             first = _first_line(e)
             raise MetricError(f"metric {self.name} raised {type(e).__name__}"
@@ -94,7 +93,7 @@ def _load(path: Path, digest: str, function: str, where: str) -> Callable:
         spec.loader.exec_module(module)
     except KeyboardInterrupt:
         raise
-    except BaseException as e:  # noqa: BLE001 - a broken user file (sys.exit at import included): one line
+    except BaseException as e:
         line = getattr(e, "lineno", None)
         at = f" (line {line})" if line else ""
         first = _first_line(e)

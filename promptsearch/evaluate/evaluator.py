@@ -16,8 +16,9 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example

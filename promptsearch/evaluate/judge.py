@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from promptsearch.config.task import JUDGE, TaskSpec
 from promptsearch.data.judge import JudgeMetric

@@ -25,8 +25,8 @@ from __future__ import annotations
 import logging
 import math
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from promptsearch.errors import ModelCallError, UserError
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult

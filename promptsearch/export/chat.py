@@ -19,7 +19,6 @@ from promptsearch.search.rebuild import stored_candidate
 from promptsearch.search.results import Entry
 from promptsearch.storage.store import SearchRecord, Store
 
-
 PLAIN_AS_USER_ATTR = "plain_as_user_message"  # study attribute, set by service.searches.create
 
 

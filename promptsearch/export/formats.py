@@ -13,7 +13,8 @@ function (a built-in one is also imported by export/__init__.py, which is how it
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from promptsearch.export.runnable import reproduction
 from promptsearch.registry import Registry

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, example_id, field_value
@@ -71,7 +72,7 @@ class RunnablePrompt:
         self.data, self.where = dict(data), where
         self.record = SearchRecord(id=0, name=str(data.get("name", "")), study_name="", task=data["task"],
                                    space=data["space"], model=str(data["model"]), settings=dict(data["settings"]),
-                                   created=datetime.now(timezone.utc))
+                                   created=datetime.now(UTC))
         self.row = CandidateRow(**{k: data[k] for k in _CANDIDATE})
         self.task = TaskSpec.from_dict(data["task"])
         self.settings = SearchSettings(**data["settings"])

@@ -9,8 +9,7 @@ model is actually used.
 from __future__ import annotations
 
 from promptsearch.lm.backends import BACKENDS, load_lm
-from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, LoglikelihoodRequest,
-                                  LoglikelihoodResult)
+from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 # The built-in backends register by being imported here, in the order errors list them
 # (`local` is asked last whatever the order: backends.py).
@@ -18,8 +17,16 @@ from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, Loglikeli
 from promptsearch.lm import remote, loading  # noqa: F401
 # isort: on
 
-__all__ = ["BACKENDS", "GenerateRequest", "GenerateResult", "HFLM", "LM", "LoglikelihoodRequest",
-           "LoglikelihoodResult", "load_lm"]
+__all__ = [
+    "BACKENDS",
+    "HFLM",
+    "LM",
+    "GenerateRequest",
+    "GenerateResult",
+    "LoglikelihoodRequest",
+    "LoglikelihoodResult",
+    "load_lm",
+]
 
 
 def __getattr__(name: str):

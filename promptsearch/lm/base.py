@@ -7,8 +7,8 @@ never see tensors, and backends never see tasks.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 # What the engine promises about a log-probability: the same request gives the same value to within
 # this, whatever the batch it is scored in (shape, padding, shared prefixes, --parallel-candidates

@@ -24,7 +24,8 @@ generated token is ignored); llama.cpp's llama-server returns no prompt log-prob
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from promptsearch.errors import NoLogprobsError, UserError
 from promptsearch.lm.base import LoglikelihoodResult

@@ -70,7 +70,7 @@ def _encode(lm, text: str) -> tuple[list[int], list[tuple[int, int]]]:
     enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, spans = list(enc["input_ids"]), [tuple(s) for s in enc["offset_mapping"]]
     if ids != lm.tok_encode(text):  # a BOS the tokenizer adds by itself: no text of its own
-        ids, spans = [lm.tokenizer.bos_token_id] + ids, [(0, 0)] + spans
+        ids, spans = [lm.tokenizer.bos_token_id, *ids], [(0, 0), *spans]
     return ids, spans
 
 

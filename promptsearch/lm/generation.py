@@ -16,16 +16,15 @@ other rows shared its batch. A row stops at EOS, at a stop string, or after max_
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from promptsearch.lm import plan
 from promptsearch.lm.base import GenerateRequest, GenerateResult, TokenLogprob
-
 
 StepHook = Callable[[list[GenerateRequest]], list[bool]]
 _hooks = threading.local()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,8 +36,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from promptsearch.lm import attention, plan
-from promptsearch.lm.base import (GenerateRequest, GenerateResult, LM, LoglikelihoodRequest,
-                                  LoglikelihoodResult)
+from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 from promptsearch.lm.kv import KV
 from promptsearch.lm.usage import UsageCounter
 
@@ -123,7 +122,7 @@ class HFLM(LM):
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         bos = self.tokenizer.bos_token
         if self._bos_default and text and not (bos and text.startswith(bos)):
-            ids = [self.tokenizer.bos_token_id] + ids
+            ids = [self.tokenizer.bos_token_id, *ids]
         return ids
 
     @torch.inference_mode()
@@ -325,7 +324,7 @@ class HFLM(LM):
         """Run fn(batch); on out-of-memory halve the batch (and remember the smaller size)."""
         try:
             fn(batch)
-        except Exception as e:  # noqa: BLE001 - re-raised unless it is an OOM we can shrink away
+        except Exception as e:
             if not is_oom(e) or len(batch) == 1:
                 raise
             half = len(batch) // 2

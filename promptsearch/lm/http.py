@@ -19,12 +19,12 @@ import email.utils
 import http.client
 import json
 import random
-import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is waited for this long, then retried
 
@@ -96,7 +96,7 @@ def _post_once(url: str, data: bytes, headers: dict[str, str], timeout: float | 
     except urllib.error.HTTPError as e:
         reason = _server_message(e.read() if e.fp is not None else b"") or e.reason or ""
         raise _Failure(e.code, f"HTTP {e.code}: {reason}", retry_after(e.headers.get("Retry-After"))) from None
-    except (urllib.error.URLError, http.client.HTTPException, socket.timeout, ConnectionError, OSError) as e:
+    except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError) as e:
         why = getattr(e, "reason", None) or e
         raise _Failure(None, f"{type(e).__name__}: {why}") from None
     try:

@@ -84,7 +84,7 @@ def load_local(spec: str | None = None, *, device: str | None = None, dtype: str
         # SDPA: fused attention on CPU and GPU; exact (no approximation) so scores match eager.
         model = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch_dtype, attn_implementation="sdpa")
         tokenizer = AutoTokenizer.from_pretrained(str(ckpt))
-    except Exception as e:  # noqa: BLE001 - whatever a broken file makes a reader raise (a truncated
+    except Exception as e:
         # safetensors file: SafetensorError; a truncated .bin: UnpicklingError or EOFError; ...)
         reason = excerpt(" ".join(str(e).split()) or type(e).__name__, 160)
         raise ConfigError(f"model '{excerpt(str(spec), 200)}': cannot load {source} ({reason})") from None

@@ -17,7 +17,7 @@ per lane. Only plain DynamicLayer caches (no sliding windows, which never pack a
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from transformers import DynamicCache

@@ -36,18 +36,24 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import urlsplit
 
 from promptsearch.errors import ConfigError, ModelCallError, NoLogprobsError, UserError
 from promptsearch.lm import completions
 from promptsearch.lm.answers import chat_answer, completion_answer, cut
 from promptsearch.lm.backends import BACKENDS
+from promptsearch.lm.base import (
+    LM,
+    GenerateRequest,
+    GenerateResult,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    TokenLogprob,
+)
 from promptsearch.lm.http import CallFailed, RetryPolicy, post_json
-from promptsearch.lm.base import (LM, GenerateRequest, GenerateResult, LoglikelihoodRequest,
-                                  LoglikelihoodResult, TokenLogprob)
 from promptsearch.lm.urls import check_api_base, masked_url, redact, resolve_api_base, with_auth
 from promptsearch.lm.usage import UsageCounter
 
@@ -100,7 +106,7 @@ DEFAULT_CONCURRENCY = 8
 
 def load_remote(spec: str | None, *, api_base: str | None = None, api_key: str | None = None,
                 concurrency: int | None = None, num_retries: int = 5, timeout: float | None = 120.0,
-                **_ignored) -> "RemoteLM":
+                **_ignored) -> RemoteLM:
     """A RemoteLM for `spec`; the keyword arguments of `load_lm` meant for local models are ignored."""
     if spec is None or not is_remote_spec(spec):
         raise ConfigError(f"model {spec!r}: not a remote model; give a 'provider/model' string such as "
@@ -281,7 +287,7 @@ class RemoteLM(LM):
         try:
             with self._slots:
                 response = self.client(Request(model=self.model, messages=turns, system=system, config=config))
-        except Exception as e:  # noqa: BLE001 - after DSPy's retries: tell the user, not a traceback
+        except Exception as e:
             first = redact((str(e).strip().splitlines() or [type(e).__name__])[0], self.api_base)[:300]
             raise ModelCallError(f"{self._where()}: request failed after {self.num_retries} retries "
                                  f"({type(e).__name__}: {first}); check --api-base, the API key and the "
@@ -366,7 +372,7 @@ def _estimate_cost(response, model: str) -> float | None:
         provider, _, name = model.partition("/")
         cost, _ = estimate_cost(response, provider=provider, requested_model=name)
         return cost
-    except Exception:  # noqa: BLE001 - pricing is advisory; never fail a call over it
+    except Exception:
         return None
 
 

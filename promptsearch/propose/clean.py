@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 _PREFIX = re.compile(r"^\s*(?:[-*•]+\s*|\d+[.)]\s*|the instruction was to\b\s*|"
                      r"(?:new instruction|improved instruction|instruction|output|answer|prompt|"

@@ -14,8 +14,9 @@ search starts; the name goes in the space's `propose.methods`.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec

@@ -35,7 +35,8 @@ as "integer", so they resume exactly as they ran. `pool_index` reads both layout
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import optuna
 

@@ -2,7 +2,7 @@
 iterative resampling. Plain text, so any model can be asked; the exact text is stored."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import random
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import optuna
 from optuna.trial import TrialState

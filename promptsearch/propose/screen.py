@@ -15,7 +15,7 @@ part of a round join the pool and are tried; the others are stored with their sc
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from promptsearch.config.propose import ScreenSpec
 from promptsearch.config.task import TaskSpec

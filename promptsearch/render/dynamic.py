@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class DynamicPrompt:
     _memo: dict[str, PromptTemplate] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None) -> "DynamicPrompt":
+    def build(cls, candidate: Candidate, task: TaskSpec, chat_format: ChatFormat | None) -> DynamicPrompt:
         bare = replace(candidate, demos=(), nearest=None)
         return cls(candidate, task, render_template(bare, task, chat_format), chat_format)
 

@@ -16,8 +16,9 @@ and the answer prefix is empty, so the model's answer starts on the next line.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 # Stored parameter (and Optuna parameter) of each format dimension, with its default.
 FORMAT_KEYS = {"format_names": "data", "format_separator": ": ", "format_casing": "as_is",
@@ -43,7 +44,7 @@ class PromptFormat:
     custom: tuple[tuple[str, str], ...] = ()  # `task` names: (field, name) pairs from the space
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], custom: Mapping[str, str] | None = None) -> "PromptFormat":
+    def from_params(cls, params: Mapping[str, Any], custom: Mapping[str, str] | None = None) -> PromptFormat:
         """The format a stored or sampled parameter set stands for (defaults for missing keys)."""
         get = lambda key: params.get(key, FORMAT_KEYS[key])  # noqa: E731
         names = params.get("format_custom_names", custom or {})
@@ -54,10 +55,7 @@ class PromptFormat:
     def field_label(self, name: str, inputs: tuple[str, ...], output: str) -> str:
         """What field `name` is called in the prompt."""
         if self.names == "generic":
-            if name == output:
-                label = "Output"
-            else:
-                label = "Input" if len(inputs) == 1 else f"Input {inputs.index(name) + 1}"
+            label = "Output" if name == output else "Input" if len(inputs) == 1 else f"Input {inputs.index(name) + 1}"
         elif self.names == "task":
             label = dict(self.custom).get(name) or display_name(name)
         else:

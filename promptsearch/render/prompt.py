@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example
@@ -63,7 +64,7 @@ class PromptStrategy(Protocol):
     def hash_key(self) -> str | None:
         """Added to the prompt hash; None keeps the hash a template had before strategies existed."""
 
-    def layout(self, candidate: "Candidate", task: TaskSpec) -> Layout: ...
+    def layout(self, candidate: Candidate, task: TaskSpec) -> Layout: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +100,7 @@ class PromptTemplate:
             out = out.replace(slot(name), "{" + name + "}")
         return out
 
-    def per_example(self, examples: Sequence[Example]) -> list["PromptTemplate"]:
+    def per_example(self, examples: Sequence[Example]) -> list[PromptTemplate]:
         """The template each example is scored with: this one (see DynamicPrompt for the other kind)."""
         return [self] * len(examples)
 

@@ -212,7 +212,7 @@ def _importances(study: optuna.Study) -> tuple[dict[str, float], str | None]:
             warnings.simplefilter("ignore")
             evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
             found = optuna.importance.get_param_importances(study, evaluator=evaluator, target=trial_score)
-    except Exception as e:  # noqa: BLE001 - a report without importances beats no report
+    except Exception as e:
         log.info("parameter importances unavailable: %s", e)
         return {}, f"parameter importances unavailable: {e}"
     if not found:

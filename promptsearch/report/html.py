@@ -5,7 +5,7 @@ be mailed or attached to a ticket. Every piece of user text (prompts, demos, nam
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from promptsearch.evaluate.labels import describe as describe_label_scoring
@@ -66,7 +66,7 @@ def render_report(data: ReportData, db: str) -> str:
                 pareto_section(data.pareto_trials, data.front, r.task["metric"]), _proposal_section(data),
                 _verdict_section(data), _probe_section(data),
                 failures_section(data.failures), _top_section(data)]
-    made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>promptsearch report: {esc(r.name)}</title><style>{CSS}</style></head><body>"

@@ -5,6 +5,7 @@ carries a <title> so the browser shows its exact value on hover.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -43,7 +44,7 @@ def trial_chart(points: list[Point], best_line: Sequence[tuple[float, float]], m
     right = FRAME[1]
     if best_line:
         path = [f"M{sx(best_line[0][0]):.1f},{sy(best_line[0][1]):.1f}"]
-        for (_, y_prev), (x, y) in zip(best_line, best_line[1:]):
+        for (_, y_prev), (x, y) in itertools.pairwise(best_line):
             path.append(f"H{sx(x):.1f}V{sy(y):.1f}" if y != y_prev else f"H{sx(x):.1f}")
         path.append(f"H{sx(x1):.1f}")
         body.append(f'<path d="{"".join(path)}" fill="none" stroke="{ORANGE}" stroke-width="2">'

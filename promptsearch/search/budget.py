@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -58,10 +59,10 @@ class Budget:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Budget":
+    def from_dict(cls, data: dict[str, Any] | None) -> Budget:
         return cls(**{k: v for k, v in (data or {}).items() if k in KINDS})
 
-    def merged(self, other: "Budget") -> "Budget":
+    def merged(self, other: Budget) -> Budget:
         """This budget with the limits `other` sets replaced (resume --budget)."""
         return replace(self, **other.to_dict())
 
@@ -77,7 +78,7 @@ def _fmt(kind: str, value: float) -> str:
     return f"{int(value):,}"
 
 
-def parse_budget(value: "str | Sequence[str] | dict | Budget | None", flag: str = "--budget") -> Budget | None:
+def parse_budget(value: str | Sequence[str] | dict | Budget | None, flag: str = "--budget") -> Budget | None:
     """A Budget from `--budget` values ("calls=5000", "tokens=2e6,seconds=600", repeatable) or an
     API dict / string; None for no budget. One-line ConfigErrors naming the flag."""
     if value is None or isinstance(value, Budget):
@@ -357,5 +358,18 @@ def split_usage(lm: Any, before: dict[str, float] | None, weights: Sequence[int]
     return out
 
 
-__all__ = ["Budget", "KINDS", "Spent", "UsageMeter", "check_budget", "check_counted", "parse_budget", "spent",
-           "allowed", "split_usage", "stop_reason", "store_budget", "stored_budget"]
+__all__ = [
+    "KINDS",
+    "Budget",
+    "Spent",
+    "UsageMeter",
+    "allowed",
+    "check_budget",
+    "check_counted",
+    "parse_budget",
+    "spent",
+    "split_usage",
+    "stop_reason",
+    "store_budget",
+    "stored_budget",
+]

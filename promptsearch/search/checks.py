@@ -25,7 +25,7 @@ import shlex
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import Example, load_split
-from promptsearch.data.fingerprint import task_fingerprints, task_files
+from promptsearch.data.fingerprint import task_files, task_fingerprints
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.evaluate.judge import metric_for
 from promptsearch.lm.base import LM

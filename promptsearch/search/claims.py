@@ -110,7 +110,7 @@ class Claims:
         self.store.owners.stop_beating(self.record.id, trial.number)
         try:
             self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-        except Exception as e:  # noqa: BLE001 - e.g. the full disk that caused the error
+        except Exception as e:
             log.warning("could not mark trial %d failed: %s", trial.number, " ".join(str(e).split())[:200])
 
     def taken_over(self, trial: optuna.Trial) -> TrialTakenOver:

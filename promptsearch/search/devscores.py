@@ -12,7 +12,8 @@ unavailable, never wrong). Trials from before this change have no attribute.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import optuna
 

@@ -32,24 +32,24 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import optuna
 
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
-from promptsearch.config.task import TaskSpec
-from promptsearch.config.task import JUDGE
+from promptsearch.config.task import JUDGE, TaskSpec
 from promptsearch.data.dataset import Example, load_split
-from promptsearch.search.selection import split_dev
 from promptsearch.data.judge import JudgeMetric
-from promptsearch.evaluate.judge import LocalJudge
 from promptsearch.evaluate.evaluator import decoding_for_settings, with_label_scorer
+from promptsearch.evaluate.judge import LocalJudge
 from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
 from promptsearch.search.params import build_candidate, suggest
+from promptsearch.search.selection import split_dev
 from promptsearch.strategies import STRATEGIES, Decoding, Strategy
 
 POINTS = 24  # points drawn from the space
@@ -108,11 +108,11 @@ class Cost:
     def tokens(self) -> float:
         return self.prompt_tokens + self.completion_tokens
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.calls + other.calls, self.prompt_tokens + other.prompt_tokens,
                     self.completion_tokens + other.completion_tokens)
 
-    def __mul__(self, k: float) -> "Cost":
+    def __mul__(self, k: float) -> Cost:
         return Cost(self.calls * k, self.prompt_tokens * k, self.completion_tokens * k)
 
 

@@ -12,8 +12,9 @@ different prompt hash per example, which only its model can recompute: refused w
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from optuna.trial import FrozenTrial, TrialState

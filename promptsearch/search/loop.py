@@ -26,8 +26,15 @@ from promptsearch.search import pipeline
 from promptsearch.search.budget import allowed, spent, stored_budget
 from promptsearch.search.failures import FailureStreak
 from promptsearch.search.pick import select
-from promptsearch.search.runner import (RunSummary, SearchContext, TrialEvent, TrialHook, open_parts, open_run,
-                                        space_hooks)
+from promptsearch.search.runner import (
+    RunSummary,
+    SearchContext,
+    TrialEvent,
+    TrialHook,
+    open_parts,
+    open_run,
+    space_hooks,
+)
 from promptsearch.storage.store import SearchRecord, Store, slot_counts
 
 log = logging.getLogger(__name__)

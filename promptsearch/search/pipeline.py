@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.distributions import BaseDistribution
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from promptsearch.errors import ModelCallError
@@ -44,8 +44,8 @@ from promptsearch.search import objectives
 from promptsearch.search.budget import REPEAT_ATTR
 from promptsearch.search.devscores import store_dev_results
 from promptsearch.search.params import build_candidate, suggest
-from promptsearch.search.sampling import Fidelity
 from promptsearch.search.runner import SearchContext, TrialEvent, render_candidate
+from promptsearch.search.sampling import Fidelity
 from promptsearch.storage.retry import environment_error
 from promptsearch.storage.store import trial_score
 

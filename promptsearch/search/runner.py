@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 
+from promptsearch.config.limits import check_int
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
-from promptsearch.config.limits import check_int
 from promptsearch.data.dataset import Example, load_split
 from promptsearch.data.fingerprint import task_fingerprints
 from promptsearch.data.metrics import check_metric
@@ -33,9 +34,9 @@ from promptsearch.search import objectives
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter
 from promptsearch.search.claims import Claims
+from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.search.selection import check_fraction, split_dev
 from promptsearch.search.start import START_ATTR, queue_start
-from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.storage.store import SearchRecord, Store
 from promptsearch.strategies import Decoding, check_space
 

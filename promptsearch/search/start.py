@@ -19,7 +19,8 @@ parameter names are exactly those a sampled trial would use, conditional ones in
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import optuna
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import signal
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from promptsearch.config.task import TaskSpec
 from promptsearch.data.dataset import load_split

@@ -22,8 +22,9 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any, Sequence
+from typing import Any
 
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.lm.generation import watch
@@ -107,7 +108,7 @@ class Batcher:
                     results = self.lm.generate(flat)
             else:  # HFLM.echo: the server checked that the model has it
                 results = self.lm.echo(flat, kind[1])  # type: ignore[attr-defined]
-        except BaseException as e:  # noqa: BLE001 - handed to every waiting request
+        except BaseException as e:
             for _, _, future, _ in batch:
                 future.set_exception(e)
             return

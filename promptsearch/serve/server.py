@@ -108,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
     server: OpenAIServer
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         path = self.path.split("?")[0].rstrip("/")
         if path in ("/v1/models", "/models"):
             self._send(200, {"object": "list", "data": [self._model_card()]})
@@ -117,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._error(RequestError(f"no route GET {path}; try /v1/models", status=404))
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?")[0].rstrip("/")
         routes = {"/v1/chat/completions": self._chat, "/chat/completions": self._chat}
         if self.server.role != "chat-only":
@@ -132,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
             self._error(e)
         except ClientGone:
             self.close_connection = True
-        except Exception as e:  # noqa: BLE001 - the server keeps serving; the client learns why
+        except Exception as e:
             log.exception("request failed")
             self._error(RequestError(f"{type(e).__name__}: {e}", status=500))
 

@@ -3,9 +3,10 @@ the Python API passes nothing and sees nothing (library code never prints)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import optuna
 

@@ -1,9 +1,10 @@
 """Putting a search to use: eval (held-out verdict), export, report, and the read-only views."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from optuna.trial import FrozenTrial
 
@@ -14,8 +15,16 @@ from promptsearch.lm.base import LM
 from promptsearch.search import pareto
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.format_scores import score_by_format
-from promptsearch.search.results import (Entry, best, completed_trials, leaderboard, proposal_lineage,
-                                         pruned_trials, trial_counts, trial_feedback)
+from promptsearch.search.results import (
+    Entry,
+    best,
+    completed_trials,
+    leaderboard,
+    proposal_lineage,
+    pruned_trials,
+    trial_counts,
+    trial_feedback,
+)
 from promptsearch.service import models
 from promptsearch.service.files import check_output, held_files, write_output, write_with
 from promptsearch.service.hooks import QUIET, Hooks
@@ -33,7 +42,6 @@ def evaluate(db: Store | str, search: SearchRecord | str, *, split: str = "test"
     and `concurrency` replace the search's stored ones for a remote model."""
     from promptsearch.export.source import task_of
     from promptsearch.verdict import load_baseline_file, run_verdict, store_verdict
-
     from promptsearch.verdict.heldout import SPLITS
 
     _check_scoring_options(split, SPLITS, limit, seed, resamples)

@@ -19,15 +19,13 @@ from promptsearch.config.limits import check_int
 from promptsearch.config.task import check_name
 from promptsearch.data import METRICS
 from promptsearch.data.dataset import read_once
+from promptsearch.errors import NotFoundError, UserError
 from promptsearch.evaluate.labels import describe as describe_label_scoring
 from promptsearch.export.chat import PLAIN_AS_USER_ATTR
-from promptsearch.errors import NotFoundError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.registry import Registry
-from promptsearch.search import RunSummary, SearchSettings, new_search, open_parts, run_trials
-from promptsearch.search import checks, objectives
-from promptsearch.search.budget import (Budget, check_budget, check_counted, parse_budget, store_budget,
-                                       stored_budget)
+from promptsearch.search import RunSummary, SearchSettings, checks, new_search, objectives, open_parts, run_trials
+from promptsearch.search.budget import Budget, check_budget, check_counted, parse_budget, store_budget, stored_budget
 from promptsearch.search.checks import check_unchanged
 from promptsearch.search.results import completed_trials, finished_trials
 from promptsearch.search.runner import check_data, check_settings
@@ -360,8 +358,9 @@ def saved(error: UserError, store: Store, record: SearchRecord) -> UserError:
 
 def run_pool(store: Store, record: SearchRecord, n_workers: int, trials: int, hooks: Hooks = QUIET) -> RunResult:
     """`optimize --workers N`: N worker processes on the new search; progress read from the database."""
-    from promptsearch.search.workers import WorkerPool
     from optuna.trial import TrialState
+
+    from promptsearch.search.workers import WorkerPool
 
     pool = WorkerPool(store.url, record.name, n_workers)
     _start_with_api_bases(pool)

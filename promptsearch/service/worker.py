@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptsearch.lm.base import LM
 from promptsearch.config.limits import check_int
+from promptsearch.lm.base import LM
 from promptsearch.search.workers import WorkerSummary, join, run_worker
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, plural
 from promptsearch.service.searches import check_stored, load_checked, one_command, open_store

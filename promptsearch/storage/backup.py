@@ -15,6 +15,7 @@ PostgreSQL databases are backed up with the server's own tools (pg_dump).
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -62,10 +63,8 @@ def _keep_only(target: Path, keep: str) -> None:
                                              skip_table_creation=True)
         try:
             for study in others:
-                try:
+                with contextlib.suppress(KeyError):  # a search whose study is gone already
                     storage.delete_study(storage.get_study_id_from_name(study))
-                except KeyError:  # a search whose study is gone already
-                    pass
         finally:
             storage.engine.dispose()
     con = sqlite3.connect(target)

@@ -8,8 +8,8 @@ again. Wrong answers are stored too: they are not retried either.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import sqlalchemy as sa
 

@@ -16,8 +16,9 @@ import shutil
 import sqlite3
 import tempfile
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 import sqlalchemy as sa
@@ -195,7 +196,7 @@ def use_wal(engine: sa.Engine) -> None:
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
-_AT_EXIT: "weakref.WeakKeyDictionary[sa.Engine, bool]" = weakref.WeakKeyDictionary()
+_AT_EXIT: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
 
 
 def close_at_exit(engine: sa.Engine, checkpoint: bool = False) -> None:
@@ -212,7 +213,7 @@ def _close_all() -> None:
             if fold:
                 checkpoint(engine)
             engine.dispose()
-        except Exception as e:  # noqa: BLE001 - exiting anyway; one database must not stop the others
+        except Exception as e:
             log.debug("closing %s at exit: %s", mask_url(str(engine.url)), e)
 
 

@@ -3,7 +3,7 @@ decoding. Implements evaluate.EvalCache, so a repeated candidate costs no model 
 insert (another worker stored the same rows first) is a no-op."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 

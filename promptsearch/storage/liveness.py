@@ -11,6 +11,7 @@ fail a trial that is still running).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -30,10 +31,8 @@ def _machine_id() -> str:
             break
         except OSError:
             continue
-    try:
+    with contextlib.suppress(OSError):
         parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
-    except OSError:
-        pass
     return ":".join(parts) or f"host:{socket.gethostname()}"
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, NoReturn, Sequence
+from typing import Any, NamedTuple, NoReturn
 
 import optuna
 import sqlalchemy as sa
@@ -56,7 +57,7 @@ class SearchRecord:
 
 
 def _record(row: SearchRow) -> SearchRecord:
-    created = row.created if row.created.tzinfo else row.created.replace(tzinfo=timezone.utc)  # SQLite drops it
+    created = row.created if row.created.tzinfo else row.created.replace(tzinfo=UTC)  # SQLite drops it
     return SearchRecord(id=row.id, name=row.name, study_name=row.study_name, task=row.task, space=row.space,
                         model=row.model, settings=row.settings, created=created)
 

@@ -2,7 +2,7 @@
 row of kind 'verdict'; other kinds of held-out result are kept apart by `kind`."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,5 +30,5 @@ class Verdicts:
             .order_by(VerdictRow.id.desc())
         row = self.db.read(lambda s: s.scalars(query).first())
         if row is not None and row.created.tzinfo is None:  # SQLite drops the zone
-            row.created = row.created.replace(tzinfo=timezone.utc)
+            row.created = row.created.replace(tzinfo=UTC)
         return row

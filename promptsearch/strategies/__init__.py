@@ -20,8 +20,18 @@ strategy from them (`strategy_from_params`). Config keeps strategy names as plai
 `check_space` validates them against the registry, with the file and field in the error. So one
 class owns all of it, and every import still points down.
 """
-from promptsearch.strategies.base import (STRATEGIES, Choice, Decoding, Strategy, Trace, check_space, describe,
-                                          param, register_strategy, strategy_from_params)
+from promptsearch.strategies.base import (
+                                          STRATEGIES,
+                                          Choice,
+                                          Decoding,
+                                          Strategy,
+                                          Trace,
+                                          check_space,
+                                          describe,
+                                          param,
+                                          register_strategy,
+                                          strategy_from_params,
+)
 
 # The built-in strategies register by being imported here, in this order (simplest first), which
 # is the order error messages list them in.

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Self, Sequence, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
@@ -31,7 +32,7 @@ from promptsearch.render.prompt import Candidate, Layout, PromptTemplate
 Item = tuple[PromptTemplate, Example]
 S = TypeVar("S", bound=type["Strategy"])
 
-STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
 
 def register_strategy(name: str, *, replace: bool = False) -> Callable[[S], S]:
@@ -152,7 +153,7 @@ class Strategy(ABC):
         return []
 
     @classmethod
-    def for_bootstrap(cls, space: SpaceSpec) -> "Strategy":
+    def for_bootstrap(cls, space: SpaceSpec) -> Strategy:
         """The strategy bootstrapping runs on train examples (only where `bootstraps`)."""
         raise NotImplementedError(f"{cls.name} does not bootstrap rationales")
 

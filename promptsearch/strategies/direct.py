@@ -6,14 +6,14 @@ evaluation cache and stored searches of that time stay valid.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.prompt import Candidate, Layout, display_name
-from promptsearch.strategies.base import Choice, Item, Decoding, Strategy, Trace, register_strategy
+from promptsearch.strategies.base import Choice, Decoding, Item, Strategy, Trace, register_strategy
 from promptsearch.strategies.steps import logprob_at, rank_scored
 
 

@@ -6,14 +6,15 @@ It opens with its own decomposition request where a CoT trigger would go, so it 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.prompt import Candidate
-from promptsearch.strategies.base import Choice, Item, Decoding, Strategy, Trace, param, register_strategy
+from promptsearch.strategies.base import Choice, Decoding, Item, Strategy, Trace, param, register_strategy
 from promptsearch.strategies.reasoning import Reasoning, question_stop
 from promptsearch.strategies.steps import answer_step_scored, logprob_at
 

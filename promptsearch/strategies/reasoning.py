@@ -13,15 +13,16 @@ greedy unless a subclass samples), answer every path, keep the (voted) answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from promptsearch.config.space import SpaceSpec
 from promptsearch.config.task import TaskSpec
 from promptsearch.lm.base import LM, GenerateRequest
 from promptsearch.render.demos import RATIONALE
 from promptsearch.render.prompt import Candidate, Layout, display_name, slot
-from promptsearch.strategies.base import Choice, Item, Decoding, Strategy, Trace, param
+from promptsearch.strategies.base import Choice, Decoding, Item, Strategy, Trace, param
 from promptsearch.strategies.extract import vote
 from promptsearch.strategies.steps import answer_step_scored, answer_trigger, logprob_at
 

@@ -12,8 +12,8 @@ aggregate. Intervals are percentile intervals over resamples of the metric's agg
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from promptsearch.cli.main import main
-from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.config import load_space, load_task
+from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 
 

@@ -47,7 +47,7 @@ def test_show_examples_json_is_what_the_trial_stored(real, capsys):
 
 
 def test_show_examples_wrong_limit_and_literal_text(real, capsys):
-    db, store, record = real
+    db, store, _record = real
     every = ps.trial_examples(store, "after")
     lost = [o for o in every.outcomes if o.score < 1]
     assert lost  # example 3 is labelled against its words

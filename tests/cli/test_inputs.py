@@ -145,7 +145,7 @@ def test_export_onto_a_symlink_writes_its_target(tmp_path, tiny_task, tiny_space
 
 def test_api_export_is_atomic_and_checked(tmp_path, tiny_task, tiny_space, fake_model):
     store, search = ps.optimize(tiny_task, tiny_space, trials=2, db=f"sqlite:///{tmp_path}/e.db")
-    with pytest.raises(ps.UserError, match="folder .* does not exist"):
+    with pytest.raises(ps.UserError, match=r"folder .* does not exist"):
         ps.export_prompt(store, search, "text", tmp_path / "no" / "such.txt")
     ps.export_prompt(store, search, "text", tmp_path / "p.txt")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left

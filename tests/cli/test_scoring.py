@@ -99,7 +99,7 @@ def test_python_metric_that_raises_fails_the_trial_and_keeps_the_search(tmp_path
     assert main(["optimize", str(d / "task.yaml"), "--space", str(_space(tmp_path)), "--trials", "1",
                  "--max-new-tokens", "4", "--db", db]) == 2
     err = capsys.readouterr().err.strip()
-    bye = [e for e in load_split(load_task(d / "task.yaml"), "dev") if e["a"] == "bye"][0]
+    bye = next(e for e in load_split(load_task(d / "task.yaml"), "dev") if e["a"] == "bye")
     assert err == (f"error: metric m.py:score raised KeyError: 'oops' on example {bye.id}; search 'boom' is saved "
                    f"with 0 completed trials: fix this, then continue with `promptsearch resume boom --trials N`")
     store = Store(db, create=False)

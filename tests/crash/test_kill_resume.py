@@ -11,6 +11,7 @@ replay a failure.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -21,9 +22,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 import dbcheck
+import pytest
 from zygote import Zygote
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,10 +129,8 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path):
             pid = zygote.start(argv, err)
             aim = "export" if kind == "export" else rng.choice(("anywhere", "anywhere", "scored", "told"))
             delay = _aim(aim, rng, db_path, pid, per_trial)
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it had finished
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass  # it had finished
             code = zygote.wait(pid)
             assert code in (-signal.SIGKILL, 0), f"kill {i} ({kind}): exit {code}: {err.read_text()} {replay}"
             dead.append(pid)

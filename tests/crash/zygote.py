@@ -85,10 +85,10 @@ def _child(request: dict) -> None:
 class Zygote:
     """The test side: start commands, kill them, wait for their exit codes."""
 
-    _shared: "Zygote | None" = None
+    _shared: Zygote | None = None
 
     @classmethod
-    def shared(cls) -> "Zygote":
+    def shared(cls) -> Zygote:
         """One per test session: the model is loaded once for every test that uses it."""
         if cls._shared is None or cls._shared.proc.poll() is not None:
             cls._shared = cls()

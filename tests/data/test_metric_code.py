@@ -88,5 +88,5 @@ def test_ctrl_c_inside_a_metric_stays_an_interruption(tiny_task):
 
 def test_sys_exit_at_import_is_a_config_error(tiny_task):
     _metric(tiny_task, "import sys\nsys.exit(0)\ndef score(example, prediction):\n    return 1.0\n")
-    with pytest.raises(ConfigError, match="importing m.py failed: SystemExit: sys.exit"):
+    with pytest.raises(ConfigError, match=r"importing m.py failed: SystemExit: sys.exit"):
         check_metric(load_task(tiny_task))

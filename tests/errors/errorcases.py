@@ -9,9 +9,9 @@ import io
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 V1_DB = Path(__file__).resolve().parents[1] / "storage" / "data" / "schema_v1.db"
 PG_WITH_PASSWORD = "postgresql://bob:s3cret-pw@127.0.0.1:1/searches"

@@ -10,11 +10,10 @@ from promptsearch.data import load_split
 from promptsearch.errors import ConfigError
 from promptsearch.evaluate import Evaluator
 from promptsearch.evaluate.judge import LocalJudge, RemoteJudge, metric_for
-from promptsearch.service.models import Models, command_models
-from promptsearch.lm.base import GenerateResult, LoglikelihoodRequest
+from promptsearch.lm.base import LOGPROB_TOLERANCE, GenerateResult, LoglikelihoodRequest
 from promptsearch.render import Candidate, render
+from promptsearch.service.models import Models, command_models
 from promptsearch.strategies import DIRECT
-from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 JUDGE_TASK = Path(__file__).resolve().parents[2] / "examples" / "explain_judge.yaml"
 

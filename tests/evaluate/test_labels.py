@@ -12,8 +12,14 @@ from promptsearch.cli.main import main
 from promptsearch.errors import NoLogprobsError, UserError
 from promptsearch.evaluate import decoding_for_settings, decoding_key
 from promptsearch.evaluate.evaluator import with_label_scorer
-from promptsearch.evaluate.labels import (LabelScorer, check_mode, first_token_collisions, first_token_label,
-                                          parse_label, resolve)
+from promptsearch.evaluate.labels import (
+    LabelScorer,
+    check_mode,
+    first_token_collisions,
+    first_token_label,
+    parse_label,
+    resolve,
+)
 from promptsearch.lm.base import LM, GenerateResult, TokenLogprob
 from promptsearch.search.results import completed_trials
 from promptsearch.storage import Store

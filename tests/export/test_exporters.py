@@ -31,12 +31,12 @@ def markdown():
 
 
 def test_unknown_format_is_one_line_listing_the_formats(search):
-    db, store, record = search
+    _db, store, record = search
     with pytest.raises(ConfigError) as e:
         render_export(store, record, best(store, record), "yaml")
     assert str(e.value).startswith("--format: 'yaml' is not a known export format; "
                                    "allowed: text, json, chat, jinja, dspy")
-    with pytest.raises(UserError, match="^export: 'yaml' is not a known export format; allowed: text, json"):
+    with pytest.raises(UserError, match=r"^export: 'yaml' is not a known export format; allowed: text, json"):
         ps.export_prompt(store, "x", "yaml")
 
 

@@ -117,7 +117,7 @@ def test_chat_export_of_a_plain_candidate_is_valid_too(searches, tmp_path):
     from openai.types.chat import ChatCompletionMessageParam
     from pydantic import TypeAdapter
 
-    db, store, _ = searches
+    db, _store, _ = searches
     messages = json.loads(_exported(db, "plain", "chat", tmp_path).read_text(encoding="utf-8"))
     TypeAdapter(list[ChatCompletionMessageParam]).validate_python(messages)
     assert messages[-1]["role"] == "user" and messages[-1]["content"].endswith(TRIGGER)
@@ -148,7 +148,7 @@ def test_dspy_predict_loads_the_program(searches, tmp_path):
 
 
 def test_text_and_json_still_export(searches, tmp_path):
-    db, store, _ = searches
+    _db, store, _ = searches
     top = best(store, store.get_search("plain"))
     assert render_export(store, store.get_search("plain"), top, "text") == top.candidate.prompt
     exported = json.loads(render_export(store, store.get_search("plain"), top, "json"))

@@ -80,7 +80,7 @@ def test_reasoning_strategies_reproduce_their_stored_predictions(tmp_path, smoll
 
 
 def test_bad_input_is_one_line_and_writes_nothing(real, tmp_path, capsys, loaded):
-    db, store, record = real
+    db, _store, _record = real
     best = tmp_path / "best.json"
     assert main(["export", "after", "--format", "json", "-o", str(best), "--db", db]) == 0
     capsys.readouterr()
@@ -110,7 +110,7 @@ def test_bad_input_is_one_line_and_writes_nothing(real, tmp_path, capsys, loaded
 
 
 def test_csv_and_stdin_inputs(real, tmp_path, capsys, loaded, monkeypatch):
-    db, store, record = real
+    db, _store, _record = real
     csv = tmp_path / "in.csv"
     csv.write_text('review,id\n"Terrible, cold food.",a\nLovely staff,b\n')
     assert main(["run", "after", "--input", str(csv), "--db", db]) == 0
@@ -125,10 +125,11 @@ def test_csv_and_stdin_inputs(real, tmp_path, capsys, loaded, monkeypatch):
 def test_demos_chosen_per_input_reproduce_their_stored_predictions(tmp_path, smollm):
     """Nearest-neighbour demos: `run` chooses them again per input, as the search did; every
     prediction is one the evaluation cache holds for the example's own prompt (nothing recomputed)."""
+    from psafter import write_task
+
     from promptsearch.evaluate.evaluator import Evaluator
     from promptsearch.search.rebuild import rebuild_prompt
     from promptsearch.search.runner import decoding_for, open_parts
-    from psafter import write_task
 
     task_path = write_task(tmp_path)
     (tmp_path / "space.yaml").write_text("name: nn\ninstructions: ['Classify the {inputs}.']\n"

@@ -348,7 +348,7 @@ def run_command(argv: list[str], lm_factory, tmp: str) -> int:
             contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(argv)
-        except BaseException:  # noqa: BLE001 - anything escaping main() is the bug we look for
+        except BaseException:
             pytest.fail(f"{argv}: escaped main():\n{traceback.format_exc()}")
     after = db_state(db)
     message = err.getvalue()
@@ -385,7 +385,7 @@ OPT = ["optimize", "TASK", "--space", "SPACE", "--trials", "1"]
 @FUZZ_SETTINGS
 @given(c=case())
 # markup in an instruction and a space name: optimize crashed after creating the search, then show did
-@example(c=_case(OPT + ["--name", "new"], space={"name": "rs[/x]", "instructions": ["[/INST] Classify."]},
+@example(c=_case([*OPT, "--name", "new"], space={"name": "rs[/x]", "instructions": ["[/INST] Classify."]},
                  then=["show", "NAME"]))
 # a task name that is markup, used as the search name
 @example(c=_case(OPT, ok=False, task=_case([])["task"] | {"name": "[/INST]"}))
@@ -393,11 +393,11 @@ OPT = ["optimize", "TASK", "--space", "SPACE", "--trials", "1"]
 @example(c=_case(OPT, dev=[{"review": "a\u2028b", "label": "positive"}, {"review": 3, "label": "negative"}]))
 @example(c=_case(OPT, dev=[{"review": "\ufeffline\nbreak, comma", "label": "positive"}], dev_format="csv"))
 # a seed at the top of its range, then resume: the sampler's seed overflowed
-@example(c=_case(OPT + ["--seed", "4294967295", "--name", "top"], then=["resume", "NAME", "--trials", "1"]))
+@example(c=_case([*OPT, "--seed", "4294967295", "--name", "top"], then=["resume", "NAME", "--trials", "1"]))
 # an alias bomb where an error message quotes the value
 @example(c=_case(OPT, ok=False, space=dump({"name": "b", "instructions": ["x"]}) + BOMB + "templates: *l7\n"))
 # a model that does not load, with workers: the search used to be created first
-@example(c=_case(OPT + ["--model", "MODELDIR", "--workers", "2"], ok=False))
+@example(c=_case([*OPT, "--model", "MODELDIR", "--workers", "2"], ok=False))
 def test_cli_on_generated_inputs(template, c):
     run_case(c, template[0], template[1])
 

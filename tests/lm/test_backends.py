@@ -9,7 +9,7 @@ from promptsearch.lm import BACKENDS, load_lm
 
 def test_builtin_backends_and_unknown_names():
     assert set(BACKENDS.names()) >= {"remote", "local"}
-    with pytest.raises(ConfigError, match="^'grpc' is not a known LM backend; allowed: remote, local"):
+    with pytest.raises(ConfigError, match=r"^'grpc' is not a known LM backend; allowed: remote, local"):
         BACKENDS.get("grpc")
 
 

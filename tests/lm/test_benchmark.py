@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,8 @@ import time
 import pytest
 from psmodels import tiny_checkpoint
 
-from promptsearch.lm import fingerprint
+from promptsearch.lm import fingerprint, load_lm
 from promptsearch.lm.fingerprint import model_files, model_fingerprint
-from promptsearch.lm import load_lm
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def test_packed_lanes_equal_naive(lm, monkeypatch, packs):
     # short suffixes share lanes with the long one's length; each must compute what it does alone
     assert lm.packs  # the self-check at load accepts SmolLM2 (sdpa, no sliding window)
     monkeypatch.setattr(lm, "packs", packs)
-    sentences = SENTENCES + ["ok", "bad .", "fine", "not for me", "loved it"]
+    sentences = [*SENTENCES, "ok", "bad .", "fine", "not for me", "loved it"]
     reqs = [LoglikelihoodRequest(f"{DEMOS}Review: {s}\nSentiment:", y) for s in sentences for y in LABELS[:2]]
     lm.stats.clear()
     got = lm.loglikelihood(reqs)
@@ -233,6 +233,6 @@ def test_packing_only_where_the_attention_honours_the_mask(lm, attn, window, pac
     torch.manual_seed(0)
     tiny = HFLM(MistralForCausalLM(cfg), lm.tokenizer, name=f"tiny-{attn}-{window}")
     assert tiny.packs == packs
-    reqs = [LoglikelihoodRequest(f"{DEMOS}Review: {s}\nSentiment:", " positive") for s in SENTENCES + ["ok"]]
+    reqs = [LoglikelihoodRequest(f"{DEMOS}Review: {s}\nSentiment:", " positive") for s in [*SENTENCES, "ok"]]
     for r, g in zip(reqs, tiny.loglikelihood(reqs)):
         assert abs(g.logprob - naive(tiny, r)[0]) < LOGPROB_TOLERANCE

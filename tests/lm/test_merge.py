@@ -4,9 +4,9 @@ forward passes. On by default on a GPU only; forced on here."""
 from __future__ import annotations
 
 import pytest
+from test_hf import DEMOS, LABELS, naive, requests
 
 from promptsearch.lm import plan
-from test_hf import DEMOS, LABELS, naive, requests
 from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 HEADS = [DEMOS, "Is each review positive or negative?\n\n", DEMOS.replace("Classify", "Label"), ""]

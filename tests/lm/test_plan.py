@@ -83,7 +83,7 @@ def test_shared_prefix_stops_before_the_first_position_read():
 
 def test_prefix_groups_split_calls_that_mix_prompts():
     head_a, head_b = [1] + [2] * 300, [1] + [3] * 300
-    rows = [plan.Row(h + [10 + i, 50], need=len(h) + 1) for h in (head_a, head_b) for i in range(4)]
+    rows = [plan.Row([*h, 10 + i, 50], need=len(h) + 1) for h in (head_a, head_b) for i in range(4)]
     groups = plan.prefix_groups(rows)
     assert sorted(p for p, _ in groups) == [301, 301]
     assert sorted(len(g) for _, g in groups) == [4, 4]
@@ -97,7 +97,7 @@ def test_prefix_groups_look_below_a_short_shared_branch():
     # its own, 16 examples each (--parallel-candidates): a group per prompt, not one group that
     # recomputes the three plain prompts on every row
     heads = [[6] + [19] * 61] + [[7, 8] + [20 + j] * 60 for j in range(3)]
-    rows = [plan.Row(h + [100 + i, 50], need=len(h) + 1) for h in heads for i in range(16)]
+    rows = [plan.Row([*h, 100 + i, 50], need=len(h) + 1) for h in heads for i in range(16)]
     assert sorted((p, len(g)) for p, g in plan.prefix_groups(rows)) == [(62, 16)] * 4
 
 

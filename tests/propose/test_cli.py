@@ -53,7 +53,7 @@ class _ProposerServer:
         seen = self.seen = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 seen.append(req)
                 n = req.get("n") or 1

@@ -3,6 +3,7 @@ choices, enqueued proposals kept when the pool grows, and old integer-layout sea
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
+from test_rounds import Scripted
 
 from promptsearch.config import load_space, load_task
 from promptsearch.config.propose import ProposeSpec
@@ -12,7 +13,6 @@ from promptsearch.propose.rounds import instruction_scores
 from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import proposal_lineage
 from promptsearch.storage import Store
-from test_rounds import Scripted
 
 ORIGINS = ["seed", "seed", "proposal_0", "proposal_0", "proposal_0"]
 
@@ -32,7 +32,7 @@ def test_groups_are_categories_with_fixed_choices():
     assert "instruction" not in {n for t in study.trials for n in t.params}  # never the ordered integer
     # a later round adds a group: new origin parameter, the old groups' choices unchanged
     trial = study.ask()
-    suggest_pool(trial, ORIGINS + ["proposal_1"])
+    suggest_pool(trial, [*ORIGINS, "proposal_1"])
     study.tell(trial, 0.1)
     assert "instruction_origin_3" in trial.params
     for name in ("instruction_seed", "instruction_proposal_0"):
@@ -46,7 +46,7 @@ def test_an_enqueued_proposal_survives_a_new_round():
     study.enqueue_trial(params, user_attrs=attrs)
     trial = study.ask()
     # another round was added between the enqueue and the trial: still proposal 3
-    assert suggest_pool(trial, ORIGINS + ["proposal_1", "proposal_1"]) == (3, "proposal_0")
+    assert suggest_pool(trial, [*ORIGINS, "proposal_1", "proposal_1"]) == (3, "proposal_0")
 
 
 def test_pool_index_reads_both_layouts():

@@ -45,9 +45,9 @@ def test_parse_propose_strict(tmp_path):
     spec = parse_propose({"methods": ["induction", "refinement"], "every": 3, "n": 2}, "s.yaml")
     assert spec.methods == ("induction", "refinement") and spec.every == 3 and spec.n == 2
     assert ProposeSpec.from_dict(spec.to_dict()) == spec
-    with pytest.raises(ConfigError, match="unknown field 'propose.evry'"):
+    with pytest.raises(ConfigError, match=r"unknown field 'propose.evry'"):
         parse_propose({"evry": 3}, "s.yaml")
-    with pytest.raises(ConfigError, match="field 'propose.temperature' must be above 0"):
+    with pytest.raises(ConfigError, match=r"field 'propose.temperature' must be above 0"):
         parse_propose({"temperature": 0}, "s.yaml")
 
 
@@ -88,7 +88,7 @@ def test_failing_proposer_is_logged_and_skipped(tmp_path, tiny_task, tiny_space,
 def test_garbage_is_rejected_not_fatal(tmp_path, tiny_task, tiny_space, fake_lm):
     store, rec = _search(tmp_path, tiny_task, tiny_space)
     hook = ProposalHook(ProposeSpec(methods=("induction",), n=3, draws=1),
-                        Scripted(["", "   ", "Output:"] + [" x" * 200]))
+                        Scripted(["", "   ", "Output:", " x" * 200]))
     run_trials(store, rec, fake_lm, 2, hooks=[hook])
     rows = _rows(store, rec)
     assert rows and not any(r.accepted for r in rows)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
+from test_rounds import Scripted
 
 import promptsearch as ps
 from promptsearch.cli.main import main
@@ -18,7 +19,6 @@ from promptsearch.propose.screen import screen_out, screen_scores
 from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.storage import Store
 from promptsearch.storage.models import ProposalRoundRow
-from test_rounds import Scripted
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENED = re.compile(r"^screened out: rank (\d+) of (\d+), score (-?\d+\.\d\d) [<=] (-?\d+\.\d\d)$")
@@ -37,11 +37,11 @@ def test_parse_screen_strict():
     old = ProposeSpec().to_dict()
     del old["screen"]  # a space stored before screening existed
     assert ProposeSpec.from_dict(old).screen is None
-    with pytest.raises(ConfigError, match="unknown field 'propose.screen.kep'; allowed: propose.screen.examples"):
+    with pytest.raises(ConfigError, match=r"unknown field 'propose.screen.kep'; allowed: propose.screen.examples"):
         parse_propose({"screen": {"kep": 2}}, "s.yaml")
-    with pytest.raises(ConfigError, match="field 'propose.screen.keep' must be an integer from 1 to 64, got 0"):
+    with pytest.raises(ConfigError, match=r"field 'propose.screen.keep' must be an integer from 1 to 64, got 0"):
         parse_propose({"screen": {"keep": 0}}, "s.yaml")
-    with pytest.raises(ConfigError, match="field 'propose.screen' must be a mapping"):
+    with pytest.raises(ConfigError, match=r"field 'propose.screen' must be a mapping"):
         parse_propose({"screen": 3}, "s.yaml")
 
 

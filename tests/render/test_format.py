@@ -95,6 +95,6 @@ def test_bad_formats_blocks_are_one_line_errors(tmp_path, formats, message):
 
 def test_names_must_be_task_fields():
     spec = FormatSpec(field_names=("task",), names={"reveiw": "Review"})
-    with pytest.raises(ConfigError, match="field 'formats.names.reveiw' is not a field of the task; the task's "
+    with pytest.raises(ConfigError, match=r"field 'formats.names.reveiw' is not a field of the task; the task's "
                                           "fields are review, label"):
         check_format_names(spec, ("review", "label"), "space.yaml")

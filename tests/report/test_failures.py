@@ -14,7 +14,7 @@ def real(tmp_path_factory, smollm):
 
 
 def test_report_shows_the_worst_dev_examples_and_the_confusion_matrix(real, tmp_path):
-    db, store, record = real
+    _db, store, _record = real
     page = ps.write_report(store, "after", tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<h2>Where the best prompt fails</h2>" in page
     found = ps.trial_examples(store, "after", wrong=True)

@@ -72,7 +72,7 @@ def _render(chromium: str, page: Path, tmp: Path, *extra: str) -> subprocess.Com
 
 
 def test_report_renders_in_headless_chromium(report_db, chromium, tmp_path):
-    store, record, _ = report_db
+    store, _record, _ = report_db
     page = tmp_path / "report.html"
     assert main(["report", "rep", "-o", str(page), "--db", store.url]) == 0
     html = page.read_text(encoding="utf-8")

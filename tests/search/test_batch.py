@@ -3,6 +3,7 @@ the same points and scores as k = 1 under a random sampler, one model call per b
 failures and a process killed mid-batch. The real model: tests/cli/test_parallel.py."""
 import multiprocessing
 import os
+from typing import ClassVar
 
 import optuna
 import pytest
@@ -92,7 +93,7 @@ def test_out_of_range_is_refused_before_anything_is_written(tmp_path, tiny_task,
 
 def test_a_pruner_is_refused_with_batches(tmp_path, tiny_task, tiny_space, fake_lm):
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    with pytest.raises(ConfigError, match="--parallel-candidates: must be 1 with a pruner .*--pruner halving"):
+    with pytest.raises(ConfigError, match=r"--parallel-candidates: must be 1 with a pruner .*--pruner halving"):
         _create(store, tiny_task, tiny_space, parallel_candidates=2, pruner="halving")
     rec = _create(store, tiny_task, tiny_space, parallel_candidates=2)
     with pytest.raises(ConfigError, match="--parallel-candidates: must be 1 with a pruner"):
@@ -173,7 +174,7 @@ def test_killed_mid_batch_then_resumed_loses_nothing(tmp_path, tiny_task, tiny_s
 
 def test_usage_is_shared_by_computed_examples():
     class Remote:
-        usage = {"calls": 0, "prompt_tokens": 0, "cost_usd": 0.0}
+        usage: ClassVar[dict] = {"calls": 0, "prompt_tokens": 0, "cost_usd": 0.0}
     lm = Remote()
     before = dict(lm.usage)
     lm.usage = {"calls": 3, "prompt_tokens": 100, "cost_usd": 0.3}

@@ -10,7 +10,7 @@ from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError
 from promptsearch.lm.usage import UsageCounter
 from promptsearch.search import SearchSettings, new_search, run_trials
-from promptsearch.search.budget import Budget, parse_budget, spent, stop_reason, stored_budget, store_budget
+from promptsearch.search.budget import Budget, parse_budget, spent, stop_reason, store_budget, stored_budget
 from promptsearch.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,7 @@ from promptsearch.config import load_space, load_task
 from promptsearch.errors import ConfigError, UserError
 from promptsearch.lm.base import LM
 from promptsearch.search import SearchSettings, new_search
-from promptsearch.search.checks import (check_prompt_fits, check_unchanged, label_warnings, longest_prompt,
-                                        rerun_command)
+from promptsearch.search.checks import check_prompt_fits, check_unchanged, label_warnings, longest_prompt, rerun_command
 from promptsearch.storage import Store
 
 

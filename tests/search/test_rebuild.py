@@ -53,7 +53,7 @@ def test_what_cannot_be_rebuilt_is_a_one_line_error(searched, fake_lm):
     changed = _row(row, demos=[dict(d, review="another text") for d in row.demos])
     with pytest.raises(UserError, match=f"^search 's': candidate {row.prompt_hash[:12]} renders differently now"):
         rebuild_prompt(rec, changed, lm=fake_lm, store=store)
-    with pytest.raises(UserError, match="^search 's': cannot rebuild the scored template of prompt"):
+    with pytest.raises(UserError, match=r"^search 's': cannot rebuild the scored template of prompt"):
         rebuild_prompt(rec, _row(row, prompt_hash="0" * 32))
     nearest = _row(row, params={**row.params, "demo_selection": "nearest"})
     with pytest.raises(UserError, match="picks its demonstrations per input"):

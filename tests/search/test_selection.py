@@ -3,8 +3,8 @@ split, its checks, and a pick that follows the held-out score where the dev-best
 The real model and real SQLite: tests/cli/test_selection_real.py."""
 import optuna
 import pytest
-
 from conftest import FakeLM
+
 from promptsearch.config import load_space, load_task
 from promptsearch.data.dataset import load_split
 from promptsearch.errors import ConfigError

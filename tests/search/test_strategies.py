@@ -11,9 +11,9 @@ from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search import bootstrap as boot
 from promptsearch.search.rebuild import rebuild_prompt
 from promptsearch.search.results import leaderboard
-from promptsearch.strategies.reasoning import VERSION
 from promptsearch.storage import Store
 from promptsearch.storage.models import BootstrapDemoRow
+from promptsearch.strategies.reasoning import VERSION
 
 ALL = "[direct, zero_shot_cot, few_shot_cot, self_consistency, least_to_most]"
 

@@ -11,6 +11,7 @@ from psdata import write_jsonl
 from promptsearch.config import load_space, load_task
 from promptsearch.data import load_split
 from promptsearch.evaluate import Evaluator
+from promptsearch.lm.base import LOGPROB_TOLERANCE
 from promptsearch.lm.embed import HiddenStates, load_embedder, minilm_dir
 from promptsearch.render import Candidate, render
 from promptsearch.render.dynamic import NearestDemos
@@ -18,7 +19,6 @@ from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.results import leaderboard
 from promptsearch.storage import Store
 from promptsearch.strategies import DIRECT, LeastToMost, SelfConsistency, ZeroShotCoT
-from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 MATH = [{"question": "Tom has 3 apples and buys 4 more. How many apples does he have?", "answer": "7"},
         {"question": "A box holds 10 pens. 2 are taken out. How many pens are left?", "answer": "8"},

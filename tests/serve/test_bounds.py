@@ -100,9 +100,10 @@ def test_a_client_that_leaves_stops_its_work_and_others_are_answered(serve):
         quick_done.append(time.monotonic() - t0)
 
     # the long request's client gives up after 3 s; meanwhile a short request is answered
-    giver = threading.Thread(target=lambda: pytest.raises(
-        (TimeoutError, socket.timeout, urllib.error.URLError),
-        _post, url + "/completions", {"prompt": COUNTING, "max_tokens": 8000, "temperature": 0}, 3))
+    def give_up() -> None:
+        with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+            _post(url + "/completions", {"prompt": COUNTING, "max_tokens": 8000, "temperature": 0}, 3)
+    giver = threading.Thread(target=give_up)
     giver.start()
     time.sleep(1.0)
     q = threading.Thread(target=quick)

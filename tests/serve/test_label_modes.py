@@ -299,4 +299,4 @@ def test_a_proposer_behind_serve_beside_the_task_model_in_process(servers, tmp_p
     # what is checked here is the path: the proposer was asked through serve and answered
     rows = proposal_lineage(store, record)
     assert all(r["method"] == "induction" for r in rows)
-    assert rows or "proposal round 0 (induction) skipped" in caplog.text and "LM Response: " in caplog.text
+    assert rows or ("proposal round 0 (induction) skipped" in caplog.text and "LM Response: " in caplog.text)

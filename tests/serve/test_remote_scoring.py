@@ -133,13 +133,13 @@ def test_a_failing_server_fails_a_trial_not_the_search(fake, tmp_path, tiny_task
         # PROBES requests before the search is written, then trial 0: both chunks x 6 tries
         return original(body, 500 if PROBES < calls["n"] <= PROBES + 6 * 2 else status)
     srv._answer = flaky
-    assert main(argv + ["--trials", "2", "--name", "flaky"]) == 0
+    assert main([*argv, "--trials", "2", "--name", "flaky"]) == 0
     store = Store(db, create=False)
     record = store.get_search("flaky")
     assert record.settings["concurrency"] == 2
     counts = trial_counts(store, record)
     assert counts["complete"] == 2 and counts["fail"] == 1
-    failed = [t for t in store.load_study(record).trials if t.state.name == "FAIL"][0]
+    failed = next(t for t in store.load_study(record).trials if t.state.name == "FAIL")
     assert "HTTP 500: scripted failure" in failed.user_attrs["error"] and failed.user_attrs["lm_calls"] == 0
     assert "trial 0 failed, the search goes on" in caplog.text
 

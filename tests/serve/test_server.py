@@ -10,10 +10,9 @@ import pytest
 from psdata import send_json
 
 from promptsearch.errors import NoLogprobsError, UserError
-from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
+from promptsearch.lm.base import LOGPROB_TOLERANCE, GenerateRequest, LoglikelihoodRequest
 from promptsearch.lm.remote import from_chatml, is_remote_spec, load_remote, remote_name, to_chatml
 from promptsearch.serve import make_server
-from promptsearch.lm.base import LOGPROB_TOLERANCE
 
 
 @pytest.fixture
@@ -142,7 +141,7 @@ def test_remote_lm_retries_rate_limits():
     hits = []
 
     class Flaky(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             hits.append(time.monotonic())
             if len(hits) <= 2:

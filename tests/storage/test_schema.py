@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.config import Config
 
 from promptsearch.cli.main import main
 from promptsearch.errors import UserError
@@ -116,7 +116,7 @@ def test_a_newer_schema_is_refused(tmp_path):
     con = sqlite3.connect(tmp_path / "n.db")
     con.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = '9999'")
     con.commit()
-    with pytest.raises(UserError, match="newer than this version's .*upgrade promptsearch"):
+    with pytest.raises(UserError, match=r"newer than this version's .*upgrade promptsearch"):
         Store(url, create=False)
 
 
@@ -126,7 +126,7 @@ def test_old_optuna_tables_are_refused_with_the_upgrade_command(tmp_path):
     con = sqlite3.connect(tmp_path / "o.db")
     con.execute("UPDATE alembic_version SET version_num = 'v3.0.0.d'")
     con.commit()
-    with pytest.raises(UserError, match="Optuna tables are from an older Optuna version.*promptsearch db upgrade"):
+    with pytest.raises(UserError, match=r"Optuna tables are from an older Optuna version.*promptsearch db upgrade"):
         Store(url, create=False)
 
 

@@ -60,9 +60,8 @@ def test_mask_url_hides_every_password():
 
 def test_password_not_in_logs_or_output(caplog, capsys):
     url = "postgresql://bob:s3cret-pw@127.0.0.1:1/db"
-    with caplog.at_level(logging.DEBUG):
-        with pytest.raises(Exception) as raised:  # --debug re-raises, with the message as shown
-            main(["show", "x", "--db", url, "--debug"])
+    with caplog.at_level(logging.DEBUG), pytest.raises(Exception) as raised:  # --debug re-raises, as shown
+        main(["show", "x", "--db", url, "--debug"])
     assert "s3cret-pw" not in str(raised.value)
     captured = capsys.readouterr()
     assert "s3cret-pw" not in caplog.text + captured.out + captured.err

@@ -18,7 +18,7 @@ def test_create_find_list(tmp_path):
 def test_duplicate_name_is_refused_and_nothing_written(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/x.db")
     store.add_search("s1", {}, {}, "m", {})
-    with pytest.raises(UserError, match="already exists.*resume s1"):
+    with pytest.raises(UserError, match=r"already exists.*resume s1"):
         store.add_search("s1", {}, {}, "m", {})
     assert len(store.list_searches()) == 1
 
@@ -26,7 +26,7 @@ def test_duplicate_name_is_refused_and_nothing_written(tmp_path):
 def test_unknown_name_lists_known(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/x.db")
     store.add_search("alpha", {}, {}, "m", {})
-    with pytest.raises(NotFoundError, match="no search named 'beta'.*known: alpha"):
+    with pytest.raises(NotFoundError, match=r"no search named 'beta'.*known: alpha"):
         store.get_search("beta")
 
 

@@ -4,12 +4,11 @@ import math
 
 import pytest
 
-from promptsearch.lm.base import GenerateResult
-
 from promptsearch.config import load_task
 from promptsearch.data import load_split
+from promptsearch.lm.base import GenerateResult
 from promptsearch.render.prompt import Candidate, render_template
-from promptsearch.strategies import Direct, LeastToMost, Decoding, SelfConsistency, ZeroShotCoT
+from promptsearch.strategies import Decoding, Direct, LeastToMost, SelfConsistency, ZeroShotCoT
 
 
 @pytest.mark.parametrize("strategy, scored", [

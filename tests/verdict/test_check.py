@@ -24,7 +24,7 @@ def _export_trial(store, record, trial, path):
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, smollm):
     folder = tmp_path_factory.mktemp("check")
-    db, store, record = real_search(folder, smollm, trials=3)
+    _db, store, record = real_search(folder, smollm, trials=3)
     trials = sorted(completed_trials(store, record), key=lambda t: t.number)
     return folder, store, record, trials
 

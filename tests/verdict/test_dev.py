@@ -10,8 +10,8 @@ from promptsearch.config import load_space, load_task
 from promptsearch.search import SearchSettings, new_search, run_trials
 from promptsearch.search.devscores import DEV_SCORES_ATTR, MAX_STORED, dev_scores, pack_scores, unpack_scores
 from promptsearch.search.results import completed_trials
-from promptsearch.storage.store import trial_score
 from promptsearch.storage import Store
+from promptsearch.storage.store import trial_score
 from promptsearch.verdict import stats
 from promptsearch.verdict.dev import DevEvidence, dev_evidence
 

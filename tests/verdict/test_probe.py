@@ -10,8 +10,8 @@ from promptsearch.cli.main import main
 from promptsearch.config import load_task
 from promptsearch.data.dataset import Example
 from promptsearch.render.prompt import Candidate
-from promptsearch.strategies import DIRECT
 from promptsearch.storage import Store
+from promptsearch.strategies import DIRECT
 from promptsearch.verdict import load_probe
 from promptsearch.verdict.probe import Probe, Variant, _least_fixed_permutation, _variant
 from promptsearch.verdict.stats import Interval

@@ -1,6 +1,7 @@
 """The paired statistics against closed forms and SciPy."""
 import numpy as np
 import pytest
+
 from promptsearch.verdict import stats
 
 

@@ -40,7 +40,7 @@ def _threads(n, fn):
     def run(i):
         try:
             fn(i)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
@@ -176,7 +176,7 @@ def test_a_live_workers_trial_is_never_failed(db_url, tiny_task, tiny_space):
 
 def test_another_machines_trial_is_failed_after_its_heartbeat_stops(db_url, tiny_task, tiny_space,
                                                                      monkeypatch):
-    store, rec = _search(db_url, tiny_task, tiny_space, 3)
+    _store, rec = _search(db_url, tiny_task, tiny_space, 3)
     silent = Store(db_url, create=False, heartbeat_interval=3600)  # machine b's first beat is its last
     monkeypatch.setenv(HOST_ENV, "machine-b")
     trial = _claims(silent, rec).claim()
@@ -245,6 +245,7 @@ def test_concurrent_identical_evaluations_are_stored_once(db_url):
     _threads(4, put)
     assert len(store.evaluations.get(model, "hash", "rank", [r.example_id for r in rows])) == 50
     from sqlalchemy import func, select
+
     from promptsearch.storage.models import EvaluationRow
     assert store.db.read(lambda s: s.scalar(select(func.count()).where(EvaluationRow.model == model))) == 50
 
