@@ -210,7 +210,7 @@ if os.environ.get("PROMPTSEARCH_TEST_SIMULATE_FULL_DISK"):
         raise sqlalchemy.exc.OperationalError("UPDATE", {}, sqlite3.OperationalError("database or disk is full"))
     Store._update_target = full
 sys.path.insert(0, "tests")
-from conftest import FakeLM  # the search was made with a fake model: load that one
+from psfakes import FakeLM  # the search was made with a fake model: load that one
 import promptsearch.service.models
 promptsearch.service.models.load_model = lambda spec=None, **kw: FakeLM()
 from promptsearch.cli.main import main

@@ -19,7 +19,7 @@ _RUNNER = """
 import sqlite3, sys
 import sqlalchemy.exc
 sys.path.insert(0, "tests")
-from conftest import FakeLM
+from psfakes import FakeLM
 import promptsearch.service.models
 promptsearch.service.models.load_model = lambda spec=None, **kw: FakeLM()
 where, after = sys.argv[1], int(sys.argv[2])

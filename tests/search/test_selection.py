@@ -3,7 +3,7 @@ split, its checks, and a pick that follows the held-out score where the dev-best
 The real model and real SQLite: tests/cli/test_selection_real.py."""
 import optuna
 import pytest
-from conftest import FakeLM
+from psfakes import FakeLM
 
 from promptsearch.config import load_space, load_task
 from promptsearch.data.dataset import load_split

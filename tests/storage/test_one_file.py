@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _CLI = """
 import sys
 sys.path.insert(0, "tests")
-from conftest import FakeLM
+from psfakes import FakeLM
 import promptsearch.service.models
 promptsearch.service.models.load_model = lambda spec=None, **kw: FakeLM()
 from promptsearch.cli.main import main
@@ -101,7 +101,7 @@ def test_every_command_leaves_one_file(argv, db):
 def test_a_search_killed_mid_write_is_read_from_its_wal_on_read_only_media(db, tmp_path):
     """.db and -wal (no -shm), as a killed process or a copy of both leaves them, on a read-only
     file system: every commit is seen (reading the .db as immutable alone would show none)."""
-    kill = ("import os, sys\nsys.path.insert(0, 'tests')\nfrom conftest import FakeLM\n"
+    kill = ("import os, sys\nsys.path.insert(0, 'tests')\nfrom psfakes import FakeLM\n"
             "from promptsearch.storage import Store\nfrom promptsearch.search import run_trials\n"
             f"s = Store('sqlite:///{db}', create=False)\nrun_trials(s, s.get_search('empty'), FakeLM(), 2)\n"
             "os._exit(0)\n")
