@@ -247,10 +247,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _client_connected(self) -> bool:
         """False once the peer has closed its end (a readable socket with nothing to read)."""
+        # poll, not select: select() refuses file descriptors above 1023, which a busy process
+        # reaches, and every client would then look gone
+        poller = select.poll()
+        poller.register(self.connection, select.POLLIN)
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            readable = bool(poller.poll(0))
             return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
-        except (OSError, ValueError):
+        except OSError:
             return False
 
     def _body(self) -> dict[str, Any]:

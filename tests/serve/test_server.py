@@ -1,5 +1,6 @@
 """The OpenAI-compatible server (on the scripted fake model: fast) and RemoteLM against it."""
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -191,3 +192,20 @@ def test_is_remote_spec(spec, remote):
 def test_remote_name_drops_credentials():
     assert remote_name("openai/m", "http://user:pw@host:8000/v1/?key=1") == "openai/m@http://host:8000/v1"
     assert remote_name("openai/m", None) == "openai/m"
+
+
+def test_a_server_with_file_descriptors_above_1023_still_sees_its_clients(smollm):
+    """The client-gone check must work for any descriptor: select() refuses those above 1023, which
+    a long-running process reaches, and every request then looked abandoned (closed unanswered)."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    srv = make_server(smollm, "127.0.0.1", 0, model_id="smollm2")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        prompts = ["Review: the soup was great\nLabel: positive"] * 40  # longer than one poll of the client
+        code, body = _post(srv.url + "/completions", {"prompt": prompts, "echo": True, "max_tokens": 0, "logprobs": 1})
+        assert code == 200 and len(body["choices"]) == 40
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        for fd in held:
+            os.close(fd)
