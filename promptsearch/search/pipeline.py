@@ -122,6 +122,8 @@ def _prepare(ctx: SearchContext, trials: list[optuna.Trial], claim_target: int |
         with _sampling(ctx, _resampler(ctx, trial.number)):
             prompt = _prepare_one(ctx, trial)
         first = scored.get(prompt.hash)
+        if _retried(trial):  # a dead trial's point queued again: that trial was never scored, even if a
+            first = None    # worker's cached view still shows it running
         if first is None:
             scored[prompt.hash] = trial.number
             slots.append(_Slot(trial=trial, prompt=prompt))
@@ -214,6 +216,13 @@ def _scored_hashes(study: optuna.Study, mine: set[int]) -> dict[str, int]:
         if isinstance(h, str):
             out.setdefault(h, t.number)
     return out
+
+
+def _retried(trial: optuna.Trial) -> bool:
+    """Whether the trial re-runs a failed trial's point (Optuna's retry callback records it)."""
+    frozen = next((t for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                   if t.number == trial.number), None)
+    return frozen is not None and optuna.storages.RetryFailedTrialCallback.retried_trial_number(frozen) is not None
 
 
 def _fail_repeat(ctx: SearchContext, trial: optuna.Trial, first: int) -> None:
