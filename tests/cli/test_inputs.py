@@ -54,10 +54,10 @@ def test_a_seed_at_the_top_of_its_range_resumes(tmp_path, tiny_task, tiny_space,
 
 
 @pytest.mark.parametrize("settings,message", [
-    ({"seed": -1}, "--seed must be at least 0, got -1"),
-    ({"seed": 2**32}, "--seed must be at most 4294967295"),
-    ({"batch_size": 0}, "--batch-size must be at least 1"),
-    ({"dev_limit": "3"}, "--dev-limit must be an integer"),
+    ({"seed": -1}, "seed= must be at least 0, got -1"),
+    ({"seed": 2**32}, "seed= must be at most 4294967295"),
+    ({"batch_size": 0}, "batch_size= must be at least 1"),
+    ({"dev_limit": "3"}, "dev_limit= must be an integer"),
 ])
 def test_the_api_checks_ranges_before_writing(tmp_path, tiny_task, tiny_space, settings, message):
     store = ps.Store(f"sqlite:///{tmp_path}/a.db")
@@ -69,10 +69,10 @@ def test_the_api_checks_ranges_before_writing(tmp_path, tiny_task, tiny_space, s
 def test_api_numbers_are_checked(tmp_path, tiny_task, tiny_space, fake_model):
     store = ps.Store(f"sqlite:///{tmp_path}/a.db")
     search = ps.create_search(store, "x", tiny_task, tiny_space)
-    with pytest.raises(ps.ConfigError, match="--trials must be at most 1000000"):
+    with pytest.raises(ps.ConfigError, match="trials= must be at most 1000000"):
         ps.run_search(store, search, 10**20)
     ps.run_search(store, search, 2)
-    with pytest.raises(ps.ConfigError, match="--resamples must be at most 100000"):
+    with pytest.raises(ps.ConfigError, match="resamples= must be at most 100000"):
         ps.evaluate_heldout(store, search, resamples=10**9)
 
 

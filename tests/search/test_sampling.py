@@ -31,7 +31,7 @@ def _params(store, rec):
     ({"pruner": "median"}, "--pruner: 'median' is not a known pruner; allowed: none, wilcoxon, halving"),
     ({"sampler": optuna.samplers.RandomSampler()},
      "--sampler: a search stores a name (tpe, random); pass an Optuna sampler object to "
-     "run_trials(..., sampler=...) instead"),
+     "run_search(..., sampler=...) instead"),
 ])
 def test_unknown_names_are_one_line_listing_the_registered_ones(store, tiny_task, tiny_space, setting, message):
     with pytest.raises(ConfigError) as e:
