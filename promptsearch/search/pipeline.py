@@ -222,7 +222,7 @@ def _retried(trial: optuna.Trial) -> bool:
     """Whether the trial re-runs a failed trial's point (Optuna's retry callback records it)."""
     frozen = next((t for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                    if t.number == trial.number), None)
-    return frozen is not None and optuna.storages.RetryFailedTrialCallback.retried_trial_number(frozen) is not None
+    return frozen is not None and bool(frozen.system_attrs.get("retry_history"))  # as claims.py reads it
 
 
 def _fail_repeat(ctx: SearchContext, trial: optuna.Trial, first: int) -> None:
