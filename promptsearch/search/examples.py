@@ -30,6 +30,7 @@ from promptsearch.search.rebuild import per_input_demos
 from promptsearch.search.results import best
 from promptsearch.search.runner import decoding_for, dev_order, open_parts
 from promptsearch.search.sampling import PRUNERS, fidelity
+from promptsearch.search.selection import split_dev
 from promptsearch.storage.models import EvaluationRow
 from promptsearch.storage.store import SearchRecord, Store, trial_score
 from promptsearch.strategies import strategy_from_params
@@ -121,9 +122,10 @@ def complete_trial(store: Store, record: SearchRecord, number: int | None, flag:
 
 
 def scored_dev(record: SearchRecord) -> tuple[TaskSpec, list[Example], list[Example]]:
-    """(task, dev examples in file order, the same in the order the trials scored them)."""
+    """(task, dev examples in file order, the same in the order the trials scored them); without
+    the examples a selection split held out of the search."""
     task, _, settings = open_parts(record)
-    dev = load_split(task, "dev", settings.dev_limit)
+    dev, _ = split_dev(load_split(task, "dev", settings.dev_limit), settings.select_fraction, settings.seed)
     run = fidelity(PRUNERS.get(settings.pruner, "pruner")(settings.chunk_size), settings.chunk_size)
     return task, dev, dev_order(dev, settings.seed, run)
 

@@ -67,6 +67,13 @@ def test_held_out_examples_pick_the_winner(tmp_path, capsys, real_model):
                                       .user_attrs["prompt_hash"])
     assert picked_row.prompt.strip() in exported or exported.strip() in picked_row.prompt
 
+    outside = next((t for t in trials if t.number not in rescored), trials[0])
+    shown = ps.trial_examples(store, "s", outside.number)  # the dev the trials were scored on, not the held out
+    assert len(shown.outcomes) == 6 and not {o.example_id for o in shown.outcomes} & held
+    assert [o.score for o in shown.outcomes] == [float(c) for c in outside.user_attrs["dev_scores"]]
+    assert main(["compare", "s", "0", str(outside.number), "--db", db]) == 0
+    capsys.readouterr()
+
     assert main(["resume", "s", "--trials", "1", "--db", db]) == 0  # the split is stored with the search
     again = ps.selection(store, "s")
     assert again["example_ids"] == sel["example_ids"]
@@ -93,3 +100,4 @@ def test_bad_selection_flags_are_one_line(tmp_path, capsys, flags, message):
     assert main(["optimize", TASK, "--space", SPACE, *flags, "--db", f"sqlite:///{db}"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err and not db.exists()
+
