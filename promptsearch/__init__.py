@@ -18,7 +18,8 @@ _API = ("DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings", 
         "pareto_front", "plan", "probe", "proposals", "resume", "run_search",
         "score_by_format",
         "write_report",
-        "check_prompt", "compare_trials", "load_prompt", "run_prompt", "selection", "trial_examples")
+        "check_prompt", "compare_trials", "load_prompt", "race_summary", "run_prompt", "selection",
+        "trial_examples")
 _ERRORS = ("ConfigError", "NotFoundError", "UserError")
 
 __all__ = [*_API, *_ERRORS]

@@ -36,7 +36,8 @@ __all__ = ["DEFAULT_URL", "Entry", "RunSummary", "SearchRecord", "SearchSettings
            "proposals", "resume", "run_search",
            "score_by_format",
            "write_report"]
-__all__ += ["check_prompt", "compare_trials", "load_prompt", "run_prompt", "selection", "trial_examples"]
+__all__ += ["check_prompt", "compare_trials", "load_prompt", "race_summary", "run_prompt", "selection",
+            "trial_examples"]
 
 
 def load_plugins(*modules: str) -> tuple[str, ...]:
@@ -150,6 +151,13 @@ def selection(store: Store, search: SearchRecord | str) -> dict | None:
     the re-scores of the top candidates by dev (`scores`: trial, dev, selection) and the `pick`
     that `best` returns; None without a split. See docs/using_results.md."""
     return service.selection(store, search)
+
+
+def race_summary(store: Store, search: SearchRecord | str) -> dict | None:
+    """A search made with `race=True`: how the race went (`dev_examples`; `complete`: candidates
+    scored on all of dev; `stopped` and `stopped_at` {examples: trials}; `examples_scored` against
+    `examples_without_racing`); None for a search that does not race. See docs/using_results.md."""
+    return service.race_summary(store, search)
 
 
 def leaderboard(store: Store, search: SearchRecord | str, k: int | None = 5) -> list[Entry]:

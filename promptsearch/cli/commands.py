@@ -40,6 +40,12 @@ def add_parsers(sub, common) -> None:
                           "made there (docs/using_results.md; kept by resume and worker)")
     opt.add_argument("--select-top", type=int, default=5, metavar="K",
                      help="with --select-fraction: candidates re-scored on the held-out part (default 5)")
+    opt.add_argument("--race", action="store_true",
+                     help="race for the lead: score each candidate on part of dev first and go on (twice the "
+                          "examples per rung, finally all of dev) only while it could still beat the best; "
+                          "losers stop early (docs/using_results.md; kept by resume and worker)")
+    opt.add_argument("--race-start", type=ranged("--race-start", "race_start"), metavar="N",
+                     help="with --race: dev examples in the first rung (default: a quarter of dev, at least 8)")
     opt.add_argument("--seed", type=ranged("--seed", "seed"), default=0, help="sampler seed (0 to 2**32-1)")
     opt.add_argument("--sampler", default="tpe", choices=SAMPLERS.names())
     opt.add_argument("--batch-size", type=ranged("--batch-size", "batch_size"), default=32)
@@ -111,7 +117,7 @@ def optimize(args: argparse.Namespace) -> int:
                               proposer_api_base=args.proposer_api_base, label_scoring=args.label_scoring,
                               parallel_candidates=args.parallel_candidates, concurrency=args.concurrency,
                               objectives=args.objectives, select_fraction=args.select_fraction,
-                              select_top=args.select_top)
+                              select_top=args.select_top, race=args.race, race_start=args.race_start)
     if args.dry_run:
         plan = service.plan(args.db, args.task, args.space, trials=args.trials, name=args.name, model=args.model,
                             settings=settings, budget=args.budget, hooks=display.hooks())
@@ -148,6 +154,7 @@ def show_run(result: service.RunResult) -> int:
     console.print(display.leaderboard_table(view.entries))
     display.print_evidence(view.evidence)
     display.print_selection(service.selection(store, record))
+    display.print_race(service.race_summary(store, record))
     console.print(display.best_prompt_panel(service.best_entry(store, record)))
     return 0
 
@@ -162,6 +169,7 @@ def show_search(args: argparse.Namespace) -> int:
         console.print(display.leaderboard_table(view.entries))
         display.print_evidence(view.evidence)
         display.print_selection(view.selection)
+        display.print_race(view.race)
         if view.feedback:
             console.print(display.feedback_table(view.entries[0].trial, view.feedback))
     else:

@@ -172,6 +172,18 @@ def print_selection(selection: dict | None) -> None:
                   f"{rescored}", markup=False, highlight=False, soft_wrap=True)
 
 
+def print_race(race: dict | None) -> None:
+    """The race's line (search/racing.py): who got all of dev, who stopped where, what it saved."""
+    if not race or not race["dev_examples"]:
+        return
+    at = ", ".join(f"{k} after {n} examples" for n, k in race["stopped_at"].items()) or "none"
+    share = race["examples_scored"] / race["examples_without_racing"] if race["examples_without_racing"] else 1.0
+    console.print(f"race: {plural(race['complete'], 'candidate')} scored on all {race['dev_examples']} dev "
+                  f"examples; {race['stopped']} stopped early ({at}); {race['examples_scored']:,} dev examples "
+                  f"scored, {share:.0%} of scoring every candidate on all of dev", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
 def best_prompt_panel(entry: Entry) -> Panel:
     return Panel(entry.candidate.prompt, title=f"Best prompt (trial {entry.trial}, score {entry.score:.4f})",
                  title_align="left", expand=False)
@@ -194,8 +206,9 @@ def settings_table(record: SearchRecord, counts: dict[str, int], db: str,
             ("task", f"{task['name']} ({task.get('source', '')})"),
             ("metric", task["metric"] + (f", labels: {', '.join(task['labels'])}" if task.get("labels") else "")),
             ("space", f"{space['name']} ({space.get('source', '')})"), ("model", record.model)]
-    no_split = record.settings.get("select_fraction") is None  # select_top means nothing then
-    rows += [(k, str(v)) for k, v in record.settings.items() if v is not None and not (k == "select_top" and no_split)]
+    hidden = {"select_top"} if record.settings.get("select_fraction") is None else set()  # means nothing then
+    hidden |= set() if record.settings.get("race") else {"race"}  # an older search has no race setting
+    rows += [(k, str(v)) for k, v in record.settings.items() if v is not None and k not in hidden]
     rows.append(("trials", ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"))
     rows += list(extra)
     for k, v in rows:
@@ -214,8 +227,10 @@ def searches_table(rows: list[tuple[SearchRecord, int, float | None]]) -> Table:
 
 
 def pruned_table(store, record: SearchRecord, trials) -> Table:
-    """Pruned trials with the partial score they had when the pruner stopped them."""
-    table = Table(title="Pruned trials (partial dev scores)", title_justify="left")
+    """Pruned trials with the partial score they had when the pruner (or the race) stopped them."""
+    raced = record.settings.get("race")
+    title = "Stopped by the race (partial dev scores)" if raced else "Pruned trials (partial dev scores)"
+    table = Table(title=title, title_justify="left")
     for col in ("trial", "partial score", "examples", "instruction", "demos"):
         table.add_column(col, justify="right" if col != "instruction" else "left")
     for t in trials:

@@ -24,6 +24,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "resamples": (1, 100_000),
     "top": (1, 10_000),
     "select_top": (1, 10_000),  # candidates re-scored on a selection split (search/selection.py)
+    "race_start": (1, 1_000_000),  # examples in a race's first rung (search/racing.py)
     "trial": (0, 1_000_000_000),  # a trial number (show --examples --trial, compare, run --trial)
     "heartbeat": (1, 3600),
     "grace": (1, 7 * 24 * 3600),

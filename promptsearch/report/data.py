@@ -34,6 +34,7 @@ class TrialPoint:
     state: str  # "complete" or "pruned"
     value: float  # the dev score, or the partial score when pruned
     prompt_hash: str | None
+    examples: int | None = None  # dev examples it was scored on (a pruned or raced-out trial: fewer)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class ReportData:
     front: list[Any] = field(default_factory=list)  # search.pareto.Point, shortest first
     evidence: dict[str, Any] | None = None  # verdict.dev.DevEvidence.to_dict(): the winner vs the first trial on dev
     failures: Any = None  # search.examples.TrialExamples of the best trial (report/failures.py), or None
+    race: dict[str, Any] | None = None  # how the race went (search/racing.py summary): racing searches only
 
     @property
     def best_so_far(self) -> list[tuple[int, float]]:
@@ -97,6 +99,7 @@ class ReportData:
 
 def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
     from promptsearch.report.failures import best_examples
+    from promptsearch.search.racing import summary
     from promptsearch.verdict.dev import dev_evidence
     from promptsearch.verdict.store import load_probe, load_verdict
 
@@ -114,7 +117,8 @@ def collect(store: Store, record: SearchRecord, top: int = 10) -> ReportData:
                       feedback={k: v for k, v in feedback.items() if v}, probe=load_probe(store, record),
                       formats=score_by_format(store, record), pareto_trials=pareto.trial_points(store, record),
                       front=pareto.front(store, record) if pareto.multi_objective(record) else [],
-                      evidence=_evidence(dev_evidence(store, record)), failures=best_examples(store, record))
+                      evidence=_evidence(dev_evidence(store, record)), failures=best_examples(store, record),
+                      race=summary(study) if record.settings.get("race") else None)
 
 
 def _evidence(found: Any) -> dict[str, Any] | None:
@@ -125,10 +129,11 @@ def _trials(study: optuna.Study) -> list[TrialPoint]:
     out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         if t.state == TrialState.COMPLETE:
-            out.append(TrialPoint(t.number, "complete", trial_score(t), t.user_attrs.get("prompt_hash")))
+            out.append(TrialPoint(t.number, "complete", trial_score(t), t.user_attrs.get("prompt_hash"),
+                                  t.user_attrs.get("dev_examples")))
         elif "partial_score" in t.user_attrs:
             out.append(TrialPoint(t.number, "pruned", float(t.user_attrs["partial_score"]),
-                                  t.user_attrs.get("prompt_hash")))
+                                  t.user_attrs.get("prompt_hash"), t.user_attrs.get("partial_examples")))
     return sorted(out, key=lambda p: p.number)
 
 

@@ -96,12 +96,30 @@ def _trial_section(data: ReportData) -> str:
     metric = data.record.task["metric"]
     if not data.trials:
         return "<h2>Score by trial</h2><p class=\"note\">no finished trials yet</p>"
-    points = [svg.Point(t.number, t.value, t.state,
-                        f"trial {t.number}: {t.value:.4f}" + (" (pruned, partial)" if t.state == "pruned" else ""))
+    points = [svg.Point(t.number, t.value, t.state, f"trial {t.number}: {t.value:.4f}" + _partial(t))
               for t in data.trials]
     return ("<h2>Score by trial</h2>"
             f"<p class=\"muted\">dev {esc(metric)} of every trial; the line is the best score so far.</p>"
-            + svg.trial_chart(points, data.best_so_far, metric))
+            + _race_note(data.race) + svg.trial_chart(points, data.best_so_far, metric))
+
+
+def _partial(t) -> str:
+    if t.state != "pruned":
+        return ""
+    return f" (pruned, partial: {t.examples} examples)" if t.examples else " (pruned, partial)"
+
+
+def _race_note(race: dict | None) -> str:
+    """The race (search/racing.py): who got all of dev, who stopped where, what it cost."""
+    if not race or not race["dev_examples"]:
+        return ""
+    at = ", ".join(f"{k} after {n}" for n, k in race["stopped_at"].items()) or "none"
+    share = race["examples_scored"] / max(1, race["examples_without_racing"])
+    return (f"<p class=\"muted\">This search races for the lead: {esc(race['complete'])} candidates were scored "
+            f"on all {esc(race['dev_examples'])} dev examples and {esc(race['stopped'])} stopped early, once "
+            f"they could no longer beat the leader (trials stopped after n examples: {esc(at)}); "
+            f"{esc(race['examples_scored'])} dev examples scored, {share:.0%} of scoring every candidate on "
+            "all of dev. Hollow dots are partial scores.</p>")
 
 
 def _importance_section(data: ReportData) -> str:

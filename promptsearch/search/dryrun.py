@@ -49,6 +49,7 @@ from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, Loglikelih
 from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
 from promptsearch.search.params import build_candidate, suggest
+from promptsearch.search.racing import Race, make_race
 from promptsearch.search.selection import split_dev
 from promptsearch.strategies import STRATEGIES, Decoding, Strategy
 
@@ -201,6 +202,9 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     plan.bootstrap = _bootstrap_cost(counter, task, space, demos, decoding)
     if settings.pruner != "none" and settings.chunk_size < len(dev):
         plan.min_trial = per_trial * (settings.chunk_size / len(dev))
+    race = make_race(settings.race, settings.race_start, len(dev))
+    if race is not None and race.rungs(len(dev))[0] < len(dev):  # the first trial has no leader: all of dev
+        plan.min_trial = per_trial * (race.rungs(len(dev))[0] / len(dev))
     _propose_cost(plan, counter, task, space, train, settings, trials)
     if held:  # the final re-scoring of the top candidates on the held-out examples (search/pick.py)
         plan.selection = per_trial * (len(held) / len(dev) * min(settings.select_top, trials))
@@ -295,7 +299,13 @@ def _notes(plan: Plan, task: TaskSpec, settings: Any) -> list[str]:
              f"{min(DEV_SAMPLE, plan.dev_examples)} dev examples, scaled to {plan.dev_examples}; generated tokens are "
              "counted at their limit; a search that favours longer prompts spends more per trial, cached "
              "evaluations less"]
-    if plan.min_trial is not None:
+    if plan.min_trial is not None and settings.race:
+        first = Race.over(settings.race_start, plan.dev_examples).rungs(plan.dev_examples)[0]
+        notes.append(f"racing: a candidate that cannot beat the leader stops after as few as {first} dev examples "
+                     f"({plan.min_trial.calls:,.0f} calls), so the trials cost between "
+                     f"{(plan.per_trial + plan.min_trial * (plan.trials - 1)).calls:,.0f} and "
+                     f"{plan.trial_cost.calls:,.0f} calls")
+    elif plan.min_trial is not None:
         notes.append(f"pruner {plan.pruner}: a pruned trial stops after as few as {settings.chunk_size} dev "
                      f"examples ({plan.min_trial.calls:,.0f} calls), so the trials cost between "
                      f"{(plan.min_trial * plan.trials).calls:,.0f} and {plan.trial_cost.calls:,.0f} calls")

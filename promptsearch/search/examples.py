@@ -127,7 +127,7 @@ def scored_dev(record: SearchRecord) -> tuple[TaskSpec, list[Example], list[Exam
     task, _, settings = open_parts(record)
     dev, _ = split_dev(load_split(task, "dev", settings.dev_limit), settings.select_fraction, settings.seed)
     run = fidelity(PRUNERS.get(settings.pruner, "pruner")(settings.chunk_size), settings.chunk_size)
-    return task, dev, dev_order(dev, settings.seed, run)
+    return task, dev, dev_order(dev, settings.seed, run, settings.race)
 
 
 def trial_examples(store: Store, record: SearchRecord, number: int | None = None,

@@ -13,7 +13,8 @@ With `--parallel-candidates k` a round has up to k trials; without, one. Either 
              then the space counts as exhausted and the run stops, saying so (ctx.exhausted).
              A failed trial holds no slot, so `--trials N` is N distinct candidates scored.
     score    every prompt x dev example together (Evaluator.evaluate_many; one prompt:
-             Evaluator.evaluate), in fidelity chunks when a pruner is on (only with k = 1)
+             Evaluator.evaluate), in fidelity chunks when a pruner is on (only with k = 1), or
+             in rungs when the search races (racing.py; any k)
     tell     in ask order, each trial's user attributes (usage and `wall_seconds` since the
              previous round, shared by computed examples: UsageMeter.shares; dev scores) and
              its result committed before the next is told
@@ -40,10 +41,11 @@ from optuna.trial import FrozenTrial, TrialState
 from promptsearch.errors import ModelCallError
 from promptsearch.evaluate.evaluator import Evaluation, ExampleResult
 from promptsearch.render import Prompt
-from promptsearch.search import objectives
+from promptsearch.search import objectives, racing
 from promptsearch.search.budget import REPEAT_ATTR
 from promptsearch.search.devscores import store_dev_results
 from promptsearch.search.params import build_candidate, suggest
+from promptsearch.search.racing import Race
 from promptsearch.search.runner import SearchContext, TrialEvent, render_candidate
 from promptsearch.search.sampling import Fidelity
 from promptsearch.storage.retry import environment_error
@@ -254,7 +256,10 @@ def _prepare_one(ctx: SearchContext, trial: optuna.Trial) -> Prompt:
 
 def _score(ctx: SearchContext, slots: list[_Slot]) -> None:
     """Each slot's dev results, all prompts per call; with a pruner, chunk by chunk, reporting to
-    Optuna after each chunk and dropping the trials it prunes."""
+    Optuna after each chunk and dropping the trials it prunes; racing, rung by rung (_race)."""
+    if ctx.race is not None:
+        _race(ctx, ctx.race, slots)
+        return
     dev, fidelity = ctx.dev, ctx.fidelity
     aggregate = ctx.evaluator.metric.aggregate
     chunk = fidelity.chunk or len(dev)
@@ -275,6 +280,35 @@ def _score(ctx: SearchContext, slots: list[_Slot]) -> None:
             active.remove(slot)
         if not active:
             break
+
+
+def _race(ctx: SearchContext, race: Race, slots: list[_Slot]) -> None:
+    """Rung by rung (racing.py): the slots still in the race are scored on the rung's new dev
+    examples in one call; after each rung but the last, those that could no longer beat the
+    leader stop, as pruned trials with the examples they got. With no leader, all of dev at once."""
+    dev, aggregate = ctx.dev, ctx.evaluator.metric.aggregate
+    lead = racing.leader(ctx.study, len(dev))
+    active, begin = list(slots), 0
+    for end in race.rungs(len(dev)) if lead is not None else [len(dev)]:
+        for slot, ev in zip(active, _evaluate(ctx, [s.prompt for s in active], dev[begin:end])):
+            slot.computed, slot.seconds = slot.computed + ev.computed, slot.seconds + ev.seconds
+            slot.results += ev.results
+            slot.score = aggregate([r.score for r in slot.results])
+            slot.trial.report(slot.score, end)  # a stopped trial's last value: what TPE ranks it by
+        begin = end
+        if lead is None or end == len(dev):
+            break
+        for slot in [s for s in active if not racing.could_lead([r.score for r in s.results], lead.scores[:end],
+                                                                aggregate)]:
+            slot.pruned = True
+            _set_attrs(slot.trial, {"partial_score": slot.score, "partial_examples": end,
+                                    racing.LEADER_ATTR: lead.number})
+            active.remove(slot)
+        if not active:
+            break
+    for slot in active:
+        if lead is not None:
+            slot.trial.set_user_attr(racing.LEADER_ATTR, lead.number)
 
 
 def _evaluate(ctx: SearchContext, prompts: list[Prompt], examples: list) -> list[Evaluation]:

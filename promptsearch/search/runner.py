@@ -34,6 +34,7 @@ from promptsearch.search import objectives
 from promptsearch.search.bootstrap import DemoSource
 from promptsearch.search.budget import UsageMeter
 from promptsearch.search.claims import Claims
+from promptsearch.search.racing import Race, check_race, make_race
 from promptsearch.search.sampling import PRUNERS, SAMPLERS, Fidelity, check_parallel, describe, fidelity, make_sampler
 from promptsearch.search.selection import check_fraction, split_dev
 from promptsearch.search.start import START_ATTR, queue_start
@@ -63,6 +64,8 @@ class SearchSettings:
     objectives: str = "score"  # search/objectives.py: "score,prompt_tokens" makes the study multi-objective
     select_fraction: float | None = None  # search/selection.py: part of dev held out for the final pick
     select_top: int = 5  # candidates (best by dev) re-scored on the selection split at the end of a run
+    race: bool = False  # search/racing.py: dev in rungs, only candidates that could still lead go on
+    race_start: int | None = None  # examples in the first rung (None: a quarter of dev, at least 8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +131,7 @@ def check_settings(settings: SearchSettings) -> None:
     check_parallel(settings.parallel_candidates, settings.pruner)
     objectives.check_objectives(settings.objectives, settings.pruner)
     check_fraction(settings.select_fraction)
+    check_race(settings.race, settings.race_start, settings.pruner, settings.objectives)
     if settings.label_scoring not in LABEL_SCORINGS:
         raise ConfigError(f"--label-scoring: '{excerpt(settings.label_scoring)}' is not known; "
                           f"allowed: {', '.join(LABEL_SCORINGS)}")
@@ -159,10 +163,11 @@ def render_candidate(candidate: Candidate, task: TaskSpec, lm: LM | None) -> Pro
     return render(candidate, task, lm.apply_chat_template if lm is not None else None)
 
 
-def dev_order(dev: list[Example], seed: int, fidelity: Fidelity) -> list[Example]:
-    """With a pruner, the dev set in one seeded shuffled order, the same for every candidate:
-    each fidelity step is then an unbiased sample, and steps line up across trials."""
-    if fidelity.chunk is None:
+def dev_order(dev: list[Example], seed: int, fidelity: Fidelity, race: bool = False) -> list[Example]:
+    """With a pruner or racing, the dev set in one seeded shuffled order, the same for every
+    candidate: each fidelity step (each rung) is then an unbiased sample, and steps line up across
+    trials."""
+    if fidelity.chunk is None and not race:
         return dev
     order = list(dev)
     random.Random(f"dev-order:{seed}").shuffle(order)
@@ -194,6 +199,7 @@ class SearchContext:
     repeats: int = 0  # asks in a row that gave a candidate already scored (pipeline.py)
     exhausted: str | None = None  # set once the sampler offers only scored candidates: why the run stops
     selection: list[Example] = field(default_factory=list)  # held out of dev, for the final pick (selection.py)
+    race: Race | None = None  # dev scored in rungs (racing.py); None: all of dev at once
 
 
 # Called before each trial is asked for; may add instructions and enqueue trials.
@@ -208,8 +214,11 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
                             settings.chunk_size)
     check_parallel(settings.parallel_candidates, run_fidelity.pruner)  # a pruner object given for this run
     objectives.check_pruner(settings.objectives, run_fidelity.chunk is not None)
+    if settings.race and run_fidelity.chunk is not None:  # a pruner object given for this run
+        raise ConfigError("pruner=: this search races (--race), which decides how much of dev a candidate gets; "
+                          "run it without a pruner object")
     dev, selection = split_dev(load_split(task, "dev", settings.dev_limit), settings.select_fraction, settings.seed)
-    dev = dev_order(dev, settings.seed, run_fidelity)
+    dev = dev_order(dev, settings.seed, run_fidelity, settings.race)
     evaluator = Evaluator(lm, task, store.evaluations, decoding_for(settings))
     train = load_split(task, "train")
     demos = DemoSource(store, record.id, lm, task, space, train, evaluator)
@@ -220,7 +229,8 @@ def open_context(store: Store, record: SearchRecord, lm: LM,
     return SearchContext(store=store, record=record, lm=lm, task=task, space=space, settings=settings, train=train,
                          dev=dev, study=study, evaluator=evaluator, instructions=list(space.instructions),
                          claims=Claims(store, record, study), demos=demos, fidelity=run_fidelity, selection=selection,
-                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {}, meter=meter)
+                         trial_attrs={"pruner": describe(pruner)} if pruner is not None else {}, meter=meter,
+                         race=make_race(settings.race, settings.race_start, len(dev)))
 
 
 def open_run(store: Store, record: SearchRecord, lm: LM, seed_offset: int = 0, *,

@@ -22,6 +22,7 @@ from promptsearch.service.outputs import (
                                           pareto_front,
                                           probe,
                                           proposals,
+                                          race_summary,
                                           report,
                                           searches,
                                           selection,
@@ -84,4 +85,5 @@ __all__ = [
                                           "with_label_scoring",
                                           "work",
 ]
-__all__ += ["Standing", "best_entry", "compare_trials", "selection", "standing", "trial_examples", "upgrade"]
+__all__ += ["Standing", "best_entry", "compare_trials", "race_summary", "selection", "standing", "trial_examples",
+            "upgrade"]

@@ -207,6 +207,7 @@ class Overview:
     evidence: Any = None  # verdict.dev.DevEvidence: the best trial against the first on dev (None: n/a)
     plain_as_user_message: bool = False  # a chat-only server: plain prompts were sent as one user message
     selection: dict | None = None  # the selection split, its re-scores and the pick (search/pick.py)
+    race: dict | None = None  # how the race went (search/racing.py): racing searches only
 
 
 def overview(db: Store | str, name: str, top: int = 5) -> Overview:
@@ -230,7 +231,8 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
                     front=pareto.front(store, record) if pareto.multi_objective(record) else [],
                     evidence=dev_evidence(store, record),
                     plain_as_user_message=bool(study.user_attrs.get(PLAIN_AS_USER_ATTR)),
-                    selection=stored_selection(study.user_attrs))
+                    selection=stored_selection(study.user_attrs),
+                    race=race_summary(store, record))
 
 
 def selection(db: Store | str, search: SearchRecord | str) -> dict | None:
@@ -240,6 +242,15 @@ def selection(db: Store | str, search: SearchRecord | str) -> dict | None:
 
     store = open_store(db, read_only=True)
     return stored_selection(store.load_study(record_of(store, search)).user_attrs)
+
+
+def race_summary(db: Store | str, search: SearchRecord | str) -> dict | None:
+    """How a racing search's race went (search/racing.py summary); None for one that does not race."""
+    from promptsearch.search.racing import summary
+
+    store = open_store(db, read_only=True)
+    record = record_of(store, search)
+    return summary(store.load_study(record)) if record.settings.get("race") else None
 
 
 def evidence(db: Store | str, search: SearchRecord | str) -> Any:
