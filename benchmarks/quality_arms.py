@@ -36,10 +36,15 @@ from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, Loglikelih
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ROOT / "search_spaces"
-SEARCH_ARMS = ("tpe+propose", "new", "tpe", "tpe+formats", "random")  # run until the call budget is spent
+SEARCH_ARMS = ("tpe+propose", "new", "new+race", "new+select", "tpe", "tpe+formats", "random")  # until the budget
+# The new arm's space with a setting of issue 24: racing for the lead, or a selection split (30% of dev
+# held out; the top 5 by dev re-scored there at the end, inside the arm's budget).
+ARM_SETTINGS: dict[str, dict[str, Any]] = {"new+race": {"race": True},
+                                           "new+select": {"select_fraction": 0.3, "select_top": 5}}
 FIXED_ARMS = ("zero-shot", "hand")  # one candidate each
 DSPY_ARMS = ("mipro", "gepa")  # DSPy's optimizers through `promptsearch serve` (quality_dspy.py)
-ARMS = ("tpe+propose", "new", "tpe", "tpe+formats", "random", "mipro", "gepa", "zero-shot", "hand")
+ARMS = ("tpe+propose", "new", "new+race", "new+select", "tpe", "tpe+formats", "random", "mipro", "gepa", "zero-shot",
+        "hand")
 DEFAULT_ARMS = ("tpe+propose", "new", "tpe", "random", "mipro", "gepa", "zero-shot", "hand")  # issues 14, 24
 HAND_DEMOS = 5
 
@@ -214,7 +219,7 @@ def arm_space(arm: str, base: Path, workdir: Path, tag: str, *, budget_trials: i
         return ArmSpace(write_space(fixed_space(raw, arm, seed), out))
     if arm == "tpe+propose":
         raw["propose"] = today_propose(budget_trials)
-    if arm == "new":
+    if arm.startswith("new"):  # new, new+race, new+select: the same space
         return new_arm_space(raw, out, budget_trials, new_space, new_propose)
     if arm == "tpe+formats":
         raw["formats"] = NEW_FORMATS

@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml  # noqa: E402
 from quality_arms import (  # noqa: E402
+    ARM_SETTINGS,
     ARMS,
     DEFAULT_ARMS,
     DSPY_ARMS,
@@ -63,6 +64,7 @@ from quality_arms import (  # noqa: E402
     read_space,
     task_file,
 )
+from quality_picks import pick_rule_fields, pick_rule_summary  # noqa: E402
 from quality_winners import (  # noqa: E402
     FORMAT_PREFIX,
     format_choice,
@@ -78,7 +80,9 @@ from quality_winners import (  # noqa: E402
 
 import promptsearch as ps  # noqa: E402
 from promptsearch.data import load_split  # noqa: E402
+from promptsearch.search.pick import select  # noqa: E402
 from promptsearch.search.results import finished_trials  # noqa: E402
+from promptsearch.search.runner import open_context  # noqa: E402
 
 DEFAULT_TASKS = ["sst2", "trec", "boolean_expressions", "sports_understanding", "web_of_lies", "navigate",
                  "object_counting"]
@@ -165,28 +169,42 @@ def run_arm(args, lm, bench, task_path: Path, space_path: Path, arm: str, db: Pa
     the counting proxy until the budget is spent; fixed arms run their one candidate."""
     store = ps.Store(f"sqlite:///{db}")
     settings = {"seed": args.seed, "dev_limit": args.dev_limit, "max_new_tokens": bench.max_new_tokens,
-                "sampler": "random" if arm == "random" else "tpe", "device": args.device, "dtype": args.dtype}
+                "sampler": "random" if arm == "random" else "tpe", "device": args.device, "dtype": args.dtype,
+                **ARM_SETTINGS.get(arm, {})}
     record = ps.create_search(store, f"{bench.name}-{arm.replace('+', '_')}", task_path, space_path,
                               model=args.model, lm=lm, **settings)
     counter = CountingLM(lm)
     scored = [0]  # dev examples the model scored, as the search loop reports them
+    reserve = selection_reserve(store, record)  # the final re-scoring's calls come out of the budget
 
     def on_trial(event) -> None:
         scored[0] += event.examples_computed
-        if arm not in FIXED_ARMS and counter.calls >= budget:
+        if arm not in FIXED_ARMS and counter.calls >= budget - reserve:
             raise _Spent()
 
     start, cpu, capped = time.perf_counter(), time.process_time(), False
     try:
         ps.run_search(store, record, 1 if arm in FIXED_ARMS else args.max_trials, lm=counter, on_trial=on_trial)
         capped = arm not in FIXED_ARMS
-    except _Spent:
-        pass
+    except _Spent:  # the budget stopped the run from outside: re-score on the selection split as a run's end does
+        if reserve:
+            select(open_context(store, record, counter))
     return {"store": store, "record": record, "calls": counter.calls,
             "loglikelihood_requests": counter.loglikelihood_requests,
             "generated_sequences": counter.generated_sequences, "scored_examples": scored[0], "capped": capped,
             "trials": len(finished_trials(store, record)), "search_seconds": time.perf_counter() - start,
             "search_cpu_seconds": time.process_time() - cpu}
+
+
+def selection_reserve(store, record) -> int:
+    """Model calls the end-of-run re-scoring on a selection split costs: top x held-out examples x
+    calls per example (0 without a split)."""
+    s = record.settings
+    if s.get("select_fraction") is None:
+        return 0
+    n = len(load_split(ps.TaskSpec.from_dict(record.task), "dev", s.get("dev_limit")))
+    per_example = len(record.task.get("labels") or ()) or 1
+    return s["select_top"] * round(s["select_fraction"] * n) * per_example
 
 
 def count_check(rows: list[dict]) -> str:
@@ -223,7 +241,8 @@ def held_out(args, lm, bench, run: dict, arm: str, hand_json: Path) -> dict:
             "params": top.candidate.params, "test_scores": b.scores,
             "search_seconds": round(run["search_seconds"], 1), "test_seconds": round(time.perf_counter() - start, 1),
             "search_cpu_seconds": round(run["search_cpu_seconds"], 1),
-            "test_cpu_seconds": round(time.process_time() - cpu, 1)}
+            "test_cpu_seconds": round(time.process_time() - cpu, 1),
+            **pick_rule_fields(store, record, lm, limit=args.test_limit, seed=args.seed)}
 
 
 def start_fields(first, verdict, fixed: bool) -> dict:
@@ -402,6 +421,8 @@ def report(args, lm, rows, spreads, degraded, task_seconds, workdir: Path) -> No
     print("\n" + table(rows) + "\n")
     print("winner's curse per arm, over tasks (dev − test: positive when the pick did worse on test):\n"
           + gap_table(rows) + "\n")
+    if pick_rule_summary(rows):
+        print(pick_rule_summary(rows) + "\n")
     for task, s in spreads.items():
         print(spread_line(task, s))
     verdict = target_verdict(rows)
