@@ -10,11 +10,26 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: no spinning on a busy CPU
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n 2` (the README's command): one process per core
+    # one torch thread in each worker and in what it starts (before torch loads): two workers with
+    # two threads each would fight over two cores
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from psdata import sentiment_rows, write_jsonl
 from psfakes import FakeLM
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """For `pytest -n 2 --dist loadgroup`: a file's tests run in one worker, so that its module-
+    scoped fixtures (a loaded model, four `serve` processes, a finished search) are made once; and
+    the tests on the one PostgreSQL database of PROMPTSEARCH_TEST_PG all run in one worker, one at
+    a time. Without -n the groups change nothing."""
+    for item in items:
+        on_pg = any("PROMPTSEARCH_TEST_PG" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif"))
+        item.add_marker(pytest.mark.xdist_group("postgres" if on_pg else item.nodeid.split("::")[0]))
 
 
 @pytest.fixture

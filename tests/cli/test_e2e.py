@@ -25,7 +25,7 @@ def test_optimize_resume_show_list_export(tmp_path, capsys, smollm):
     db = f"sqlite:///{tmp_path}/e2e.db"
     args = ["--db", db]
     assert main(["optimize", str(TASK), "--space", str(SPACE), "--trials", "4", "--name", "e2e",
-                 "--dev-limit", "12", "--seed", "3", *args]) == 0
+                 "--dev-limit", "6", "--seed", "3", *args]) == 0
     out = capsys.readouterr().out
     assert "Leaderboard" in out and "Best prompt" in out and "examples/s" in out
 
@@ -38,7 +38,7 @@ def test_optimize_resume_show_list_export(tmp_path, capsys, smollm):
 
     store = Store(db, create=False)
     record = store.get_search("e2e")
-    assert record.settings["dev_limit"] == 12 and record.settings["seed"] == 3
+    assert record.settings["dev_limit"] == 6 and record.settings["seed"] == 3
     top = best(store, record)
     assert exported["trials"] == 6 == len(completed_trials(store, record))
     assert exported["score"] == top.score and exported["instruction"] == top.candidate.instruction
@@ -46,7 +46,7 @@ def test_optimize_resume_show_list_export(tmp_path, capsys, smollm):
     assert exported["demos"] == top.candidate.demos
     assert all(set(d) == {"review", "label"} for d in exported["demos"])
     assert exported["metric"] == "accuracy" and exported["split"] == "dev" and exported["model"] == "smollm2"
-    assert exported["dev_examples"] == 12
+    assert exported["dev_examples"] == 6
     for key in ("name", "cot_trigger", "template"):
         assert key in exported
 
@@ -111,8 +111,10 @@ def test_sigkill_then_resume_loses_no_completed_trial(tmp_path):
     db_path = tmp_path / "crash.db"
     db = f"sqlite:///{db_path}"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # 8 dev examples: a trial lasts seconds, so the kill (within 0.2 s of the second trial's
+    # commit) lands while the third runs
     proc = subprocess.Popen([sys.executable, "-m", "promptsearch", "optimize", str(TASK), "--space", str(SPACE),
-                             "--trials", "200", "--name", "crash", "--dev-limit", "16", "--db", db],
+                             "--trials", "200", "--name", "crash", "--dev-limit", "8", "--db", db],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while _complete_trials(db_path) < 2 and proc.poll() is None and time.time() < deadline:
