@@ -220,9 +220,10 @@ def _close_all() -> None:
 def checkpoint(engine: sa.Engine) -> None:
     """Fold the WAL into the database file and empty it, on close: the .db alone then holds every
     search, even if another process (a worker, a `show`) still has the database open and so keeps
-    the -wal and -shm files. TRUNCATE does not wait for readers: when one is in the middle of a
-    read, SQLite says busy and the last connection to close does the checkpoint instead (SQLite
-    removes -wal and -shm when the last connection closes). A checkpoint never loses a commit:
+    the -wal and -shm files. TRUNCATE waits, up to the busy timeout, for connections in the middle
+    of a read (Store.close therefore closes its own pooled ones first); past it SQLite says busy and
+    the last connection to close does the checkpoint instead (SQLite removes -wal and -shm when the
+    last connection closes). A checkpoint never loses a commit:
     it only copies committed pages, under SQLite's own locks, so concurrent workers are safe."""
     try:
         with engine.connect() as conn:

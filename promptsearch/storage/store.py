@@ -200,9 +200,13 @@ class Store:
             return
         self._closed = True
         self.owners.close()
-        if self.sqlite_file is not None and not self.read_only:
-            connect.checkpoint(self.engine)
+        # Optuna's pooled connections first: TRUNCATE waits (SQLite's 30 s busy timeout) for every
+        # connection still inside a read, and an idle pooled one can be: closing a database this
+        # process had just created took 30 s.
         self.optuna.engine.dispose()
+        if self.sqlite_file is not None and not self.read_only:
+            self.engine.dispose()
+            connect.checkpoint(self.engine)
         self.engine.dispose()
 
     def backup(self, target: Path, keep: SearchRecord | None = None) -> None:

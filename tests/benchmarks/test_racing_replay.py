@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from racing_replay import replay  # noqa: E402
+from racing_replay import replay
 
 
 def test_replay_stops_the_loser_the_live_race_stops():
