@@ -119,3 +119,20 @@ def test_a_pruner_object_for_this_run_is_refused_on_a_racing_search(tmp_path, ta
     rec = new_search(store, "r", task32, good_and_bad, "fake", SearchSettings(race=True))
     with pytest.raises(ConfigError, match="this search races"):
         run_trials(store, rec, FakeLM(), 1, pruner=optuna.pruners.MedianPruner())
+
+
+def test_workers_race_against_the_leader_any_of_them_found(tmp_path, task32, good_and_bad):
+    """Two workers on one search (one after the other here; tests/workers run them as processes):
+    the second races against the leader the first one stored."""
+    from promptsearch.search.workers import run_worker
+
+    store, lm = Store(f"sqlite:///{tmp_path}/r.db"), FakeLM()
+    rec = new_search(store, "w", task32, good_and_bad, "fake", SearchSettings(race=True, race_start=8))
+    store.set_trial_target(rec, 1)
+    run_worker(store, rec, lm, poll_seconds=0.05)  # the start trial: the leader, on all of dev
+    store.set_trial_target(rec, 3)
+    run_worker(store, rec, lm, poll_seconds=0.05)
+    study = store.load_study(rec)
+    stopped = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert [t.user_attrs["instruction"] for t in stopped] == ["BAD {labels}."]
+    assert stopped[0].user_attrs["race_leader"] == 0 and stopped[0].user_attrs["partial_examples"] == 8
