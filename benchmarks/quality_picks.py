@@ -3,8 +3,10 @@ top-k candidates by dev that were re-scored on the held-out split, the test scor
 rule picks --
 
     dev        the best dev score (what a search without a split returns)
-    selection  the best held-out score, ties to dev (what promptsearch returns: search/pick.py)
-    pooled     the best score over dev and the held-out examples together (weighted by their sizes)
+    selection  the best held-out score, ties to dev (what promptsearch returned before issue 24's
+               measurement)
+    pooled     the best score over dev and the held-out examples together (what search/pick.py
+               returns now; from the stored pooled scores, else dev and held-out weighted by size)
 
 Each pick is judged by `promptsearch.evaluate_heldout` on the same test examples as every arm
 (the candidate exported as prompt JSON and scored as the verdict's baseline; the evaluation cache
@@ -27,8 +29,9 @@ def rule_picks(selection: dict[str, Any]) -> dict[str, int]:
     scores, n_dev, n_sel = selection["scores"], selection["dev_examples"], selection["examples"]
 
     def pooled(s: dict[str, Any]) -> float:
-        return (s["dev"] * n_dev + s["selection"] * n_sel) / (n_dev + n_sel)
-    return {"dev": max(scores, key=lambda s: (s["dev"], -s["trial"]))["trial"], "selection": selection["pick"],
+        return s["pooled"] if "pooled" in s else (s["dev"] * n_dev + s["selection"] * n_sel) / (n_dev + n_sel)
+    return {"dev": max(scores, key=lambda s: (s["dev"], -s["trial"]))["trial"],
+            "selection": max(scores, key=lambda s: (s["selection"], s["dev"], -s["trial"]))["trial"],
             "pooled": max(scores, key=lambda s: (pooled(s), s["dev"], -s["trial"]))["trial"]}
 
 
@@ -59,8 +62,8 @@ def pick_rule_summary(rows: list[dict[str, Any]]) -> str:
     if not runs:
         return ""
     means = {rule: sum(r[f"pick_{rule}_test"] for r in runs) / len(runs) for rule in RULES}
-    differ = {rule: sum(r[f"pick_{rule}_trial"] != r["pick_selection_trial"] for r in runs)
-              for rule in ("dev", "pooled")}
+    differ = {rule: sum(r[f"pick_{rule}_trial"] != r["pick_pooled_trial"] for r in runs)
+              for rule in ("dev", "selection")}
     return (f"pick rules over {len(runs)} searches with a selection split (mean test score of the pick): "
             + ", ".join(f"{rule} {means[rule]:.3f}" for rule in RULES)
-            + f"; dev picked another trial than selection in {differ['dev']}, pooled in {differ['pooled']}")
+            + f"; dev picked another trial than pooled in {differ['dev']}, selection in {differ['selection']}")

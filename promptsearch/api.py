@@ -148,7 +148,8 @@ def dev_evidence(store: Store, search: SearchRecord | str) -> Any:
 
 def selection(store: Store, search: SearchRecord | str) -> dict | None:
     """A search made with `select_fraction=`: the held-out split (`examples`, `example_ids`),
-    the re-scores of the top candidates by dev (`scores`: trial, dev, selection) and the `pick`
+    the re-scores of the top candidates by dev (`scores`: trial, dev, selection, and pooled: the
+    metric over dev and the held-out examples together, which the pick is made on) and the `pick`
     that `best` returns; None without a split. See docs/using_results.md."""
     return service.selection(store, search)
 

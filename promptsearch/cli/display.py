@@ -166,10 +166,15 @@ def print_selection(selection: dict | None) -> None:
         return
     scores = selection["scores"]
     pick = next((s for s in scores if s["trial"] == selection.get("pick")), scores[0])
-    rescored = ", ".join(f"trial {s['trial']} {s['selection']:.2f} (dev {s['dev']:.2f})" for s in scores)
+    rescored = ", ".join(f"trial {s['trial']} {s['selection']:.2f} (dev {s['dev']:.2f}{_pooled(s)})" for s in scores)
     console.print(f"selection: {selection['examples']} examples held out of dev; pick = trial {pick['trial']} "
-                  f"(selection {pick['selection']:.2f}, dev {pick['dev']:.2f}); top-{len(scores)} re-scored: "
-                  f"{rescored}", markup=False, highlight=False, soft_wrap=True)
+                  f"(selection {pick['selection']:.2f}, dev {pick['dev']:.2f}{_pooled(pick)}); top-{len(scores)} "
+                  f"re-scored: {rescored}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _pooled(score: dict) -> str:
+    """The pooled score the pick is made on (searches from before it was stored have none)."""
+    return f", pooled {score['pooled']:.2f}" if "pooled" in score else ""
 
 
 def print_race(race: dict | None) -> None:

@@ -237,7 +237,7 @@ def overview(db: Store | str, name: str, top: int = 5) -> Overview:
 
 def selection(db: Store | str, search: SearchRecord | str) -> dict | None:
     """The search's selection split as stored (search/pick.py): `examples`, `example_ids`,
-    `scores` (trial, dev, selection) of the re-scored candidates and the `pick`; None without one."""
+    `scores` (trial, dev, selection, pooled) of the re-scored candidates and the `pick`; None without one."""
     from promptsearch.search.selection import stored_selection
 
     store = open_store(db, read_only=True)

@@ -50,7 +50,9 @@ def test_held_out_examples_pick_the_winner(tmp_path, capsys, real_model):
     for t in trials:  # a candidate outside the top 2 never saw a held-out example
         ids = scored[t.user_attrs["prompt_hash"]]
         assert len(ids - held) == 6 and (ids & held == held if t.number in rescored else not ids & held)
-    pick = max(sel["scores"], key=lambda s: (s["selection"], s["dev"], -s["trial"]))
+    pick = max(sel["scores"], key=lambda s: (s["pooled"], s["dev"], -s["trial"]))
+    for s in sel["scores"]:  # dev's 6 per-example scores and the 6 held-out ones, pooled
+        assert s["pooled"] == pytest.approx((6 * s["dev"] + 6 * s["selection"]) / 12)
     assert sel["pick"] == pick["trial"] == ps.best(store, "s").trial
     assert sel["usage"]["lm_calls"] > 0  # the re-scoring called the model, and that is counted
     out = capsys.readouterr().out
@@ -59,7 +61,7 @@ def test_held_out_examples_pick_the_winner(tmp_path, capsys, real_model):
     assert main(["show", "s", "--db", db]) == 0
     out = capsys.readouterr().out
     line = re.search(r"^selection: 6 examples held out of dev; pick = trial (\d+) \(selection ([\d.]+), dev "
-                     r"([\d.]+)\); top-2 re-scored: ", out, re.M)
+                     r"([\d.]+), pooled [\d.]+\); top-2 re-scored: ", out, re.M)
     assert line and int(line.group(1)) == pick["trial"] and float(line.group(2)) == round(pick["selection"], 2)
     assert main(["export", "s", "--db", db]) == 0
     exported = capsys.readouterr().out

@@ -138,3 +138,36 @@ def test_a_worker_holds_out_the_same_split_and_picks_at_its_end(store, tiny_task
     assert sel["example_ids"] == [e.id for e in held] and 1 <= len(sel["scores"]) <= 3
     assert all(len(t.user_attrs["dev_scores"]) == 3 for t in study.trials if t.values)
     assert best(store, rec).trial == sel["pick"]
+
+
+class FlipLM(FakeLM):
+    """Wrong, for each instruction word, on the reviews listed for it; right elsewhere."""
+
+    def __init__(self, wrong: dict[str, list[str]]):
+        super().__init__()
+        self.wrong = wrong
+
+    def loglikelihood(self, requests):
+        out = super().loglikelihood(requests)
+        for i, r in enumerate(requests):
+            last = r.context.rstrip().split("\n\n")[-1]
+            if any(word in r.context and any(rev in last for rev in reviews) for word, reviews in self.wrong.items()):
+                out[i] = type(out[i])(logprob=-6.0 - out[i].logprob, num_tokens=1, is_greedy=not out[i].is_greedy)
+        return out
+
+
+def test_pick_is_made_on_dev_and_the_held_out_examples_pooled(store, tiny_task, two):
+    """Alpha: 4 of 4 searched dev examples, 1 of 2 held out (pooled 5/6); Beta: 2 of 4 and 2 of 2
+    (pooled 4/6). The held-out score alone would pick Beta; the pool picks Alpha."""
+    task = load_task(tiny_task)
+    searched, held = split_dev(load_split(task, "dev"), 1 / 3, seed=0)
+    assert (len(searched), len(held)) == (4, 2)
+    lm = FlipLM({"Alpha": [held[0].fields["review"]], "Beta": [e.fields["review"] for e in searched[:2]]})
+    rec = new_search(store, "p", task, load_space(two), "fake", SearchSettings(select_fraction=1 / 3))
+    run_trials(store, rec, lm, 2)
+    top = {("Alpha" in e.candidate.instruction): e.trial for e in leaderboard(store, rec, 2)}
+    sel = store.load_study(rec).user_attrs["selection"]
+    scores = {s["trial"]: (s["dev"], s["selection"], s["pooled"]) for s in sel["scores"]}
+    assert scores[top[True]] == (1.0, 0.5, pytest.approx(5 / 6))
+    assert scores[top[False]] == (0.5, 1.0, pytest.approx(4 / 6))
+    assert sel["pick"] == top[True] == best(store, rec).trial
