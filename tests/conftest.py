@@ -68,6 +68,14 @@ def smollm():
 
 
 @pytest.fixture
+def real_model(monkeypatch, smollm):
+    """Every model the CLI or the API loads is the real embedded model, loaded once per session
+    (the same seam as fake_model). Returns it."""
+    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
+    return smollm
+
+
+@pytest.fixture
 def fake_model(monkeypatch, fake_lm):
     """Every model the CLI or the API loads is the scripted fake LM (one seam: the service layer's
     load_model). Returns the fake, to count its calls."""

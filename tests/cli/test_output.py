@@ -4,8 +4,6 @@ finishing the stored target, and no Optuna info lines through the Python API."""
 import re
 from pathlib import Path
 
-import pytest
-
 import promptsearch as ps
 from promptsearch.cli.main import main
 from promptsearch.search.results import finished_trials
@@ -15,12 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TASK = str(ROOT / "examples" / "review_sentiment.yaml")
 SPACE = str(ROOT / "search_spaces" / "default.yaml")
 
-
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    """Every command gets the embedded model, loaded once for the session."""
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-    return smollm
 
 
 def test_trial_lines_plurals_pick_and_resume_to_the_target(tmp_path, capsys, real_model):

@@ -3,8 +3,6 @@ complete trial is scored on all of dev, every stopped one lost to its leader on 
 `show`, the report and the dry run say so, resume keeps racing, and the budget counts what it cost."""
 from pathlib import Path
 
-import pytest
-
 import promptsearch as ps
 from promptsearch.cli.main import main
 from promptsearch.search.devscores import dev_scores
@@ -15,11 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TASK = str(ROOT / "examples" / "review_sentiment.yaml")
 SPACE = str(ROOT / "search_spaces" / "default.yaml")
 
-
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-    return smollm
 
 
 def _check_race(store: Store, name: str, n_dev: int, start: int) -> dict:

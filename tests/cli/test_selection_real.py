@@ -17,11 +17,6 @@ TASK = str(ROOT / "examples" / "review_sentiment.yaml")
 SPACE = str(ROOT / "search_spaces" / "default.yaml")
 
 
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-    return smollm
-
 
 def _scored_ids(db: str) -> dict[str, set[str]]:
     """prompt hash -> the example ids stored in the evaluation cache for it."""

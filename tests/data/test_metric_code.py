@@ -21,10 +21,6 @@ def _metric(tiny_task, code: str, func: str = "score") -> None:
     tiny_task.write_text(tiny_task.read_text().replace("metric: accuracy", f"metric: m.py:{func}"))
 
 
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-
 
 def test_dry_run_parses_the_metric_and_runs_none_of_it(tiny_task, tiny_space, tmp_path, real_model, capsys):
     marker = tmp_path / "ran"

@@ -117,12 +117,6 @@ def test_already_crossed_stops_at_once(tmp_path, tiny_task, tiny_space, fake_lm)
 
 # ---------------------------------------------------------------------------- the real model
 
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    """The CLI loads the real embedded model once per session (the fixture's)."""
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-    return smollm
-
 
 def test_budget_end_to_end_on_the_real_model(tmp_path, capsys, real_model):
     """4 dev examples x 2 labels = 8 calls per trial (unless cached): calls=20 allows 2 trials;

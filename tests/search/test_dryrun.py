@@ -23,11 +23,6 @@ templates: [plain]
 """
 
 
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-    return smollm
-
 
 def test_dry_run_writes_nothing_and_prints_the_plan(tmp_path, capsys, real_model):
     db = tmp_path / "never.db"

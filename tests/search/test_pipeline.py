@@ -24,11 +24,6 @@ ATTRS = {"prompt_hash", "instruction", "n_demos", "strategy", "prompt", "lm_call
          "wall_seconds", "dev_examples"}
 
 
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-    return smollm
-
 
 def _trials(store, name):
     study = store.load_study(store.get_search(name))

@@ -77,11 +77,6 @@ def test_reading(shuffled, none, finding, words):
     assert p.finding == finding and words in p.reading and "\n" not in p.reading
 
 
-@pytest.fixture
-def real_model(monkeypatch, smollm):
-    monkeypatch.setattr("promptsearch.service.models.load_model", lambda spec=None, **kw: smollm)
-    return smollm
-
 
 def test_probe_end_to_end(tmp_path, capsys, real_model):
     (tmp_path / "space.yaml").write_text(WITH_DEMOS)
