@@ -5,8 +5,8 @@ through the run's evaluator (its cache: a candidate already re-scored costs noth
 pick is the best on dev and the held-out examples pooled (the metric's aggregate over both sets
 of per-example scores), ties broken by dev score, then by the earlier trial. Pooled, not the
 held-out score alone: measured in issue 24 (docs/benchmarks.md), the held-out part alone -- 30%
-of dev -- picked a worse prompt on test than dev or the pool did, its own noise replacing dev's
-bias; the pool adds unbiased examples to dev's and keeps its size. What the
+of dev -- picked a worse prompt on test than dev or the pool did in 4 of 6 searches (never a
+better one), its own noise replacing dev's bias; the pool adds unbiased examples to dev's. What the
 re-scoring used is measured by the run's UsageMeter and stored with the split (study user
 attribute "selection", key `usage`), where the budget counts it (budget.with_selection); with a
 budget, only as many candidates are re-scored as it still allows at the trials' mean cost
