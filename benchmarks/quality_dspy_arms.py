@@ -137,8 +137,15 @@ def run_mipro(dt: DspyTask, program_lm, prompt_lm, counter: Counter, budget: int
         more = int((budget - counter.calls) // per_trial)
         if more < 1:
             break
-        before, trials = counter.calls, trials + more
-        program = compile(trials)
+        before = counter.calls
+        try:
+            program, trials = compile(trials + more), trials + more
+        except ValueError as e:  # DSPy's own stop: every combination tried was fully evaluated already
+            if "No valid program found" not in str(e):
+                raise
+            notes.append(f"MIPROv2 raised at {trials + more} trials ({e}: a full evaluation found no "
+                         f"combination left to evaluate); its {trials}-trial program is the pick")
+            break
         if counter.calls == before:  # every new trial was cached: the space is spent
             break
     notes.append(f"then {trials} trials in all (~{per_trial:.0f} calls per uncached trial)")
