@@ -49,7 +49,7 @@ from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, Loglikelih
 from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
 from promptsearch.search.params import build_candidate, suggest
-from promptsearch.search.racing import Race, make_race
+from promptsearch.search.racing import Race
 from promptsearch.search.selection import split_dev
 from promptsearch.strategies import STRATEGIES, Decoding, Strategy
 
@@ -202,9 +202,9 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     plan.bootstrap = _bootstrap_cost(counter, task, space, demos, decoding)
     if settings.pruner != "none" and settings.chunk_size < len(dev):
         plan.min_trial = per_trial * (settings.chunk_size / len(dev))
-    race = make_race(settings.race, settings.race_start, len(dev))
-    if race is not None and race.rungs(len(dev))[0] < len(dev):  # the first trial has no leader: all of dev
-        plan.min_trial = per_trial * (race.rungs(len(dev))[0] / len(dev))
+    first = Race.over(settings.race_start, len(dev)).rungs(len(dev))[0] if settings.race else len(dev)
+    if first < len(dev):  # a stopped candidate; the first trial has no leader and gets all of dev
+        plan.min_trial = per_trial * (first / len(dev))
     _propose_cost(plan, counter, task, space, train, settings, trials)
     if held:  # the final re-scoring of the top candidates on the held-out examples (search/pick.py)
         plan.selection = per_trial * (len(held) / len(dev) * min(settings.select_top, trials))

@@ -266,11 +266,8 @@ def _score(ctx: SearchContext, slots: list[_Slot]) -> None:
     active = list(slots)
     for begin in range(0, len(dev), chunk):
         part = dev[begin:begin + chunk]
-        evals = _evaluate(ctx, [s.prompt for s in active], part)
-        for slot, ev in zip(active, evals):
-            slot.computed, slot.seconds = slot.computed + ev.computed, slot.seconds + ev.seconds
-            slot.results += ev.results
-            slot.score = aggregate([r.score for r in slot.results])
+        for slot, ev in zip(active, _evaluate(ctx, [s.prompt for s in active], part)):
+            _add(slot, ev, aggregate)
             _report(slot.trial, fidelity, [r.score for r in slot.results], begin, aggregate)
         if begin + chunk >= len(dev) or fidelity.chunk is None:
             continue
@@ -288,12 +285,14 @@ def _race(ctx: SearchContext, race: Race, slots: list[_Slot]) -> None:
     leader stop, as pruned trials with the examples they got. With no leader, all of dev at once."""
     dev, aggregate = ctx.dev, ctx.evaluator.metric.aggregate
     lead = racing.leader(ctx.study, len(dev))
+    rungs = race.rungs(len(dev)) if lead is not None else [len(dev)]
+    if lead is not None:  # stopped or not, each trial keeps the leader it raced against
+        for slot in slots:
+            slot.trial.set_user_attr(racing.LEADER_ATTR, lead.number)
     active, begin = list(slots), 0
-    for end in race.rungs(len(dev)) if lead is not None else [len(dev)]:
+    for end in rungs:
         for slot, ev in zip(active, _evaluate(ctx, [s.prompt for s in active], dev[begin:end])):
-            slot.computed, slot.seconds = slot.computed + ev.computed, slot.seconds + ev.seconds
-            slot.results += ev.results
-            slot.score = aggregate([r.score for r in slot.results])
+            _add(slot, ev, aggregate)
             slot.trial.report(slot.score, end)  # a stopped trial's last value: what TPE ranks it by
         begin = end
         if lead is None or end == len(dev):
@@ -301,14 +300,17 @@ def _race(ctx: SearchContext, race: Race, slots: list[_Slot]) -> None:
         for slot in [s for s in active if not racing.could_lead([r.score for r in s.results], lead.scores[:end],
                                                                 aggregate)]:
             slot.pruned = True
-            _set_attrs(slot.trial, {"partial_score": slot.score, "partial_examples": end,
-                                    racing.LEADER_ATTR: lead.number})
+            _set_attrs(slot.trial, {"partial_score": slot.score, "partial_examples": end})
             active.remove(slot)
         if not active:
             break
-    for slot in active:
-        if lead is not None:
-            slot.trial.set_user_attr(racing.LEADER_ATTR, lead.number)
+
+
+def _add(slot: _Slot, ev: Evaluation, aggregate: Callable[[list[float]], float]) -> None:
+    """One more part of dev scored for the slot: its results, cost and running score."""
+    slot.computed, slot.seconds = slot.computed + ev.computed, slot.seconds + ev.seconds
+    slot.results += ev.results
+    slot.score = aggregate([r.score for r in slot.results])
 
 
 def _evaluate(ctx: SearchContext, prompts: list[Prompt], examples: list) -> list[Evaluation]:
