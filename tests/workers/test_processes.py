@@ -130,9 +130,14 @@ def test_optimize_starts_worker_processes(tmp_path):
                           timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 of 4 trials finished by 2 workers" in done.stdout and "Best prompt" in done.stdout
-    con = sqlite3.connect(db_path)
-    assert dict(con.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall()) == {"COMPLETE": 4}
-    print(f"\noptimize --workers 2: 4 trials complete, {time.monotonic() - start:.0f}s")
+    store = Store(f"sqlite:///{db_path}")
+    counts = trial_counts(store, store.get_search("two"))
+    store.close()
+    # Two workers that start together may sample the same candidate: the second keeps it as a
+    # `repeat` (failed, never scored, not counted) and asks again. Any other failure is a bug.
+    assert counts["complete"] == 4 and counts["fail"] == counts["running"] == counts["waiting"] == 0, counts
+    print(f"\noptimize --workers 2: 4 trials complete, {counts['repeat']} repeats, "
+          f"{time.monotonic() - start:.0f}s")
 
 
 def _running_under(store: Store, record, pid: int) -> bool:
