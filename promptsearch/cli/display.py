@@ -59,7 +59,7 @@ class TrialProgress:
         self.progress.__exit__(*exc)
 
     def update(self, event: TrialEvent) -> None:
-        last = f"{event.score:.4f}" + (" (pruned)" if event.state == "pruned" else "")
+        last = f"{event.score:.4f}" + (f" (pruned at {event.examples})" if event.state == "pruned" else "")
         best = f"{event.best:.4f}" if event.best is not None else "-"
         self.progress.update(self.task_id, completed=event.completed - self.already, best=best, last=last)
 
@@ -85,7 +85,8 @@ class TrialLines:
 
     def update(self, event: TrialEvent) -> None:
         best = f"{event.best:.4f}" if event.best is not None else "-"
-        state = "pruned, partial score" if event.state == "pruned" else "score"
+        state = (f"pruned after {plural(event.examples, 'dev example')}, partial score" if event.state == "pruned"
+                 else "score")
         _line(f"trial {event.number}: {state} {event.score:.4f}, best {best}; {event.completed - self.already} of "
               f"{plural(self.total, 'trial')} in {event.seconds:.1f}s")
 

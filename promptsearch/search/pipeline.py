@@ -97,7 +97,7 @@ def run_round(ctx: SearchContext, trials: Sequence[optuna.Trial], finished: int,
             finished += 1
             yield TrialEvent(number=slot.trial.number, score=slot.score, best=_best_value(ctx.study),
                              completed=finished, target=target, examples_computed=slot.computed, seconds=slot.seconds,
-                             state=state)
+                             state=state, examples=len(slot.results))
     except UpdateFinishedTrialError:  # another worker failed it: this one was silent too long
         _abandon(ctx, open_trials[1:])  # the first untold trial is the one being written
         raise ctx.claims.taken_over(open_trials[0]) from None

@@ -83,6 +83,7 @@ class TrialEvent:
     examples_computed: int  # dev examples that needed the model in this trial
     seconds: float
     state: str = "complete"  # or "pruned" (score is then the partial mean)
+    examples: int = 0  # dev examples the score is over (a pruned trial's: those scored before it stopped)
 
 
 @dataclass(kw_only=True)

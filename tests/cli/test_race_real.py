@@ -48,9 +48,13 @@ def test_optimize_race_show_resume_report_on_the_cli(tmp_path, capsys, real_mode
     out = " ".join(capsys.readouterr().out.split())
     assert "race: " in out and "scored on all 16 dev examples" in out
     assert main(["resume", "r", "--trials", "2", "--db", db]) == 0  # the stored settings race again
-    capsys.readouterr()
+    out += " ".join(capsys.readouterr().out.split())
     store = Store(db, create=False)
     race = _check_race(store, "r", 16, 4)
+    for t in store.load_study(store.get_search("r")).trials:  # the progress lines say where each stopped
+        if t.state.name == "PRUNED":
+            n, partial = t.user_attrs["partial_examples"], t.user_attrs["partial_score"]
+            assert f"trial {t.number}: pruned after {n} dev examples, partial score {partial:.4f}" in out
     assert race["complete"] + race["stopped"] == 7
     assert main(["show", "r", "--db", db]) == 0
     out = " ".join(capsys.readouterr().out.split())
