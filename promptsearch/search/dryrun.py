@@ -49,7 +49,7 @@ from promptsearch.lm.base import LM, GenerateRequest, GenerateResult, Loglikelih
 from promptsearch.render.prompt import render_template
 from promptsearch.search.bootstrap import DemoSource, with_rationale
 from promptsearch.search.params import build_candidate, suggest
-from promptsearch.search.racing import Race
+from promptsearch.search.racing import make_race
 from promptsearch.search.selection import split_dev
 from promptsearch.strategies import STRATEGIES, Decoding, Strategy
 
@@ -133,6 +133,7 @@ class Plan:
     proposals: Cost = field(default_factory=Cost)  # on the proposer model
     proposer: str = ""
     min_trial: Cost | None = None  # with a pruner: a trial pruned after its first chunk
+    min_examples: int | None = None  # the dev examples of that shortest trial (a chunk, or the race's first rung)
     judge: Cost = field(default_factory=Cost)  # per trial, in per_trial: an LLM judge metric's calls
     selection: Cost = field(default_factory=Cost)  # a selection split: the top-k re-scored at the end
     notes: list[str] = field(default_factory=list)
@@ -202,9 +203,12 @@ def plan_search(name: str, task: TaskSpec, space: SpaceSpec, settings: Any, lm: 
     plan.bootstrap = _bootstrap_cost(counter, task, space, demos, decoding)
     if settings.pruner != "none" and settings.chunk_size < len(dev):
         plan.min_trial = per_trial * (settings.chunk_size / len(dev))
-    first = Race.over(settings.race_start, len(dev)).rungs(len(dev))[0] if settings.race else len(dev)
+        plan.min_examples = settings.chunk_size
+    race = make_race(settings.race, settings.race_start, len(dev))
+    first = race.rungs(len(dev))[0] if race is not None else len(dev)
     if first < len(dev):  # a stopped candidate; the first trial has no leader and gets all of dev
         plan.min_trial = per_trial * (first / len(dev))
+        plan.min_examples = first
     _propose_cost(plan, counter, task, space, train, settings, trials)
     if held:  # the final re-scoring of the top candidates on the held-out examples (search/pick.py)
         plan.selection = per_trial * (len(held) / len(dev) * min(settings.select_top, trials))
@@ -300,9 +304,8 @@ def _notes(plan: Plan, task: TaskSpec, settings: Any) -> list[str]:
              "counted at their limit; a search that favours longer prompts spends more per trial, cached "
              "evaluations less"]
     if plan.min_trial is not None and settings.race:
-        first = Race.over(settings.race_start, plan.dev_examples).rungs(plan.dev_examples)[0]
-        notes.append(f"racing: a candidate that cannot beat the leader stops after as few as {first} dev examples "
-                     f"({plan.min_trial.calls:,.0f} calls), so the trials cost between "
+        notes.append(f"racing: a candidate that cannot beat the leader stops after as few as {plan.min_examples} dev "
+                     f"examples ({plan.min_trial.calls:,.0f} calls), so the trials cost between "
                      f"{(plan.per_trial + plan.min_trial * (plan.trials - 1)).calls:,.0f} and "
                      f"{plan.trial_cost.calls:,.0f} calls")
     elif plan.min_trial is not None:
