@@ -13,12 +13,13 @@ Each trial's share is stored as its user attributes (`lm_calls`, ..., `wall_seco
 run's UsageMeter just before the trial is told (a batch shares its usage and time among its
 trials). Before each round the loop (loop.py) asks `allowed`: the search stops cleanly when the
 budget is spent, or when the next trial would cross it. The next trial's cost is the mean of the
-trials that really called a model (a cache hit costs nothing and says nothing about a new
-candidate); before there is one, the dry-run plan's cost of a first trial, so a trial that alone
-would cross the budget is never started. The budget lives in the Optuna study's user attributes
-(key "budget"), so `resume --budget` can raise it and every worker reads the same one. A
-separate --proposer model's calls and a judge model's are counted with the searched model's
-(UsageMeter.watch).
+complete trials that really called a model (a cache hit costs nothing and says nothing about a new
+candidate; a trial a pruner or the race stopped early cost less than the next may); before there is
+a complete one, of every trial that called a model; before any, the dry-run plan's cost of a first
+trial. So a trial that alone would cross the budget is not started. The budget lives in the
+Optuna study's user attributes (key "budget"), so `resume --budget` can raise it and every worker
+reads the same one. A separate --proposer model's calls and a judge model's are counted with the
+searched model's (UsageMeter.watch).
 """
 from __future__ import annotations
 
@@ -166,15 +167,32 @@ class Spent:
     called: int = 0  # trials that really called a model (not all served from the cache): the means divide by it
     called_timed: int = 0  # of those, trials with a known duration
     called_sums: dict[str, float] = field(default_factory=dict)  # the totals over those trials
+    full: int = 0  # of those, complete trials (scored on all of dev)
+    full_timed: int = 0
+    full_sums: dict[str, float] = field(default_factory=dict)
 
     def amount(self, kind: str) -> float:
         return float(getattr(self, kind))
 
+    def _basis(self, kind: str) -> tuple[int, dict[str, float], str]:
+        full = self.full_timed if kind == "seconds" else self.full
+        if full:
+            return full, self.full_sums, "complete trial"
+        return self.called_timed if kind == "seconds" else self.called, self.called_sums, "trial"
+
     def mean(self, kind: str) -> float:
-        """A trial's mean cost, over the trials that called a model: a trial served from the
-        cache costs nothing and says nothing about what the next new candidate will cost."""
-        n = self.called_timed if kind == "seconds" else self.called
-        return self.called_sums.get(kind, 0.0) / n if n else 0.0
+        """What the next trial may cost: the mean over the complete trials that called a model,
+        since any new candidate may run all of dev (a trial a pruner or the race stopped early
+        cost less, and would make the estimate too low); before there is one, over every trial
+        that called a model. A trial served from the cache costs nothing and says nothing about
+        what the next new candidate will cost."""
+        n, sums, _ = self._basis(kind)
+        return sums.get(kind, 0.0) / n if n else 0.0
+
+    def describe(self, kind: str) -> str:
+        """What `mean(kind)` is over, in words."""
+        n, _, what = self._basis(kind)
+        return f"the mean of {n} {what}{'s' if n != 1 else ''} that called the model"
 
 
 def trial_seconds(t: FrozenTrial) -> float | None:
@@ -191,7 +209,8 @@ def spent(trials: Sequence[FrozenTrial]) -> Spent:
     too), except repeats (pipeline.py), which were never scored and spent nothing."""
     totals = {k: 0.0 for k in KINDS}
     called_sums = {k: 0.0 for k in KINDS}
-    n = timed = unpriced = called = called_timed = 0
+    full_sums = {k: 0.0 for k in KINDS}
+    n = timed = unpriced = called = called_timed = full = full_timed = 0
     for t in trials:
         if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) or REPEAT_ATTR in t.user_attrs:
             continue
@@ -214,8 +233,14 @@ def spent(trials: Sequence[FrozenTrial]) -> Spent:
             called_timed += seconds is not None
             for kind in KINDS:
                 called_sums[kind] += used[kind]
+            if t.state == TrialState.COMPLETE:
+                full += 1
+                full_timed += seconds is not None
+                for kind in KINDS:
+                    full_sums[kind] += used[kind]
     return Spent(**totals, trials=n, timed=timed, unpriced_calls=unpriced, called=called,
-                 called_timed=called_timed, called_sums=called_sums)
+                 called_timed=called_timed, called_sums=called_sums,
+                 full=full, full_timed=full_timed, full_sums=full_sums)
 
 
 def with_selection(used: Spent, study: optuna.Study) -> Spent:
@@ -256,8 +281,8 @@ def allowed(study: optuna.Study, name: str, want: int,
             estimate: dict[str, float] | None = None) -> tuple[int, str | None]:
     """How many of `want` trials the stored budget lets start now, and, when none, why not.
 
-    A trial's cost is the mean of the trials that called a model; before there is one, the
-    `estimate` (the dry-run plan's cost per trial: {"calls": ..., "tokens": ...}). A trial that
+    A trial's cost is `Spent.mean` (complete trials that called a model first); before there is
+    one, the `estimate` (the dry-run plan's cost per trial: {"calls": ..., "tokens": ...}). A trial that
     alone would cross the budget is not started."""
     budget = stored_budget(study)
     if not budget:
@@ -284,9 +309,8 @@ def allowed(study: optuna.Study, name: str, want: int,
 
 
 def _next_cost(used: Spent, kind: str, estimate: dict[str, float] | None) -> tuple[float, str]:
-    n = used.called_timed if kind == "seconds" else used.called
-    if n:
-        return used.mean(kind), f"the mean of {n} trial{'s' if n != 1 else ''} that called the model"
+    if used.called_timed if kind == "seconds" else used.called:
+        return used.mean(kind), used.describe(kind)
     if estimate and estimate.get(kind):
         return estimate[kind], "the dry-run plan's estimate per trial"
     return 0.0, ""

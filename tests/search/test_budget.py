@@ -3,7 +3,9 @@ stop rule, and end to end on the real model: stop before crossing, stored, shown
 `resume --budget`, counted from the database after a resume."""
 from pathlib import Path
 
+import optuna
 import pytest
+from optuna.trial import TrialState
 
 from promptsearch.cli.main import main
 from promptsearch.config import load_space, load_task
@@ -113,6 +115,35 @@ def test_already_crossed_stops_at_once(tmp_path, tiny_task, tiny_space, fake_lm)
     store_budget(store.load_study(record), Budget(calls=1))
     summary = run_trials(store, record, CountingFake(fake_lm), 5)
     assert summary.completed == 0 and "spent of 1" in summary.stopped
+
+
+def _trial(state, calls, seconds=1.0):
+    return optuna.trial.create_trial(state=state, value=0.5 if state == TrialState.COMPLETE else None,
+                                     user_attrs={"lm_calls": calls, "wall_seconds": seconds})
+
+
+def test_a_trial_stopped_early_does_not_lower_the_next_trials_estimate():
+    """A pruned or raced-out trial scored part of dev; the next candidate may run all of it, so
+    the estimate is the complete trials' mean (64 here), not everyone's (28), which would let a
+    trial start that crosses the budget (112 + 64 > 150)."""
+    study = optuna.create_study()
+    for state, calls in [(TrialState.COMPLETE, 64)] + [(TrialState.PRUNED, 16)] * 3:
+        study.add_trial(_trial(state, calls))
+    used = spent(study.trials)
+    assert used.calls == 112 and used.mean("calls") == 64 and used.mean("seconds") == 1.0
+    store_budget(study, Budget(calls=150))
+    why = stop_reason(study, "s")
+    assert why is not None and "the next trial would need about 64 calls (the mean of 1 complete trial " in why
+    store_budget(study, Budget(calls=176))
+    assert stop_reason(study, "s") is None
+
+
+def test_before_a_complete_trial_every_trial_that_called_counts():
+    study = optuna.create_study()
+    for calls in (10, 20, 0):  # the last was served from the cache
+        study.add_trial(_trial(TrialState.PRUNED, calls))
+    used = spent(study.trials)
+    assert used.mean("calls") == 15 and used.describe("calls") == "the mean of 2 trials that called the model"
 
 
 # ---------------------------------------------------------------------------- the real model
