@@ -5,6 +5,7 @@ its first write, orchestrates the lower layers, loads models in one place (model
 and writes files atomically (files.py). It never prints: callers pass Hooks to see progress.
 The CLI parses arguments and prints what these functions return; promptsearch.api re-exports them.
 """
+from promptsearch.service.dryrun import plan
 from promptsearch.service.examples import compare_trials, trial_examples
 from promptsearch.service.hooks import QUIET, Hooks, Interrupted, TrialSink
 from promptsearch.service.models import check_model, load_model, model_for
@@ -38,7 +39,6 @@ from promptsearch.service.searches import (
                                           create,
                                           open_store,
                                           optimize,
-                                          plan,
                                           preflight,
                                           record_of,
                                           resume,

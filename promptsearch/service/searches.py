@@ -72,7 +72,7 @@ def _existing_store(db: Store | str, read_only: bool = False) -> Store | None:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewSearch:
     """A search that passed every check that needs no model; `create` writes it."""
 
@@ -112,7 +112,7 @@ def check_new_search(db: Store | str, task: TaskSpec | str | Path, space: SpaceS
     if store is not None and store.find_search(name) is not None:  # fail before the model loads
         raise UserError(f"a search named '{name}' already exists in {store.shown_url}; "
                         f"continue it with `promptsearch resume {name} --trials N` or choose another --name")
-    return NewSearch(db, store, name, task, space, model, settings)
+    return NewSearch(db=db, store=store, name=name, task=task, space=space, model=model, settings=settings)
 
 
 def create(new: NewSearch, trials: int | None) -> tuple[Store, SearchRecord]:
@@ -282,34 +282,6 @@ def resume(db: Store | str, search: SearchRecord | str, trials: int | None = Non
         hooks.note(f"resuming {record.name} ({plural(len(completed_trials(store, record)), 'completed trial')} "
                    f"so far)")
         return run(store, record, lm, trials, hooks, **run_options)
-
-
-def plan(db: Store | str, task: TaskSpec | str | Path, space: SpaceSpec | str | Path, *, trials: int,
-         name: str | None = None, model: str = "smollm2", settings: SearchSettings | None = None,
-         lm: LM | None = None, hooks: Hooks = QUIET, budget: Any = None) -> Any:
-    """`optimize --dry-run`: every check of `optimize`, then the planned trials, model calls and
-    tokens (search/dryrun.py). Writes nothing, not even a new database file."""
-    from promptsearch.search.dryrun import plan_search
-
-    with one_command():
-        checked = checked_search(db, task, space, trials=trials, name=name, model=model, settings=settings,
-                                 lm=lm, hooks=hooks, budget=budget, read_only=True)
-        new = checked.new
-        with hooks.status("estimating the search's cost …"):
-            result = plan_search(new.name, new.task, new.space, new.settings, checked.lm, trials, new.model)
-    if checked.limits:
-        result.notes.append(_budget_note(checked.limits, result))
-    return result
-
-
-def _budget_note(budget: Budget, plan: Any) -> str:
-    """How many trials the budget allows at the planned cost per trial."""
-    parts = []
-    for kind, limit in (("calls", budget.calls), ("tokens", budget.tokens)):
-        per = getattr(plan.per_trial, kind)
-        if limit is not None and per > 0:
-            parts.append(f"{kind}={limit:,} allows about {int(limit // per):,} trials")
-    return "budget: " + ("; ".join(parts) if parts else budget.describe())
 
 
 def set_budget(store: Store, record: SearchRecord, budget: Budget | None, hooks: Hooks = QUIET) -> None:
