@@ -19,7 +19,9 @@ asked about once per acceptable answer, counted with the searched model's tokeni
               field: the bootstrap strategy on `bootstrap.tries` train examples
   proposals   the rounds that fall inside the trials (round r runs after r * `every` finished
               trials): induction asks draws x n completions, refinement n, resampling top-n
-              paraphrases, each up to `max_tokens` long (on the proposer model)
+              paraphrases, each up to `max_tokens` long (on the proposer model); with a screen,
+              each proposal's log-likelihood on `screen.examples` train examples (on the searched
+              model, in the same row: a budget counts both)
 
 The total is everything a `--budget` counts (the proposer's and the judge's calls included). It
 is an ESTIMATE, not a bound: the per-trial cost is the mean of random points, and a sampler that
@@ -294,8 +296,21 @@ def _propose_cost(plan: Plan, counter: CountingLM, task: TaskSpec, space: SpaceS
                                        num_return_sequences=n) for t in texts]
             before = counter.totals()
             counter.generate(request)
+            if spec.screen is not None:  # every proposal of the part, scored on the screen's examples
+                _screen(counter, task, spec, train, space.seed, len(texts) * n)
             cost = cost + _delta(counter, before)
     plan.proposals = cost
+
+
+def _screen(counter: CountingLM, task: TaskSpec, spec: ProposeSpec, train: list[Example], seed: int,
+            proposals: int) -> None:
+    """The screen's log-likelihood requests (propose/screen.py): proposals x examples, each
+    proposal counted at its longest (`max_words` words), as generated tokens are."""
+    from promptsearch.propose.screen import screen_examples, screen_scores
+
+    assert spec.screen is not None
+    longest = " ".join(["word"] * spec.max_words)
+    screen_scores(counter, task, "plain", [longest] * proposals, screen_examples(train, spec.screen, seed))
 
 
 def _notes(plan: Plan, task: TaskSpec, settings: Any) -> list[str]:

@@ -78,6 +78,24 @@ def test_plan_counts_strategies_pruner_and_proposals(smollm):
     assert plan.total.calls == pytest.approx(plan.trial_cost.calls + plan.proposals.calls + plan.bootstrap.calls)
 
 
+def test_plan_counts_the_screen_and_stays_above_what_proposal_rounds_spend(tmp_path, real_model):
+    """A screened space: every proposal's log-likelihood on the screen's train examples is counted
+    (proposals x examples), and the planned proposal cost is not below what the real search's
+    first round (before trial 0, charged to it) then spends beyond that trial's own calls."""
+    (tmp_path / "space.yaml").write_text(SPACE + "propose:\n  methods: [induction]\n  n: 4\n  draws: 2\n"
+                                         "  every: 50\n  screen: {examples: 3, keep: 2}\n")
+    unscreened = tmp_path / "plain.yaml"
+    unscreened.write_text(SPACE + "propose:\n  methods: [induction]\n  n: 4\n  draws: 2\n  every: 50\n")
+    plan = ps.plan(TASK, tmp_path / "space.yaml", trials=1, dev_limit=5, lm=real_model)
+    without = ps.plan(TASK, unscreened, trials=1, dev_limit=5, lm=real_model)
+    assert without.proposals.calls == 8  # 2 draws x 4 sampled completions
+    assert plan.proposals.calls == 8 + 8 * 3  # and 8 proposals x 3 screen examples
+    store, record = ps.optimize(TASK, tmp_path / "space.yaml", trials=1, db=f"sqlite:///{tmp_path}/s.db",
+                                dev_limit=5, lm=real_model)
+    (trial,) = [t for t in store.load_study(record).trials if t.state.is_finished()]  # the rest: enqueued proposals
+    assert 0 < trial.user_attrs["lm_calls"] - plan.per_trial.calls <= plan.proposals.calls
+
+
 def test_counting_lm_counts_sequences(smollm):
     from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
 
