@@ -19,9 +19,10 @@ asked about once per acceptable answer, counted with the searched model's tokeni
               field: the bootstrap strategy on `bootstrap.tries` train examples
   proposals   the rounds that fall inside the trials (round r runs after r * `every` finished
               trials): induction asks draws x n completions, refinement n, resampling top-n
-              paraphrases, each up to `max_tokens` long (on the proposer model); with a screen,
-              each proposal's log-likelihood on `screen.examples` train examples (on the searched
-              model, in the same row: a budget counts both)
+              paraphrases, reflection n (its prompt shows `examples` failed examples), each up
+              to `max_tokens` long (on the proposer model); with a screen, each proposal's
+              log-likelihood on `screen.examples` train examples (on the searched model, in the
+              same row: a budget counts both)
 
 The total is everything a `--budget` counts (the proposer's and the judge's calls included). It
 is an ESTIMATE, not a bound: the per-trial cost is the mean of random points, and a sampler that
@@ -290,6 +291,10 @@ def _propose_cost(plan: Plan, counter: CountingLM, task: TaskSpec, space: SpaceS
             elif method == "refinement":
                 scored = [(i, 0.5) for i in space.instructions[:spec.top]]
                 texts, n = [prompts.refinement(task, scored, shown)], spec.n
+            elif method == "reflection":  # one prompt with `examples` failures (train stands in for dev)
+                failed = [{"inputs": {k: e[k] for k in task.inputs}, "expected": e[task.output],
+                           "answer": e[task.output]} for e in shown]
+                texts, n = [prompts.reflection(task, space.instructions[0], failed)], spec.n
             else:
                 texts, n = [prompts.resampling(i) for i in space.instructions[:spec.n]] or [asked], 1
             request = [GenerateRequest(context=t, max_new_tokens=spec.max_tokens,

@@ -96,6 +96,19 @@ def test_plan_counts_the_screen_and_stays_above_what_proposal_rounds_spend(tmp_p
     assert 0 < trial.user_attrs["lm_calls"] - plan.per_trial.calls <= plan.proposals.calls
 
 
+@pytest.mark.parametrize("method, calls", [("reflection", 2 * 4 + 4), ("resampling", 2 * 4 + 2)])
+def test_plan_counts_each_later_method_as_it_asks(tmp_path, smollm, method, calls):
+    """Round 0: induction, 2 draws x 4 completions. Round 1: reflection asks 4 completions of one
+    prompt that shows failed examples; resampling one paraphrase of each of the 2 instructions."""
+    (tmp_path / "space.yaml").write_text(SPACE + f"propose:\n  methods: [induction, {method}]\n  n: 4\n"
+                                         "  draws: 2\n  every: 2\n  rounds: 2\n")
+    plan = plan_search("p", load_task(TASK), load_space(tmp_path / "space.yaml"), SearchSettings(dev_limit=4),
+                       smollm, 3, "smollm2")
+    assert plan.proposal_rounds == 2 and plan.proposals.calls == calls
+    if method == "reflection":  # 5 failed examples shown: a long prompt per completion
+        assert plan.proposals.prompt_tokens > 4 * 100 + 8 * 50
+
+
 def test_counting_lm_counts_sequences(smollm):
     from promptsearch.lm.base import GenerateRequest, LoglikelihoodRequest
 
