@@ -59,6 +59,15 @@ class ProposalMethod(Protocol):
 PROPOSAL_METHODS: Registry[ProposalMethod] = Registry("proposal method")
 
 
+def round_methods(spec: ProposeSpec, rnd: int) -> list[str]:
+    """The methods of round `rnd`: the initial ones in round 0, the others later (the initial
+    ones again when there are no others)."""
+    initial = [m for m in spec.methods if PROPOSAL_METHODS.get(m, "propose.methods").initial]
+    if rnd == 0:
+        return initial
+    return [m for m in spec.methods if m not in initial] or initial
+
+
 def _need_scores(inp: MethodInput) -> None:
     if not inp.scored:
         raise RuntimeError("no scored instruction yet to refine")

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from promptsearch.config.propose import ProposeSpec
 from promptsearch.propose.clean import clean, rejection
 from promptsearch.propose.failures import best_failures, best_trial
-from promptsearch.propose.methods import PROPOSAL_METHODS, Asks, MethodInput
+from promptsearch.propose.methods import PROPOSAL_METHODS, Asks, MethodInput, round_methods
 from promptsearch.propose.pool import SEED, enqueue_point, is_pool_param, pool_index, round_origin
 from promptsearch.propose.proposer import Completion, Proposer
 from promptsearch.propose.screen import screen_examples, screen_out, screen_scores
@@ -76,16 +76,10 @@ class ProposalHook:
         finished = len(ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
         done = ctx.store.proposals.done_parts(ctx.record.id)
         for rnd in range(min(self.spec.rounds, finished // self.spec.every + 1)):
-            for method in self._methods(rnd):
+            for method in round_methods(self.spec, rnd):
                 if (rnd, method) not in done:
                     self._run_part(ctx, rnd, method, finished)
         self._enqueue(ctx)
-
-    def _methods(self, rnd: int) -> list[str]:
-        initial = [m for m in self.spec.methods if PROPOSAL_METHODS.get(m, "propose.methods").initial]
-        if rnd == 0:
-            return initial
-        return [m for m in self.spec.methods if m not in initial] or initial
 
     def _sync_pool(self, ctx: Context) -> None:
         """Seeds, then accepted proposals in pool order: the pool a resumed search had."""

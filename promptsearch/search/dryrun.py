@@ -273,36 +273,29 @@ def _propose_cost(plan: Plan, counter: CountingLM, task: TaskSpec, space: SpaceS
     """Proposal rounds within `trials` (a round r >= 1 runs once r * every trials have finished)."""
     if not space.propose:
         return
-    from promptsearch.propose import prompts
+    from promptsearch.propose.methods import PROPOSAL_METHODS, MethodInput, round_methods
 
     spec = ProposeSpec.from_dict(space.propose)
     plan.proposer = settings.proposer or plan.model
     plan.proposal_rounds = min(spec.rounds, (trials - 1) // spec.every + 1)
     rng = random.Random(space.seed)
     shown = rng.sample(train, min(spec.examples, len(train)))
-    asked = prompts.induction(task, shown)
+    # what a later round knows, made up: the seeds scored 0.5, the best one failing on `shown`
+    scored = [{"index": i, "text": t, "score": 0.5} for i, t in enumerate(space.instructions[:spec.top])]
+    failed = [{"inputs": {k: e[k] for k in task.inputs}, "expected": e[task.output], "answer": e[task.output]}
+              for e in shown]
     cost = Cost()
     for rnd in range(plan.proposal_rounds):
-        methods = (["induction"] if "induction" in spec.methods else []) if rnd == 0 else \
-            ([m for m in spec.methods if m != "induction"] or ["induction"])
-        for method in methods:
-            if method == "induction":
-                texts, n = [asked] * spec.draws, spec.n
-            elif method == "refinement":
-                scored = [(i, 0.5) for i in space.instructions[:spec.top]]
-                texts, n = [prompts.refinement(task, scored, shown)], spec.n
-            elif method == "reflection":  # one prompt with `examples` failures (train stands in for dev)
-                failed = [{"inputs": {k: e[k] for k in task.inputs}, "expected": e[task.output],
-                           "answer": e[task.output]} for e in shown]
-                texts, n = [prompts.reflection(task, space.instructions[0], failed)], spec.n
-            else:
-                texts, n = [prompts.resampling(i) for i in space.instructions[:spec.n]] or [asked], 1
-            request = [GenerateRequest(context=t, max_new_tokens=spec.max_tokens,
-                                       num_return_sequences=n) for t in texts]
+        for method in round_methods(spec, rnd):
+            inp = MethodInput(task=task, spec=spec, train=train, rng=random.Random(f"{space.seed}:{rnd}:{method}"),
+                              scored=scored, failures=lambda k: (scored[0] if scored else {}, failed[:k]))
+            asks = PROPOSAL_METHODS.get(method, "propose.methods").asks(inp)
+            request = [GenerateRequest(context=t, max_new_tokens=spec.max_tokens, num_return_sequences=asks.n)
+                       for t in asks.prompts]
             before = counter.totals()
             counter.generate(request)
             if spec.screen is not None:  # every proposal of the part, scored on the screen's examples
-                _screen(counter, task, spec, train, space.seed, len(texts) * n)
+                _screen(counter, task, spec, train, space.seed, len(asks.prompts) * asks.n)
             cost = cost + _delta(counter, before)
     plan.proposals = cost
 
